@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs `bazel test` and ends with one plain line: "N passed, N failed".
+# Counts test targets from Bazel's summary; exit status is Bazel's
+# (0 ok, 1 build error, 3 test failures, 4 no tests found).
+# Usage: tools/ci_test.sh [bazel test flags/targets...]   (default //...)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+has_target=0
+for a in "$@"; do case "$a" in -*) ;; *) has_target=1 ;; esac; done
+[ "$has_target" -eq 1 ] || set -- "$@" //...
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+bazel test --keep_going "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+target='^(//|@)[^ ]+ +(\(cached\) )?'
+passed=$(grep -cE "${target}(PASSED|FLAKY)" "$log")
+failed=$(grep -cE "${target}(FAILED|TIMEOUT|NO STATUS|INCOMPLETE|REMOTE FAILURE)" "$log")
+# With --keep_going, targets that fail analysis are absent from the summary.
+failed=$((failed + $(grep -c "^WARNING: errors encountered while analyzing target" "$log")))
+# A loading/analysis/build error can abort before any per-target line is printed.
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 4 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo "${passed} passed, ${failed} failed"
+exit "$rc"
