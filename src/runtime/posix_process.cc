@@ -1,0 +1,245 @@
+#include "src/runtime/posix_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "src/common/log.h"
+#include "src/runtime/fd_stream.h"
+
+extern char** environ;
+
+namespace hcsshim::runtime {
+namespace {
+
+int pidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+int pidfdSendSignal(int pidfd, int sig) { return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0)); }
+
+class PosixProcess final : public Process {
+ public:
+  struct State {
+    EpollEventLoop* loop;
+    pid_t pid;
+    int pidfd;
+    std::shared_ptr<FdWatch> watch;
+    std::optional<ExitStatus> exit;
+    WaitList waiters;
+  };
+
+  PosixProcess(std::shared_ptr<State> s, std::unique_ptr<FdStream> in, std::unique_ptr<FdStream> out,
+               std::unique_ptr<FdStream> err)
+      : s_(std::move(s)), stdin_(std::move(in)), stdout_(std::move(out)), stderr_(std::move(err)) {}
+
+  ~PosixProcess() override {
+    // Dropping a Process does not kill it: the child is reaped when it exits
+    // (the watch stays registered until then) unless the loop goes first.
+    if (!s_->exit && s_->watch && !s_->watch->closed()) return;
+    releasePidfd(*s_);
+  }
+
+  int pid() const override { return s_->pid; }
+  Stream* stdinStream() override { return stdin_.get(); }
+  Stream* stdoutStream() override { return stdout_.get(); }
+  Stream* stderrStream() override { return stderr_.get(); }
+
+  Status signal(int sig) override {
+    if (s_->exit || s_->pidfd < 0) return NotFoundError("process " + std::to_string(s_->pid) + " has exited");
+    if (pidfdSendSignal(s_->pidfd, sig) < 0) return errnoStatus(errno, "pidfd_send_signal", std::to_string(s_->pid));
+    return OkStatus();
+  }
+
+  Task<ExitStatus> wait() override { return waitImpl(s_); }
+  std::optional<ExitStatus> exitStatus() const override { return s_->exit; }
+
+  static void onPidfdEvent(const std::shared_ptr<State>& s) {
+    if (s->exit) return;
+    siginfo_t info{};
+    if (waitid(P_PIDFD, static_cast<id_t>(s->pidfd), &info, WEXITED | WNOHANG) < 0 || info.si_pid == 0) return;
+    ExitStatus st;
+    if (info.si_code == CLD_EXITED) {
+      st.exitCode = info.si_status;
+    } else {
+      st.signal = info.si_status;
+      st.exitCode = 128 + info.si_status;
+    }
+    s->exit = st;
+    HLOG(Debug, "process.exited").kv("pid", s->pid).kv("exit_code", st.exitCode).kv("signal", st.signal);
+    releasePidfd(*s);
+    s->watch->setOnEvent(nullptr);
+    s->waiters.notifyAll();
+  }
+
+ private:
+  static void releasePidfd(State& s) {
+    if (s.pidfd < 0) return;
+    s.loop->unwatch(s.watch);
+    ::close(s.pidfd);
+    s.pidfd = -1;
+  }
+  static Task<ExitStatus> waitImpl(std::shared_ptr<State> s) {
+    while (!s->exit) co_await s->waiters.wait();
+    co_return *s->exit;
+  }
+
+  std::shared_ptr<State> s_;
+  std::unique_ptr<FdStream> stdin_, stdout_, stderr_;
+};
+
+struct Pipe {
+  int parent = -1;
+  int child = -1;
+};
+
+void closeFd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& spec) {
+  if (spec.path.empty()) return InvalidArgumentError("ProcessSpec.path is empty");
+  // Everything the child needs is prepared before fork: after fork only
+  // async-signal-safe calls are allowed.
+  std::vector<std::string> args = spec.args.empty() ? std::vector<std::string>{spec.path} : spec.args;
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> envStrings;
+  std::vector<char*> envp;
+  char** envArg = environ;
+  if (spec.env) {
+    for (auto& [k, v] : *spec.env) envStrings.push_back(k + "=" + v);
+    for (auto& e : envStrings) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    envArg = envp.data();
+  }
+
+  Pipe pipes[3];
+  StdioMode modes[3] = {spec.stdinMode, spec.stdoutMode, spec.stderrMode};
+  auto cleanup = [&] {
+    for (auto& p : pipes) {
+      closeFd(p.parent);
+      closeFd(p.child);
+    }
+  };
+  for (int i = 0; i < 3; ++i) {
+    if (modes[i] == StdioMode::kPipe) {
+      int fds[2];
+      if (pipe2(fds, O_CLOEXEC) < 0) {
+        cleanup();
+        return errnoStatus(errno, "pipe2");
+      }
+      // stdin: the child reads fds[0]; stdout/stderr: the child writes fds[1].
+      pipes[i].child = i == 0 ? fds[0] : fds[1];
+      pipes[i].parent = i == 0 ? fds[1] : fds[0];
+    } else if (modes[i] == StdioMode::kNull) {
+      pipes[i].child = open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+      if (pipes[i].child < 0) {
+        cleanup();
+        return errnoStatus(errno, "open(/dev/null)");
+      }
+    }
+  }
+  int errPipe[2];
+  if (pipe2(errPipe, O_CLOEXEC) < 0) {
+    cleanup();
+    return errnoStatus(errno, "pipe2");
+  }
+
+  pid_t parentPid = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    int err = errno;
+    cleanup();
+    ::close(errPipe[0]);
+    ::close(errPipe[1]);
+    return errnoStatus(err, "fork", spec.path);
+  }
+  if (pid == 0) {
+    // Child.
+    if (spec.killOnParentDeath) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parentPid) _exit(127);
+    }
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, nullptr);
+    signal(SIGPIPE, SIG_DFL);
+    if (spec.newSession) setsid();
+    for (int i = 0; i < 3; ++i) {
+      if (pipes[i].child >= 0 && dup2(pipes[i].child, i) < 0) goto fail;
+    }
+    if (!spec.cwd.empty() && chdir(spec.cwd.c_str()) < 0) goto fail;
+    execvpe(spec.path.c_str(), argv.data(), envArg);
+  fail:
+    int e = errno;
+    (void)!::write(errPipe[1], &e, sizeof e);
+    _exit(127);
+  }
+  // Parent.
+  ::close(errPipe[1]);
+  for (auto& p : pipes) closeFd(p.child);
+  int childErr = 0;
+  ssize_t n;
+  do {
+    n = ::read(errPipe[0], &childErr, sizeof childErr);
+  } while (n < 0 && errno == EINTR);
+  ::close(errPipe[0]);
+  if (n == sizeof childErr) {
+    waitpid(pid, nullptr, 0);
+    cleanup();
+    return errnoStatus(childErr, "exec", spec.path);
+  }
+
+  auto state = std::make_shared<PosixProcess::State>();
+  state->loop = &loop_;
+  state->pid = pid;
+  state->pidfd = pidfdOpen(pid);
+  if (state->pidfd < 0) {
+    int err = errno;
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    cleanup();
+    return errnoStatus(err, "pidfd_open", std::to_string(pid));
+  }
+  fcntl(state->pidfd, F_SETFD, FD_CLOEXEC);
+  auto watch = loop_.watchFd(state->pidfd);
+  if (!watch.ok()) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    ::close(state->pidfd);
+    cleanup();
+    return watch.status();
+  }
+  state->watch = *watch;
+  // The callback keeps the state alive until the exit is seen, even if the
+  // Process object is dropped; onPidfdEvent breaks the cycle.
+  state->watch->setOnEvent([state](uint32_t) { PosixProcess::onPidfdEvent(state); });
+
+  std::unique_ptr<FdStream> streams[3];
+  const char* names[3] = {"stdin", "stdout", "stderr"};
+  FdStream::Kind kinds[3] = {FdStream::Kind::kPipeWrite, FdStream::Kind::kPipeRead, FdStream::Kind::kPipeRead};
+  for (int i = 0; i < 3; ++i) {
+    if (pipes[i].parent < 0) continue;
+    auto st = FdStream::create(loop_, std::exchange(pipes[i].parent, -1), kinds[i],
+                               "pid" + std::to_string(pid) + ":" + names[i]);
+    if (!st.ok()) {
+      kill(pid, SIGKILL);
+      cleanup();
+      return st.status();
+    }
+    streams[i] = std::move(*st);
+  }
+  HLOG(Debug, "process.spawned").kv("pid", pid).kv("path", spec.path);
+  return std::unique_ptr<Process>(
+      new PosixProcess(std::move(state), std::move(streams[0]), std::move(streams[1]), std::move(streams[2])));
+}
+
+}  // namespace hcsshim::runtime

@@ -1,0 +1,105 @@
+#include "src/runtime/posix_process.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include "src/common/status_matchers.h"
+
+namespace hcsshim::runtime {
+namespace {
+
+using ::hcsshim::testing::IsOk;
+using ::hcsshim::testing::StatusIs;
+
+class PosixProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    loop_ = std::move(*EpollEventLoop::create());
+    runner_ = std::make_unique<PosixProcessRunner>(*loop_);
+  }
+  std::unique_ptr<EpollEventLoop> loop_;
+  std::unique_ptr<PosixProcessRunner> runner_;
+};
+
+Task<std::string> readAll(Stream* s) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    auto n = co_await s->read(buf);
+    if (!n.ok() || *n == 0) break;
+    out.append(buf, *n);
+  }
+  co_return out;
+}
+
+TEST_F(PosixProcessTest, CapturesStdoutAndExitCode) {
+  ProcessSpec spec{.path = "/bin/sh", .args = {"sh", "-c", "echo hello; echo err >&2; exit 3"}};
+  spec.stdoutMode = StdioMode::kPipe;
+  spec.stderrMode = StdioMode::kPipe;
+  auto p = runner_->spawn(spec);
+  ASSERT_THAT(p, IsOk());
+  EXPECT_GT((*p)->pid(), 0);
+  EXPECT_EQ(blockOn(*loop_, readAll((*p)->stdoutStream())), "hello\n");
+  EXPECT_EQ(blockOn(*loop_, readAll((*p)->stderrStream())), "err\n");
+  ExitStatus st = blockOn(*loop_, (*p)->wait());
+  EXPECT_EQ(st.exitCode, 3);
+  EXPECT_FALSE(st.signaled());
+  EXPECT_EQ((*p)->exitStatus(), st);
+  EXPECT_THAT((*p)->signal(SIGTERM), StatusIs(Code::kNotFound));
+}
+
+TEST_F(PosixProcessTest, StdinRoundTripThroughCat) {
+  ProcessSpec spec{.path = "cat", .args = {"cat"}};
+  spec.stdinMode = StdioMode::kPipe;
+  spec.stdoutMode = StdioMode::kPipe;
+  auto p = std::move(*runner_->spawn(spec));
+  Stream* in = p->stdinStream();
+  ASSERT_THAT(blockOn(*loop_, in->write("ping\n")), IsOk());
+  ASSERT_THAT(in->shutdownWrite(), IsOk());  // EOF: cat exits
+  EXPECT_EQ(blockOn(*loop_, readAll(p->stdoutStream())), "ping\n");
+  EXPECT_EQ(blockOn(*loop_, p->wait()).exitCode, 0);
+}
+
+TEST_F(PosixProcessTest, SignalKillReportsSignal) {
+  auto p = std::move(*runner_->spawn(ProcessSpec{.path = "sleep", .args = {"sleep", "1000"}}));
+  ASSERT_THAT(p->signal(SIGKILL), IsOk());
+  ExitStatus st = blockOn(*loop_, p->wait());
+  EXPECT_TRUE(st.signaled());
+  EXPECT_EQ(st.signal, SIGKILL);
+  EXPECT_EQ(st.exitCode, 137);
+}
+
+TEST_F(PosixProcessTest, SeveralWaitersAllSeeTheExit) {
+  auto p = std::move(*runner_->spawn(ProcessSpec{.path = "true", .args = {"true"}}));
+  int seen = 0;
+  for (int i = 0; i < 3; ++i) {
+    spawn([](Process& p, int& n) -> Task<void> {
+      ExitStatus st = co_await p.wait();
+      if (st.exitCode == 0) ++n;
+    }(*p, seen));
+  }
+  loop_->runUntil([&] { return seen == 3; });
+  EXPECT_EQ(seen, 3);
+}
+
+TEST_F(PosixProcessTest, EnvAndCwdAreApplied) {
+  ProcessSpec spec{.path = "/bin/sh", .args = {"sh", "-c", "echo $FOO; pwd"}};
+  spec.env = std::map<std::string, std::string>{{"FOO", "bar"}, {"PATH", "/usr/bin:/bin"}};
+  spec.cwd = "/tmp";
+  spec.stdoutMode = StdioMode::kPipe;
+  auto p = std::move(*runner_->spawn(spec));
+  EXPECT_EQ(blockOn(*loop_, readAll(p->stdoutStream())), "bar\n/tmp\n");
+  blockOn(*loop_, p->wait());
+}
+
+TEST_F(PosixProcessTest, ExecFailureIsReportedNotAZombie) {
+  auto p = runner_->spawn(ProcessSpec{.path = "/nonexistent/binary"});
+  EXPECT_THAT(p, StatusIs(Code::kNotFound));
+  EXPECT_THAT(runner_->spawn(ProcessSpec{.path = ""}), StatusIs(Code::kInvalidArgument));
+  ProcessSpec badCwd{.path = "true", .cwd = "/nonexistent-dir"};
+  EXPECT_THAT(runner_->spawn(badCwd), StatusIs(Code::kNotFound));
+}
+
+}  // namespace
+}  // namespace hcsshim::runtime

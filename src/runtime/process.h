@@ -1,0 +1,75 @@
+// process.h: the process seam (spawn with stdio, exit notification, signals).
+//
+// Real implementation: PosixProcessRunner (fork/exec, pidfd in epoll). The
+// simulator's implementation runs registered in-process programs with
+// simulated stdio, so a whole host+guest stack can run in one thread.
+//
+//   ProcessSpec spec{.path = "/bin/sh", .args = {"sh", "-c", "echo hi"}, .stdoutMode = StdioMode::kPipe};
+//   HCS_CO_ASSIGN_OR_RETURN(auto proc, runner.spawn(spec));
+//   std::string out = ...read proc->stdoutStream()...;
+//   ExitStatus st = co_await proc->wait();
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/common/status.h"
+#include "src/runtime/task.h"
+#include "src/runtime/transport.h"
+
+namespace hcsshim::runtime {
+
+enum class StdioMode {
+  kInherit,  // the child shares the parent's descriptor
+  kNull,     // /dev/null
+  kPipe,     // a pipe; the parent's end is a Stream on the Process
+};
+
+struct ProcessSpec {
+  std::string path;                  // absolute path, or a name looked up in PATH
+  std::vector<std::string> args;     // argv, including argv[0]
+  std::optional<std::map<std::string, std::string>> env;  // nullopt = inherit
+  std::string cwd;                   // empty = inherit
+  StdioMode stdinMode = StdioMode::kNull;
+  StdioMode stdoutMode = StdioMode::kInherit;
+  StdioMode stderrMode = StdioMode::kInherit;
+  bool newSession = false;           // setsid() in the child
+  bool killOnParentDeath = true;     // PR_SET_PDEATHSIG(SIGKILL)
+};
+
+// ExitStatus: how a process ended. exitCode follows the shell convention
+// (128 + signal for a signal death) so it can be reported as one number.
+struct ExitStatus {
+  int exitCode = 0;
+  int signal = 0;  // non-zero when killed by a signal
+  bool signaled() const { return signal != 0; }
+  friend bool operator==(const ExitStatus&, const ExitStatus&) = default;
+};
+
+class Process {
+ public:
+  virtual ~Process() = default;
+  virtual int pid() const = 0;
+  // The parent's ends of kPipe stdio (nullptr otherwise). The Process keeps
+  // ownership; close them through the Stream.
+  virtual Stream* stdinStream() = 0;
+  virtual Stream* stdoutStream() = 0;
+  virtual Stream* stderrStream() = 0;
+  // signal delivers a signal; NotFound once the process has been reaped.
+  virtual Status signal(int sig) = 0;
+  // wait completes when the process exits (any number of waiters).
+  virtual Task<ExitStatus> wait() = 0;
+  // exited is set once the exit has been observed.
+  virtual std::optional<ExitStatus> exitStatus() const = 0;
+};
+
+class ProcessRunner {
+ public:
+  virtual ~ProcessRunner() = default;
+  virtual StatusOr<std::unique_ptr<Process>> spawn(const ProcessSpec& spec) = 0;
+};
+
+}  // namespace hcsshim::runtime

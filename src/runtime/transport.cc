@@ -1,0 +1,38 @@
+#include "src/runtime/transport.h"
+
+namespace hcsshim::runtime {
+namespace {
+constexpr std::string_view kCleanEof = "EOF before first byte";
+}
+
+Task<StatusOr<std::string>> readExactly(Stream& stream, size_t n) {
+  std::string out(n, '\0');
+  size_t got = 0;
+  while (got < n) {
+    HCS_CO_ASSIGN_OR_RETURN(size_t r, co_await stream.read(std::span<char>(out.data() + got, n - got)));
+    if (r == 0) {
+      if (got == 0) co_return UnavailableError(std::string(kCleanEof));
+      co_return UnavailableError("unexpected EOF after " + std::to_string(got) + " of " + std::to_string(n) +
+                                 " bytes");
+    }
+    got += r;
+  }
+  co_return out;
+}
+
+bool isCleanEof(const Status& s) { return s.code() == Code::kUnavailable && s.message() == kCleanEof; }
+
+StatusOr<std::string> unixSocketPath(std::string_view address) {
+  std::string_view p = address;
+  if (p.starts_with("unix://")) p.remove_prefix(7);
+  if (p.empty() || p.front() != '/') {
+    return InvalidArgumentError("unix socket address \"" + std::string(address) + "\" is not an absolute path");
+  }
+  if (p.size() > 107) {
+    return InvalidArgumentError("unix socket path \"" + std::string(p) + "\" is " + std::to_string(p.size()) +
+                                " bytes; the limit is 107");
+  }
+  return std::string(p);
+}
+
+}  // namespace hcsshim::runtime

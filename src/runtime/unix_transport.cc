@@ -1,0 +1,141 @@
+#include "src/runtime/unix_transport.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "src/common/log.h"
+
+namespace hcsshim::runtime {
+namespace {
+
+sockaddr_un makeAddr(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  return addr;
+}
+
+// isLive tells whether something accepts connections on path (a stale socket
+// file left by a dead process refuses them).
+bool isLive(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return true;  // cannot tell: do not unlink
+  sockaddr_un addr = makeAddr(path);
+  bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 || errno != ECONNREFUSED;
+  ::close(fd);
+  return live;
+}
+
+class UnixListener final : public Listener {
+ public:
+  UnixListener(EpollEventLoop& loop, int fd, std::shared_ptr<FdWatch> watch, std::string path)
+      : loop_(loop), state_(std::make_shared<State>(State{fd, std::move(watch), false})), path_(std::move(path)) {}
+  ~UnixListener() override { close(); }
+
+  Task<StatusOr<std::unique_ptr<Stream>>> accept() override { return acceptImpl(loop_, state_, path_); }
+
+  void close() override {
+    if (state_->closed) return;
+    state_->closed = true;
+    loop_.unwatch(state_->watch);
+    ::close(state_->fd);
+    ::unlink(path_.c_str());
+  }
+  std::string address() const override { return "unix://" + path_; }
+
+ private:
+  struct State {
+    int fd;
+    std::shared_ptr<FdWatch> watch;
+    bool closed;
+  };
+  static Task<StatusOr<std::unique_ptr<Stream>>> acceptImpl(EpollEventLoop& loop, std::shared_ptr<State> s,
+                                                            std::string path) {
+    for (;;) {
+      if (s->closed) co_return CancelledError("listener closed");
+      int fd = accept4(s->fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd >= 0) {
+        static uint64_t seq = 0;
+        auto st = FdStream::create(loop, fd, FdStream::Kind::kSocket, "unix:" + path + "#a" + std::to_string(++seq));
+        if (!st.ok()) co_return st.status();
+        co_return std::unique_ptr<Stream>(std::move(*st));
+      }
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE) {
+        // Out of descriptors: report it; the caller decides whether to back off.
+        co_return errnoStatus(errno, "accept4", path);
+      }
+      if (errno != EAGAIN) co_return errnoStatus(errno, "accept4", path);
+      co_await s->watch->readable();
+    }
+  }
+
+  EpollEventLoop& loop_;
+  std::shared_ptr<State> state_;
+  std::string path_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Listener>> UnixTransport::listen(std::string_view address) {
+  HCS_ASSIGN_OR_RETURN(std::string path, unixSocketPath(address));
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return errnoStatus(errno, "socket", path);
+  sockaddr_un addr = makeAddr(path);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+    if (errno != EADDRINUSE || isLive(path)) {
+      Status s = errnoStatus(errno, "bind", path);
+      ::close(fd);
+      return s;
+    }
+    ::unlink(path.c_str());  // stale socket from a dead process
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+      Status s = errnoStatus(errno, "bind", path);
+      ::close(fd);
+      return s;
+    }
+  }
+  if (::chmod(path.c_str(), options_.mode) < 0 || ::listen(fd, SOMAXCONN) < 0) {
+    Status s = errnoStatus(errno, "listen", path);
+    ::close(fd);
+    ::unlink(path.c_str());
+    return s;
+  }
+  auto watch = loop_.watchFd(fd);
+  if (!watch.ok()) {
+    ::close(fd);
+    ::unlink(path.c_str());
+    return watch.status();
+  }
+  HLOG(Debug, "unix.listen").kv("path", path);
+  return std::unique_ptr<Listener>(new UnixListener(loop_, fd, std::move(*watch), path));
+}
+
+Task<StatusOr<std::unique_ptr<Stream>>> UnixTransport::connect(std::string_view address) {
+  HCS_CO_ASSIGN_OR_RETURN(std::string path, unixSocketPath(address));
+  static uint64_t seq = 0;
+  sockaddr_un addr = makeAddr(path);
+  // A non-blocking unix connect either completes at once or fails; EAGAIN means
+  // the listener's backlog is full, and the connect must be retried.
+  constexpr int kBacklogRetries = 100;
+  for (int attempt = 0;; ++attempt) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) co_return errnoStatus(errno, "socket", path);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      HCS_CO_ASSIGN_OR_RETURN(auto stream, FdStream::create(loop_, fd, FdStream::Kind::kSocket,
+                                                            "unix:" + path + "#c" + std::to_string(++seq)));
+      co_return std::unique_ptr<Stream>(std::move(stream));
+    }
+    int err = errno;
+    ::close(fd);
+    if (err != EAGAIN || attempt >= kBacklogRetries) co_return errnoStatus(err, "connect", path);
+    co_await sleep(loop_, std::chrono::milliseconds(1));
+  }
+}
+
+}  // namespace hcsshim::runtime

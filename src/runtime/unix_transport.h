@@ -1,0 +1,31 @@
+// unix_transport.h: the real Transport over filesystem unix sockets.
+//
+//   UnixTransport t(loop);
+//   auto l = t.listen("unix:///tmp/x.sock");      // unlinks a stale socket
+//   auto s = co_await t.connect("/tmp/x.sock");
+#pragma once
+
+#include <sys/types.h>
+
+#include "src/runtime/epoll_loop.h"
+#include "src/runtime/fd_stream.h"
+#include "src/runtime/transport.h"
+
+namespace hcsshim::runtime {
+
+struct UnixListenOptions {
+  mode_t mode = 0600;  // socket file permissions (containerd shims use 0600)
+};
+
+class UnixTransport final : public Transport {
+ public:
+  explicit UnixTransport(EpollEventLoop& loop, UnixListenOptions options = {}) : loop_(loop), options_(options) {}
+  StatusOr<std::unique_ptr<Listener>> listen(std::string_view address) override;
+  Task<StatusOr<std::unique_ptr<Stream>>> connect(std::string_view address) override;
+
+ private:
+  EpollEventLoop& loop_;
+  UnixListenOptions options_;
+};
+
+}  // namespace hcsshim::runtime
