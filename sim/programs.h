@@ -11,7 +11,10 @@
 //     co_return 0;
 //   });
 //
-// Signal semantics: SIGKILL ends the process at once (exit 137). Other
+// Signal semantics: SIGKILL ends the process at once (exit 137; its stdio
+// closes and waiters see the exit; a suspended coroutine cannot be torn down
+// safely, so the program's coroutine runs on until it returns, with killed()
+// true and its result discarded). Other
 // signals are queued for the program (nextSignal()); a program that has not
 // called handleSignals() is ended by SIGTERM/SIGINT/SIGHUP like a default
 // disposition would (128 + signal).
