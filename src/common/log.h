@@ -79,7 +79,8 @@ class LogEvent {
 
 // HLOG(Level, "event"): starts a log line; the arguments of .kv() are not
 // evaluated when the level is disabled.
-#define HLOG(lvl, event)                                           \
-  if (!::hcsshim::log::enabled(::hcsshim::LogLevel::k##lvl)) {     \
-  } else                                                           \
-    ::hcsshim::LogEvent(::hcsshim::LogLevel::k##lvl, event)
+// (A one-pass for loop, unlike if/else, is safe inside an unbraced if.)
+#define HLOG(lvl, event)                                                               \
+  for (bool hcs_log_once_ = ::hcsshim::log::enabled(::hcsshim::LogLevel::k##lvl); hcs_log_once_; \
+       hcs_log_once_ = false)                                                          \
+  ::hcsshim::LogEvent(::hcsshim::LogLevel::k##lvl, event)

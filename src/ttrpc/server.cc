@@ -1,0 +1,238 @@
+#include "src/ttrpc/server.h"
+
+#include "src/common/log.h"
+#include "src/ttrpc/ttrpc.pb.h"
+
+namespace hcsshim::ttrpc {
+
+using runtime::Task;
+
+std::string CallContext::metadataValue(std::string_view key) const {
+  for (auto& [k, v] : metadata) {
+    if (k == key) return v;
+  }
+  return {};
+}
+
+Status statusFromRpc(int32_t code, const std::string& message) {
+  if (code == 0) return OkStatus();
+  if (code < 0 || code > 16) return Status(Code::kUnknown, "ttrpc status code " + std::to_string(code) + ": " + message);
+  return Status(static_cast<Code>(code), message);
+}
+
+struct Server::Conn {
+  uint64_t id;
+  std::unique_ptr<Channel> channel;
+  runtime::PeerCredentials peer;
+  uint32_t lastStreamId = 0;
+  size_t active = 0;
+  std::set<std::shared_ptr<bool>> inflight;  // cancelled flags of running calls
+};
+
+struct Server::State {
+  runtime::Runtime& rt;
+  ServerOptions options;
+  std::map<std::string, std::map<std::string, Handler>> services;
+  std::unique_ptr<runtime::Listener> listener;
+  std::set<std::shared_ptr<Conn>> conns;
+  uint64_t nextConnId = 1;
+  bool shutdown = false;
+  size_t activeCalls = 0;
+};
+
+namespace {
+
+void sendResponse(Server::Conn& conn, uint32_t streamId, const Status& status, const std::string& payload);
+
+}  // namespace
+
+Server::Server(runtime::Runtime& rt, ServerOptions options)
+    : state_(std::make_shared<State>(State{rt, options, {}, nullptr, {}, 1, false, 0})) {}
+
+Server::~Server() { shutdown(); }
+
+void Server::registerMethod(const std::string& service, const std::string& method, Handler handler) {
+  state_->services[service][method] = std::move(handler);
+}
+
+size_t Server::connectionCount() const { return state_->conns.size(); }
+size_t Server::activeCalls() const { return state_->activeCalls; }
+
+void Server::shutdown() {
+  auto& s = *state_;
+  if (s.shutdown) return;
+  s.shutdown = true;
+  if (s.listener) s.listener->close();
+  auto conns = s.conns;
+  for (auto& c : conns) c->channel->close();
+}
+
+Task<Status> Server::serve(std::unique_ptr<runtime::Listener> listener) {
+  std::shared_ptr<State> state = state_;
+  state->listener = std::move(listener);
+  std::string address = state->listener->address();
+  HLOG(Info, "ttrpc.server.serving").kv("address", address).kv("node", state->rt.name());
+  while (!state->shutdown) {
+    auto stream = co_await state->listener->accept();
+    if (!stream.ok()) {
+      if (state->shutdown || stream.status().code() == Code::kCancelled) break;
+      HLOG(Warn, "ttrpc.server.accept_failed").kv("address", address).kv("err", stream.status());
+      // Descriptor exhaustion and the like are transient: back off, do not spin.
+      co_await runtime::sleep(state->rt.loop(), std::chrono::milliseconds(10));
+      continue;
+    }
+    auto conn = std::make_shared<Conn>();
+    conn->id = state->nextConnId++;
+    auto creds = (*stream)->peerCredentials();
+    std::string name = (*stream)->describe();
+    if (creds.ok()) conn->peer = *creds;
+    if (state->options.requireSameUser) {
+      runtime::PeerCredentials self = state->rt.credentials();
+      if (!creds.ok() || creds->uid != self.uid || creds->gid != self.gid) {
+        HLOG(Warn, "ttrpc.server.peer_rejected")
+            .kv("conn", conn->id)
+            .kv("stream", name)
+            .kv("peer_uid", creds.ok() ? static_cast<int64_t>(creds->uid) : -1)
+            .kv("peer_gid", creds.ok() ? static_cast<int64_t>(creds->gid) : -1)
+            .kv("want_uid", self.uid);
+        (*stream)->close();
+        continue;
+      }
+    }
+    conn->channel = std::make_unique<Channel>(std::move(*stream), state->options.maxMessageSize);
+    state->conns.insert(conn);
+    HLOG(Debug, "ttrpc.server.conn_open").kv("conn", conn->id).kv("stream", name).kv("peer_pid", conn->peer.pid);
+    runtime::spawn(runConnection(state, conn));
+  }
+  HLOG(Info, "ttrpc.server.stopped").kv("address", address);
+  co_return OkStatus();
+}
+
+Task<void> Server::runConnection(std::shared_ptr<State> state, std::shared_ptr<Conn> conn) {
+  Status end;
+  for (;;) {
+    auto frame = co_await conn->channel->recv();
+    if (!frame.ok()) {
+      end = frame.status();
+      break;
+    }
+    const FrameHeader& h = frame->header;
+    if (frame->oversize) {
+      sendResponse(*conn, h.streamId,
+                   ResourceExhaustedError("message length " + std::to_string(h.length) +
+                                          " exceeds maximum message size of " +
+                                          std::to_string(state->options.maxMessageSize)),
+                   {});
+      continue;
+    }
+    if (h.type != static_cast<uint8_t>(MessageType::kRequest)) {
+      // Unknown types are ignored for forward compatibility (as ttrpc does).
+      HLOG(Debug, "ttrpc.server.ignored_frame").kv("conn", conn->id).kv("type", h.type).kv("stream", h.streamId);
+      continue;
+    }
+    if (h.streamId % 2 != 1) {
+      sendResponse(*conn, h.streamId, InvalidArgumentError("StreamID must be odd for client initiated streams"), {});
+      continue;
+    }
+    if (h.streamId <= conn->lastStreamId) {
+      sendResponse(*conn, h.streamId, InvalidArgumentError("StreamID cannot be re-used and must increment"), {});
+      continue;
+    }
+    conn->lastStreamId = h.streamId;
+    Request req;
+    if (!req.ParseFromString(frame->payload)) {
+      sendResponse(*conn, h.streamId, InvalidArgumentError("unmarshal request error: invalid protobuf"), {});
+      continue;
+    }
+    auto svc = state->services.find(req.service());
+    if (svc == state->services.end()) {
+      sendResponse(*conn, h.streamId, UnimplementedError("service " + req.service()), {});
+      continue;
+    }
+    auto m = svc->second.find(req.method());
+    if (m == svc->second.end()) {
+      sendResponse(*conn, h.streamId, UnimplementedError("method " + req.method()), {});
+      continue;
+    }
+    CallContext ctx;
+    ctx.service = req.service();
+    ctx.method = req.method();
+    ctx.streamId = h.streamId;
+    ctx.peer = conn->peer;
+    for (const auto& kv : req.metadata()) ctx.metadata.emplace_back(kv.key(), kv.value());
+    if (req.timeout_nano() > 0) ctx.deadline = state->rt.loop().now() + runtime::Duration(req.timeout_nano());
+    runtime::spawn(runCall(state, conn, std::move(ctx), &m->second, std::move(*req.mutable_payload())));
+  }
+  bool clean = runtime::isCleanEof(end) || end.code() == Code::kCancelled;
+  if (clean) {
+    HLOG(Debug, "ttrpc.server.conn_closed").kv("conn", conn->id);
+  } else {
+    HLOG(Warn, "ttrpc.server.conn_failed").kv("conn", conn->id).kv("err", end);
+  }
+  conn->channel->close();
+  for (auto& flag : conn->inflight) *flag = true;
+  state->conns.erase(conn);
+}
+
+Task<void> Server::runCall(std::shared_ptr<State> state, std::shared_ptr<Conn> conn, CallContext ctx,
+                           const Handler* handler, std::string payload) {
+  ++state->activeCalls;
+  ++conn->active;
+  auto answered = std::make_shared<bool>(false);
+  std::shared_ptr<bool> cancelled = ctx.cancelled;
+  conn->inflight.insert(cancelled);
+  runtime::TimerId timer = 0;
+  uint32_t streamId = ctx.streamId;
+  if (ctx.deadline) {
+    runtime::Duration left = *ctx.deadline - state->rt.loop().now();
+    std::weak_ptr<Conn> weakConn = conn;
+    timer = state->rt.loop().addTimer(left, [weakConn, answered, cancelled, streamId] {
+      if (*answered) return;
+      *answered = true;
+      *cancelled = true;
+      if (auto c = weakConn.lock()) sendResponse(*c, streamId, DeadlineExceededError("context deadline exceeded"), {});
+    });
+  }
+  HLOG(Debug, "ttrpc.server.call").kv("conn", conn->id).kv("stream", streamId).kv("method", ctx.service + "/" + ctx.method);
+  StatusOr<std::string> result = co_await (*handler)(ctx, std::move(payload));
+  if (timer) state->rt.loop().cancelTimer(timer);
+  if (!*answered && !conn->channel->closed()) {
+    *answered = true;
+    if (result.ok()) {
+      sendResponse(*conn, streamId, OkStatus(), *result);
+    } else {
+      sendResponse(*conn, streamId, result.status(), {});
+    }
+  }
+  conn->inflight.erase(cancelled);
+  --conn->active;
+  --state->activeCalls;
+}
+
+namespace {
+
+void sendResponse(Server::Conn& conn, uint32_t streamId, const Status& status, const std::string& payload) {
+  Response resp;
+  if (!status.ok()) {
+    resp.mutable_status()->set_code(static_cast<int32_t>(status.code()));
+    // Only the message travels: the peer sees the same text ttrpc-go would send.
+    resp.mutable_status()->set_message(status.message());
+  }
+  resp.set_payload(payload);
+  std::string out;
+  resp.SerializeToString(&out);
+  Status st = conn.channel->send(streamId, MessageType::kResponse, 0, out);
+  if (!st.ok() && st.code() == Code::kResourceExhausted) {
+    // The handler's answer is too big for the wire: tell the caller so.
+    Response err;
+    err.mutable_status()->set_code(static_cast<int32_t>(Code::kResourceExhausted));
+    err.mutable_status()->set_message(st.message());
+    err.SerializeToString(&out);
+    st = conn.channel->send(streamId, MessageType::kResponse, 0, out);
+  }
+  if (!st.ok()) HLOG(Debug, "ttrpc.server.send_failed").kv("conn", conn.id).kv("stream", streamId).kv("err", st);
+}
+
+}  // namespace
+
+}  // namespace hcsshim::ttrpc
