@@ -206,7 +206,11 @@ bool EpollEventLoop::runUntil(const std::function<bool()>& pred) {
         auto fn = w->onEvent_;  // the callback may clear itself
         fn(e);
       }
-      if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) w->readers_.notifyAll();
+      if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        w->readReady_ = true;
+        if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) w->inputClosed_ = true;
+        w->readers_.notifyAll();
+      }
       if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) w->writers_.notifyAll();
     }
     predMet = pred();

@@ -38,6 +38,14 @@ class FdWatch {
   bool hangup() const { return hangup_; }
 
   auto readable() { return readers_.wait(); }
+
+  // readReady is set by every input-readiness edge; a reader clears it when a
+  // read comes back short (the buffer was drained), and may then wait for the
+  // next edge instead of paying for a read that would fail with EAGAIN.
+  // Once the peer has closed its side (RDHUP/HUP/ERR), reads never wait: the
+  // EOF or error is reported by the read itself and no further edge comes.
+  bool readReady() const { return readReady_ || inputClosed_; }
+  void clearReadReady() { readReady_ = false; }
   auto writable() { return writers_.wait(); }
 
   // onEvent sets a callback run on every readiness event (e.g. pidfd exit).
@@ -49,6 +57,8 @@ class FdWatch {
   uint64_t token_ = 0;
   bool closed_ = false;
   bool hangup_ = false;
+  bool readReady_ = true;
+  bool inputClosed_ = false;
   WaitList readers_;
   WaitList writers_;
   std::function<void(uint32_t)> onEvent_;

@@ -35,11 +35,21 @@ Task<StatusOr<size_t>> FdStream::readImpl(std::shared_ptr<State> s, std::span<ch
   for (;;) {
     if (s->closed) co_return CancelledError("stream closed");
     if (buf.empty()) co_return size_t{0};
+    if (!s->watch->readReady()) {
+      // The last read drained the buffer: wait for the next edge rather than
+      // spend a syscall on EAGAIN.
+      co_await s->watch->readable();
+      continue;
+    }
     ssize_t n = ::read(s->fd, buf.data(), buf.size());
-    if (n >= 0) co_return static_cast<size_t>(n);
+    if (n > 0) {
+      if (static_cast<size_t>(n) < buf.size()) s->watch->clearReadReady();
+      co_return static_cast<size_t>(n);
+    }
+    if (n == 0) co_return size_t{0};
     if (errno == EINTR) continue;
     if (errno != EAGAIN) co_return errnoStatus(errno, "read");
-    co_await s->watch->readable();
+    s->watch->clearReadReady();
   }
 }
 

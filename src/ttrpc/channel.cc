@@ -48,29 +48,32 @@ void Channel::close() {
 // fill makes at least `want` unread bytes available in inbuf (or fails).
 Task<Status> Channel::fill(State& s, size_t want) {
   constexpr size_t kReadChunk = 64 * 1024;
-  while (s.inbuf.size() - s.inHead < want) {
-    if (s.inHead > 0 && s.inHead == s.inbuf.size()) {
-      s.inbuf.clear();
-      s.inHead = 0;
-    } else if (s.inHead > kReadChunk) {
-      s.inbuf.erase(0, s.inHead);
+  while (s.unread() < want) {
+    if (s.unread() == 0) s.inHead = s.inTail = 0;
+    // Make room for the rest of the message, and at least a chunk.
+    size_t need = std::max(want, s.unread() + kReadChunk);
+    if (s.inCap - s.inHead < need) {
+      if (s.inCap < need || s.inHead == 0) {
+        size_t cap = std::max(need, s.inCap * 2);
+        std::unique_ptr<char[]> bigger(new char[cap]);
+        std::copy(s.inbuf.get() + s.inHead, s.inbuf.get() + s.inTail, bigger.get());
+        s.inbuf = std::move(bigger);
+        s.inCap = cap;
+      } else {
+        std::copy(s.inbuf.get() + s.inHead, s.inbuf.get() + s.inTail, s.inbuf.get());
+      }
+      s.inTail -= s.inHead;
       s.inHead = 0;
     }
-    size_t old = s.inbuf.size();
-    size_t room = std::max(kReadChunk, want - (old - s.inHead));
-    s.inbuf.resize(old + room);
-    auto n = co_await s.stream->read(std::span<char>(s.inbuf.data() + old, room));
-    if (!n.ok()) {
-      s.inbuf.resize(old);
-      co_return n.status();
-    }
-    s.inbuf.resize(old + *n);
+    auto n = co_await s.stream->read(std::span<char>(s.inbuf.get() + s.inTail, s.inCap - s.inTail));
+    if (!n.ok()) co_return n.status();
     if (*n == 0) {
-      size_t have = old - s.inHead;
+      size_t have = s.unread();
       if (have == 0) co_return UnavailableError("EOF before first byte");
       co_return UnavailableError("unexpected EOF after " + std::to_string(have) + " of " + std::to_string(want) +
                                  " bytes");
     }
+    s.inTail += *n;
   }
   co_return OkStatus();
 }
@@ -87,13 +90,13 @@ Task<StatusOr<Frame>> Channel::recv() {
     co_return st;
   }
   Frame f;
-  f.header = decodeHeader(s.inbuf.data() + s.inHead);
+  f.header = decodeHeader(s.inbuf.get() + s.inHead);
   s.inHead += kHeaderSize;
   if (f.header.length > s.maxMessageSize) {
     // Discard the data so the next header is found where it should be.
     size_t left = f.header.length;
     while (left > 0) {
-      size_t avail = s.inbuf.size() - s.inHead;
+      size_t avail = s.unread();
       if (avail == 0) {
         Status fs = co_await fill(s, 1);
         if (!fs.ok()) co_return UnavailableError("EOF inside oversized ttrpc message: " + fs.message());
@@ -109,7 +112,7 @@ Task<StatusOr<Frame>> Channel::recv() {
   st = co_await fill(s, f.header.length);
   if (!st.ok()) co_return UnavailableError("truncated ttrpc message on stream " + std::to_string(f.header.streamId) +
                                            ": " + st.message());
-  f.payload.assign(s.inbuf.data() + s.inHead, f.header.length);
+  f.payload.assign(s.inbuf.get() + s.inHead, f.header.length);
   s.inHead += f.header.length;
   co_return f;
 }

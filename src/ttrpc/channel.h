@@ -69,8 +69,13 @@ class Channel {
   struct State {
     std::unique_ptr<runtime::Stream> stream;
     uint32_t maxMessageSize;
-    std::string inbuf;
+    // Receive buffer: bytes [inHead, inTail) of inbuf are unread. A plain
+    // array, so growing it does not zero memory that a read overwrites.
+    std::unique_ptr<char[]> inbuf;
+    size_t inCap = 0;
     size_t inHead = 0;
+    size_t inTail = 0;
+    size_t unread() const { return inTail - inHead; }
     std::string outbox;
     bool flushing = false;
     bool closed = false;
