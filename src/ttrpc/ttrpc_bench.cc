@@ -7,7 +7,9 @@
 // Latency benchmarks report p50/p99 of individual round trips as counters
 // (microseconds); throughput benchmarks keep `window` calls in flight.
 #include <benchmark/benchmark.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -122,6 +124,52 @@ void BM_UnixTwoThreadLatency(benchmark::State& state) {
   std::filesystem::remove_all(std::filesystem::path(path).parent_path());
 }
 BENCHMARK(BM_UnixTwoThreadLatency)->Arg(0)->Arg(4096)->UseRealTime();
+
+// The floor for BM_UnixTwoThreadLatency: the same message sizes ping-ponged
+// between two threads with blocking read/write on a socketpair, no framing,
+// no protobuf, no event loop.
+void BM_RawSocketPairTwoThreadPingPong(benchmark::State& state) {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) {
+    state.SkipWithError("socketpair");
+    return;
+  }
+  const size_t request = 10 + 16 + state.range(0);  // header + a small Request
+  const size_t response = 10 + 8 + state.range(0);
+  std::thread echo([&] {
+    std::vector<char> buf(request);
+    for (;;) {
+      size_t got = 0;
+      while (got < request) {
+        ssize_t n = ::read(fds[1], buf.data() + got, request - got);
+        if (n <= 0) return;
+        got += static_cast<size_t>(n);
+      }
+      std::vector<char> out(response, 'r');
+      if (::write(fds[1], out.data(), out.size()) != static_cast<ssize_t>(out.size())) return;
+    }
+  });
+  std::vector<char> req(request, 'q'), resp(response);
+  std::vector<int64_t> samples;
+  for (auto _ : state) {
+    int64_t t0 = nowNanos();
+    if (::write(fds[0], req.data(), req.size()) != static_cast<ssize_t>(req.size())) break;
+    size_t got = 0;
+    while (got < response) {
+      ssize_t n = ::read(fds[0], resp.data() + got, response - got);
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    samples.push_back(nowNanos() - t0);
+  }
+  reportPercentiles(state, samples);
+  state.SetItemsProcessed(state.iterations());
+  ::shutdown(fds[0], SHUT_RDWR);
+  echo.join();
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+BENCHMARK(BM_RawSocketPairTwoThreadPingPong)->Arg(0)->Arg(4096)->UseRealTime();
 
 void BM_UnixThroughput(benchmark::State& state) {
   auto rt = std::move(*runtime::RealRuntime::create("bench"));

@@ -3,6 +3,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <filesystem>
 
 #include "sim/node.h"
@@ -186,6 +194,43 @@ class TtrpcTest : public ::testing::TestWithParam<std::string> {
     return r;
   }
 
+  // realStrangerIsRejected: a child process running as nobody connects over
+  // the real socket and sends a valid request; the server must close the
+  // connection without answering.
+  void realStrangerIsRejected() {
+    if (geteuid() != 0) GTEST_SKIP() << "switching to another uid needs root";
+    std::string path = env_->address().substr(7);
+    ASSERT_EQ(chmod(path.c_str(), 0666), 0);
+    ASSERT_EQ(chmod(std::filesystem::path(path).parent_path().c_str(), 0711), 0);
+    std::string request = requestBytes(1, kEchoService, "Echo", echoPayload("intruder"));
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      // Child: become nobody, connect, send, and report what came back.
+      if (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0) _exit(10);
+      int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      std::memcpy(addr.sun_path, path.c_str(), path.size());
+      if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) _exit(11);
+      (void)!write(fd, request.data(), request.size());
+      char buf[64];
+      ssize_t n = read(fd, buf, sizeof buf);
+      _exit(n == 0 || (n < 0 && errno == ECONNRESET) ? 0 : 12);  // 0: closed without an answer
+    }
+    // Serve while the child runs.
+    std::optional<int> status;
+    while (!status) {
+      int st = 0;
+      if (waitpid(pid, &st, WNOHANG) == pid) status = st;
+      bool tick = false;
+      loop().addTimer(1ms, [&] { tick = true; });
+      loop().runUntil([&] { return tick; });
+    }
+    ASSERT_TRUE(WIFEXITED(*status));
+    EXPECT_EQ(WEXITSTATUS(*status), 0) << "10: setuid failed, 11: connect failed, 12: got an answer";
+  }
+
   std::unique_ptr<Env> env_;
   std::unique_ptr<Server> server_;
   std::unique_ptr<Client> client_;
@@ -357,7 +402,10 @@ TEST_P(TtrpcTest, PeerCredentialCheck) {
   // Same user: accepted.
   EXPECT_THAT(run(echo(client(), "me")), IsOk());
   runtime::Runtime* stranger = env_->otherUserRt();
-  if (!stranger) GTEST_SKIP() << "a different uid needs the simulated environment";
+  if (!stranger) {
+    realStrangerIsRejected();
+    return;
+  }
   auto c = run(Client::connect(*stranger, env_->address()));
   ASSERT_THAT(c, IsOk());
   auto r = run(echo(**c, "intruder"));
