@@ -18,13 +18,8 @@ using runtime::StdioMode;
 using runtime::Task;
 
 Task<std::string> readAll(runtime::Stream* s) {
-  std::string out;
-  char buf[256];
-  for (;;) {
-    auto n = co_await s->read(buf);
-    if (!n.ok() || *n == 0) co_return out;
-    out.append(buf, *n);
-  }
+  auto r = co_await runtime::readToEnd(*s);
+  co_return r.ok() ? *r : r.status().toString();
 }
 
 class ProgramsTest : public ::testing::Test {

@@ -23,14 +23,8 @@ class PosixProcessTest : public ::testing::Test {
 };
 
 Task<std::string> readAll(Stream* s) {
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    auto n = co_await s->read(buf);
-    if (!n.ok() || *n == 0) break;
-    out.append(buf, *n);
-  }
-  co_return out;
+  auto r = co_await readToEnd(*s);
+  co_return r.ok() ? *r : r.status().toString();
 }
 
 TEST_F(PosixProcessTest, CapturesStdoutAndExitCode) {

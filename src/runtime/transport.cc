@@ -20,6 +20,20 @@ Task<StatusOr<std::string>> readExactly(Stream& stream, size_t n) {
   co_return out;
 }
 
+Task<StatusOr<std::string>> readToEnd(Stream& stream, size_t limit) {
+  std::string out;
+  char buf[16384];
+  for (;;) {
+    HCS_CO_ASSIGN_OR_RETURN(size_t n, co_await stream.read(buf));
+    if (n == 0) co_return out;
+    if (out.size() + n > limit) {
+      co_return ResourceExhaustedError("stream " + stream.describe() + " sent more than " + std::to_string(limit) +
+                                       " bytes");
+    }
+    out.append(buf, n);
+  }
+}
+
 bool isCleanEof(const Status& s) { return s.code() == Code::kUnavailable && s.message() == kCleanEof; }
 
 StatusOr<std::string> unixSocketPath(std::string_view address) {

@@ -54,6 +54,10 @@ class Stream {
 // "EOF" so callers can tell a clean close from a truncated message).
 Task<StatusOr<std::string>> readExactly(Stream& stream, size_t n);
 
+// readToEnd reads until EOF and returns everything read; more than `limit`
+// bytes is ResourceExhausted (a runaway peer cannot exhaust memory).
+Task<StatusOr<std::string>> readToEnd(Stream& stream, size_t limit = 64 << 20);
+
 // isCleanEof tells whether a readExactly error was EOF before the first byte.
 bool isCleanEof(const Status& s);
 

@@ -47,7 +47,39 @@ std::string tempSocket() {
   return std::string(mkdtemp(tmpl)) + "/ttrpc.sock";
 }
 
-Task<void> serveForever(Server& s, std::unique_ptr<runtime::Listener> l) { (void)co_await s.serve(std::move(l)); }
+// Rig: an echo server and a connected client sharing one loop, over a real
+// unix socket or the simulator.
+struct Rig {
+  std::unique_ptr<runtime::RealRuntime> real;
+  std::unique_ptr<sim::World> world;
+  runtime::Runtime* serverRt = nullptr;
+  runtime::Runtime* clientRt = nullptr;
+  std::string path;
+  std::unique_ptr<Server> server;
+  std::unique_ptr<Client> client;
+
+  static std::unique_ptr<Rig> make(bool simulated) {
+    auto r = std::make_unique<Rig>();
+    if (simulated) {
+      r->world = std::make_unique<sim::World>(1);
+      r->serverRt = &r->world->addNode("server");
+      r->clientRt = &r->world->addNode("client");
+      r->path = "/bench";
+    } else {
+      r->real = std::move(*runtime::RealRuntime::create("bench"));
+      r->serverRt = r->clientRt = r->real.get();
+      r->path = tempSocket();
+    }
+    r->server = std::move(*testing::startEchoServer(*r->serverRt, r->path));
+    r->client = std::move(*runtime::blockOn(r->clientRt->loop(), Client::connect(*r->clientRt, r->path)));
+    return r;
+  }
+  ~Rig() {
+    client->close();
+    testing::stopServer(*server, clientRt->loop());
+    if (real) std::filesystem::remove_all(std::filesystem::path(path).parent_path());
+  }
+};
 
 // One call at a time; `payload` bytes of blob each way.
 Task<int> pingLoop(Client& c, benchmark::State& state, std::vector<int64_t>& samples, size_t payload) {
@@ -75,23 +107,28 @@ Task<void> caller(Client& c, int& remaining, int& done) {
   }
 }
 
-void BM_UnixSameLoopLatency(benchmark::State& state) {
-  auto rt = std::move(*runtime::RealRuntime::create("bench"));
-  std::string path = tempSocket();
-  Server server(*rt);
-  testing::registerEcho(server, *rt);
-  runtime::spawn(serveForever(server, std::move(*rt->transport().listen(path))));
-  auto client = std::move(*runtime::blockOn(rt->loop(), Client::connect(*rt, path)));
+void latency(benchmark::State& state, bool simulated) {
+  auto rig = Rig::make(simulated);
   std::vector<int64_t> samples;
-  int errors = runtime::blockOn(rt->loop(), pingLoop(*client, state, samples, state.range(0)));
+  int errors = runtime::blockOn(rig->clientRt->loop(), pingLoop(*rig->client, state, samples, state.range(0)));
   if (errors) state.SkipWithError("calls failed");
   reportPercentiles(state, samples);
   state.SetItemsProcessed(state.iterations());
-  client->close();
-  server.shutdown();
-  rt->loop().runUntil([&] { return server.connectionCount() == 0; });
-  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
 }
+
+void throughput(benchmark::State& state, bool simulated) {
+  auto rig = Rig::make(simulated);
+  const int window = static_cast<int>(state.range(0));
+  const int batch = 10000;
+  for (auto _ : state) {
+    int remaining = batch, done = 0;
+    for (int i = 0; i < window; ++i) runtime::spawn(caller(*rig->client, remaining, done));
+    rig->clientRt->loop().runUntil([&] { return done == batch; });
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+
+void BM_UnixSameLoopLatency(benchmark::State& state) { latency(state, false); }
 BENCHMARK(BM_UnixSameLoopLatency)->Arg(0)->Arg(4096)->Arg(256 << 10)->UseRealTime();
 
 void BM_UnixTwoThreadLatency(benchmark::State& state) {
@@ -102,13 +139,10 @@ void BM_UnixTwoThreadLatency(benchmark::State& state) {
   std::atomic<bool> ready{false};
   std::thread serverThread([&] {
     serverRt = std::move(*runtime::RealRuntime::create("bench-server"));
-    server = std::make_unique<Server>(*serverRt);
-    testing::registerEcho(*server, *serverRt);
-    runtime::spawn(serveForever(*server, std::move(*serverRt->transport().listen(path))));
+    server = std::move(*testing::startEchoServer(*serverRt, path));
     ready = true;
     serverRt->loop().runUntil([] { return false; });  // until stop()
-    server->shutdown();
-    serverRt->loop().runUntil([&] { return server->connectionCount() == 0; });
+    testing::stopServer(*server, serverRt->loop());
   });
   while (!ready) std::this_thread::yield();
   auto rt = std::move(*runtime::RealRuntime::create("bench-client"));
@@ -171,68 +205,14 @@ void BM_RawSocketPairTwoThreadPingPong(benchmark::State& state) {
 }
 BENCHMARK(BM_RawSocketPairTwoThreadPingPong)->Arg(0)->Arg(4096)->UseRealTime();
 
-void BM_UnixThroughput(benchmark::State& state) {
-  auto rt = std::move(*runtime::RealRuntime::create("bench"));
-  std::string path = tempSocket();
-  Server server(*rt);
-  testing::registerEcho(server, *rt);
-  runtime::spawn(serveForever(server, std::move(*rt->transport().listen(path))));
-  auto client = std::move(*runtime::blockOn(rt->loop(), Client::connect(*rt, path)));
-  const int window = static_cast<int>(state.range(0));
-  const int batch = 10000;
-  for (auto _ : state) {
-    int remaining = batch, done = 0;
-    for (int i = 0; i < window; ++i) runtime::spawn(caller(*client, remaining, done));
-    rt->loop().runUntil([&] { return done == batch; });
-  }
-  state.SetItemsProcessed(state.iterations() * batch);
-  client->close();
-  server.shutdown();
-  rt->loop().runUntil([&] { return server.connectionCount() == 0; });
-  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
-}
+void BM_UnixThroughput(benchmark::State& state) { throughput(state, false); }
 BENCHMARK(BM_UnixThroughput)->Arg(1)->Arg(16)->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-void BM_SimLatency(benchmark::State& state) {
-  // Wall-clock cost of one simulated round trip (what a simulation run pays).
-  sim::World world(1);
-  sim::Node& s = world.addNode("server");
-  sim::Node& c = world.addNode("client");
-  Server server(s);
-  testing::registerEcho(server, s);
-  runtime::spawn(serveForever(server, std::move(*s.transport().listen("/bench"))));
-  auto client = std::move(*runtime::blockOn(c.loop(), Client::connect(c, "/bench")));
-  std::vector<int64_t> samples;
-  int errors = runtime::blockOn(c.loop(), pingLoop(*client, state, samples, state.range(0)));
-  if (errors) state.SkipWithError("calls failed");
-  reportPercentiles(state, samples);
-  state.SetItemsProcessed(state.iterations());
-  client->close();
-  server.shutdown();
-  world.runUntil([&] { return server.connectionCount() == 0; });
-}
+// Wall-clock cost of one simulated round trip (what a simulation run pays).
+void BM_SimLatency(benchmark::State& state) { latency(state, true); }
 BENCHMARK(BM_SimLatency)->Arg(0)->Arg(4096)->UseRealTime();
 
-void BM_SimThroughput(benchmark::State& state) {
-  sim::World world(1);
-  sim::Node& s = world.addNode("server");
-  sim::Node& c = world.addNode("client");
-  Server server(s);
-  testing::registerEcho(server, s);
-  runtime::spawn(serveForever(server, std::move(*s.transport().listen("/bench"))));
-  auto client = std::move(*runtime::blockOn(c.loop(), Client::connect(c, "/bench")));
-  const int window = static_cast<int>(state.range(0));
-  const int batch = 10000;
-  for (auto _ : state) {
-    int remaining = batch, done = 0;
-    for (int i = 0; i < window; ++i) runtime::spawn(caller(*client, remaining, done));
-    world.runUntil([&] { return done == batch; });
-  }
-  state.SetItemsProcessed(state.iterations() * batch);
-  client->close();
-  server.shutdown();
-  world.runUntil([&] { return server.connectionCount() == 0; });
-}
+void BM_SimThroughput(benchmark::State& state) { throughput(state, true); }
 BENCHMARK(BM_SimThroughput)->Arg(1)->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -37,11 +37,8 @@ Outcome runCalls(uint64_t seed, int calls, sim::FaultHook hook = nullptr) {
   if (hook) world.setFaultHook(std::move(hook));
   sim::Node& serverNode = world.addNode("server");
   sim::Node& clientNode = world.addNode("client");
-  Server server(serverNode);
-  testing::registerEcho(server, serverNode);
-  runtime::spawn([](Server& s, std::unique_ptr<runtime::Listener> l) -> Task<void> {
-    (void)co_await s.serve(std::move(l));
-  }(server, std::move(*serverNode.transport().listen(kAddress))));
+  auto serverPtr = std::move(*testing::startEchoServer(serverNode, kAddress));
+  Server& server = *serverPtr;
 
   Outcome out;
   out.results.resize(calls);
@@ -72,9 +69,7 @@ Outcome runCalls(uint64_t seed, int calls, sim::FaultHook hook = nullptr) {
     return true;
   });
   client->close();
-  server.shutdown();
-  // Drain: closed connections unwind, sleeping handlers finish.
-  world.runUntil([&] { return server.connectionCount() == 0 && server.activeCalls() == 0; });
+  testing::stopServer(server, serverNode.loop());
   out.trace = world.traceText();
   return out;
 }
@@ -151,11 +146,8 @@ TEST(TtrpcSimTest, DroppedRequestTimesOutWithDeadline) {
   });
   sim::Node& serverNode = world.addNode("server");
   sim::Node& clientNode = world.addNode("client");
-  Server server(serverNode);
-  testing::registerEcho(server, serverNode);
-  runtime::spawn([](Server& s, std::unique_ptr<runtime::Listener> l) -> Task<void> {
-    (void)co_await s.serve(std::move(l));
-  }(server, std::move(*serverNode.transport().listen(kAddress))));
+  auto serverPtr = std::move(*testing::startEchoServer(serverNode, kAddress));
+  Server& server = *serverPtr;
   auto client = std::move(*runtime::blockOn(clientNode.loop(), Client::connect(clientNode, kAddress)));
   CallOptions opts;
   opts.timeout = std::chrono::seconds(5);
@@ -163,8 +155,7 @@ TEST(TtrpcSimTest, DroppedRequestTimesOutWithDeadline) {
   EXPECT_THAT(r, StatusIs(Code::kDeadlineExceeded));
   EXPECT_GE(world.now(), std::chrono::seconds(5));
   client->close();
-  server.shutdown();
-  world.runUntil([&] { return server.connectionCount() == 0; });
+  testing::stopServer(server, serverNode.loop());
 }
 
 // Hundreds of hostile connections (random bytes, headers with random lengths
@@ -175,11 +166,8 @@ TEST(TtrpcSimTest, RandomGarbageNeverHurtsTheServer) {
   sim::World world(seed);
   sim::Node& serverNode = world.addNode("server");
   sim::Node& attacker = world.addNode("attacker");
-  Server server(serverNode);
-  testing::registerEcho(server, serverNode);
-  runtime::spawn([](Server& s, std::unique_ptr<runtime::Listener> l) -> Task<void> {
-    (void)co_await s.serve(std::move(l));
-  }(server, std::move(*serverNode.transport().listen(kAddress))));
+  auto serverPtr = std::move(*testing::startEchoServer(serverNode, kAddress));
+  Server& server = *serverPtr;
   runtime::Random& rnd = world.random();
   int answered = 0;
   for (int i = 0; i < 300; ++i) {
@@ -245,8 +233,7 @@ TEST(TtrpcSimTest, RandomGarbageNeverHurtsTheServer) {
   ASSERT_THAT(r, IsOk()) << "replay: HCS_SIM_SEED=" << seed;
   EXPECT_EQ(r->text(), "still here");
   client->close();
-  server.shutdown();
-  world.runUntil([&] { return server.connectionCount() == 0 && server.activeCalls() == 0; });
+  testing::stopServer(server, serverNode.loop());
 }
 
 }  // namespace

@@ -93,24 +93,16 @@ class TtrpcTest : public ::testing::TestWithParam<std::string> {
   }
   void TearDown() override {
     client_.reset();
-    if (server_) server_->shutdown();
     // Let closed connections and sleeping handlers unwind before the runtime goes away.
-    loop().runUntil([&] { return !server_ || (server_->connectionCount() == 0 && server_->activeCalls() == 0); });
+    if (server_) testing::stopServer(*server_, loop());
     server_.reset();
   }
 
   void startServer(ServerOptions options) {
-    if (server_) {
-      server_->shutdown();
-      loop().runUntil([&] { return server_->connectionCount() == 0 && server_->activeCalls() == 0; });
-    }
-    server_ = std::make_unique<Server>(env_->serverRt(), options);
-    testing::registerEcho(*server_, env_->serverRt());
-    auto l = env_->serverRt().transport().listen(env_->address());
-    ASSERT_THAT(l, IsOk());
-    runtime::spawn([](Server& s, std::unique_ptr<runtime::Listener> l) -> Task<void> {
-      (void)co_await s.serve(std::move(l));
-    }(*server_, std::move(*l)));
+    if (server_) testing::stopServer(*server_, loop());
+    auto s = testing::startEchoServer(env_->serverRt(), env_->address(), options);
+    ASSERT_THAT(s, IsOk());
+    server_ = std::move(*s);
   }
 
   runtime::EventLoop& loop() { return env_->clientRt().loop(); }

@@ -30,4 +30,20 @@ void registerEcho(Server& server, runtime::Runtime& rt) {
       });
 }
 
+StatusOr<std::unique_ptr<Server>> startEchoServer(runtime::Runtime& rt, const std::string& address,
+                                                  ServerOptions options) {
+  auto server = std::make_unique<Server>(rt, options);
+  registerEcho(*server, rt);
+  HCS_ASSIGN_OR_RETURN(auto listener, rt.transport().listen(address));
+  runtime::spawn([](Server& s, std::unique_ptr<runtime::Listener> l) -> Task<void> {
+    (void)co_await s.serve(std::move(l));
+  }(*server, std::move(listener)));
+  return server;
+}
+
+void stopServer(Server& server, runtime::EventLoop& loop) {
+  server.shutdown();
+  loop.runUntil([&] { return server.connectionCount() == 0 && server.activeCalls() == 0; });
+}
+
 }  // namespace hcsshim::ttrpc::testing
