@@ -82,6 +82,13 @@ inline auto yield(EventLoop& loop) {
   return Awaiter{loop};
 }
 
+namespace detail {
+// blockOnStalled reports a blockOn whose loop ran dry or was stopped before the
+// task finished (a task waiting on something that can no longer happen) and
+// aborts: returning would hand the caller a value that does not exist.
+[[noreturn]] void blockOnStalled();
+}  // namespace detail
+
 // blockOn runs the loop until `task` finishes and returns its result. For
 // main() and tests; never call it from inside a coroutine.
 template <typename T>
@@ -89,7 +96,7 @@ T blockOn(EventLoop& loop, Task<T> task) {
   std::optional<T> result;
   spawn([](Task<T> t, std::optional<T>& out) -> Task<void> { out.emplace(co_await std::move(t)); }(std::move(task),
                                                                                                     result));
-  loop.runUntil([&] { return result.has_value(); });
+  if (!loop.runUntil([&] { return result.has_value(); })) detail::blockOnStalled();
   return std::move(*result);
 }
 
@@ -99,7 +106,7 @@ inline void blockOn(EventLoop& loop, Task<void> task) {
     co_await std::move(t);
     d = true;
   }(std::move(task), done));
-  loop.runUntil([&] { return done; });
+  if (!loop.runUntil([&] { return done; })) detail::blockOnStalled();
 }
 
 }  // namespace hcsshim::runtime

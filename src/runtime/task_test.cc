@@ -125,3 +125,20 @@ TEST_F(TaskTest, WaitListWakesEveryoneWaitingNow) {
 
 }  // namespace
 }  // namespace hcsshim::runtime
+
+namespace hcsshim::runtime {
+namespace {
+
+TEST(BlockOnDeathTest, AStalledTaskAbortsWithAClearMessage) {
+  EXPECT_DEATH(
+      {
+        auto loop = std::move(*EpollEventLoop::create());
+        Oneshot<int> never;
+        loop->post([&] { loop->stop(); });
+        blockOn(*loop, [](Oneshot<int> o) -> Task<int> { co_return co_await o; }(never));
+      },
+      "ran out of work before the task finished");
+}
+
+}  // namespace
+}  // namespace hcsshim::runtime

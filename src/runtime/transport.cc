@@ -1,5 +1,10 @@
 #include "src/runtime/transport.h"
 
+#include <cstdio>
+#include <cstdlib>
+
+#include "src/runtime/event_loop.h"
+
 namespace hcsshim::runtime {
 namespace {
 constexpr std::string_view kCleanEof = "EOF before first byte";
@@ -33,6 +38,13 @@ Task<StatusOr<std::string>> readToEnd(Stream& stream, size_t limit) {
     out.append(buf, n);
   }
 }
+
+namespace detail {
+void blockOnStalled() {
+  std::fprintf(stderr, "blockOn: the event loop stopped or ran out of work before the task finished\n");
+  std::abort();
+}
+}  // namespace detail
 
 bool isCleanEof(const Status& s) { return s.code() == Code::kUnavailable && s.message() == kCleanEof; }
 
