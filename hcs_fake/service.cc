@@ -841,6 +841,12 @@ void FakeHcsService::removeProcessHandle(const std::shared_ptr<ProcessRecord>& p
 Task<void> FakeHcsService::shutdownService() {
   auto systems = systems_;
   for (auto& [id, s] : systems) stopSystem(s, "ForcedExit", hr::kHcsServiceNotAvailable);
+  // Wait until every process has been reaped, so nothing is left running or suspended.
+  for (auto& [id, s] : systems) {
+    for (auto& [pid, p] : s->processes) {
+      if (p->proc && !p->exit) (void)co_await p->proc->wait();
+    }
+  }
   co_await settle();
 }
 

@@ -81,8 +81,9 @@ class FakeHcsService {
   void setProcessCallback(const std::shared_ptr<ProcessRecord>& p, uint64_t handleKey, hcs::EventCallback cb);
   void removeProcessHandle(const std::shared_ptr<ProcessRecord>& p, uint64_t handleKey);
 
-  // shutdownService terminates every system (as when vmcompute stops); the
-  // daemon sends ServiceDisconnect to its clients after this.
+  // shutdownService terminates every system (as when vmcompute stops) and
+  // waits until their processes are reaped; the daemon sends
+  // ServiceDisconnect to its clients after this.
   runtime::Task<void> shutdownService();
   size_t systemCount() const { return systems_.size(); }
 
