@@ -132,7 +132,7 @@ Task<void> Client::readLoop(std::shared_ptr<State> s) {
       continue;
     }
     if (resp.has_status() && resp.status().code() != 0) {
-      done.set(statusFromRpc(resp.status().code(), resp.status().message()));
+      done.set(statusFromRpc(resp.status()));
     } else {
       done.set(std::move(*resp.mutable_payload()));
     }

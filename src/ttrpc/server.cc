@@ -14,10 +14,35 @@ std::string CallContext::metadataValue(std::string_view key) const {
   return {};
 }
 
-Status statusFromRpc(int32_t code, const std::string& message) {
+Status statusFromRpc(const RpcStatus& rpc) {
+  int32_t code = rpc.code();
   if (code == 0) return OkStatus();
-  if (code < 0 || code > 16) return Status(Code::kUnknown, "ttrpc status code " + std::to_string(code) + ": " + message);
-  return Status(static_cast<Code>(code), message);
+  if (code < 0 || code > 16) {
+    return Status(Code::kUnknown, "ttrpc status code " + std::to_string(code) + ": " + rpc.message());
+  }
+  for (const auto& any : rpc.details()) {
+    ErrorDetail d;
+    if (any.type_url() == kErrorDetailType && d.ParseFromString(any.value())) {
+      return Status::withCode(static_cast<Code>(code), d.hresult(), d.op(), d.id(), rpc.message());
+    }
+  }
+  return Status(static_cast<Code>(code), rpc.message());
+}
+
+void statusToRpc(const Status& status, RpcStatus* rpc) {
+  if (status.ok()) return;
+  rpc->set_code(static_cast<int32_t>(status.code()));
+  rpc->set_message(status.message());
+  // Only worth the bytes when the HRESULT says more than the code does.
+  if (status.hresult() != hresultFromCode(status.code()) || !status.op().empty() || !status.id().empty()) {
+    ErrorDetail d;
+    d.set_hresult(status.hresult());
+    d.set_op(status.op());
+    d.set_id(status.id());
+    auto* any = rpc->add_details();
+    any->set_type_url(kErrorDetailType);
+    any->set_value(d.SerializeAsString());
+  }
 }
 
 struct Server::Conn {
@@ -38,6 +63,7 @@ struct Server::State {
   uint64_t nextConnId = 1;
   bool shutdown = false;
   size_t activeCalls = 0;
+  std::function<void(uint64_t)> onConnectionClosed;
 };
 
 namespace {
@@ -47,12 +73,16 @@ void sendResponse(Server::Conn& conn, uint32_t streamId, const Status& status, c
 }  // namespace
 
 Server::Server(runtime::Runtime& rt, ServerOptions options)
-    : state_(std::make_shared<State>(State{rt, options, {}, nullptr, {}, 1, false, 0})) {}
+    : state_(std::make_shared<State>(State{rt, options, {}, nullptr, {}, 1, false, 0, nullptr})) {}
 
 Server::~Server() { shutdown(); }
 
 void Server::registerMethod(const std::string& service, const std::string& method, Handler handler) {
   state_->services[service][method] = std::move(handler);
+}
+
+void Server::setConnectionClosedHandler(std::function<void(uint64_t)> fn) {
+  state_->onConnectionClosed = std::move(fn);
 }
 
 size_t Server::connectionCount() const { return state_->conns.size(); }
@@ -158,6 +188,7 @@ Task<void> Server::runConnection(std::shared_ptr<State> state, std::shared_ptr<C
     ctx.service = req.service();
     ctx.method = req.method();
     ctx.streamId = h.streamId;
+    ctx.connectionId = conn->id;
     ctx.peer = conn->peer;
     for (const auto& kv : req.metadata()) ctx.metadata.emplace_back(kv.key(), kv.value());
     if (req.timeout_nano() > 0) ctx.deadline = state->rt.loop().now() + runtime::Duration(req.timeout_nano());
@@ -172,6 +203,7 @@ Task<void> Server::runConnection(std::shared_ptr<State> state, std::shared_ptr<C
   conn->channel->close();
   for (auto& flag : conn->inflight) *flag = true;
   state->conns.erase(conn);
+  if (state->onConnectionClosed) state->onConnectionClosed(conn->id);
 }
 
 Task<void> Server::runCall(std::shared_ptr<State> state, std::shared_ptr<Conn> conn, CallContext ctx,
@@ -213,11 +245,7 @@ namespace {
 
 void sendResponse(Server::Conn& conn, uint32_t streamId, const Status& status, const std::string& payload) {
   Response resp;
-  if (!status.ok()) {
-    resp.mutable_status()->set_code(static_cast<int32_t>(status.code()));
-    // Only the message travels: the peer sees the same text ttrpc-go would send.
-    resp.mutable_status()->set_message(status.message());
-  }
+  if (!status.ok()) statusToRpc(status, resp.mutable_status());
   resp.set_payload(payload);
   std::string out;
   resp.SerializeToString(&out);

@@ -41,6 +41,9 @@ struct CallContext {
   std::string service;
   std::string method;
   uint32_t streamId = 0;
+  // connectionId identifies the client connection (sessions keyed by it end
+  // with setConnectionClosedHandler's callback).
+  uint64_t connectionId = 0;
   Metadata metadata;
   std::optional<runtime::TimePoint> deadline;
   runtime::PeerCredentials peer;
@@ -68,6 +71,10 @@ class Server {
   ~Server();
 
   void registerMethod(const std::string& service, const std::string& method, Handler handler);
+
+  // setConnectionClosedHandler is called with the connection id when a
+  // client connection ends (any reason), after its reader has stopped.
+  void setConnectionClosedHandler(std::function<void(uint64_t connectionId)> fn);
 
   // registerUnary registers a method taking and returning protobuf messages.
   template <typename Req, typename Resp, typename Fn>
@@ -115,7 +122,13 @@ class Server {
   std::shared_ptr<State> state_;
 };
 
-// toRpcCode / fromRpc: status <-> wire code and message.
-Status statusFromRpc(int32_t code, const std::string& message);
+// kErrorDetailType is the Any type_url of ErrorDetail in RpcStatus.details.
+inline constexpr char kErrorDetailType[] = "hcsshim.ttrpc.ErrorDetail";
+
+// statusFromRpc rebuilds a Status from a wire status (code, message, and the
+// HRESULT/op/id of an ErrorDetail if present).
+class RpcStatus;
+Status statusFromRpc(const RpcStatus& rpc);
+void statusToRpc(const Status& status, RpcStatus* rpc);
 
 }  // namespace hcsshim::ttrpc

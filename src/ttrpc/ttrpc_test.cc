@@ -267,6 +267,19 @@ TEST_P(TtrpcTest, HandlerErrorsKeepTheirCode) {
               StatusIs(Code::kFailedPrecondition));
 }
 
+TEST_P(TtrpcTest, HResultOpAndIdSurviveTheHop) {
+  EchoRequest req;
+  req.set_text("vm-7");
+  req.set_fail_hresult(hresult::kHcsInvalidState);
+  auto r = run(client().call<EchoRequest, EchoResponse>(kEchoService, "Echo", req));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(r.status().hresult(), hresult::kHcsInvalidState);
+  EXPECT_EQ(r.status().op(), "Echo");
+  EXPECT_EQ(r.status().id(), "vm-7");
+  EXPECT_EQ(r.status().message(), "requested HRESULT");
+}
+
 TEST_P(TtrpcTest, UnknownServiceAndMethodAreUnimplemented) {
   EXPECT_THAT(run(client().call("no.such.Service", "Echo", "")), StatusIs(Code::kUnimplemented, "service no.such.Service"));
   EXPECT_THAT(run(client().call(kEchoService, "Nope", "")), StatusIs(Code::kUnimplemented, "method Nope"));

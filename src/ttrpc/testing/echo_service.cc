@@ -10,6 +10,7 @@ namespace {
 
 Task<StatusOr<EchoResponse>> echo(runtime::Runtime& rt, CallContext& ctx, const EchoRequest& req) {
   if (req.delay_us() > 0) co_await runtime::sleep(rt.loop(), std::chrono::microseconds(req.delay_us()));
+  if (req.fail_hresult() != 0) co_return Status::fromHResult(req.fail_hresult(), "Echo", req.text(), "requested HRESULT");
   if (req.fail_code() != 0) co_return Status(static_cast<Code>(req.fail_code()), "requested failure: " + req.text());
   EchoResponse resp;
   resp.set_text(req.text());
