@@ -10,7 +10,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "hcs_fake/daemon_service.h"
 #include "hcs_fake/service.h"
+#include "platforms/linux/daemon_hcs.h"
 #include "src/common/status_matchers.h"
 #include "src/hcs/compute_system.h"
 #include "src/runtime/real_runtime.h"
@@ -49,6 +51,48 @@ class InProcessBackend : public Backend {
   hcs_fake::InProcessHcs api_;
 };
 
+// WireBackend: the daemon's service served over a real unix socket (in this
+// process, on the same loop), reached through platforms/linux's DaemonHcs.
+class WireBackend : public Backend {
+ public:
+  WireBackend(runtime::Runtime& rt, const std::string& dir) : rt_(rt), service_(rt), server_(rt) {
+    std::filesystem::create_directories(dir + "/stdio");
+    daemon_ = std::make_unique<hcs_fake::DaemonService>(rt, service_, server_, dir + "/stdio");
+    address_ = "unix://" + dir + "/hcs.sock";
+    auto l = rt.transport().listen(address_);
+    EXPECT_THAT(l, IsOk());
+    runtime::spawn([](ttrpc::Server& s, std::unique_ptr<runtime::Listener> l) -> Task<void> {
+      (void)co_await s.serve(std::move(l));
+    }(server_, std::move(*l)));
+    api_ = connect();
+  }
+  ~WireBackend() override {
+    api_.reset();
+    extra_.clear();
+    server_.shutdown();
+    rt_.loop().runUntil([&] {
+      return server_.connectionCount() == 0 && server_.activeCalls() == 0 && daemon_->activeRelays() == 0;
+    });
+  }
+  hcs::HcsApi& api() override { return *api_; }
+  std::unique_ptr<hcs::HcsApi> secondClient() override { return connect(); }
+  Task<void> stopAll() override { return service_.shutdownService(); }
+
+ private:
+  std::unique_ptr<platforms::DaemonHcs> connect() {
+    auto c = runtime::blockOn(rt_.loop(), platforms::DaemonHcs::connect(rt_, address_));
+    EXPECT_THAT(c, IsOk());
+    return std::move(*c);
+  }
+  runtime::Runtime& rt_;
+  hcs_fake::FakeHcsService service_;
+  ttrpc::Server server_;
+  std::unique_ptr<hcs_fake::DaemonService> daemon_;
+  std::string address_;
+  std::unique_ptr<platforms::DaemonHcs> api_;
+  std::vector<std::unique_ptr<hcs::HcsApi>> extra_;
+};
+
 std::string containerDoc(bool terminateOnLastHandleClosed = false, const std::string& owner = "conformance") {
   Json doc = {{"Owner", owner},
               {"SchemaVersion", {{"Major", 2}, {"Minor", 1}}},
@@ -61,9 +105,13 @@ class HcsConformanceTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     rt_ = std::move(*runtime::RealRuntime::create("hcs-conformance"));
-    backend_ = std::make_unique<InProcessBackend>(*rt_);
     char tmpl[] = "/tmp/hcs-conf-XXXXXX";
     dir_ = mkdtemp(tmpl);
+    if (GetParam() == "wire") {
+      backend_ = std::make_unique<WireBackend>(*rt_, dir_ + "/daemon");
+    } else {
+      backend_ = std::make_unique<InProcessBackend>(*rt_);
+    }
     prefix_ = std::string(::testing::UnitTest::GetInstance()->current_test_info()->name());
     for (auto& c : prefix_) {
       if (c == '/') c = '-';
@@ -498,7 +546,7 @@ TEST_P(HcsConformanceTest, EnumerateFiltersByOwner) {
   EXPECT_THAT(run(backend_->api().enumerateComputeSystems(R"({"Owners":"x"})")), HResultIs(hr::kHcsInvalidJson));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, HcsConformanceTest, ::testing::Values("inprocess"),
+INSTANTIATE_TEST_SUITE_P(Backends, HcsConformanceTest, ::testing::Values("inprocess", "wire"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

@@ -688,12 +688,12 @@ Task<StatusOr<hcs::CreatedProcess>> FakeHcsService::createProcess(std::shared_pt
   p->proc = std::move(*proc);
   hcs::CreatedProcess out;
   out.pid = p->pid;
-  runtime::Stream* ends[3] = {p->proc->stdinStream(), p->proc->stdoutStream(), p->proc->stderrStream()};
   std::unique_ptr<runtime::Stream>* outs[3] = {&out.stdinStream, &out.stdoutStream, &out.stderrStream};
   for (int i = 0; i < 3; ++i) {
-    if (!ends[i]) continue;
-    // Non-owning: the runtime Process owns the pipe; both sides may close it.
-    p->stdio[i] = std::shared_ptr<runtime::Stream>(ends[i], [](runtime::Stream*) {});
+    auto end = p->proc->takeStdio(i);
+    if (!end) continue;
+    // Shared by the service (for CloseHandle) and the client.
+    p->stdio[i] = std::shared_ptr<runtime::Stream>(std::move(end));
     *outs[i] = std::make_unique<SharedStream>(p->stdio[i]);
   }
   s->processes[p->pid] = p;

@@ -64,6 +64,14 @@ class SimProcess final : public runtime::Process {
   runtime::Stream* stdinStream() override { return in_.get(); }
   runtime::Stream* stdoutStream() override { return out_.get(); }
   runtime::Stream* stderrStream() override { return err_.get(); }
+  std::unique_ptr<runtime::Stream> takeStdio(int fd) override {
+    switch (fd) {
+      case 0: return std::move(in_);
+      case 1: return std::move(out_);
+      case 2: return std::move(err_);
+      default: return nullptr;
+    }
+  }
 
   Status signal(int sig) override {
     if (s_->exit) return NotFoundError("process " + std::to_string(s_->pid) + " has exited");

@@ -47,6 +47,14 @@ class PosixProcess final : public Process {
   Stream* stdinStream() override { return stdin_.get(); }
   Stream* stdoutStream() override { return stdout_.get(); }
   Stream* stderrStream() override { return stderr_.get(); }
+  std::unique_ptr<Stream> takeStdio(int fd) override {
+    switch (fd) {
+      case 0: return std::move(stdin_);
+      case 1: return std::move(stdout_);
+      case 2: return std::move(stderr_);
+      default: return nullptr;
+    }
+  }
 
   Status signal(int sig) override {
     if (s_->exit || s_->pidfd < 0) return NotFoundError("process " + std::to_string(s_->pid) + " has exited");

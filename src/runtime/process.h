@@ -58,6 +58,9 @@ class Process {
   virtual Stream* stdinStream() = 0;
   virtual Stream* stdoutStream() = 0;
   virtual Stream* stderrStream() = 0;
+  // takeStdio hands ownership of the parent's end of stdio fd 0, 1 or 2 to
+  // the caller (nullptr if there is none or it was taken).
+  virtual std::unique_ptr<Stream> takeStdio(int fd) = 0;
   // signal delivers a signal; NotFound once the process has been reaped.
   virtual Status signal(int sig) = 0;
   // wait completes when the process exits (any number of waiters).
