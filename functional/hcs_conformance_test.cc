@@ -417,8 +417,8 @@ TEST_P(HcsConformanceTest, TerminatingTheSystemEndsItsProcesses) {
 
 TEST_P(HcsConformanceTest, ProcessListAndStatistics) {
   ComputeSystem& cs = running("c");
-  // Wait until the program runs (after exec its memory is not resident yet).
-  auto p = spawn(cs, {"/bin/sh", "-c", "echo ready; exec sleep 1000"});
+  // Wait until the shell runs (right after exec its memory is not resident yet).
+  auto p = spawn(cs, {"/bin/sh", "-c", "echo ready; sleep 1000"});
   char buf[8];
   ASSERT_THAT(run(p->stdoutStream()->read(buf)), IsOk());
   auto props = run(cs.properties({"ProcessList", "Statistics"}));
