@@ -37,6 +37,11 @@ class Backend {
   virtual std::unique_ptr<hcs::HcsApi> secondClient() = 0;
   // stopAll ends every compute system and waits until nothing runs.
   virtual Task<void> stopAll() = 0;
+  // dropClient disconnects a client as if its process died (false if the
+  // backend has no separate client connection).
+  virtual bool dropClient(hcs::HcsApi&) { return false; }
+  // stopService stops the HCS service itself (false where it cannot be stopped).
+  virtual bool stopService() { return false; }
 };
 
 class InProcessBackend : public Backend {
@@ -77,6 +82,10 @@ class WireBackend : public Backend {
   hcs::HcsApi& api() override { return *api_; }
   std::unique_ptr<hcs::HcsApi> secondClient() override { return connect(); }
   Task<void> stopAll() override { return service_.shutdownService(); }
+  bool dropClient(hcs::HcsApi& api) override {
+    static_cast<platforms::DaemonHcs&>(api).disconnect();
+    return true;
+  }
 
  private:
   std::unique_ptr<platforms::DaemonHcs> connect() {
@@ -91,6 +100,68 @@ class WireBackend : public Backend {
   std::string address_;
   std::unique_ptr<platforms::DaemonHcs> api_;
   std::vector<std::unique_ptr<hcs::HcsApi>> extra_;
+};
+
+// BinaryBackend: the hcs_fake daemon binary as its own process.
+class BinaryBackend : public Backend {
+ public:
+  BinaryBackend(runtime::Runtime& rt, const std::string& dir) : rt_(rt) {
+    address_ = "unix://" + dir + "/hcs.sock";
+    std::string bin = std::string(std::getenv("TEST_SRCDIR") ? std::getenv("TEST_SRCDIR") : ".") +
+                      "/hcsshim_cpp/hcs_fake/hcs_fake";
+    auto p = rt.processes().spawn(runtime::ProcessSpec{.path = bin, .args = {bin, "--address", address_}});
+    EXPECT_THAT(p, IsOk());
+    daemon_ = std::move(*p);
+    for (int i = 0; i < 200 && !api_; ++i) {
+      auto c = runtime::blockOn(rt.loop(), platforms::DaemonHcs::connect(rt, address_));
+      if (c.ok()) {
+        api_ = std::move(*c);
+        break;
+      }
+      bool tick = false;
+      rt.loop().addTimer(std::chrono::milliseconds(20), [&] { tick = true; });
+      rt.loop().runUntil([&] { return tick; });
+    }
+    EXPECT_NE(api_, nullptr) << "hcs_fake did not start on " << address_;
+  }
+  ~BinaryBackend() override {
+    api_.reset();
+    stopService();
+  }
+  hcs::HcsApi& api() override { return *api_; }
+  std::unique_ptr<hcs::HcsApi> secondClient() override {
+    auto c = runtime::blockOn(rt_.loop(), platforms::DaemonHcs::connect(rt_, address_));
+    EXPECT_THAT(c, IsOk());
+    return std::move(*c);
+  }
+  Task<void> stopAll() override {
+    // Terminate whatever is left through the API, as an administrator would.
+    auto list = co_await api_->enumerateComputeSystems("");
+    if (!list.ok()) co_return;
+    for (auto& entry : *parseJson(*list)) {
+      auto h = co_await api_->openComputeSystem(entry["Id"].get<std::string>());
+      if (!h.ok()) continue;
+      (void)co_await api_->terminateComputeSystem(*h, "");
+      api_->closeComputeSystem(*h);
+    }
+  }
+  bool dropClient(hcs::HcsApi& api) override {
+    static_cast<platforms::DaemonHcs&>(api).disconnect();
+    return true;
+  }
+  bool stopService() override {
+    if (!daemon_ || daemon_->exitStatus()) return true;
+    (void)daemon_->signal(SIGTERM);
+    auto st = runtime::blockOn(rt_.loop(), daemon_->wait());
+    EXPECT_EQ(st.exitCode, 0) << "hcs_fake exits cleanly on SIGTERM";
+    return true;
+  }
+
+ private:
+  runtime::Runtime& rt_;
+  std::string address_;
+  std::unique_ptr<runtime::Process> daemon_;
+  std::unique_ptr<platforms::DaemonHcs> api_;
 };
 
 std::string containerDoc(bool terminateOnLastHandleClosed = false, const std::string& owner = "conformance") {
@@ -109,6 +180,8 @@ class HcsConformanceTest : public ::testing::TestWithParam<std::string> {
     dir_ = mkdtemp(tmpl);
     if (GetParam() == "wire") {
       backend_ = std::make_unique<WireBackend>(*rt_, dir_ + "/daemon");
+    } else if (GetParam() == "daemon") {
+      backend_ = std::make_unique<BinaryBackend>(*rt_, dir_);
     } else {
       backend_ = std::make_unique<InProcessBackend>(*rt_);
     }
@@ -546,7 +619,43 @@ TEST_P(HcsConformanceTest, EnumerateFiltersByOwner) {
   EXPECT_THAT(run(backend_->api().enumerateComputeSystems(R"({"Owners":"x"})")), HResultIs(hr::kHcsInvalidJson));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, HcsConformanceTest, ::testing::Values("inprocess", "wire"),
+// ---- Clients and the service going away ----
+
+TEST_P(HcsConformanceTest, ClientKilledMidOperationLeavesTheServiceConsistent) {
+  auto doomed = backend_->secondClient();
+  // The doomed client creates a system that must die with it, one that must
+  // outlive it, and disappears while a start is in flight.
+  auto dying = run(ComputeSystem::create(*doomed, rt_->loop(), id("dies"), containerDoc(true)));
+  ASSERT_THAT(dying, IsOk());
+  auto staying = run(ComputeSystem::create(*doomed, rt_->loop(), id("stays"), containerDoc(false)));
+  ASSERT_THAT(staying, IsOk());
+  ASSERT_THAT(run((*dying)->start()), IsOk());
+  runtime::spawn([](ComputeSystem& cs) -> Task<void> { (void)co_await cs.start(); }(**staying));
+  if (!backend_->dropClient(*doomed)) GTEST_SKIP() << "this backend has no separate client connection";
+  // Let the service notice the disconnect.
+  bool tick = false;
+  rt_->loop().addTimer(std::chrono::milliseconds(100), [&] { tick = true; });
+  rt_->loop().runUntil([&] { return tick; });
+  EXPECT_THAT(run(ComputeSystem::open(backend_->api(), rt_->loop(), id("dies"))), HResultIs(hr::kHcsSystemNotFound))
+      << "ShouldTerminateOnLastHandleClosed: gone with its only client";
+  auto survivor = run(ComputeSystem::open(backend_->api(), rt_->loop(), id("stays")));
+  ASSERT_THAT(survivor, IsOk()) << "other systems are not lost";
+  std::string st = stateOf(**survivor);
+  EXPECT_TRUE(st == "Created" || st == "Running") << st;
+  EXPECT_THAT(run((*survivor)->terminate()), IsOk());
+  (*dying).reset();
+  (*staying).reset();
+}
+
+TEST_P(HcsConformanceTest, ServiceStopIsReportedToClients) {
+  ComputeSystem& cs = running("c");
+  if (!backend_->stopService()) GTEST_SKIP() << "this backend cannot stop its service";
+  hcs::SystemExit exit = run(cs.wait());
+  EXPECT_TRUE(exit.exitType == "ForcedExit" || exit.status == hr::kHcsConnectionClosed) << exit.exitType;
+  EXPECT_THAT(run(cs.pause()), HResultIs(hr::kHcsConnectionClosed));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, HcsConformanceTest, ::testing::Values("inprocess", "wire", "daemon"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

@@ -1,0 +1,135 @@
+// hcs_fake: the fake HCS service daemon.
+//
+//   hcs_fake [--address unix:///path/hcs.sock] [--state-dir DIR] [-debug]
+//
+// Serves the HCS API (service hcsshim.hcsfake.v1.Hcs, see api/hcs_fake.proto)
+// to clients of the same uid on a unix socket; platforms/linux's DaemonHcs is
+// the client. Default address: $HCS_FAKE_ADDRESS, else
+// unix:///tmp/hcs-fake-<uid>/hcs.sock. SIGTERM/SIGINT stop every compute
+// system, tell clients (their event waits fail: ServiceDisconnect) and exit 0.
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include "hcs_fake/daemon_service.h"
+#include "hcs_fake/service.h"
+#include "platforms/linux/daemon_hcs.h"
+#include "src/common/log.h"
+#include "src/runtime/real_runtime.h"
+#include "src/ttrpc/server.h"
+
+namespace {
+
+using hcsshim::runtime::Task;
+
+void usage() {
+  std::fprintf(stderr, "usage: hcs_fake [--address unix:///path/hcs.sock] [--state-dir DIR] [-debug]\n");
+}
+
+// waitForSignal completes when SIGTERM or SIGINT arrives (through a signalfd in the loop).
+Task<int> waitForSignal(hcsshim::runtime::EpollEventLoop& loop, int sfd) {
+  auto watch = loop.watchFd(sfd);
+  if (!watch.ok()) co_return 0;
+  for (;;) {
+    signalfd_siginfo info;
+    ssize_t n = ::read(sfd, &info, sizeof info);
+    if (n == sizeof info) {
+      loop.unwatch(*watch);
+      co_return static_cast<int>(info.ssi_signo);
+    }
+    co_await (*watch)->readable();
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace hcsshim;
+  std::string address = platforms::defaultHcsAddress();
+  std::string stateDir;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* name) -> std::string {
+      std::string prefix = std::string(name) + "=";
+      if (a.rfind(prefix, 0) == 0) return a.substr(prefix.size());
+      if (i + 1 < argc) return argv[++i];
+      usage();
+      std::exit(2);
+    };
+    if (a == "-debug" || a == "--debug") {
+      log::setLevel(LogLevel::kDebug);
+    } else if (a.rfind("--address", 0) == 0 || a.rfind("-address", 0) == 0) {
+      address = value(a.rfind("--", 0) == 0 ? "--address" : "-address");
+    } else if (a.rfind("--state-dir", 0) == 0) {
+      stateDir = value("--state-dir");
+    } else if (a == "-h" || a == "--help") {
+      usage();
+      return 0;
+    } else {
+      std::fprintf(stderr, "hcs_fake: unknown argument %s\n", a.c_str());
+      usage();
+      return 2;
+    }
+  }
+  auto path = runtime::unixSocketPath(address);
+  if (!path.ok()) {
+    std::fprintf(stderr, "hcs_fake: %s\n", path.status().toString().c_str());
+    return 2;
+  }
+  if (stateDir.empty()) stateDir = std::filesystem::path(*path).parent_path().string();
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(*path).parent_path(), ec);
+  std::filesystem::create_directories(stateDir + "/stdio", ec);
+  if (ec) {
+    std::fprintf(stderr, "hcs_fake: cannot create %s: %s\n", stateDir.c_str(), ec.message().c_str());
+    return 1;
+  }
+
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+  auto rt = runtime::RealRuntime::create("hcs_fake");
+  if (!rt.ok()) {
+    std::fprintf(stderr, "hcs_fake: %s\n", rt.status().toString().c_str());
+    return 1;
+  }
+  hcs_fake::FakeHcsService service(**rt);
+  ttrpc::Server server(**rt, ttrpc::ServerOptions{.requireSameUser = true});
+  hcs_fake::DaemonService daemon(**rt, service, server, stateDir + "/stdio");
+  auto listener = (*rt)->transport().listen(address);
+  if (!listener.ok()) {
+    std::fprintf(stderr, "hcs_fake: %s\n", listener.status().toString().c_str());
+    return 1;
+  }
+  bool served = false;
+  runtime::spawn([](ttrpc::Server& s, std::unique_ptr<runtime::Listener> l, bool& done) -> Task<void> {
+    (void)co_await s.serve(std::move(l));
+    done = true;
+  }(server, std::move(*listener), served));
+  HLOG(Info, "hcs_fake.ready").kv("address", address).kv("state_dir", stateDir).kv("pid", getpid());
+
+  int sig = runtime::blockOn((*rt)->loop(), waitForSignal((*rt)->epoll(), sfd));
+  HLOG(Info, "hcs_fake.stopping").kv("signal", sig).kv("systems", service.systemCount());
+  runtime::blockOn((*rt)->loop(), service.shutdownService());
+  // Let the exit notifications reach the clients before their sessions end.
+  bool flushed = false;
+  (*rt)->loop().addTimer(std::chrono::milliseconds(100), [&] { flushed = true; });
+  (*rt)->loop().runUntil([&] { return flushed; });
+  daemon.disconnectAll();
+  server.shutdown();
+  (*rt)->loop().runUntil([&] {
+    return served && server.connectionCount() == 0 && server.activeCalls() == 0 && daemon.activeRelays() == 0;
+  });
+  ::close(sfd);
+  HLOG(Info, "hcs_fake.stopped");
+  return 0;
+}
