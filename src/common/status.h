@@ -117,6 +117,11 @@ Status ResourceExhaustedError(std::string message);
 Status PermissionDeniedError(std::string message);
 Status AbortedError(std::string message);
 
+// validUtf8 replaces every byte that is not part of a valid UTF-8 sequence
+// with "\xNN", so messages that quote hostile input can travel in protobuf
+// string fields and JSON.
+std::string validUtf8(std::string_view s);
+
 // errnoStatus turns an errno value from `op` into a Status with a fitting code.
 Status errnoStatus(int err, std::string op, std::string id = {});
 

@@ -104,6 +104,16 @@ TEST(StatusTest, ErrnoMapping) {
   EXPECT_EQ(errnoStatus(ENOENT, "open", "/x").op(), "open");
 }
 
+TEST(StatusTest, ValidUtf8EscapesOnlyBrokenBytes) {
+  EXPECT_EQ(validUtf8("plain ascii"), "plain ascii");
+  EXPECT_EQ(validUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  EXPECT_EQ(validUtf8("\xc3\x28"), "\\xC3(");
+  EXPECT_EQ(validUtf8("\xff"), "\\xFF");
+  EXPECT_EQ(validUtf8("\xc0\xaf"), "\\xC0\\xAF") << "overlong";
+  EXPECT_EQ(validUtf8("\xed\xa0\x80"), "\\xED\\xA0\\x80") << "surrogate";
+  EXPECT_EQ(validUtf8("\xe2\x82"), "\\xE2\\x82") << "truncated sequence";
+}
+
 StatusOr<int> half(int x) {
   if (x % 2) return InvalidArgumentError("odd");
   return x / 2;

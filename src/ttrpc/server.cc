@@ -32,13 +32,14 @@ Status statusFromRpc(const RpcStatus& rpc) {
 void statusToRpc(const Status& status, RpcStatus* rpc) {
   if (status.ok()) return;
   rpc->set_code(static_cast<int32_t>(status.code()));
-  rpc->set_message(status.message());
+  // proto3 strings must be UTF-8; messages may quote hostile input.
+  rpc->set_message(validUtf8(status.message()));
   // Only worth the bytes when the HRESULT says more than the code does.
   if (status.hresult() != hresultFromCode(status.code()) || !status.op().empty() || !status.id().empty()) {
     ErrorDetail d;
     d.set_hresult(status.hresult());
-    d.set_op(status.op());
-    d.set_id(status.id());
+    d.set_op(validUtf8(status.op()));
+    d.set_id(validUtf8(status.id()));
     auto* any = rpc->add_details();
     any->set_type_url(kErrorDetailType);
     any->set_value(d.SerializeAsString());
