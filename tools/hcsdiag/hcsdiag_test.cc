@@ -1,0 +1,120 @@
+// hcsdiag against a real hcs_fake daemon: every command, as a user runs them.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "src/common/json.h"
+#include "src/common/status_matchers.h"
+#include "src/runtime/real_runtime.h"
+
+namespace hcsshim {
+namespace {
+
+using ::hcsshim::testing::IsOk;
+using runtime::Task;
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+class HcsdiagTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    rt_ = std::move(*runtime::RealRuntime::create("hcsdiag-test"));
+    char tmpl[] = "/tmp/hcsdiag-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    address_ = "unix://" + dir_ + "/hcs.sock";
+    std::string root = std::string(std::getenv("TEST_SRCDIR") ? std::getenv("TEST_SRCDIR") : ".") + "/hcsshim_cpp/";
+    hcsdiag_ = root + "tools/hcsdiag/hcsdiag";
+    auto d = rt_->processes().spawn(runtime::ProcessSpec{.path = root + "hcs_fake/hcs_fake",
+                                                         .args = {"hcs_fake", "--address", address_}});
+    ASSERT_THAT(d, IsOk());
+    daemon_ = std::move(*d);
+    for (int i = 0; i < 200 && hcsdiag({"list"}).code != 0; ++i) {
+    }
+  }
+  void TearDown() override {
+    (void)daemon_->signal(SIGTERM);
+    EXPECT_EQ(runtime::blockOn(rt_->loop(), daemon_->wait()).exitCode, 0);
+    std::filesystem::remove_all(dir_);
+  }
+
+  Result hcsdiag(std::vector<std::string> args, const std::string& input = "") {
+    runtime::ProcessSpec spec{.path = hcsdiag_, .args = {"hcsdiag", "--address", address_}};
+    spec.args.insert(spec.args.end(), args.begin(), args.end());
+    spec.stdinMode = runtime::StdioMode::kPipe;
+    spec.stdoutMode = runtime::StdioMode::kPipe;
+    spec.stderrMode = runtime::StdioMode::kPipe;
+    auto p = rt_->processes().spawn(spec);
+    EXPECT_THAT(p, IsOk());
+    return runtime::blockOn(rt_->loop(), [](runtime::Process& p, std::string input) -> Task<Result> {
+      if (!input.empty()) (void)co_await p.stdinStream()->write(input);
+      p.stdinStream()->close();
+      Result r;
+      auto out = co_await runtime::readToEnd(*p.stdoutStream());
+      auto err = co_await runtime::readToEnd(*p.stderrStream());
+      r.out = out.ok() ? *out : "";
+      r.err = err.ok() ? *err : "";
+      r.code = (co_await p.wait()).exitCode;
+      co_return r;
+    }(**p, input));
+  }
+
+  std::unique_ptr<runtime::RealRuntime> rt_;
+  std::string dir_, address_, hcsdiag_;
+  std::unique_ptr<runtime::Process> daemon_;
+};
+
+TEST_F(HcsdiagTest, CreateStartExecPropertiesTerminate) {
+  std::string doc = dir_ + "/c1.json";
+  std::ofstream(doc) << R"({"Owner":"hcsdiag-test","SchemaVersion":{"Major":2,"Minor":1},"Container":{}})";
+  Result r = hcsdiag({"create", "c1", doc});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(hcsdiag({"start", "c1"}).code, 0);
+
+  r = hcsdiag({"list"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("c1 +Container +Running +hcsdiag-test"));
+
+  r = hcsdiag({"exec", "c1", "/bin/sh", "-c", "echo hello; echo oops >&2; exit 5"});
+  EXPECT_EQ(r.code, 5);
+  EXPECT_EQ(r.out, "hello\n");
+  EXPECT_EQ(r.err, "oops\n");
+
+  r = hcsdiag({"exec", "-i", "c1", "tr", "a-z", "A-Z"}, "shout\n");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "SHOUT\n");
+
+  EXPECT_EQ(hcsdiag({"pause", "c1"}).code, 0);
+  r = hcsdiag({"properties", "c1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto props = parseJson(r.out);
+  ASSERT_THAT(props, IsOk());
+  EXPECT_EQ((*props)["State"], "Paused");
+  EXPECT_EQ(hcsdiag({"resume", "c1"}).code, 0);
+
+  r = hcsdiag({"resume", "c1"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, ::testing::HasSubstr("HRESULT 0x80370105 HCS_E_INVALID_STATE"));
+
+  EXPECT_EQ(hcsdiag({"terminate", "c1"}).code, 0);
+  r = hcsdiag({"start", "c1"});
+  EXPECT_EQ(r.code, 1) << "stopped with no open handle: gone";
+  EXPECT_THAT(r.err, ::testing::HasSubstr("HCS_E_SYSTEM_NOT_FOUND"));
+}
+
+TEST_F(HcsdiagTest, BadInputIsReported) {
+  Result r = hcsdiag({"create", "bad", "-"}, "{\"Container\": ");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, ::testing::HasSubstr("HCS_E_INVALID_JSON"));
+  EXPECT_EQ(hcsdiag({"frobnicate"}).code, 2);
+  EXPECT_THAT(hcsdiag({"start", "missing"}).err, ::testing::HasSubstr("HCS_E_SYSTEM_NOT_FOUND"));
+}
+
+}  // namespace
+}  // namespace hcsshim

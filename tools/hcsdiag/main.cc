@@ -1,0 +1,205 @@
+// hcsdiag: inspect and drive compute systems through the HCS API, like
+// Windows' hcsdiag, against the fake HCS daemon (platforms/linux).
+//
+//   hcsdiag [--address unix:///...] list
+//   hcsdiag create <id> <document.json>        (or - for stdin)
+//   hcsdiag start|shutdown|terminate|pause|resume <id>
+//   hcsdiag properties <id> [PropertyType ...]  (prints the Properties document)
+//   hcsdiag exec [-i] <id> <command> [args...]  (stdio attached; exits with the process's code)
+//
+// Errors print the operation, the system id and the HRESULT, and exit 1.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "platforms/linux/daemon_hcs.h"
+#include "src/common/log.h"
+#include "src/hcs/compute_system.h"
+#include "src/runtime/fd_stream.h"
+#include "src/runtime/real_runtime.h"
+
+namespace {
+
+using namespace hcsshim;
+using runtime::Task;
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: hcsdiag [--address ADDR] <command>\n"
+               "  list\n"
+               "  create <id> <document.json|->\n"
+               "  start|shutdown|terminate|pause|resume <id>\n"
+               "  properties <id> [PropertyType ...]\n"
+               "  exec [-i] <id> <command> [args...]\n");
+  return 2;
+}
+
+int fail(const Status& s) {
+  std::fprintf(stderr, "hcsdiag: %s\n", s.toString().c_str());
+  return 1;
+}
+
+void writeAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n <= 0) return;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+Task<void> copyOut(runtime::Stream* from, int fd) {
+  char buf[65536];
+  for (;;) {
+    auto n = co_await from->read(buf);
+    if (!n.ok() || *n == 0) co_return;
+    writeAll(fd, std::string_view(buf, *n));
+  }
+}
+
+Task<void> copyIn(runtime::Stream& from, hcs::Process& p) {
+  char buf[65536];
+  for (;;) {
+    auto n = co_await from.read(buf);
+    if (!n.ok() || *n == 0) break;
+    if (!(co_await p.stdinStream()->write(std::string_view(buf, *n))).ok()) break;
+  }
+  (void)co_await p.closeStdin();
+}
+
+Task<int> runCommand(runtime::RealRuntime& rt, std::string address, std::vector<std::string> args) {
+  auto api = co_await platforms::DaemonHcs::connect(rt, address);
+  if (!api.ok()) co_return fail(api.status());
+  hcs::HcsApi& hcs = **api;
+  const std::string cmd = args[0];
+
+  if (cmd == "list") {
+    auto list = co_await hcs.enumerateComputeSystems("");
+    if (!list.ok()) co_return fail(list.status());
+    auto j = parseJson(*list);
+    if (!j.ok()) co_return fail(j.status());
+    std::printf("%-40s %-16s %-10s %s\n", "ID", "TYPE", "STATE", "OWNER");
+    for (auto& s : *j) {
+      std::printf("%-40s %-16s %-10s %s\n", s.value("Id", "").c_str(), s.value("SystemType", "").c_str(),
+                  s.value("State", "").c_str(), s.value("Owner", "").c_str());
+    }
+    co_return 0;
+  }
+
+  if (args.size() < 2) co_return usage();
+  if (cmd == "create") {
+    if (args.size() != 3) co_return usage();
+    std::stringstream doc;
+    if (args[2] == "-") {
+      doc << std::cin.rdbuf();
+    } else {
+      std::ifstream f(args[2]);
+      if (!f) co_return fail(NotFoundError("cannot read " + args[2]));
+      doc << f.rdbuf();
+    }
+    auto h = co_await hcs.createComputeSystem(args[1], doc.str());
+    if (!h.ok()) co_return fail(h.status().withContext("CreateComputeSystem", args[1]));
+    hcs.closeComputeSystem(*h);
+    std::printf("%s\n", args[1].c_str());
+    co_return 0;
+  }
+
+  bool interactive = false;
+  size_t at = 1;
+  if (cmd == "exec" && args[at] == "-i") {
+    interactive = true;
+    ++at;
+  }
+  if (at >= args.size()) co_return usage();
+  auto cs = co_await hcs::ComputeSystem::open(hcs, rt.loop(), args[at]);
+  if (!cs.ok()) co_return fail(cs.status());
+
+  Status st;
+  if (cmd == "start") {
+    st = co_await (*cs)->start();
+  } else if (cmd == "shutdown") {
+    st = co_await (*cs)->shutdown();
+  } else if (cmd == "terminate") {
+    st = co_await (*cs)->terminate();
+  } else if (cmd == "pause") {
+    st = co_await (*cs)->pause();
+  } else if (cmd == "resume") {
+    st = co_await (*cs)->resume();
+  } else if (cmd == "properties") {
+    auto p = co_await (*cs)->properties(std::vector<std::string>(args.begin() + 2, args.end()));
+    if (!p.ok()) co_return fail(p.status());
+    std::printf("%s\n", schema::encode(*p).dump(2).c_str());
+    co_return 0;
+  } else if (cmd == "exec") {
+    if (at + 1 >= args.size()) co_return usage();
+    schema::ProcessParameters pp;
+    pp.commandArgs.assign(args.begin() + static_cast<long>(at) + 1, args.end());
+    pp.createStdInPipe = interactive;
+    pp.createStdOutPipe = true;
+    pp.createStdErrPipe = true;
+    auto p = co_await (*cs)->createProcess(pp);
+    if (!p.ok()) co_return fail(p.status());
+    bool outDone = false, errDone = false;
+    runtime::spawn([](runtime::Stream* s, bool& done) -> Task<void> {
+      co_await copyOut(s, STDOUT_FILENO);
+      done = true;
+    }((*p)->stdoutStream(), outDone));
+    runtime::spawn([](runtime::Stream* s, bool& done) -> Task<void> {
+      co_await copyOut(s, STDERR_FILENO);
+      done = true;
+    }((*p)->stderrStream(), errDone));
+    std::unique_ptr<runtime::FdStream> in;
+    if (interactive) {
+      struct stat sb;
+      if (fstat(STDIN_FILENO, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        // Regular files cannot be polled: send the file whole.
+        std::stringstream all;
+        all << std::cin.rdbuf();
+        (void)co_await (*p)->stdinStream()->write(all.str());
+        (void)co_await (*p)->closeStdin();
+      } else {
+        auto s = runtime::FdStream::create(rt.epoll(), dup(STDIN_FILENO), runtime::FdStream::Kind::kPipeRead, "stdin");
+        if (s.ok()) {
+          in = std::move(*s);
+          runtime::spawn(copyIn(*in, **p));
+        }
+      }
+    }
+    int code = co_await (*p)->wait();
+    while (!outDone || !errDone) co_await runtime::sleep(rt.loop(), std::chrono::milliseconds(1));
+    if (in) in->close();
+    co_return code;
+  } else {
+    co_return usage();
+  }
+  if (!st.ok()) co_return fail(st);
+  co_return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string address = hcsshim::platforms::defaultHcsAddress();
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (args.empty() && (a == "--address" || a == "-address") && i + 1 < argc) {
+      address = argv[++i];
+    } else if (args.empty() && a.rfind("--address=", 0) == 0) {
+      address = a.substr(10);
+    } else if (args.empty() && (a == "-h" || a == "--help")) {
+      return usage();
+    } else {
+      args.push_back(a);
+    }
+  }
+  if (args.empty()) return usage();
+  hcsshim::log::setLevel(hcsshim::LogLevel::kWarn);
+  auto rt = hcsshim::runtime::RealRuntime::create("hcsdiag");
+  if (!rt.ok()) return fail(rt.status());
+  return hcsshim::runtime::blockOn((*rt)->loop(), runCommand(**rt, address, args));
+}
