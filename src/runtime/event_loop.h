@@ -82,6 +82,17 @@ inline auto yield(EventLoop& loop) {
   return Awaiter{loop};
 }
 
+// drain runs callbacks already queued on the loop (and those they queue, a few
+// rounds deep) without waiting for I/O or future timers. For the end of main():
+// lets closed streams wake and finish the coroutines that waited on them.
+inline void drain(EventLoop& loop, int rounds = 4) {
+  for (int i = 0; i < rounds; ++i) {
+    bool reached = false;
+    loop.post([&reached] { reached = true; });
+    loop.runUntil([&reached] { return reached; });
+  }
+}
+
 namespace detail {
 // blockOnStalled reports a blockOn whose loop ran dry or was stopped before the
 // task finished (a task waiting on something that can no longer happen) and

@@ -52,17 +52,24 @@ class HcsdiagTest : public ::testing::Test {
     spec.stderrMode = runtime::StdioMode::kPipe;
     auto p = rt_->processes().spawn(spec);
     EXPECT_THAT(p, IsOk());
-    return runtime::blockOn(rt_->loop(), [](runtime::Process& p, std::string input) -> Task<Result> {
+    return runtime::blockOn(rt_->loop(), [](runtime::Process& p, std::string input, runtime::EventLoop& loop) -> Task<Result> {
       if (!input.empty()) (void)co_await p.stdinStream()->write(input);
       p.stdinStream()->close();
+      // Read both streams at once: a child blocked on a full stderr pipe
+      // would otherwise never close stdout.
       Result r;
+      bool errDone = false;
+      runtime::spawn([](runtime::Stream* s, std::string& out, bool& done) -> Task<void> {
+        auto all = co_await runtime::readToEnd(*s);
+        if (all.ok()) out = *all;
+        done = true;
+      }(p.stderrStream(), r.err, errDone));
       auto out = co_await runtime::readToEnd(*p.stdoutStream());
-      auto err = co_await runtime::readToEnd(*p.stderrStream());
       r.out = out.ok() ? *out : "";
-      r.err = err.ok() ? *err : "";
       r.code = (co_await p.wait()).exitCode;
+      while (!errDone) co_await runtime::yield(loop);
       co_return r;
-    }(**p, input));
+    }(**p, input, rt_->loop()));
   }
 
   std::unique_ptr<runtime::RealRuntime> rt_;

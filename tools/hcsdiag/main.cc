@@ -201,5 +201,7 @@ int main(int argc, char** argv) {
   hcsshim::log::setLevel(hcsshim::LogLevel::kWarn);
   auto rt = hcsshim::runtime::RealRuntime::create("hcsdiag");
   if (!rt.ok()) return fail(rt.status());
-  return hcsshim::runtime::blockOn((*rt)->loop(), runCommand(**rt, address, args));
+  int code = hcsshim::runtime::blockOn((*rt)->loop(), runCommand(**rt, address, args));
+  hcsshim::runtime::drain((*rt)->loop());
+  return code;
 }
