@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "functional/harness/hcs_fake_daemon.h"
 #include "hcs_fake/daemon_service.h"
 #include "hcs_fake/service.h"
 #include "platforms/linux/daemon_hcs.h"
@@ -107,23 +108,13 @@ class WireBackend : public Backend {
 class BinaryBackend : public Backend {
  public:
   BinaryBackend(runtime::Runtime& rt, const std::string& dir) : rt_(rt) {
-    address_ = "unix://" + dir + "/hcs.sock";
-    std::string bin = std::string(std::getenv("TEST_SRCDIR") ? std::getenv("TEST_SRCDIR") : ".") +
-                      "/hcsshim_cpp/hcs_fake/hcs_fake";
-    auto p = rt.processes().spawn(runtime::ProcessSpec{.path = bin, .args = {bin, "--address", address_}});
-    EXPECT_THAT(p, IsOk());
-    daemon_ = std::move(*p);
-    for (int i = 0; i < 200 && !api_; ++i) {
-      auto c = runtime::blockOn(rt.loop(), platforms::DaemonHcs::connect(rt, address_));
-      if (c.ok()) {
-        api_ = std::move(*c);
-        break;
-      }
-      bool tick = false;
-      rt.loop().addTimer(std::chrono::milliseconds(20), [&] { tick = true; });
-      rt.loop().runUntil([&] { return tick; });
-    }
-    EXPECT_NE(api_, nullptr) << "hcs_fake did not start on " << address_;
+    auto d = HcsFakeDaemon::start(rt, dir);
+    EXPECT_THAT(d, IsOk());
+    daemon_ = std::move(*d);
+    address_ = daemon_->address();
+    auto c = runtime::blockOn(rt.loop(), platforms::DaemonHcs::connect(rt, address_));
+    EXPECT_THAT(c, IsOk());
+    api_ = std::move(*c);
   }
   ~BinaryBackend() override {
     api_.reset();
@@ -151,17 +142,15 @@ class BinaryBackend : public Backend {
     return true;
   }
   bool stopService() override {
-    if (!daemon_ || daemon_->exitStatus()) return true;
-    (void)daemon_->signal(SIGTERM);
-    auto st = runtime::blockOn(rt_.loop(), daemon_->wait());
-    EXPECT_EQ(st.exitCode, 0) << "hcs_fake exits cleanly on SIGTERM";
+    if (!daemon_->running()) return true;
+    EXPECT_EQ(daemon_->stop(), 0) << "hcs_fake exits cleanly on SIGTERM";
     return true;
   }
 
  private:
   runtime::Runtime& rt_;
   std::string address_;
-  std::unique_ptr<runtime::Process> daemon_;
+  std::unique_ptr<HcsFakeDaemon> daemon_;
   std::unique_ptr<platforms::DaemonHcs> api_;
 };
 

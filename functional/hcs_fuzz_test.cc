@@ -12,6 +12,7 @@
 #include <fstream>
 #include <set>
 
+#include "functional/harness/hcs_fake_daemon.h"
 #include "platforms/linux/daemon_hcs.h"
 #include "sim/world.h"
 #include "src/common/status_matchers.h"
@@ -58,12 +59,10 @@ class HcsFuzzTest : public ::testing::Test {
     rt_ = std::move(*runtime::RealRuntime::create("hcs-fuzz"));
     char tmpl[] = "/tmp/hcs-fuzz-XXXXXX";
     dir_ = mkdtemp(tmpl);
-    address_ = "unix://" + dir_ + "/hcs.sock";
-    std::string bin = std::string(std::getenv("TEST_SRCDIR") ? std::getenv("TEST_SRCDIR") : ".") +
-                      "/hcsshim_cpp/hcs_fake/hcs_fake";
-    auto p = rt_->processes().spawn(runtime::ProcessSpec{.path = bin, .args = {bin, "--address", address_}});
-    ASSERT_THAT(p, IsOk());
-    daemon_ = std::move(*p);
+    auto d = HcsFakeDaemon::start(*rt_, dir_);
+    ASSERT_THAT(d, IsOk());
+    daemon_ = std::move(*d);
+    address_ = daemon_->address();
     fuzzer_ = connect();
     bystander_ = connect();
     ASSERT_TRUE(fuzzer_ && bystander_);
@@ -71,21 +70,15 @@ class HcsFuzzTest : public ::testing::Test {
   void TearDown() override {
     fuzzer_.reset();
     bystander_.reset();
-    if (daemon_ && !daemon_->exitStatus()) {
-      (void)daemon_->signal(SIGTERM);
-      EXPECT_EQ(run(daemon_->wait()).exitCode, 0);
+    if (daemon_) {
+      EXPECT_EQ(daemon_->stop(), 0);
     }
     std::filesystem::remove_all(dir_);
   }
   std::unique_ptr<platforms::DaemonHcs> connect() {
-    for (int i = 0; i < 200; ++i) {
-      auto c = run(platforms::DaemonHcs::connect(*rt_, address_));
-      if (c.ok()) return std::move(*c);
-      bool tick = false;
-      rt_->loop().addTimer(std::chrono::milliseconds(20), [&] { tick = true; });
-      rt_->loop().runUntil([&] { return tick; });
-    }
-    return nullptr;
+    auto c = run(platforms::DaemonHcs::connect(*rt_, address_));
+    EXPECT_THAT(c, IsOk());
+    return c.ok() ? std::move(*c) : nullptr;
   }
   template <typename T>
   T run(Task<T> t) {
@@ -94,7 +87,7 @@ class HcsFuzzTest : public ::testing::Test {
 
   std::unique_ptr<runtime::RealRuntime> rt_;
   std::string dir_, address_;
-  std::unique_ptr<runtime::Process> daemon_;
+  std::unique_ptr<HcsFakeDaemon> daemon_;
   std::unique_ptr<platforms::DaemonHcs> fuzzer_, bystander_;
 };
 
@@ -218,7 +211,7 @@ TEST_F(HcsFuzzTest, HostileDocumentsGetInvalidJsonAndNothingIsLost) {
   ASSERT_EQ(props->processList.size(), 1u);
   EXPECT_EQ(props->processList[0].processId, (*proc)->pid());
   EXPECT_THAT(run(fuzzer_->getComputeSystemProperties(*target, "")), IsOk());
-  EXPECT_FALSE(daemon_->exitStatus().has_value()) << "the daemon is alive";
+  EXPECT_TRUE(daemon_->running()) << "the daemon is alive";
 
   ASSERT_THAT(run((*proc)->kill()), IsOk());
   ASSERT_THAT(run((*held)->terminate()), IsOk());

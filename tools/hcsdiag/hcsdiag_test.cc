@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "functional/harness/hcs_fake_daemon.h"
 #include "src/common/json.h"
 #include "src/common/status_matchers.h"
 #include "src/runtime/real_runtime.h"
@@ -28,19 +29,16 @@ class HcsdiagTest : public ::testing::Test {
     rt_ = std::move(*runtime::RealRuntime::create("hcsdiag-test"));
     char tmpl[] = "/tmp/hcsdiag-XXXXXX";
     dir_ = mkdtemp(tmpl);
-    address_ = "unix://" + dir_ + "/hcs.sock";
-    std::string root = std::string(std::getenv("TEST_SRCDIR") ? std::getenv("TEST_SRCDIR") : ".") + "/hcsshim_cpp/";
-    hcsdiag_ = root + "tools/hcsdiag/hcsdiag";
-    auto d = rt_->processes().spawn(runtime::ProcessSpec{.path = root + "hcs_fake/hcs_fake",
-                                                         .args = {"hcs_fake", "--address", address_}});
+    hcsdiag_ = functional::HcsFakeDaemon::runfile("tools/hcsdiag/hcsdiag");
+    auto d = functional::HcsFakeDaemon::start(*rt_, dir_);
     ASSERT_THAT(d, IsOk());
     daemon_ = std::move(*d);
-    for (int i = 0; i < 200 && hcsdiag({"list"}).code != 0; ++i) {
-    }
+    address_ = daemon_->address();
   }
   void TearDown() override {
-    (void)daemon_->signal(SIGTERM);
-    EXPECT_EQ(runtime::blockOn(rt_->loop(), daemon_->wait()).exitCode, 0);
+    if (daemon_) {
+      EXPECT_EQ(daemon_->stop(), 0);
+    }
     std::filesystem::remove_all(dir_);
   }
 
@@ -74,7 +72,7 @@ class HcsdiagTest : public ::testing::Test {
 
   std::unique_ptr<runtime::RealRuntime> rt_;
   std::string dir_, address_, hcsdiag_;
-  std::unique_ptr<runtime::Process> daemon_;
+  std::unique_ptr<functional::HcsFakeDaemon> daemon_;
 };
 
 TEST_F(HcsdiagTest, CreateStartExecPropertiesTerminate) {

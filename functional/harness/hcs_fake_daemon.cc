@@ -1,0 +1,46 @@
+#include "functional/harness/hcs_fake_daemon.h"
+
+#include <signal.h>
+
+#include <cstdlib>
+
+#include "src/runtime/event_loop.h"
+
+namespace hcsshim::functional {
+
+std::string HcsFakeDaemon::runfile(const std::string& relative) {
+  const char* root = std::getenv("TEST_SRCDIR");
+  return std::string(root ? root : ".") + "/hcsshim_cpp/" + relative;
+}
+
+StatusOr<std::unique_ptr<HcsFakeDaemon>> HcsFakeDaemon::start(runtime::Runtime& rt, const std::string& dir) {
+  std::string address = "unix://" + dir + "/hcs.sock";
+  std::string bin = runfile("hcs_fake/hcs_fake");
+  HCS_ASSIGN_OR_RETURN(auto p, rt.processes().spawn(runtime::ProcessSpec{.path = bin, .args = {bin, "--address", address}}));
+  std::unique_ptr<HcsFakeDaemon> d(new HcsFakeDaemon(rt, address, std::move(p)));
+  Status last;
+  for (int i = 0; i < 500; ++i) {
+    if (!d->running()) return UnavailableError("hcs_fake exited during start");
+    auto probe = runtime::blockOn(rt.loop(), rt.transport().connect(address));
+    if (probe.ok()) return d;
+    last = probe.status();
+    bool tick = false;
+    rt.loop().addTimer(std::chrono::milliseconds(20), [&] { tick = true; });
+    rt.loop().runUntil([&] { return tick; });
+  }
+  return DeadlineExceededError("hcs_fake did not accept on " + address + ": " + last.toString());
+}
+
+HcsFakeDaemon::~HcsFakeDaemon() {
+  if (running()) stop();
+}
+
+bool HcsFakeDaemon::running() const { return process_ && !process_->exitStatus(); }
+
+int HcsFakeDaemon::stop() {
+  if (!process_) return -1;
+  if (!process_->exitStatus()) (void)process_->signal(SIGTERM);
+  return runtime::blockOn(rt_.loop(), process_->wait()).exitCode;
+}
+
+}  // namespace hcsshim::functional

@@ -1,0 +1,40 @@
+// hcs_fake_daemon.h: runs the hcs_fake daemon binary for a test (from the
+// test's runfiles; the target must list "//hcs_fake" in data).
+//
+//   auto d = HcsFakeDaemon::start(rt, dir);         // waits until it accepts
+//   auto api = co_await platforms::DaemonHcs::connect(rt, d->address());
+//   d->stop();                                      // SIGTERM; returns its exit code
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "src/common/status.h"
+#include "src/runtime/runtime.h"
+
+namespace hcsshim::functional {
+
+class HcsFakeDaemon {
+ public:
+  // start launches hcs_fake with its socket in dir and waits (up to 10 s)
+  // until a client can connect.
+  static StatusOr<std::unique_ptr<HcsFakeDaemon>> start(runtime::Runtime& rt, const std::string& dir);
+  ~HcsFakeDaemon();
+
+  const std::string& address() const { return address_; }
+  bool running() const;
+  // stop sends SIGTERM and waits; returns the daemon's exit code.
+  int stop();
+
+  // runfile resolves a path in the test's runfiles ("hcs_fake/hcs_fake").
+  static std::string runfile(const std::string& relative);
+
+ private:
+  HcsFakeDaemon(runtime::Runtime& rt, std::string address, std::unique_ptr<runtime::Process> p)
+      : rt_(rt), address_(std::move(address)), process_(std::move(p)) {}
+  runtime::Runtime& rt_;
+  std::string address_;
+  std::unique_ptr<runtime::Process> process_;
+};
+
+}  // namespace hcsshim::functional
