@@ -463,6 +463,43 @@ TEST_P(HcsConformanceTest, SignalsAndKill) {
   EXPECT_EQ(run(q->wait()), 137);
 }
 
+TEST_P(HcsConformanceTest, ConsoleProcessSizeResizeAndStdinClose) {
+  ComputeSystem& cs = running("c");
+  schema::ProcessParameters pp;
+  pp.commandArgs = {"/bin/sh", "-c", "stty size; read a; stty size; read b; echo eof:$?"};
+  pp.emulateConsole = true;
+  pp.createStdInPipe = true;
+  pp.createStdOutPipe = true;
+  pp.consoleSize = {30, 100};
+  auto p = run(cs.createProcess(pp));
+  ASSERT_THAT(p, IsOk());
+  ASSERT_NE((*p)->stdinStream(), nullptr);
+  EXPECT_EQ((*p)->stderrStream(), nullptr) << "a console has no separate stderr";
+  auto readUntil = [&](const std::string& want) {
+    return run([](runtime::Stream* s, std::string want) -> Task<std::string> {
+      std::string all;
+      char buf[256];
+      while (all.find(want) == std::string::npos) {
+        auto n = co_await s->read(buf);
+        if (!n.ok() || *n == 0) break;
+        all.append(buf, *n);
+      }
+      co_return all;
+    }((*p)->stdoutStream(), want));
+  };
+  EXPECT_THAT(readUntil("30 100"), ::testing::HasSubstr("30 100"));
+  ASSERT_THAT(run((*p)->resizeConsole(50, 132)), IsOk());
+  ASSERT_THAT(run((*p)->stdinStream()->write("x\n")), IsOk());
+  EXPECT_THAT(readUntil("50 132"), ::testing::HasSubstr("50 132"));
+  ASSERT_THAT(run((*p)->closeStdin()), IsOk());
+  EXPECT_THAT(readUntil("eof:1"), ::testing::HasSubstr("eof:1"));
+  EXPECT_EQ(run((*p)->wait()), 0);
+  EXPECT_THAT(run((*p)->resizeConsole(10, 10)), HResultIs(hr::kHcsProcessAlreadyStopped));
+  auto plain = spawn(cs, {"true"}, false, false);
+  run(plain->wait());
+  EXPECT_THAT(run(plain->resizeConsole(10, 10)), HResultIs(hr::kInvalidHandle)) << "no console";
+}
+
 TEST_P(HcsConformanceTest, ProcessErrors) {
   ComputeSystem& cs = create("c", containerDoc());
   schema::ProcessParameters pp;

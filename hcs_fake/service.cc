@@ -42,19 +42,32 @@ bool fileExists(const std::string& path) {
   return !path.empty() && std::filesystem::exists(path, ec);
 }
 
-// SharedStream lets the service and a client hold the same stdio stream.
+// SharedStream lets the service and a client hold the same stdio stream (and,
+// for a console, lets stdin and stdout be two handles on one terminal). The
+// underlying stream closes when the last client handle closes; the service
+// can always close it directly (ModifyProcess CloseHandle).
 class SharedStream final : public runtime::Stream {
  public:
-  explicit SharedStream(std::shared_ptr<runtime::Stream> s) : s_(std::move(s)) {}
-  runtime::Task<StatusOr<size_t>> read(std::span<char> buf) override { return s_->read(buf); }
-  runtime::Task<Status> write(std::string_view data) override { return s_->write(data); }
-  Status shutdownWrite() override { return s_->shutdownWrite(); }
-  void close() override { s_->close(); }
-  StatusOr<runtime::PeerCredentials> peerCredentials() const override { return s_->peerCredentials(); }
-  std::string describe() const override { return s_->describe(); }
+  struct End {
+    std::shared_ptr<runtime::Stream> stream;
+    int handles = 0;
+  };
+  explicit SharedStream(std::shared_ptr<End> e) : e_(std::move(e)) { ++e_->handles; }
+  ~SharedStream() override { close(); }
+  runtime::Task<StatusOr<size_t>> read(std::span<char> buf) override { return e_->stream->read(buf); }
+  runtime::Task<Status> write(std::string_view data) override { return e_->stream->write(data); }
+  Status shutdownWrite() override { return e_->stream->shutdownWrite(); }
+  void close() override {
+    if (closed_) return;
+    closed_ = true;
+    if (--e_->handles == 0) e_->stream->close();
+  }
+  StatusOr<runtime::PeerCredentials> peerCredentials() const override { return e_->stream->peerCredentials(); }
+  std::string describe() const override { return e_->stream->describe(); }
 
  private:
-  std::shared_ptr<runtime::Stream> s_;
+  std::shared_ptr<End> e_;
+  bool closed_ = false;
 };
 
 // ProcStat: CPU times (100 ns units) and resident memory of a live process.
@@ -657,8 +670,9 @@ Task<StatusOr<hcs::CreatedProcess>> FakeHcsService::createProcess(std::shared_pt
     args = {"/bin/sh", "-c", *params->commandLine};
   }
   if (args.empty()) co_return hcsError(hr::kInvalidArg, op, s->id, "CommandLine or CommandArgs is required");
-  if (params->emulateConsole.value_or(false)) {
-    co_return hcsError(hr::kNotImpl, op, s->id, "EmulateConsole (pseudo-terminals) is not implemented by the fake HCS yet");
+  bool console = params->emulateConsole.value_or(false);
+  if (!params->consoleSize.empty() && params->consoleSize.size() != 2) {
+    co_return hcsError(hr::kInvalidArg, op, s->id, "ConsoleSize: want [height, width]");
   }
   runtime::ProcessSpec spec;
   spec.path = args[0];
@@ -671,6 +685,14 @@ Task<StatusOr<hcs::CreatedProcess>> FakeHcsService::createProcess(std::shared_pt
   spec.stdoutMode = params->createStdOutPipe.value_or(false) ? runtime::StdioMode::kPipe : runtime::StdioMode::kNull;
   spec.stderrMode = params->createStdErrPipe.value_or(false) ? runtime::StdioMode::kPipe : runtime::StdioMode::kNull;
   spec.newSession = true;
+  if (console) {
+    // One terminal: stdin and stdout are its two directions; stderr joins stdout.
+    spec.terminal = true;
+    if (params->consoleSize.size() == 2) {
+      spec.terminalRows = params->consoleSize[0];
+      spec.terminalColumns = params->consoleSize[1];
+    }
+  }
   co_await settle();
   if (s->state != SystemState::kRunning) co_return checkState(*s, op, {SystemState::kRunning});
   auto proc = rt_.processes().spawn(spec);
@@ -685,16 +707,32 @@ Task<StatusOr<hcs::CreatedProcess>> FakeHcsService::createProcess(std::shared_pt
   p->imageName = args[0].substr(args[0].rfind('/') + 1);
   p->createdWallNanos = rt_.loop().clock().wallNanos();
   p->consoleSize = params->consoleSize;
+  p->console = console;
   p->proc = std::move(*proc);
   hcs::CreatedProcess out;
   out.pid = p->pid;
   std::unique_ptr<runtime::Stream>* outs[3] = {&out.stdinStream, &out.stdoutStream, &out.stderrStream};
-  for (int i = 0; i < 3; ++i) {
-    auto end = p->proc->takeStdio(i);
-    if (!end) continue;
-    // Shared by the service (for CloseHandle) and the client.
-    p->stdio[i] = std::shared_ptr<runtime::Stream>(std::move(end));
-    *outs[i] = std::make_unique<SharedStream>(p->stdio[i]);
+  if (console) {
+    auto end = std::make_shared<SharedStream::End>();
+    end->stream = std::shared_ptr<runtime::Stream>(p->proc->takeStdio(3));
+    if (params->createStdInPipe.value_or(false)) {
+      p->stdio[0] = end->stream;
+      out.stdinStream = std::make_unique<SharedStream>(end);
+    }
+    if (params->createStdOutPipe.value_or(false)) {
+      p->stdio[1] = end->stream;
+      out.stdoutStream = std::make_unique<SharedStream>(end);
+    }
+    if (end->handles == 0) end->stream->close();  // nobody wants the terminal
+  } else {
+    for (int i = 0; i < 3; ++i) {
+      auto taken = p->proc->takeStdio(i);
+      if (!taken) continue;
+      auto end = std::make_shared<SharedStream::End>();
+      end->stream = std::shared_ptr<runtime::Stream>(std::move(taken));
+      p->stdio[i] = end->stream;
+      *outs[i] = std::make_unique<SharedStream>(end);
+    }
   }
   s->processes[p->pid] = p;
   HLOG(Info, "hcs_fake.process.created").kv("id", s->id).kv("pid", p->pid).kv("image", p->imageName);
@@ -788,6 +826,9 @@ Task<Status> FakeHcsService::modifyProcess(std::shared_ptr<ProcessRecord> p, std
     if (!h.ok()) co_return invalidJson(h.status(), op, id);
     if (!w.ok()) co_return invalidJson(w.status(), op, id);
     if (!p->console) co_return hcsError(hr::kInvalidHandle, op, id, "the process has no console");
+    if (p->exit) co_return hcsError(hr::kHcsProcessAlreadyStopped, op, id, "the process has exited");
+    Status st = p->proc->resizeTerminal(*h, *w);
+    if (!st.ok()) co_return hcsError(hr::kFail, op, id, st.message());
     p->consoleSize = {*h, *w};
     co_return OkStatus();
   }

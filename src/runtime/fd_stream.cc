@@ -1,6 +1,7 @@
 #include "src/runtime/fd_stream.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,6 +49,8 @@ Task<StatusOr<size_t>> FdStream::readImpl(std::shared_ptr<State> s, std::span<ch
     }
     if (n == 0) co_return size_t{0};
     if (errno == EINTR) continue;
+    // A pty master reads EIO once every slave descriptor is closed: that is its EOF.
+    if (errno == EIO && s->kind == Kind::kPtyMaster) co_return size_t{0};
     if (errno != EAGAIN) co_return errnoStatus(errno, "read");
     s->watch->clearReadReady();
   }
@@ -86,7 +89,23 @@ Status FdStream::shutdownWrite() {
       return OkStatus();
     case Kind::kPipeRead:
       return InvalidArgumentError("shutdownWrite on the read end of a pipe");
+    case Kind::kPtyMaster: {
+      // A terminal has no half-close; ^D at the start of a line is end-of-file.
+      static const char kEot = 0x04;
+      if (::write(s.fd, &kEot, 1) < 0) return errnoStatus(errno, "write(EOT)", name_);
+      return OkStatus();
+    }
   }
+  return OkStatus();
+}
+
+Status FdStream::setWindowSize(uint16_t rows, uint16_t columns) {
+  if (state_->kind != Kind::kPtyMaster) return FailedPreconditionError("not a terminal");
+  if (state_->closed) return CancelledError("stream closed");
+  struct winsize ws {};
+  ws.ws_row = rows;
+  ws.ws_col = columns;
+  if (ioctl(state_->fd, TIOCSWINSZ, &ws) < 0) return errnoStatus(errno, "ioctl(TIOCSWINSZ)", name_);
   return OkStatus();
 }
 

@@ -12,7 +12,9 @@ namespace hcsshim::runtime {
 
 class FdStream final : public Stream {
  public:
-  enum class Kind { kSocket, kPipeRead, kPipeWrite };
+  // kPtyMaster: reads and writes; EIO (the slave side closed) reads as EOF;
+  // shutdownWrite sends the terminal's end-of-file character (^D).
+  enum class Kind { kSocket, kPipeRead, kPipeWrite, kPtyMaster };
 
   // create takes ownership of fd (made non-blocking here).
   static StatusOr<std::unique_ptr<FdStream>> create(EpollEventLoop& loop, int fd, Kind kind, std::string name);
@@ -26,6 +28,8 @@ class FdStream final : public Stream {
   std::string describe() const override { return name_; }
 
   int fd() const { return state_->fd; }
+  // setWindowSize applies TIOCSWINSZ (pty masters only).
+  Status setWindowSize(uint16_t rows, uint16_t columns);
 
  private:
   struct State {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -33,10 +34,16 @@ class PosixProcess final : public Process {
   };
 
   PosixProcess(std::shared_ptr<State> s, std::unique_ptr<FdStream> in, std::unique_ptr<FdStream> out,
-               std::unique_ptr<FdStream> err)
-      : s_(std::move(s)), stdin_(std::move(in)), stdout_(std::move(out)), stderr_(std::move(err)) {}
+               std::unique_ptr<FdStream> err, std::unique_ptr<FdStream> tty, int ttyControlFd)
+      : s_(std::move(s)),
+        stdin_(std::move(in)),
+        stdout_(std::move(out)),
+        stderr_(std::move(err)),
+        tty_(std::move(tty)),
+        ttyControlFd_(ttyControlFd) {}
 
   ~PosixProcess() override {
+    if (ttyControlFd_ >= 0) ::close(ttyControlFd_);
     // Dropping a Process does not kill it: the child is reaped when it exits
     // (the watch stays registered until then) unless the loop goes first.
     if (!s_->exit && s_->watch && !s_->watch->closed()) return;
@@ -52,8 +59,20 @@ class PosixProcess final : public Process {
       case 0: return std::move(stdin_);
       case 1: return std::move(stdout_);
       case 2: return std::move(stderr_);
+      case 3: return std::move(tty_);
       default: return nullptr;
     }
+  }
+  Stream* terminalStream() override { return tty_.get(); }
+  Status resizeTerminal(uint16_t rows, uint16_t columns) override {
+    // Through a duplicate of the master, so resizing works after the stream
+    // itself was handed to someone else.
+    if (ttyControlFd_ < 0) return UnimplementedError("the process has no terminal");
+    struct winsize ws {};
+    ws.ws_row = rows;
+    ws.ws_col = columns;
+    if (ioctl(ttyControlFd_, TIOCSWINSZ, &ws) < 0) return errnoStatus(errno, "ioctl(TIOCSWINSZ)");
+    return OkStatus();
   }
 
   Status signal(int sig) override {
@@ -96,7 +115,8 @@ class PosixProcess final : public Process {
   }
 
   std::shared_ptr<State> s_;
-  std::unique_ptr<FdStream> stdin_, stdout_, stderr_;
+  std::unique_ptr<FdStream> stdin_, stdout_, stderr_, tty_;
+  int ttyControlFd_ = -1;
 };
 
 struct Pipe {
@@ -155,8 +175,25 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
       }
     }
   }
+  int ptyMaster = -1;
+  char ptySlave[128] = {0};
+  if (spec.terminal) {
+    for (auto& p : pipes) closeFd(p.child);  // the terminal replaces all stdio
+    ptyMaster = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    struct winsize ws {};
+    ws.ws_row = spec.terminalRows;
+    ws.ws_col = spec.terminalColumns;
+    if (ptyMaster < 0 || grantpt(ptyMaster) < 0 || unlockpt(ptyMaster) < 0 ||
+        ptsname_r(ptyMaster, ptySlave, sizeof ptySlave) != 0 || ioctl(ptyMaster, TIOCSWINSZ, &ws) < 0) {
+      Status st = errnoStatus(errno, "posix_openpt");
+      if (ptyMaster >= 0) ::close(ptyMaster);
+      cleanup();
+      return st;
+    }
+  }
   int errPipe[2];
   if (pipe2(errPipe, O_CLOEXEC) < 0) {
+    if (ptyMaster >= 0) ::close(ptyMaster);
     cleanup();
     return errnoStatus(errno, "pipe2");
   }
@@ -180,7 +217,15 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, nullptr);
     signal(SIGPIPE, SIG_DFL);
-    if (spec.newSession) setsid();
+    if (spec.newSession || spec.terminal) setsid();
+    if (spec.terminal) {
+      int slave = open(ptySlave, O_RDWR);
+      if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) < 0) goto fail;
+      for (int i = 0; i < 3; ++i) {
+        if (dup2(slave, i) < 0) goto fail;
+      }
+      if (slave > 2) ::close(slave);
+    }
     for (int i = 0; i < 3; ++i) {
       if (pipes[i].child >= 0 && dup2(pipes[i].child, i) < 0) goto fail;
     }
@@ -202,6 +247,7 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
   ::close(errPipe[0]);
   if (n == sizeof childErr) {
     waitpid(pid, nullptr, 0);
+    if (ptyMaster >= 0) ::close(ptyMaster);
     cleanup();
     return errnoStatus(childErr, "exec", spec.path);
   }
@@ -245,9 +291,21 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
     }
     streams[i] = std::move(*st);
   }
-  HLOG(Debug, "process.spawned").kv("pid", pid).kv("path", spec.path);
-  return std::unique_ptr<Process>(
-      new PosixProcess(std::move(state), std::move(streams[0]), std::move(streams[1]), std::move(streams[2])));
+  std::unique_ptr<FdStream> tty;
+  int ttyControl = -1;
+  if (ptyMaster >= 0) {
+    ttyControl = fcntl(ptyMaster, F_DUPFD_CLOEXEC, 0);
+    auto st = FdStream::create(loop_, ptyMaster, FdStream::Kind::kPtyMaster, "pid" + std::to_string(pid) + ":tty");
+    if (!st.ok()) {
+      kill(pid, SIGKILL);
+      if (ttyControl >= 0) ::close(ttyControl);
+      return st.status();
+    }
+    tty = std::move(*st);
+  }
+  HLOG(Debug, "process.spawned").kv("pid", pid).kv("path", spec.path).kv("terminal", spec.terminal);
+  return std::unique_ptr<Process>(new PosixProcess(std::move(state), std::move(streams[0]), std::move(streams[1]),
+                                                   std::move(streams[2]), std::move(tty), ttyControl));
 }
 
 }  // namespace hcsshim::runtime

@@ -97,3 +97,51 @@ TEST_F(PosixProcessTest, ExecFailureIsReportedNotAZombie) {
 
 }  // namespace
 }  // namespace hcsshim::runtime
+
+namespace hcsshim::runtime {
+namespace {
+
+using ::hcsshim::testing::IsOk;
+
+TEST_F(PosixProcessTest, TerminalSizeResizeAndEof) {
+  ProcessSpec spec{.path = "/bin/sh",
+                   .args = {"sh", "-c", "stty size; read line; stty size; echo got:$line; read rest; echo end:$?"}};
+  spec.terminal = true;
+  spec.terminalRows = 33;
+  spec.terminalColumns = 101;
+  auto p = std::move(*runner_->spawn(spec));
+  Stream* tty = p->terminalStream();
+  ASSERT_NE(tty, nullptr);
+  EXPECT_EQ(p->stdinStream(), nullptr);
+  auto readUntil = [&](const std::string& want) {
+    return blockOn(*loop_, [](Stream* s, std::string want) -> Task<std::string> {
+      std::string all;
+      char buf[256];
+      while (all.find(want) == std::string::npos) {
+        auto n = co_await s->read(buf);
+        if (!n.ok() || *n == 0) break;
+        all.append(buf, *n);
+      }
+      co_return all;
+    }(tty, want));
+  };
+  EXPECT_THAT(readUntil("33 101"), ::testing::HasSubstr("33 101"));
+  ASSERT_THAT(p->resizeTerminal(40, 120), IsOk());
+  ASSERT_THAT(blockOn(*loop_, tty->write("hello\n")), IsOk());
+  std::string out = readUntil("got:hello");
+  EXPECT_THAT(out, ::testing::HasSubstr("40 120"));
+  EXPECT_THAT(out, ::testing::HasSubstr("got:hello"));
+  ASSERT_THAT(tty->shutdownWrite(), IsOk());  // ^D: read fails, the shell goes on
+  EXPECT_THAT(readUntil("end:1"), ::testing::HasSubstr("end:1"));
+  EXPECT_EQ(blockOn(*loop_, p->wait()).exitCode, 0);
+  // After exit the master reads EOF (EIO), not an error.
+  auto rest = blockOn(*loop_, readToEnd(*tty));
+  EXPECT_THAT(rest, IsOk());
+  ProcessSpec plain{.path = "true"};
+  auto q = std::move(*runner_->spawn(plain));
+  EXPECT_EQ(q->resizeTerminal(1, 1).code(), Code::kUnimplemented);
+  blockOn(*loop_, q->wait());
+}
+
+}  // namespace
+}  // namespace hcsshim::runtime

@@ -38,6 +38,12 @@ struct ProcessSpec {
   StdioMode stderrMode = StdioMode::kInherit;
   bool newSession = false;           // setsid() in the child
   bool killOnParentDeath = true;     // PR_SET_PDEATHSIG(SIGKILL)
+  // terminal: run the child on a new pseudo-terminal (its controlling tty,
+  // stdin/stdout/stderr); the *Mode fields are then ignored and the parent
+  // gets the master side as terminalStream(). Size in rows x columns.
+  bool terminal = false;
+  uint16_t terminalRows = 24;
+  uint16_t terminalColumns = 80;
 };
 
 // ExitStatus: how a process ended. exitCode follows the shell convention
@@ -58,8 +64,17 @@ class Process {
   virtual Stream* stdinStream() = 0;
   virtual Stream* stdoutStream() = 0;
   virtual Stream* stderrStream() = 0;
-  // takeStdio hands ownership of the parent's end of stdio fd 0, 1 or 2 to
-  // the caller (nullptr if there is none or it was taken).
+  // terminalStream is the pty master (reads the child's output, writes its
+  // input) when spawned with terminal=true, else nullptr.
+  virtual Stream* terminalStream() { return nullptr; }
+  // resizeTerminal sets the pty's window size (SIGWINCH reaches the child).
+  virtual Status resizeTerminal(uint16_t rows, uint16_t columns) {
+    (void)rows;
+    (void)columns;
+    return UnimplementedError("the process has no terminal");
+  }
+  // takeStdio hands ownership of the parent's end of stdio fd 0, 1 or 2 (or
+  // 3: the terminal master) to the caller (nullptr if none or already taken).
   virtual std::unique_ptr<Stream> takeStdio(int fd) = 0;
   // signal delivers a signal; NotFound once the process has been reaped.
   virtual Status signal(int sig) = 0;
