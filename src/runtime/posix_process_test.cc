@@ -145,3 +145,25 @@ TEST_F(PosixProcessTest, TerminalSizeResizeAndEof) {
 
 }  // namespace
 }  // namespace hcsshim::runtime
+
+namespace hcsshim::runtime {
+namespace {
+
+TEST_F(PosixProcessTest, IsolatedProcessIsPidOneWithItsOwnProc) {
+  ProcessSpec spec{.path = "/bin/sh", .args = {"sh", "-c", "echo $$; ls /proc | grep -c '^[0-9]'"}};
+  spec.stdoutMode = StdioMode::kPipe;
+  spec.isolate = true;
+  auto p = std::move(*runner_->spawn(spec));
+  std::string out = blockOn(*loop_, readAll(p->stdoutStream()));
+  EXPECT_EQ(blockOn(*loop_, p->wait()).exitCode, 0);
+  if (!p->isolated()) GTEST_SKIP() << "namespaces not permitted here (needs root/CAP_SYS_ADMIN)";
+  // PID 1, and /proc shows only its own processes (itself, plus ls and grep).
+  EXPECT_EQ(out.substr(0, 2), "1\n");
+  int visible = std::stoi(out.substr(2));
+  EXPECT_GE(visible, 1);
+  EXPECT_LE(visible, 3);
+  EXPECT_GT(p->pid(), 1) << "the parent sees the host pid";
+}
+
+}  // namespace
+}  // namespace hcsshim::runtime

@@ -44,6 +44,10 @@ struct ProcessSpec {
   bool terminal = false;
   uint16_t terminalRows = 24;
   uint16_t terminalColumns = 80;
+  // isolate: start the child in new pid, mount, UTS and IPC namespaces (it is
+  // PID 1 there, with its own /proc) where the kernel and privileges allow;
+  // otherwise it runs unisolated (Process::isolated() says which).
+  bool isolate = false;
 };
 
 // ExitStatus: how a process ended. exitCode follows the shell convention
@@ -82,6 +86,8 @@ class Process {
   virtual Task<ExitStatus> wait() = 0;
   // exited is set once the exit has been observed.
   virtual std::optional<ExitStatus> exitStatus() const = 0;
+  // isolated tells whether the process got its own namespaces (ProcessSpec.isolate).
+  virtual bool isolated() const { return false; }
 };
 
 class ProcessRunner {
