@@ -45,7 +45,6 @@ struct SystemRecord {
   std::set<uint64_t> handles;
   std::map<uint64_t, hcs::EventCallback> callbacks;
   std::map<uint32_t, std::shared_ptr<ProcessRecord>> processes;
-  std::vector<Json> guestRequests;  // GuestRequest parts of Modify, for the VM backend
 };
 
 }  // namespace hcsshim::hcs_fake

@@ -134,7 +134,19 @@ std::optional<uint32_t> parseIndex(const std::string& s, uint32_t max) {
 
 }  // namespace
 
-FakeHcsService::FakeHcsService(runtime::Runtime& rt) : rt_(rt) {}
+FakeHcsService::FakeHcsService(runtime::Runtime& rt, std::unique_ptr<VmBackend> vmBackend)
+    : rt_(rt), vm_(vmBackend ? std::move(vmBackend) : std::make_unique<NoGuestBackend>()) {
+  vm_->setExitHandler([this](const std::string& id, HResult status) {
+    auto it = systems_.find(id);
+    if (it != systems_.end()) stopSystem(it->second, "UnexpectedExit", status);
+  });
+  vm_->setProcessExitHandler([this](const std::string& id, uint32_t pid, int code) {
+    auto it = systems_.find(id);
+    if (it == systems_.end()) return;
+    auto p = it->second->processes.find(pid);
+    if (p != it->second->processes.end()) processExited(p->second, runtime::ExitStatus{code, 0});
+  });
+}
 
 FakeHcsService::~FakeHcsService() {
   for (auto& [id, s] : systems_) {
@@ -169,6 +181,8 @@ void FakeHcsService::stopSystem(const std::shared_ptr<SystemRecord>& s, const st
   s->exitStatus = status;
   for (auto& [pid, p] : s->processes) {
     if (p->proc && !p->exit) (void)p->proc->signal(SIGKILL);
+    // Guest processes die with their VM.
+    if (!p->proc && !p->exit) processExited(p, runtime::ExitStatus{137, SIGKILL});
   }
   HLOG(Info, "hcs_fake.system.exited").kv("id", s->id).kv("exit_type", exitType).hex("status", status);
   Json data = {{"Status", static_cast<int32_t>(status)}, {"ExitType", exitType}};
@@ -317,6 +331,18 @@ Task<Status> FakeHcsService::start(std::shared_ptr<SystemRecord> s) {
   if (s->state != SystemState::kCreated) {
     co_return hcsError(hr::kHcsTerminatedDuringStart, "Start", s->id, "the system stopped while starting");
   }
+  if (s->doc.virtualMachine) {
+    s->busy = true;
+    Status booted = co_await vm_->start(s->id, *s->doc.virtualMachine);
+    s->busy = false;
+    if (!booted.ok()) {
+      stopSystem(s, "UnexpectedExit", booted.hresult());
+      co_return booted.withContext("Start", s->id);
+    }
+    if (s->state != SystemState::kCreated) {
+      co_return hcsError(hr::kHcsTerminatedDuringStart, "Start", s->id, "the system stopped while starting");
+    }
+  }
   s->state = SystemState::kRunning;
   s->startWallNanos = rt_.loop().clock().wallNanos();
   s->startMono = rt_.loop().now();
@@ -340,6 +366,7 @@ Task<Status> FakeHcsService::shutdown(std::shared_ptr<SystemRecord> s) {
     if (!alive) break;
     co_await runtime::sleep(rt_.loop(), std::chrono::milliseconds(100));
   }
+  if (s->doc.virtualMachine && s->state != SystemState::kStopped) (void)co_await vm_->stop(s->id, /*graceful=*/true);
   stopSystem(s, "GracefulExit", hr::kOk);
   co_return OkStatus();
 }
@@ -349,6 +376,7 @@ Task<Status> FakeHcsService::terminate(std::shared_ptr<SystemRecord> s) {
     co_return hcsError(hr::kHcsSystemAlreadyStopped, "Terminate", s->id, "the system is already stopped");
   }
   co_await settle();
+  if (s->doc.virtualMachine && s->state != SystemState::kStopped) (void)co_await vm_->stop(s->id, /*graceful=*/false);
   stopSystem(s, "ForcedExit", hr::kOk);
   co_return OkStatus();
 }
@@ -357,6 +385,7 @@ Task<Status> FakeHcsService::pause(std::shared_ptr<SystemRecord> s) {
   HCS_CO_RETURN_IF_ERROR(checkState(*s, "Pause", {SystemState::kRunning}));
   co_await settle();
   HCS_CO_RETURN_IF_ERROR(checkState(*s, "Pause", {SystemState::kRunning}));
+  if (s->doc.virtualMachine) HCS_CO_RETURN_IF_ERROR((co_await vm_->pause(s->id)).withContext("Pause", s->id));
   for (auto& [pid, p] : s->processes) {
     if (p->proc && !p->exit) (void)p->proc->signal(SIGSTOP);
   }
@@ -368,6 +397,7 @@ Task<Status> FakeHcsService::resume(std::shared_ptr<SystemRecord> s) {
   HCS_CO_RETURN_IF_ERROR(checkState(*s, "Resume", {SystemState::kPaused}));
   co_await settle();
   HCS_CO_RETURN_IF_ERROR(checkState(*s, "Resume", {SystemState::kPaused}));
+  if (s->doc.virtualMachine) HCS_CO_RETURN_IF_ERROR((co_await vm_->resume(s->id)).withContext("Resume", s->id));
   for (auto& [pid, p] : s->processes) {
     if (p->proc && !p->exit) (void)p->proc->signal(SIGCONT);
   }
@@ -643,16 +673,25 @@ Task<Status> FakeHcsService::modify(std::shared_ptr<SystemRecord> s, std::string
   if (!req->resourcePath && req->guestRequest.is_null()) {
     co_return hcsError(hr::kHcsInvalidJson, op, s->id, "one of ResourcePath or GuestRequest is required");
   }
-  if (!req->guestRequest.is_null()) {
-    if (!s->doc.virtualMachine) co_return hcsError(hr::kInvalidArg, op, s->id, "GuestRequest is only valid for a virtual machine");
-    if (!req->resourcePath) {
-      co_return hcsError(hr::kNotImpl, op, s->id, "guest-only requests need a guest connection (no VM backend yet)");
-    }
+  if (!req->guestRequest.is_null() && !s->doc.virtualMachine) {
+    co_return hcsError(hr::kInvalidArg, op, s->id, "GuestRequest is only valid for a virtual machine");
   }
   co_await settle();
-  HCS_CO_RETURN_IF_ERROR(applyModify(*s, *req));
-  if (!req->guestRequest.is_null()) s->guestRequests.push_back(req->guestRequest);
-  HLOG(Info, "hcs_fake.system.modified").kv("id", s->id).kv("path", *req->resourcePath).kv("type", req->requestType.value_or(""));
+  if (req->resourcePath) {
+    // Validate and record on a copy: a request the backend refuses changes nothing.
+    schema::ComputeSystem before = s->doc;
+    HCS_CO_RETURN_IF_ERROR(applyModify(*s, *req));
+    if (s->doc.virtualMachine) {
+      Status applied = co_await vm_->modify(s->id, *req);
+      if (!applied.ok()) {
+        s->doc = std::move(before);
+        co_return applied.withContext(op, s->id);
+      }
+    }
+  } else {
+    HCS_CO_RETURN_IF_ERROR((co_await vm_->modify(s->id, *req)).withContext(op, s->id));
+  }
+  HLOG(Info, "hcs_fake.system.modified").kv("id", s->id).kv("path", req->resourcePath.value_or("(guest)")).kv("type", req->requestType.value_or(""));
   co_return OkStatus();
 }
 
@@ -663,7 +702,19 @@ Task<StatusOr<hcs::CreatedProcess>> FakeHcsService::createProcess(std::shared_pt
   if (!params.ok()) co_return invalidJson(params.status(), op, s->id);
   HCS_CO_RETURN_IF_ERROR(checkState(*s, op, {SystemState::kRunning}));
   if (s->systemType == "VirtualMachine") {
-    co_return hcsError(hr::kNotImpl, op, s->id, "processes in a virtual machine need a guest (no VM backend yet)");
+    // The guest runs it; the service keeps the record and the notifications.
+    auto created = co_await vm_->createProcess(s->id, *params);
+    if (!created.ok()) co_return created.status().withContext(op, s->id);
+    auto p = std::make_shared<ProcessRecord>();
+    p->system = s;
+    p->systemId = s->id;
+    p->pid = created->pid;
+    p->imageName = params->commandArgs.empty() ? "" : params->commandArgs[0].substr(params->commandArgs[0].rfind('/') + 1);
+    p->createdWallNanos = rt_.loop().clock().wallNanos();
+    p->console = params->emulateConsole.value_or(false);
+    s->processes[p->pid] = p;
+    *record = p;
+    co_return std::move(*created);
   }
   std::vector<std::string> args = params->commandArgs;
   if (args.empty() && params->commandLine && !params->commandLine->empty()) {
@@ -743,6 +794,11 @@ Task<StatusOr<hcs::CreatedProcess>> FakeHcsService::createProcess(std::shared_pt
 
 Task<void> FakeHcsService::watchProcess(std::shared_ptr<ProcessRecord> p) {
   runtime::ExitStatus st = co_await p->proc->wait();
+  processExited(p, st);
+}
+
+void FakeHcsService::processExited(const std::shared_ptr<ProcessRecord>& p, runtime::ExitStatus st) {
+  if (p->exit) return;
   p->exit = st;
   HLOG(Info, "hcs_fake.process.exited").kv("id", p->systemId).kv("pid", p->pid).kv("exit_code", st.exitCode);
   schema::ProcessStatus ps;
@@ -753,6 +809,15 @@ Task<void> FakeHcsService::watchProcess(std::shared_ptr<ProcessRecord> p) {
   for (auto& [key, cb] : p->callbacks) {
     if (cb) rt_.loop().post([cb, e] { cb(e); });
   }
+}
+
+Status FakeHcsService::deliverSignal(const std::shared_ptr<ProcessRecord>& p, int sig, const char* op) {
+  std::string id = p->systemId + "/" + std::to_string(p->pid);
+  if (p->exit) return hcsError(hr::kHcsProcessAlreadyStopped, op, id, "the process has exited");
+  if (!p->proc) return OkStatus();  // a guest process: the caller asks the backend
+  Status st = p->proc->signal(sig);
+  if (!st.ok()) return hcsError(hr::kHcsProcessAlreadyStopped, op, id, st.message());
+  return OkStatus();
 }
 
 StatusOr<std::shared_ptr<ProcessRecord>> FakeHcsService::findProcess(const std::shared_ptr<SystemRecord>& s,
@@ -786,17 +851,16 @@ Task<Status> FakeHcsService::signalProcess(std::shared_ptr<ProcessRecord> p, std
     co_return hcsError(hr::kHcsInvalidJson, op, id, "Signal: want integer or string, got " + jsonTypeName(v));
   }
   co_await settle();
-  if (p->exit) co_return hcsError(hr::kHcsProcessAlreadyStopped, op, id, "the process has exited");
-  Status st = p->proc->signal(sig);
-  if (!st.ok()) co_return hcsError(hr::kHcsProcessAlreadyStopped, op, id, st.message());
+  HCS_CO_RETURN_IF_ERROR(deliverSignal(p, sig, op));
+  if (!p->proc) co_return (co_await vm_->signalProcess(p->systemId, p->pid, sig)).withContext(op, id);
   co_return OkStatus();
 }
 
 Task<Status> FakeHcsService::terminateProcess(std::shared_ptr<ProcessRecord> p) {
   std::string id = p->systemId + "/" + std::to_string(p->pid);
   co_await settle();
-  if (p->exit) co_return hcsError(hr::kHcsProcessAlreadyStopped, "TerminateProcess", id, "the process has exited");
-  (void)p->proc->signal(SIGKILL);
+  HCS_CO_RETURN_IF_ERROR(deliverSignal(p, SIGKILL, "TerminateProcess"));
+  if (!p->proc) co_return (co_await vm_->signalProcess(p->systemId, p->pid, SIGKILL)).withContext("TerminateProcess", id);
   co_return OkStatus();
 }
 
@@ -827,6 +891,7 @@ Task<Status> FakeHcsService::modifyProcess(std::shared_ptr<ProcessRecord> p, std
     if (!w.ok()) co_return invalidJson(w.status(), op, id);
     if (!p->console) co_return hcsError(hr::kInvalidHandle, op, id, "the process has no console");
     if (p->exit) co_return hcsError(hr::kHcsProcessAlreadyStopped, op, id, "the process has exited");
+    if (!p->proc) co_return hcsError(hr::kNotImpl, op, id, "resizing a guest console is not implemented yet");
     Status st = p->proc->resizeTerminal(*h, *w);
     if (!st.ok()) co_return hcsError(hr::kFail, op, id, st.message());
     p->consoleSize = {*h, *w};

@@ -21,8 +21,8 @@
 //     reported as SystemExited / ProcessExited notifications;
 //   - Container systems run their processes as real host processes through
 //     the runtime's ProcessRunner; VirtualMachine systems validate their
-//     document and delegate the guest to a VmBackend (none yet: processes in a
-//     VM are E_NOTIMPL until the sim/qemu backends exist).
+//     document and delegate the guest to a VmBackend (vm_backend.h; the
+//     default NoGuestBackend answers E_NOTIMPL for anything needing a guest).
 #pragma once
 
 #include <map>
@@ -30,6 +30,7 @@
 #include <set>
 #include <string>
 
+#include "hcs_fake/vm_backend.h"
 #include "src/hcs/hcs_api.h"
 #include "src/runtime/runtime.h"
 #include "src/schema/hcs.h"
@@ -44,7 +45,8 @@ struct SystemRecord;
 
 class FakeHcsService {
  public:
-  explicit FakeHcsService(runtime::Runtime& rt);
+  // vmBackend runs the guests of VirtualMachine systems (NoGuestBackend if null).
+  explicit FakeHcsService(runtime::Runtime& rt, std::unique_ptr<VmBackend> vmBackend = nullptr);
   ~FakeHcsService();
 
   runtime::Runtime& runtime() { return rt_; }
@@ -95,9 +97,12 @@ class FakeHcsService {
   Status validate(const schema::ComputeSystem& doc, const std::string& id) const;
   Status applyModify(SystemRecord& s, const schema::ModifySettingRequest& req);
   runtime::Task<void> watchProcess(std::shared_ptr<ProcessRecord> p);
+  void processExited(const std::shared_ptr<ProcessRecord>& p, runtime::ExitStatus st);
+  Status deliverSignal(const std::shared_ptr<ProcessRecord>& p, int sig, const char* op);
   runtime::Task<void> settle();
 
   runtime::Runtime& rt_;
+  std::unique_ptr<VmBackend> vm_;
   std::map<std::string, std::shared_ptr<SystemRecord>> systems_;
   uint64_t nextSession_ = 1;
 };
