@@ -500,6 +500,24 @@ TEST_P(HcsConformanceTest, ConsoleProcessSizeResizeAndStdinClose) {
   EXPECT_THAT(run(plain->resizeConsole(10, 10)), HResultIs(hr::kInvalidHandle)) << "no console";
 }
 
+TEST_P(HcsConformanceTest, ProcessesOfAContainerShareItsNamespaces) {
+  ComputeSystem& a = running("a");
+  ComputeSystem& b = running("b");
+  auto nsOf = [&](ComputeSystem& cs) {
+    auto p = spawn(cs, {"/bin/sh", "-c", "readlink /proc/self/ns/pid /proc/self/ns/mnt /proc/self/ns/uts"});
+    std::string out = readAll(p->stdoutStream());
+    run(p->wait());
+    return out;
+  };
+  std::string a1 = nsOf(a), a2 = nsOf(a), b1 = nsOf(b);
+  EXPECT_EQ(a1, a2) << "every process of one container is in the same namespaces";
+  char self[64] = {0};
+  ssize_t n = readlink("/proc/self/ns/pid", self, sizeof self - 1);
+  ASSERT_GT(n, 0);
+  if (a1.find(self) != std::string::npos) GTEST_SKIP() << "containers are not isolated here (needs root)";
+  EXPECT_NE(a1, b1) << "two containers do not share namespaces";
+}
+
 TEST_P(HcsConformanceTest, ProcessErrors) {
   ComputeSystem& cs = create("c", containerDoc());
   schema::ProcessParameters pp;

@@ -45,6 +45,10 @@ struct SystemRecord {
   std::set<uint64_t> handles;
   std::map<uint64_t, hcs::EventCallback> callbacks;
   std::map<uint32_t, std::shared_ptr<ProcessRecord>> processes;
+  // Container systems: a holder process that owns the container's pid, mount,
+  // UTS and IPC namespaces (PID 1 there); every process joins them. Null when
+  // the host does not allow namespaces (processes then run unisolated).
+  std::unique_ptr<runtime::Process> init;
 };
 
 }  // namespace hcsshim::hcs_fake

@@ -179,6 +179,7 @@ void FakeHcsService::stopSystem(const std::shared_ptr<SystemRecord>& s, const st
   s->state = SystemState::kStopped;
   s->exitType = exitType;
   s->exitStatus = status;
+  if (s->init && !s->init->exitStatus()) (void)s->init->signal(SIGKILL);
   for (auto& [pid, p] : s->processes) {
     if (p->proc && !p->exit) (void)p->proc->signal(SIGKILL);
     // Guest processes die with their VM.
@@ -187,7 +188,7 @@ void FakeHcsService::stopSystem(const std::shared_ptr<SystemRecord>& s, const st
   HLOG(Info, "hcs_fake.system.exited").kv("id", s->id).kv("exit_type", exitType).hex("status", status);
   Json data = {{"Status", static_cast<int32_t>(status)}, {"ExitType", exitType}};
   notifySystem(s, hcs::Event{hcs::EventType::kSystemExited, data.dump()});
-  if (s->handles.empty()) systems_.erase(s->id);
+  if (s->handles.empty()) forget(s);
 }
 
 Status FakeHcsService::validate(const schema::ComputeSystem& doc, const std::string& id) const {
@@ -343,11 +344,49 @@ Task<Status> FakeHcsService::start(std::shared_ptr<SystemRecord> s) {
       co_return hcsError(hr::kHcsTerminatedDuringStart, "Start", s->id, "the system stopped while starting");
     }
   }
+  if (s->doc.container) startContainerInit(s);
   s->state = SystemState::kRunning;
   s->startWallNanos = rt_.loop().clock().wallNanos();
   s->startMono = rt_.loop().now();
   HLOG(Info, "hcs_fake.system.started").kv("id", s->id);
   co_return OkStatus();
+}
+
+void FakeHcsService::forget(const std::shared_ptr<SystemRecord>& s) {
+  // Earlier leftovers that have been reaped since need no keeping.
+  std::erase_if(dying_, [](const auto& p) { return p->exitStatus().has_value(); });
+  std::erase_if(dyingProcesses_, [](const auto& p) { return p->proc->exitStatus().has_value(); });
+  // The namespace holder may still be dying: keep it until it is reaped.
+  if (s->init && !s->init->exitStatus()) dying_.push_back(std::move(s->init));
+  for (auto& [pid, p] : s->processes) {
+    if (p->proc && !p->proc->exitStatus()) dyingProcesses_.push_back(p);
+  }
+  systems_.erase(s->id);
+}
+
+void FakeHcsService::startContainerInit(const std::shared_ptr<SystemRecord>& s) {
+  runtime::ProcessSpec spec{.path = "sleep", .args = {"sleep", "infinity"}};
+  spec.isolate = true;
+  auto init = rt_.processes().spawn(spec);
+  if (!init.ok() || !(*init)->isolated()) {
+    if (init.ok()) (void)(*init)->signal(SIGKILL);
+    HLOG(Warn, "hcs_fake.container.unisolated").kv("id", s->id).kv("err", init.ok() ? OkStatus() : init.status());
+    if (init.ok()) runtime::spawn([](std::unique_ptr<runtime::Process> p) -> Task<void> { (void)co_await p->wait(); }(std::move(*init)));
+    return;
+  }
+  s->init = std::move(*init);
+  HLOG(Debug, "hcs_fake.container.namespaces").kv("id", s->id).kv("init_pid", s->init->pid());
+  // If the namespace holder dies, so does everything in it: the system exits.
+  runtime::spawn([](FakeHcsService* self, std::weak_ptr<SystemRecord> weak) -> Task<void> {
+    std::shared_ptr<SystemRecord> s = weak.lock();
+    if (!s) co_return;
+    runtime::Process* init = s->init.get();
+    s.reset();
+    (void)co_await init->wait();
+    if (auto again = weak.lock(); again && again->state != SystemState::kStopped) {
+      self->stopSystem(again, "UnexpectedExit", hr::kHcsUnexpectedExit);
+    }
+  }(this, s));
 }
 
 Task<Status> FakeHcsService::shutdown(std::shared_ptr<SystemRecord> s) {
@@ -736,6 +775,7 @@ Task<StatusOr<hcs::CreatedProcess>> FakeHcsService::createProcess(std::shared_pt
   spec.stdoutMode = params->createStdOutPipe.value_or(false) ? runtime::StdioMode::kPipe : runtime::StdioMode::kNull;
   spec.stderrMode = params->createStdErrPipe.value_or(false) ? runtime::StdioMode::kPipe : runtime::StdioMode::kNull;
   spec.newSession = true;
+  if (s->init) spec.joinNamespacesOf = s->init->pid();
   if (console) {
     // One terminal: stdin and stdout are its two directions; stderr joins stdout.
     spec.terminal = true;
@@ -924,11 +964,11 @@ void FakeHcsService::removeHandle(const std::shared_ptr<SystemRecord>& s, uint64
   s->callbacks.erase(key);
   if (!s->handles.empty()) return;
   if (s->state == SystemState::kStopped) {
-    systems_.erase(s->id);
+    forget(s);
   } else if (s->terminateOnLastHandleClosed) {
     HLOG(Info, "hcs_fake.system.last_handle_closed").kv("id", s->id);
     stopSystem(s, "ForcedExit", hr::kOk);
-    systems_.erase(s->id);
+    forget(s);
   }
 }
 
@@ -952,7 +992,16 @@ Task<void> FakeHcsService::shutdownService() {
     for (auto& [pid, p] : s->processes) {
       if (p->proc && !p->exit) (void)co_await p->proc->wait();
     }
+    if (s->init && !s->init->exitStatus()) (void)co_await s->init->wait();
   }
+  for (auto& init : dying_) {
+    if (!init->exitStatus()) (void)co_await init->wait();
+  }
+  dying_.clear();
+  for (auto& p : dyingProcesses_) {
+    if (!p->proc->exitStatus()) (void)co_await p->proc->wait();
+  }
+  dyingProcesses_.clear();
   co_await settle();
 }
 

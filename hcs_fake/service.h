@@ -98,12 +98,18 @@ class FakeHcsService {
   Status applyModify(SystemRecord& s, const schema::ModifySettingRequest& req);
   runtime::Task<void> watchProcess(std::shared_ptr<ProcessRecord> p);
   void processExited(const std::shared_ptr<ProcessRecord>& p, runtime::ExitStatus st);
+  void startContainerInit(const std::shared_ptr<SystemRecord>& s);
+  // forget drops a system from the table (its last handle closed after it stopped).
+  void forget(const std::shared_ptr<SystemRecord>& s);
   Status deliverSignal(const std::shared_ptr<ProcessRecord>& p, int sig, const char* op);
   runtime::Task<void> settle();
 
   runtime::Runtime& rt_;
   std::unique_ptr<VmBackend> vm_;
   std::map<std::string, std::shared_ptr<SystemRecord>> systems_;
+  // Processes of forgotten systems that have been killed but not reaped yet.
+  std::vector<std::unique_ptr<runtime::Process>> dying_;
+  std::vector<std::shared_ptr<ProcessRecord>> dyingProcesses_;
   uint64_t nextSession_ = 1;
 };
 

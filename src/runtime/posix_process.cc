@@ -212,10 +212,46 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
     return errnoStatus(errno, "pipe2");
   }
 
+  // Joining another process's namespaces: open them now (setns in the child).
+  bool joining = spec.joinNamespacesOf > 0;
+  int nsFds[4] = {-1, -1, -1, -1};
+  int pidPipe[2] = {-1, -1};
+  auto closeJoinFds = [&] {
+    for (int& fd : nsFds) closeFd(fd);
+    closeFd(pidPipe[0]);
+    closeFd(pidPipe[1]);
+  };
+  if (joining) {
+    // Order matters: the pid namespace last (it only applies to children).
+    const char* kinds[4] = {"ipc", "uts", "mnt", "pid"};
+    for (int i = 0; i < 4; ++i) {
+      std::string path = "/proc/" + std::to_string(spec.joinNamespacesOf) + "/ns/" + kinds[i];
+      nsFds[i] = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (nsFds[i] < 0) {
+        Status st = errnoStatus(errno, "open", path);
+        closeJoinFds();
+        ::close(errPipe[0]);
+        ::close(errPipe[1]);
+        if (ptyMaster >= 0) ::close(ptyMaster);
+        cleanup();
+        return st;
+      }
+    }
+    if (pipe2(pidPipe, O_CLOEXEC) < 0) {
+      Status st = errnoStatus(errno, "pipe2");
+      closeJoinFds();
+      ::close(errPipe[0]);
+      ::close(errPipe[1]);
+      if (ptyMaster >= 0) ::close(ptyMaster);
+      cleanup();
+      return st;
+    }
+  }
+
   pid_t parentPid = getpid();
   bool isolated = false;
   pid_t pid = -1;
-  if (spec.isolate) {
+  if (spec.isolate && !joining) {
     pid = cloneIsolated();
     isolated = pid >= 0;
     if (pid < 0) {
@@ -236,10 +272,25 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
   }
   if (pid == 0) {
     // Child.
+    if (joining) {
+      for (int fd : nsFds) {
+        if (setns(fd, 0) < 0) goto fail;
+      }
+      // The pid namespace applies to our children: start the real child as a
+      // sibling (CLONE_PARENT), so the runner stays its parent and reaps it.
+      struct clone_args a {};
+      a.flags = CLONE_PARENT;
+      pid_t grandchild = static_cast<pid_t>(syscall(SYS_clone3, &a, sizeof a));
+      if (grandchild < 0) goto fail;
+      if (grandchild > 0) {
+        (void)!::write(pidPipe[1], &grandchild, sizeof grandchild);
+        _exit(0);
+      }
+    }
     if (spec.killOnParentDeath) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
-      // In a new pid namespace the parent is invisible (getppid() == 0).
-      if (getppid() != (isolated ? 0 : parentPid)) _exit(127);
+      // In a new or joined pid namespace the parent is invisible (getppid() == 0).
+      if (getppid() != ((isolated || joining) ? 0 : parentPid)) _exit(127);
     }
     if (isolated) {
       // Our own /proc, without touching the host's mounts.
@@ -272,14 +323,27 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
   // Parent.
   ::close(errPipe[1]);
   for (auto& p : pipes) closeFd(p.child);
+  if (joining) {
+    for (int& fd : nsFds) closeFd(fd);
+    closeFd(pidPipe[1]);
+    pid_t grandchild = -1;
+    ssize_t r;
+    do {
+      r = ::read(pidPipe[0], &grandchild, sizeof grandchild);
+    } while (r < 0 && errno == EINTR);
+    closeFd(pidPipe[0]);
+    waitpid(pid, nullptr, 0);  // the short-lived intermediate
+    pid = r == sizeof grandchild ? grandchild : -1;
+  }
   int childErr = 0;
   ssize_t n;
   do {
     n = ::read(errPipe[0], &childErr, sizeof childErr);
   } while (n < 0 && errno == EINTR);
   ::close(errPipe[0]);
-  if (n == sizeof childErr) {
-    waitpid(pid, nullptr, 0);
+  if (n == sizeof childErr || pid < 0) {
+    if (pid > 0) waitpid(pid, nullptr, 0);
+    if (n != sizeof childErr) childErr = ECHILD;
     if (ptyMaster >= 0) ::close(ptyMaster);
     cleanup();
     return errnoStatus(childErr, "exec", spec.path);
@@ -288,7 +352,7 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
   auto state = std::make_shared<PosixProcess::State>();
   state->loop = &loop_;
   state->pid = pid;
-  state->isolated = isolated;
+  state->isolated = isolated || joining;
   state->pidfd = pidfdOpen(pid);
   if (state->pidfd < 0) {
     int err = errno;

@@ -167,3 +167,40 @@ TEST_F(PosixProcessTest, IsolatedProcessIsPidOneWithItsOwnProc) {
 
 }  // namespace
 }  // namespace hcsshim::runtime
+
+namespace hcsshim::runtime {
+namespace {
+
+TEST_F(PosixProcessTest, JoinedProcessSharesTheNamespaces) {
+  ProcessSpec initSpec{.path = "sleep", .args = {"sleep", "1000"}};
+  initSpec.isolate = true;
+  auto init = std::move(*runner_->spawn(initSpec));
+  if (!init->isolated()) {
+    (void)init->signal(SIGKILL);
+    blockOn(*loop_, init->wait());
+    GTEST_SKIP() << "namespaces not permitted here";
+  }
+  ProcessSpec spec{.path = "/bin/sh", .args = {"sh", "-c", "echo $$; cat /proc/1/comm; exit 3"}};
+  spec.stdoutMode = StdioMode::kPipe;
+  spec.joinNamespacesOf = init->pid();
+  auto p = runner_->spawn(spec);
+  ASSERT_TRUE(p.ok()) << p.status();
+  std::string out = blockOn(*loop_, readAll((*p)->stdoutStream()));
+  EXPECT_EQ(blockOn(*loop_, (*p)->wait()).exitCode, 3) << "its exit code reaches us: it is our child";
+  // Not PID 1 (sleep is), and it sees sleep as its namespace's init.
+  EXPECT_NE(out.substr(0, 2), "1\n") << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("\nsleep\n"));
+  EXPECT_GT((*p)->pid(), 1);
+  // Killing the namespace's init takes everything in it down.
+  ProcessSpec sleeper{.path = "sleep", .args = {"sleep", "1000"}};
+  sleeper.joinNamespacesOf = init->pid();
+  auto q = std::move(*runner_->spawn(sleeper));
+  ASSERT_THAT(init->signal(SIGKILL), ::hcsshim::testing::IsOk());
+  EXPECT_EQ(blockOn(*loop_, q->wait()).signal, SIGKILL);
+  blockOn(*loop_, init->wait());
+  ProcessSpec bad{.path = "true", .joinNamespacesOf = 999999999};
+  EXPECT_EQ(runner_->spawn(bad).status().code(), Code::kNotFound);
+}
+
+}  // namespace
+}  // namespace hcsshim::runtime

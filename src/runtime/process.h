@@ -48,6 +48,10 @@ struct ProcessSpec {
   // PID 1 there, with its own /proc) where the kernel and privileges allow;
   // otherwise it runs unisolated (Process::isolated() says which).
   bool isolate = false;
+  // joinNamespacesOf: start the child inside the pid, mount, UTS and IPC
+  // namespaces of that (isolated) process - another process of the same
+  // container. The child stays this process's child, so its exit is seen.
+  int joinNamespacesOf = 0;
 };
 
 // ExitStatus: how a process ended. exitCode follows the shell convention
