@@ -113,6 +113,32 @@ TEST_F(HcsdiagTest, CreateStartExecPropertiesTerminate) {
   EXPECT_THAT(r.err, ::testing::HasSubstr("HCS_E_SYSTEM_NOT_FOUND"));
 }
 
+TEST_F(HcsdiagTest, KillingAClientMidExecLeavesTheDaemonConsistent) {
+  std::string doc = dir_ + "/c2.json";
+  std::ofstream(doc) << R"({"Owner":"hcsdiag-test","Container":{}})";
+  ASSERT_EQ(hcsdiag({"create", "c2", doc}).code, 0);
+  ASSERT_EQ(hcsdiag({"start", "c2"}).code, 0);
+  // A client in the middle of an exec (its process still running) is SIGKILLed.
+  runtime::ProcessSpec spec{.path = hcsdiag_, .args = {"hcsdiag", "--address", address_, "exec", "c2", "/bin/sh", "-c",
+                                                      "echo started; sleep 1000"}};
+  spec.stdoutMode = runtime::StdioMode::kPipe;
+  auto client = rt_->processes().spawn(spec);
+  ASSERT_THAT(client, IsOk());
+  char buf[16];
+  ASSERT_THAT(runtime::blockOn(rt_->loop(), (*client)->stdoutStream()->read(buf)), IsOk());
+  ASSERT_THAT((*client)->signal(SIGKILL), IsOk());
+  EXPECT_EQ(runtime::blockOn(rt_->loop(), (*client)->wait()).signal, SIGKILL);
+  // The daemon still serves, the system is intact, and its process keeps running.
+  Result r = hcsdiag({"properties", "c2", "ProcessList"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto props = parseJson(r.out);
+  ASSERT_THAT(props, IsOk());
+  EXPECT_EQ((*props)["State"], "Running");
+  ASSERT_EQ((*props)["ProcessList"].size(), 1u) << r.out;
+  EXPECT_TRUE(daemon_->running());
+  EXPECT_EQ(hcsdiag({"terminate", "c2"}).code, 0);
+}
+
 TEST_F(HcsdiagTest, BadInputIsReported) {
   Result r = hcsdiag({"create", "bad", "-"}, "{\"Container\": ");
   EXPECT_EQ(r.code, 1);
