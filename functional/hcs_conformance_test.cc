@@ -384,6 +384,17 @@ TEST_P(HcsConformanceTest, ErrorCodes) {
   EXPECT_THAT(run(ComputeSystem::open(backend_->api(), rt_->loop(), id("bad"))), HResultIs(hr::kHcsSystemNotFound));
 }
 
+TEST_P(HcsConformanceTest, FailuresCarryErrorEvents) {
+  ComputeSystem& cs = create("c", containerDoc());
+  Status st = run(cs.pause());
+  ASSERT_THAT(st, HResultIs(hr::kHcsInvalidState));
+  ASSERT_FALSE(st.errorEvents().empty()) << st;
+  auto events = schema::decode<std::vector<schema::ErrorEvent>>(*parseJson(st.errorEvents()));
+  ASSERT_THAT(events, IsOk());
+  ASSERT_GE(events->size(), 1u);
+  EXPECT_FALSE(events->front().message.value_or("").empty());
+}
+
 TEST_P(HcsConformanceTest, ClosedHandleIsInvalid) {
   ComputeSystem& cs = running("c");
   cs.close();

@@ -190,7 +190,14 @@ TEST_F(HcsFuzzTest, HostileDocumentsGetInvalidJsonAndNothingIsLost) {
     }
   }
 
-  // 5. Oversized: refused by the size limit, the connection survives.
+  // 5. Hostile ids: broken UTF-8 and control characters are refused by name.
+  for (std::string badId : {std::string("bad\xff\xfeid"), std::string("tab\tid"), std::string(300, 'x'), std::string()}) {
+    auto r = run(fuzzer_->createComputeSystem(badId, jsonText(createDocs[0])));
+    EXPECT_THAT(r, HResultIs(hr::kInvalidArg)) << r.status();
+    ++cases;
+  }
+
+  // 6. Oversized: refused by the size limit, the connection survives.
   std::string huge = R"({"Owner":")" + std::string(5 << 20, 'x') + R"(","Container":{}})";
   auto big = run(fuzzer_->createComputeSystem("fuzz-huge", huge));
   EXPECT_EQ(big.status().code(), Code::kResourceExhausted) << big.status();

@@ -28,8 +28,9 @@ std::string stateName(SystemState s) {
 
 namespace {
 
+// hcsError: a failure as HCS reports it - HRESULT, message and ErrorEvents.
 Status hcsError(HResult code, std::string op, std::string id, std::string message) {
-  return Status::fromHResult(code, std::move(op), std::move(id), std::move(message));
+  return schema::withErrorEvent(Status::fromHResult(code, std::move(op), std::move(id), std::move(message)));
 }
 
 // invalidJson turns a schema decode error into HCS_E_INVALID_JSON keeping its message.
@@ -187,7 +188,7 @@ void FakeHcsService::stopSystem(const std::shared_ptr<SystemRecord>& s, const st
   }
   HLOG(Info, "hcs_fake.system.exited").kv("id", s->id).kv("exit_type", exitType).hex("status", status);
   Json data = {{"Status", static_cast<int32_t>(status)}, {"ExitType", exitType}};
-  notifySystem(s, hcs::Event{hcs::EventType::kSystemExited, data.dump()});
+  notifySystem(s, hcs::Event{hcs::EventType::kSystemExited, jsonText(data)});
   if (s->handles.empty()) forget(s);
 }
 
@@ -265,7 +266,10 @@ Status FakeHcsService::validate(const schema::ComputeSystem& doc, const std::str
 Task<StatusOr<std::shared_ptr<SystemRecord>>> FakeHcsService::create(std::string id, std::string configuration) {
   const char* op = "CreateComputeSystem";
   if (id.empty()) co_return hcsError(hr::kInvalidArg, op, id, "the compute system id is empty");
-  if (id.size() > 256) co_return hcsError(hr::kInvalidArg, op, id.substr(0, 64), "the compute system id is too long");
+  if (id.size() > 256) co_return hcsError(hr::kInvalidArg, op, validUtf8(id.substr(0, 64)), "the compute system id is too long");
+  if (validUtf8(id) != id || std::any_of(id.begin(), id.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+    co_return hcsError(hr::kInvalidArg, op, validUtf8(id), "the compute system id must be printable UTF-8");
+  }
   auto doc = schema::decode<schema::ComputeSystem>(std::string_view(configuration));
   if (!doc.ok()) co_return invalidJson(doc.status(), op, id);
   if (systems_.count(id)) co_return hcsError(hr::kHcsSystemAlreadyExists, op, id, "a compute system with this id exists");
@@ -319,7 +323,7 @@ Task<StatusOr<std::string>> FakeHcsService::enumerate(std::string query) {
                    {"RuntimeId", s->runtimeId},
                    {"State", stateName(s->state)}});
   }
-  co_return out.dump();
+  co_return jsonText(out);
 }
 
 Task<Status> FakeHcsService::start(std::shared_ptr<SystemRecord> s) {
@@ -530,7 +534,7 @@ Task<StatusOr<std::string>> FakeHcsService::properties(std::shared_ptr<SystemRec
       co_return hcsError(hr::kNotImpl, op, s->id, "property type \"" + t + "\" is not implemented by the fake HCS");
     }
   }
-  co_return schema::encode(p).dump();
+  co_return jsonText(schema::encode(p));
 }
 
 Status FakeHcsService::applyModify(SystemRecord& s, const schema::ModifySettingRequest& req) {
@@ -845,7 +849,7 @@ void FakeHcsService::processExited(const std::shared_ptr<ProcessRecord>& p, runt
   ps.processId = p->pid;
   ps.exited = true;
   ps.exitCode = static_cast<uint32_t>(st.exitCode);
-  hcs::Event e{hcs::EventType::kProcessExited, schema::encode(ps).dump()};
+  hcs::Event e{hcs::EventType::kProcessExited, jsonText(schema::encode(ps))};
   for (auto& [key, cb] : p->callbacks) {
     if (cb) rt_.loop().post([cb, e] { cb(e); });
   }
@@ -912,7 +916,7 @@ Task<StatusOr<std::string>> FakeHcsService::processProperties(std::shared_ptr<Pr
   // Until exit HCS reports the exit code as -1 (0xFFFFFFFF).
   ps.exitCode = p->exit ? static_cast<uint32_t>(p->exit->exitCode) : 0xFFFFFFFFu;
   ps.lastWaitResult = 0;
-  co_return schema::encode(ps).dump();
+  co_return jsonText(schema::encode(ps));
 }
 
 Task<Status> FakeHcsService::modifyProcess(std::shared_ptr<ProcessRecord> p, std::string settings) {

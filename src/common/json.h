@@ -30,6 +30,10 @@ using Json = nlohmann::json;
 // nesting so a hostile document cannot exhaust the stack.
 StatusOr<Json> parseJson(std::string_view text, size_t maxDepth = 128);
 
+// jsonText serialises compactly; invalid UTF-8 in strings becomes U+FFFD
+// instead of throwing (documents can carry bytes from hostile input).
+inline std::string jsonText(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
 // jsonTypeName returns "string", "number", "object", ... for messages.
 std::string jsonTypeName(const Json& j);
 

@@ -132,7 +132,7 @@ HResult hresultFromCode(Code code) {
 
 Status::Status(Code code, std::string message) {
   if (code == Code::kOk) return;
-  rep_ = std::make_shared<const Rep>(Rep{code, hresultFromCode(code), {}, {}, std::move(message)});
+  rep_ = std::make_shared<const Rep>(Rep{code, hresultFromCode(code), {}, {}, std::move(message), {}});
 }
 
 Status Status::fromHResult(HResult hr, std::string op, std::string id, std::string message) {
@@ -143,7 +143,7 @@ Status Status::fromHResult(HResult hr, std::string op, std::string id, std::stri
 Status Status::withCode(Code code, HResult hr, std::string op, std::string id, std::string message) {
   Status s;
   if (code == Code::kOk) return s;
-  s.rep_ = std::make_shared<const Rep>(Rep{code, hr, std::move(op), std::move(id), std::move(message)});
+  s.rep_ = std::make_shared<const Rep>(Rep{code, hr, std::move(op), std::move(id), std::move(message), {}});
   return s;
 }
 
@@ -153,8 +153,19 @@ const std::string& Status::message() const { return rep_ ? rep_->message : empty
 
 Status Status::withContext(std::string_view op, std::string_view id) const {
   if (ok()) return *this;
-  return withCode(rep_->code, rep_->hresult, rep_->op.empty() ? std::string(op) : rep_->op,
-                  rep_->id.empty() ? std::string(id) : rep_->id, rep_->message);
+  Status s = withCode(rep_->code, rep_->hresult, rep_->op.empty() ? std::string(op) : rep_->op,
+                      rep_->id.empty() ? std::string(id) : rep_->id, rep_->message);
+  return s.withErrorEvents(rep_->errorEvents);
+}
+
+const std::string& Status::errorEvents() const { return rep_ ? rep_->errorEvents : emptyString(); }
+
+Status Status::withErrorEvents(std::string eventsJson) const {
+  if (ok()) return *this;
+  Status s;
+  s.rep_ = std::make_shared<const Rep>(
+      Rep{rep_->code, rep_->hresult, rep_->op, rep_->id, rep_->message, std::move(eventsJson)});
+  return s;
 }
 
 std::string Status::toString() const {

@@ -82,6 +82,11 @@ class [[nodiscard]] Status {
   // withContext returns a copy whose op and id are set where they were empty.
   Status withContext(std::string_view op, std::string_view id) const;
 
+  // errorEvents: HCS's ErrorEvents array (JSON) when the failure came with
+  // one, else "". withErrorEvents returns a copy carrying them.
+  const std::string& errorEvents() const;
+  Status withErrorEvents(std::string eventsJson) const;
+
   // toString renders "op(id): message [Code, HRESULT 0x... NAME]" ("OK" when ok).
   std::string toString() const;
 
@@ -94,6 +99,7 @@ class [[nodiscard]] Status {
     std::string op;
     std::string id;
     std::string message;
+    std::string errorEvents;
   };
   std::shared_ptr<const Rep> rep_;
 };

@@ -152,7 +152,7 @@ Task<StatusOr<schema::Properties>> ComputeSystem::properties(std::vector<std::st
   schema::PropertyQuery q;
   q.propertyTypes = std::move(types);
   HCS_CO_ASSIGN_OR_RETURN(std::string doc,
-                          co_await withTimeout(s->loop, s->api.getComputeSystemProperties(s->handle, schema::encode(q).dump()),
+                          co_await withTimeout(s->loop, s->api.getComputeSystemProperties(s->handle, jsonText(schema::encode(q))),
                                                s->options.defaultTimeout, "GetProperties", s->id));
   auto p = schema::decode<schema::Properties>(std::string_view(doc));
   if (!p.ok()) co_return Status::fromHResult(hresult::kHcsInvalidJson, "GetProperties", s->id,
@@ -163,7 +163,7 @@ Task<StatusOr<schema::Properties>> ComputeSystem::properties(std::vector<std::st
 Task<Status> ComputeSystem::modify(const schema::ModifySettingRequest& request) {
   std::shared_ptr<State> s = s_;
   if (s->closed) co_return closedError("Modify", s->id);
-  co_return (co_await withTimeout(s->loop, s->api.modifyComputeSystem(s->handle, schema::encode(request).dump()),
+  co_return (co_await withTimeout(s->loop, s->api.modifyComputeSystem(s->handle, jsonText(schema::encode(request))),
                                   s->options.defaultTimeout, "Modify", s->id))
       .withContext("Modify", s->id);
 }
@@ -198,7 +198,7 @@ void watchProcess(const std::shared_ptr<Process::State>& p) {
 Task<StatusOr<std::unique_ptr<Process>>> ComputeSystem::createProcess(const schema::ProcessParameters& params) {
   std::shared_ptr<State> s = s_;
   if (s->closed) co_return closedError("CreateProcess", s->id);
-  auto created = co_await withTimeout(s->loop, s->api.createProcess(s->handle, schema::encode(params).dump()),
+  auto created = co_await withTimeout(s->loop, s->api.createProcess(s->handle, jsonText(schema::encode(params))),
                                       s->options.defaultTimeout, "CreateProcess", s->id);
   if (!created.ok()) co_return created.status().withContext("CreateProcess", s->id);
   auto p = std::make_shared<Process::State>(Process::State{s->api, s->loop, s->id, s->handle, created->handle, created->pid});
@@ -249,7 +249,7 @@ Task<Status> Process::signal(int sig) {
   std::shared_ptr<State> p = s_;
   if (p->closed) co_return Status::fromHResult(hresult::kInvalidHandle, "SignalProcess", p->name(), "the process handle is closed");
   Json opts = {{"Signal", sig}};
-  co_return (co_await p->api.signalProcess(p->handle, opts.dump())).withContext("SignalProcess", p->name());
+  co_return (co_await p->api.signalProcess(p->handle, jsonText(opts))).withContext("SignalProcess", p->name());
 }
 
 Task<Status> Process::kill() {
@@ -273,13 +273,13 @@ Task<Status> Process::kill() {
 Task<Status> Process::resizeConsole(uint16_t height, uint16_t width) {
   std::shared_ptr<State> p = s_;
   Json req = {{"Operation", "ConsoleSize"}, {"ConsoleSize", {{"Height", height}, {"Width", width}}}};
-  co_return (co_await p->api.modifyProcess(p->handle, req.dump())).withContext("ResizeConsole", p->name());
+  co_return (co_await p->api.modifyProcess(p->handle, jsonText(req))).withContext("ResizeConsole", p->name());
 }
 
 Task<Status> Process::closeStdin() {
   std::shared_ptr<State> p = s_;
   Json req = {{"Operation", "CloseHandle"}, {"CloseHandle", {{"Handle", "StdIn"}}}};
-  co_return (co_await p->api.modifyProcess(p->handle, req.dump())).withContext("CloseStdin", p->name());
+  co_return (co_await p->api.modifyProcess(p->handle, jsonText(req))).withContext("CloseStdin", p->name());
 }
 
 Task<StatusOr<schema::ProcessStatus>> Process::properties() {

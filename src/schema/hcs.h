@@ -679,7 +679,15 @@ struct ResultError {
 
 #undef HCS_FIELD
 
-// resultDocument renders a Status as the HCS result document ("" when OK).
+// errorEventFor describes a failure as one ErrorEvent (what HCS attaches).
+ErrorEvent errorEventFor(const Status& status);
+
+// withErrorEvent returns status carrying an ErrorEvents array (one event
+// describing it) unless it already carries some.
+Status withErrorEvent(const Status& status);
+
+// resultDocument renders a Status as the HCS result document ("" when OK),
+// with the status's ErrorEvents (or one describing it).
 std::string resultDocument(const Status& status);
 
 // statusFromResult turns an HRESULT plus result document back into a Status

@@ -23,7 +23,8 @@ Status statusFromRpc(const RpcStatus& rpc) {
   for (const auto& any : rpc.details()) {
     ErrorDetail d;
     if (any.type_url() == kErrorDetailType && d.ParseFromString(any.value())) {
-      return Status::withCode(static_cast<Code>(code), d.hresult(), d.op(), d.id(), rpc.message());
+      return Status::withCode(static_cast<Code>(code), d.hresult(), d.op(), d.id(), rpc.message())
+          .withErrorEvents(d.error_events());
     }
   }
   return Status(static_cast<Code>(code), rpc.message());
@@ -35,11 +36,13 @@ void statusToRpc(const Status& status, RpcStatus* rpc) {
   // proto3 strings must be UTF-8; messages may quote hostile input.
   rpc->set_message(validUtf8(status.message()));
   // Only worth the bytes when the HRESULT says more than the code does.
-  if (status.hresult() != hresultFromCode(status.code()) || !status.op().empty() || !status.id().empty()) {
+  if (status.hresult() != hresultFromCode(status.code()) || !status.op().empty() || !status.id().empty() ||
+      !status.errorEvents().empty()) {
     ErrorDetail d;
     d.set_hresult(status.hresult());
     d.set_op(validUtf8(status.op()));
     d.set_id(validUtf8(status.id()));
+    d.set_error_events(status.errorEvents());
     auto* any = rpc->add_details();
     any->set_type_url(kErrorDetailType);
     any->set_value(d.SerializeAsString());
@@ -227,7 +230,17 @@ Task<void> Server::runCall(std::shared_ptr<State> state, std::shared_ptr<Conn> c
     });
   }
   HLOG(Debug, "ttrpc.server.call").kv("conn", conn->id).kv("stream", streamId).kv("method", ctx.service + "/" + ctx.method);
-  StatusOr<std::string> result = co_await (*handler)(ctx, std::move(payload));
+  // A handler that throws is a bug, but it must cost one call, not the daemon.
+  StatusOr<std::string> result = InternalError("handler did not complete");
+  try {
+    result = co_await (*handler)(ctx, std::move(payload));
+  } catch (const std::exception& e) {
+    HLOG(Error, "ttrpc.server.handler_threw").kv("method", ctx.service + "/" + ctx.method).kv("what", e.what());
+    result = InternalError(std::string("ttrpc: handler failed: ") + e.what());
+  } catch (...) {
+    HLOG(Error, "ttrpc.server.handler_threw").kv("method", ctx.service + "/" + ctx.method);
+    result = InternalError("ttrpc: handler failed");
+  }
   if (timer) state->rt.loop().cancelTimer(timer);
   if (!*answered && !conn->channel->closed()) {
     *answered = true;

@@ -280,6 +280,15 @@ TEST_P(TtrpcTest, HResultOpAndIdSurviveTheHop) {
   EXPECT_EQ(r.status().message(), "requested HRESULT");
 }
 
+TEST_P(TtrpcTest, AThrowingHandlerCostsOneCallNotTheServer) {
+  server_->registerMethod("hcsshim.test.Throw", "Now", [](CallContext&, std::string) -> Task<StatusOr<std::string>> {
+    throw std::runtime_error("kaboom");
+    co_return std::string();
+  });
+  EXPECT_THAT(run(client().call("hcsshim.test.Throw", "Now", "")), StatusIs(Code::kInternal, "kaboom"));
+  EXPECT_THAT(run(echo(client(), "still serving")), IsOk());
+}
+
 TEST_P(TtrpcTest, UnknownServiceAndMethodAreUnimplemented) {
   EXPECT_THAT(run(client().call("no.such.Service", "Echo", "")), StatusIs(Code::kUnimplemented, "service no.such.Service"));
   EXPECT_THAT(run(client().call(kEchoService, "Nope", "")), StatusIs(Code::kUnimplemented, "method Nope"));
