@@ -95,6 +95,11 @@ TEST_F(HcsdiagTest, CreateStartExecPropertiesTerminate) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "SHOUT\n");
 
+  r = hcsdiag({"exec", "-t", "c1", "/bin/sh", "-c", "stty size; tty >/dev/null && echo on-a-tty"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::HasSubstr("24 80")) << "no terminal here: the default console size";
+  EXPECT_THAT(r.out, ::testing::HasSubstr("on-a-tty"));
+
   EXPECT_EQ(hcsdiag({"pause", "c1"}).code, 0);
   r = hcsdiag({"properties", "c1"});
   ASSERT_EQ(r.code, 0) << r.err;

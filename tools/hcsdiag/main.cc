@@ -5,10 +5,12 @@
 //   hcsdiag create <id> <document.json>        (or - for stdin)
 //   hcsdiag start|shutdown|terminate|pause|resume <id>
 //   hcsdiag properties <id> [PropertyType ...]  (prints the Properties document)
-//   hcsdiag exec [-i] <id> <command> [args...]  (stdio attached; exits with the process's code)
+//   hcsdiag exec [-i] [-t] <id> <command> [args...]  (stdio attached; -t: a console sized like
+//                                                    ours; exits with the process's code)
 //
 // Errors print the operation, the system id and the HRESULT, and exit 1.
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,7 +37,7 @@ int usage() {
                "  create <id> <document.json|->\n"
                "  start|shutdown|terminate|pause|resume <id>\n"
                "  properties <id> [PropertyType ...]\n"
-               "  exec [-i] <id> <command> [args...]\n");
+               "  exec [-i] [-t] <id> <command> [args...]\n");
   return 2;
 }
 
@@ -110,8 +112,10 @@ Task<int> runCommand(runtime::RealRuntime& rt, std::string address, std::vector<
 
   bool interactive = false;
   size_t at = 1;
-  if (cmd == "exec" && args[at] == "-i") {
-    interactive = true;
+  bool console = false;
+  while (cmd == "exec" && at < args.size() && (args[at] == "-i" || args[at] == "-t" || args[at] == "-it")) {
+    interactive = interactive || args[at] != "-t";
+    console = console || args[at] != "-i";
     ++at;
   }
   if (at >= args.size()) co_return usage();
@@ -140,7 +144,13 @@ Task<int> runCommand(runtime::RealRuntime& rt, std::string address, std::vector<
     pp.commandArgs.assign(args.begin() + static_cast<long>(at) + 1, args.end());
     pp.createStdInPipe = interactive;
     pp.createStdOutPipe = true;
-    pp.createStdErrPipe = true;
+    pp.createStdErrPipe = !console;  // a console has one output stream
+    if (console) {
+      pp.emulateConsole = true;
+      struct winsize ws {};
+      bool sized = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0;
+      pp.consoleSize = {static_cast<uint16_t>(sized ? ws.ws_row : 24), static_cast<uint16_t>(sized ? ws.ws_col : 80)};
+    }
     auto p = co_await (*cs)->createProcess(pp);
     if (!p.ok()) co_return fail(p.status());
     bool outDone = false, errDone = false;
@@ -148,10 +158,14 @@ Task<int> runCommand(runtime::RealRuntime& rt, std::string address, std::vector<
       co_await copyOut(s, STDOUT_FILENO);
       done = true;
     }((*p)->stdoutStream(), outDone));
-    runtime::spawn([](runtime::Stream* s, bool& done) -> Task<void> {
-      co_await copyOut(s, STDERR_FILENO);
-      done = true;
-    }((*p)->stderrStream(), errDone));
+    if ((*p)->stderrStream()) {
+      runtime::spawn([](runtime::Stream* s, bool& done) -> Task<void> {
+        co_await copyOut(s, STDERR_FILENO);
+        done = true;
+      }((*p)->stderrStream(), errDone));
+    } else {
+      errDone = true;
+    }
     std::unique_ptr<runtime::FdStream> in;
     if (interactive) {
       struct stat sb;
