@@ -75,7 +75,6 @@ class WireBackend : public Backend {
   }
   ~WireBackend() override {
     api_.reset();
-    extra_.clear();
     server_.shutdown();
     rt_.loop().runUntil([&] {
       return server_.connectionCount() == 0 && server_.activeCalls() == 0 && daemon_->activeRelays() == 0;
@@ -101,7 +100,6 @@ class WireBackend : public Backend {
   std::unique_ptr<hcs_fake::DaemonService> daemon_;
   std::string address_;
   std::unique_ptr<platforms::DaemonHcs> api_;
-  std::vector<std::unique_ptr<hcs::HcsApi>> extra_;
 };
 
 // BinaryBackend: the hcs_fake daemon binary as its own process.

@@ -53,7 +53,7 @@ Task<Status> Channel::fill(State& s, size_t want) {
     // Make room for the rest of the message, and at least a chunk.
     size_t need = std::max(want, s.unread() + kReadChunk);
     if (s.inCap - s.inHead < need) {
-      if (s.inCap < need || s.inHead == 0) {
+      if (s.inCap < need) {
         size_t cap = std::max(need, s.inCap * 2);
         std::unique_ptr<char[]> bigger(new char[cap]);
         std::copy(s.inbuf.get() + s.inHead, s.inbuf.get() + s.inTail, bigger.get());
