@@ -217,6 +217,13 @@ class HcsConformanceTest : public ::testing::TestWithParam<std::string> {
     return p.ok() ? p->state.value_or("?") : p.status().toString();
   }
 
+  // The fake's Configuration property: the document with every Modify applied.
+  Json configuration(ComputeSystem& cs) {
+    auto p = run(cs.properties({schema::kConfigurationPropertyType}));
+    EXPECT_THAT(p, IsOk());
+    return p.ok() ? p->configuration : Json();
+  }
+
   std::unique_ptr<Process> spawn(ComputeSystem& cs, std::vector<std::string> args, bool in = false, bool out = true,
                                  bool err = false) {
     schema::ProcessParameters pp;
@@ -591,10 +598,15 @@ TEST_P(HcsConformanceTest, ModifyValidatesPathsAndTypes) {
   unknown.resourcePath = "Container/Nope";
   unknown.requestType = "Add";
   EXPECT_THAT(run(cs.modify(unknown)), HResultIs(hr::kInvalidArg));
+  Json mapped = configuration(cs)["Container"]["MappedDirectories"];
+  ASSERT_EQ(mapped.size(), 1u) << "the added directory shows up in Properties";
+  EXPECT_EQ(mapped[0]["HostPath"], dir_);
+  EXPECT_EQ(mapped[0]["ContainerPath"], "/data");
   schema::ModifySettingRequest remove = add;
   remove.requestType = "Remove";
   EXPECT_THAT(run(cs.modify(remove)), IsOk());
   EXPECT_THAT(run(cs.modify(remove)), HResultIs(hr::kElementNotFound));
+  EXPECT_FALSE(configuration(cs)["Container"].contains("MappedDirectories")) << "and is gone after Remove";
 }
 
 // ---- Virtual machines ----
@@ -622,6 +634,11 @@ TEST_P(HcsConformanceTest, VirtualMachineScsiHotAddAndRemove) {
   add.settings = {{"Type", "VirtualDisk"}, {"Path", writeFile("disk.vhdx")}, {"ReadOnly", true}};
   EXPECT_THAT(run(vm.modify(add)), IsOk());
   EXPECT_THAT(run(vm.modify(add)), HResultIs(hr::kAlreadyExists));
+  const char* kController = "df6d0690-79e5-55b6-a5ec-c1e2f77f580a";
+  Json attached = configuration(vm)["VirtualMachine"]["Devices"]["Scsi"][kController]["Attachments"];
+  ASSERT_TRUE(attached.contains("3")) << "the hot-added disk shows up in Properties: " << attached.dump();
+  EXPECT_EQ(attached["3"]["Path"], add.settings["Path"]);
+  EXPECT_EQ(attached["3"]["ReadOnly"], true);
   schema::ModifySettingRequest lun64 = add;
   lun64.resourcePath = "VirtualMachine/Devices/Scsi/df6d0690-79e5-55b6-a5ec-c1e2f77f580a/Attachments/64";
   EXPECT_THAT(run(vm.modify(lun64)), HResultIs(hr::kInvalidArg));
@@ -632,6 +649,8 @@ TEST_P(HcsConformanceTest, VirtualMachineScsiHotAddAndRemove) {
   remove.requestType = "Remove";
   EXPECT_THAT(run(vm.modify(remove)), IsOk());
   EXPECT_THAT(run(vm.modify(remove)), HResultIs(hr::kElementNotFound));
+  attached = configuration(vm)["VirtualMachine"]["Devices"]["Scsi"][kController];
+  EXPECT_FALSE(attached.contains("Attachments") && attached["Attachments"].contains("3")) << attached.dump();
   schema::ModifySettingRequest pmem;
   pmem.resourcePath = "VirtualMachine/Devices/VirtualPMem/Devices/4";
   pmem.requestType = "Add";

@@ -103,7 +103,8 @@ ProcStat readProcStat(int pid) {
 const std::set<std::string>& knownPropertyTypes() {
   static const std::set<std::string> k = {"Memory", "GuestMemory", "Statistics", "ProcessList",
                                           "TerminateOnLastHandleClosed", "SharedMemoryRegion", "GuestConnection",
-                                          "ICHeartbeatStatus", "ProcessorTopology", "CpuGroup", "SystemGUID"};
+                                          "ICHeartbeatStatus", "ProcessorTopology", "CpuGroup", "SystemGUID",
+                                          schema::kConfigurationPropertyType};
   return k;
 }
 
@@ -530,6 +531,10 @@ Task<StatusOr<std::string>> FakeHcsService::properties(std::shared_ptr<SystemRec
       p.terminateOnLastHandleClosed = s->terminateOnLastHandleClosed;
     } else if (t == "SystemGUID") {
       p.systemGuid = s->runtimeId;
+    } else if (t == schema::kConfigurationPropertyType) {
+      // Fake extension: the system's document as it stands now, every
+      // Modify (hot-added devices, shares, sizes) applied.
+      p.configuration = schema::encode(s->doc);
     } else {
       co_return hcsError(hr::kNotImpl, op, s->id, "property type \"" + t + "\" is not implemented by the fake HCS");
     }

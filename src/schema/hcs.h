@@ -588,6 +588,11 @@ struct PropertyQuery {
   }
 };
 
+// Property type served only by the fake HCS (real HCS refuses it): the
+// system's current ComputeSystem document with every Modify applied, so a
+// test can see the devices it hot-added. Reported as Properties.Configuration.
+inline constexpr const char* kConfigurationPropertyType = "Configuration";
+
 struct Properties {
   std::optional<std::string> id;
   std::optional<std::string> systemType;     // "Container", "VirtualMachine"
@@ -606,6 +611,7 @@ struct Properties {
   Json guestConnectionInfo;
   Json memory;
   Json lcowMetrics;
+  Json configuration;  // fake HCS extension, see kConfigurationPropertyType
   Json extra;
   template <typename S, typename V>
   static void fields(S& s, V& v) {
@@ -626,6 +632,7 @@ struct Properties {
     HCS_FIELD("GuestConnectionInfo", guestConnectionInfo);
     HCS_FIELD("Memory", memory);
     HCS_FIELD("LCOWMetrics", lcowMetrics);
+    HCS_FIELD("Configuration", configuration);
   }
 };
 

@@ -144,6 +144,49 @@ TEST_F(HcsdiagTest, KillingAClientMidExecLeavesTheDaemonConsistent) {
   EXPECT_EQ(hcsdiag({"terminate", "c2"}).code, 0);
 }
 
+// hcsdiag exec -t run from a real terminal: the console starts at our size,
+// follows our resizes, and our terminal is raw (^C reaches the process
+// instead of killing hcsdiag).
+TEST_F(HcsdiagTest, ConsoleFollowsTheCallersTerminal) {
+  std::string doc = dir_ + "/c3.json";
+  std::ofstream(doc) << R"({"Owner":"hcsdiag-test","Container":{}})";
+  ASSERT_EQ(hcsdiag({"create", "c3", doc}).code, 0);
+  ASSERT_EQ(hcsdiag({"start", "c3"}).code, 0);
+  const char* script =
+      "trap 'echo interrupted; exit 3' INT; stty size; "
+      "while [ \"$(stty size)\" = '30 100' ]; do sleep 0.05; done; stty size; echo waiting; "
+      "while :; do sleep 0.05; done";
+  runtime::ProcessSpec spec{.path = hcsdiag_,
+                            .args = {"hcsdiag", "--address", address_, "exec", "-it", "c3", "/bin/sh", "-c", script}};
+  spec.terminal = true;
+  spec.terminalRows = 30;
+  spec.terminalColumns = 100;
+  auto client = rt_->processes().spawn(spec);
+  ASSERT_THAT(client, IsOk());
+  runtime::Process& p = **client;
+  auto readUntil = [&](const std::string& want) {
+    return runtime::blockOn(rt_->loop(), [](runtime::Stream& s, std::string want) -> Task<std::string> {
+      std::string seen;
+      char buf[256];
+      while (seen.find(want) == std::string::npos) {
+        auto n = co_await s.read(buf);
+        if (!n.ok() || *n == 0) break;
+        seen.append(buf, *n);
+      }
+      co_return seen;
+    }(*p.terminalStream(), want));
+  };
+  EXPECT_THAT(readUntil("30 100"), ::testing::HasSubstr("30 100")) << "the console starts at our size";
+  ASSERT_THAT(p.resizeTerminal(40, 120), IsOk());
+  EXPECT_THAT(readUntil("waiting"), ::testing::HasSubstr("40 120")) << "and follows our resize";
+  ASSERT_THAT(runtime::blockOn(rt_->loop(), p.terminalStream()->write("\x03")), IsOk());
+  EXPECT_THAT(readUntil("interrupted"), ::testing::HasSubstr("interrupted"));
+  auto exit = runtime::blockOn(rt_->loop(), p.wait());
+  EXPECT_EQ(exit.signal, 0) << "^C went to the process, not to hcsdiag";
+  EXPECT_EQ(exit.exitCode, 3);
+  EXPECT_EQ(hcsdiag({"terminate", "c3"}).code, 0);
+}
+
 TEST_F(HcsdiagTest, BadInputIsReported) {
   Result r = hcsdiag({"create", "bad", "-"}, "{\"Container\": ");
   EXPECT_EQ(r.code, 1);

@@ -10,8 +10,11 @@
 //
 // Errors print the operation, the system id and the HRESULT, and exit 1.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -22,6 +25,7 @@
 #include "platforms/linux/daemon_hcs.h"
 #include "src/common/log.h"
 #include "src/hcs/compute_system.h"
+#include "src/runtime/epoll_loop.h"
 #include "src/runtime/fd_stream.h"
 #include "src/runtime/real_runtime.h"
 
@@ -71,6 +75,57 @@ Task<void> copyIn(runtime::Stream& from, hcs::Process& p) {
     if (!(co_await p.stdinStream()->write(std::string_view(buf, *n))).ok()) break;
   }
   (void)co_await p.closeStdin();
+}
+
+// Our terminal, raw while a console process owns it; restored on every exit path.
+class RawTerminal {
+ public:
+  RawTerminal() {
+    if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_) == 0) {
+      struct termios raw = saved_;
+      cfmakeraw(&raw);
+      active_ = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+    }
+  }
+  ~RawTerminal() {
+    if (active_) tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+  }
+  RawTerminal(const RawTerminal&) = delete;
+  RawTerminal& operator=(const RawTerminal&) = delete;
+
+ private:
+  struct termios saved_ {};
+  bool active_ = false;
+};
+
+bool terminalSize(uint16_t& rows, uint16_t& cols) {
+  struct winsize ws {};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_row == 0) return false;
+  rows = ws.ws_row;
+  cols = ws.ws_col;
+  return true;
+}
+
+// Forwards SIGWINCH (our terminal was resized) to the console process until
+// *stop is set. The signal is blocked and read from a signalfd.
+Task<void> forwardResizes(runtime::EpollEventLoop& loop, hcs::Process& p, const bool& stop) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGWINCH);
+  if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) co_return;
+  int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (fd < 0) co_return;
+  auto watch = loop.watchFd(fd);
+  while (watch.ok() && !stop) {
+    co_await (*watch)->readable();
+    struct signalfd_siginfo si;
+    bool resized = false;
+    while (::read(fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) resized = true;
+    uint16_t rows = 0, cols = 0;
+    if (resized && !stop && terminalSize(rows, cols)) (void)co_await p.resizeConsole(rows, cols);
+  }
+  if (watch.ok()) loop.unwatch(*watch);
+  ::close(fd);
 }
 
 Task<int> runCommand(runtime::RealRuntime& rt, std::string address, std::vector<std::string> args) {
@@ -147,12 +202,24 @@ Task<int> runCommand(runtime::RealRuntime& rt, std::string address, std::vector<
     pp.createStdErrPipe = !console;  // a console has one output stream
     if (console) {
       pp.emulateConsole = true;
-      struct winsize ws {};
-      bool sized = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0;
-      pp.consoleSize = {static_cast<uint16_t>(sized ? ws.ws_row : 24), static_cast<uint16_t>(sized ? ws.ws_col : 80)};
+      uint16_t rows = 24, cols = 80;
+      (void)terminalSize(rows, cols);
+      pp.consoleSize = {rows, cols};
     }
     auto p = co_await (*cs)->createProcess(pp);
     if (!p.ok()) co_return fail(p.status());
+    // A console process gets our keystrokes unprocessed (^C goes to it, not
+    // to us) and follows our window size.
+    std::optional<RawTerminal> raw;
+    bool exited = false, resizesDone = true;
+    if (console) {
+      raw.emplace();
+      resizesDone = false;
+      runtime::spawn([](runtime::EpollEventLoop& loop, hcs::Process& proc, const bool& stop, bool& done) -> Task<void> {
+        co_await forwardResizes(loop, proc, stop);
+        done = true;
+      }(rt.epoll(), **p, exited, resizesDone));
+    }
     bool outDone = false, errDone = false;
     runtime::spawn([](runtime::Stream* s, bool& done) -> Task<void> {
       co_await copyOut(s, STDOUT_FILENO);
@@ -167,6 +234,7 @@ Task<int> runCommand(runtime::RealRuntime& rt, std::string address, std::vector<
       errDone = true;
     }
     std::unique_ptr<runtime::FdStream> in;
+    bool inDone = true;
     if (interactive) {
       struct stat sb;
       if (fstat(STDIN_FILENO, &sb) == 0 && S_ISREG(sb.st_mode)) {
@@ -179,13 +247,21 @@ Task<int> runCommand(runtime::RealRuntime& rt, std::string address, std::vector<
         auto s = runtime::FdStream::create(rt.epoll(), dup(STDIN_FILENO), runtime::FdStream::Kind::kPipeRead, "stdin");
         if (s.ok()) {
           in = std::move(*s);
-          runtime::spawn(copyIn(*in, **p));
+          inDone = false;
+          runtime::spawn([](runtime::Stream& from, hcs::Process& proc, bool& done) -> Task<void> {
+            co_await copyIn(from, proc);
+            done = true;
+          }(*in, **p, inDone));
         }
       }
     }
     int code = co_await (*p)->wait();
-    while (!outDone || !errDone) co_await runtime::sleep(rt.loop(), std::chrono::milliseconds(1));
-    if (in) in->close();
+    exited = true;
+    if (console) ::raise(SIGWINCH);  // wakes the resize forwarder so it can finish
+    if (in) in->close();  // wakes the stdin copier; it must finish before the process handle goes
+    while (!outDone || !errDone || !resizesDone || !inDone) {
+      co_await runtime::sleep(rt.loop(), std::chrono::milliseconds(1));
+    }
     co_return code;
   } else {
     co_return usage();
