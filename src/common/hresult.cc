@@ -52,6 +52,7 @@ std::string_view name(HResult hr) {
     case kVmcomputeUnexpectedExit: return "VMCOMPUTE_E_UNEXPECTED_EXIT";
     case kVmcomputeTimeout: return "VMCOMPUTE_E_TIMEOUT";
     case kVmcomputeUnknownMessage: return "VMCOMPUTE_E_UNKNOWN_MESSAGE";
+    case kVmcomputeUnsupportedProtocolVersion: return "VMCOMPUTE_E_UNSUPPORTED_PROTOCOL_VERSION";
     case kVmcomputeInvalidJson: return "VMCOMPUTE_E_INVALID_JSON";
     case kVmcomputeSystemNotFound: return "VMCOMPUTE_E_SYSTEM_NOT_FOUND";
     case kVmcomputeAlreadyStopped: return "VMCOMPUTE_E_SYSTEM_ALREADY_STOPPED";

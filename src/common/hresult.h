@@ -74,6 +74,7 @@ inline constexpr HResult kVmcomputeInvalidState = 0xC0370105;
 inline constexpr HResult kVmcomputeUnexpectedExit = 0xC0370106;
 inline constexpr HResult kVmcomputeTimeout = 0xC0370109;
 inline constexpr HResult kVmcomputeUnknownMessage = 0xC037010B;
+inline constexpr HResult kVmcomputeUnsupportedProtocolVersion = 0xC037010C;
 inline constexpr HResult kVmcomputeInvalidJson = 0xC037010D;
 inline constexpr HResult kVmcomputeSystemNotFound = 0xC037010E;
 inline constexpr HResult kVmcomputeAlreadyStopped = 0xC0370110;

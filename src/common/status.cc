@@ -67,6 +67,7 @@ Code codeFromHResult(HResult hr) {
     case kHcsUnexpectedExit:
     case kVmcomputeUnexpectedExit:
     case kHcsUnsupportedProtocolVersion:
+    case kVmcomputeUnsupportedProtocolVersion:
     case kInvalidHandle:
       return Code::kFailedPrecondition;
     case kNotImpl:

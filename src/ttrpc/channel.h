@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "src/common/status.h"
+#include "src/runtime/buffered_stream.h"
 #include "src/runtime/transport.h"
 
 namespace hcsshim::ttrpc {
@@ -58,33 +59,16 @@ class Channel {
   Status send(uint32_t streamId, MessageType type, uint8_t flags, std::string_view payload);
 
   // close closes the stream (pending recv fails); idempotent.
-  void close();
-  bool closed() const { return s_->closed; }
+  void close() { io_.close(); }
+  bool closed() const { return io_.closed(); }
   // writeError is the failure that broke the channel while writing (OK if none).
-  const Status& writeError() const { return s_->writeError; }
-  runtime::Stream& stream() { return *s_->stream; }
-  uint32_t maxMessageSize() const { return s_->maxMessageSize; }
+  const Status& writeError() const { return io_.writeError(); }
+  runtime::Stream& stream() { return io_.stream(); }
+  uint32_t maxMessageSize() const { return maxMessageSize_; }
 
  private:
-  struct State {
-    std::unique_ptr<runtime::Stream> stream;
-    uint32_t maxMessageSize;
-    // Receive buffer: bytes [inHead, inTail) of inbuf are unread. A plain
-    // array, so growing it does not zero memory that a read overwrites.
-    std::unique_ptr<char[]> inbuf;
-    size_t inCap = 0;
-    size_t inHead = 0;
-    size_t inTail = 0;
-    size_t unread() const { return inTail - inHead; }
-    std::string outbox;
-    bool flushing = false;
-    bool closed = false;
-    Status writeError;
-  };
-  static runtime::Task<void> flush(std::shared_ptr<State> s);
-  static runtime::Task<Status> fill(State& s, size_t want);
-
-  std::shared_ptr<State> s_;
+  runtime::BufferedStream io_;
+  uint32_t maxMessageSize_;
 };
 
 }  // namespace hcsshim::ttrpc
