@@ -8,24 +8,13 @@ using runtime::Task;
 
 namespace {
 
-// withTimeout runs `op` and fails with HCS_E_OPERATION_TIMEOUT if it has not
-// completed after `timeout` of loop time. A timed-out operation keeps running
-// in the background (as an HCS operation does); its result is dropped.
+// withTimeout fails `op` with HCS_E_OPERATION_TIMEOUT after `timeout`.
 template <typename T>
 Task<T> withTimeout(runtime::EventLoop& loop, Task<T> op, runtime::Duration timeout, std::string opName,
                     std::string id) {
-  runtime::Oneshot<T> done;
-  runtime::spawn([](Task<T> op, runtime::Oneshot<T> done) -> Task<void> { done.set(co_await std::move(op)); }(
-      std::move(op), done));
-  runtime::TimerId timer = 0;
-  if (!done.isSet()) {
-    timer = loop.addTimer(timeout, [done, opName, id]() mutable {
-      done.set(Status::fromHResult(hresult::kHcsOperationTimeout, opName, id, "the operation timed out"));
-    });
-  }
-  T result = co_await done;
-  if (timer) loop.cancelTimer(timer);
-  co_return result;
+  return runtime::withTimeout(loop, std::move(op), timeout, [opName, id]() -> T {
+    return Status::fromHResult(hresult::kHcsOperationTimeout, opName, id, "the operation timed out");
+  });
 }
 
 }  // namespace

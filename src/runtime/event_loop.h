@@ -71,6 +71,22 @@ inline auto sleep(EventLoop& loop, Duration d) {
   return Awaiter{loop, d};
 }
 
+// withTimeout runs `op` and completes with onTimeout() if it has not finished
+// after `timeout` of loop time. A timed-out op keeps running in the background
+// (like a remote operation would); its result is dropped.
+template <typename T, typename OnTimeout>
+Task<T> withTimeout(EventLoop& loop, Task<T> op, Duration timeout, OnTimeout onTimeout) {
+  Oneshot<T> done;
+  spawn([](Task<T> op, Oneshot<T> done) -> Task<void> { done.set(co_await std::move(op)); }(std::move(op), done));
+  TimerId timer = 0;
+  if (!done.isSet()) {
+    timer = loop.addTimer(timeout, [done, onTimeout]() mutable { done.set(onTimeout()); });
+  }
+  T result = co_await done;
+  if (timer) loop.cancelTimer(timer);
+  co_return result;
+}
+
 // yield reschedules the calling coroutine behind work already queued on the loop.
 inline auto yield(EventLoop& loop) {
   struct Awaiter {
