@@ -9,10 +9,13 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <set>
 
 #include "src/common/log.h"
 #include "src/runtime/fd_stream.h"
@@ -34,17 +37,25 @@ pid_t cloneIsolated() {
 int pidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 int pidfdSendSignal(int pidfd, int sig) { return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0)); }
 
+}  // namespace
+
+struct PosixProcessState {
+  EpollEventLoop* loop;
+  pid_t pid;
+  int pidfd;
+  std::shared_ptr<FdWatch> watch;
+  std::optional<ExitStatus> exit;
+  WaitList waiters;
+  bool isolated = false;
+  std::weak_ptr<std::set<pid_t>> tracked;  // the runner's registry of live children
+};
+
+namespace {
+
 class PosixProcess final : public Process {
  public:
-  struct State {
-    EpollEventLoop* loop;
-    pid_t pid;
-    int pidfd;
-    std::shared_ptr<FdWatch> watch;
-    std::optional<ExitStatus> exit;
-    WaitList waiters;
-    bool isolated = false;
-  };
+  using State = PosixProcessState;
+  std::shared_ptr<State> state() const { return s_; }
 
   PosixProcess(std::shared_ptr<State> s, std::unique_ptr<FdStream> in, std::unique_ptr<FdStream> out,
                std::unique_ptr<FdStream> err, std::unique_ptr<FdStream> tty, int ttyControlFd)
@@ -110,6 +121,7 @@ class PosixProcess final : public Process {
       st.exitCode = 128 + info.si_status;
     }
     s->exit = st;
+    if (auto t = s->tracked.lock()) t->erase(s->pid);
     HLOG(Debug, "process.exited").kv("pid", s->pid).kv("exit_code", st.exitCode).kv("signal", st.signal);
     releasePidfd(*s);
     s->watch->setOnEvent(nullptr);
@@ -349,31 +361,14 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
     return errnoStatus(childErr, "exec", spec.path);
   }
 
-  auto state = std::make_shared<PosixProcess::State>();
-  state->loop = &loop_;
-  state->pid = pid;
-  state->isolated = isolated || joining;
-  state->pidfd = pidfdOpen(pid);
-  if (state->pidfd < 0) {
-    int err = errno;
+  auto tracked = track(pid, isolated || joining);
+  if (!tracked.ok()) {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
     cleanup();
-    return errnoStatus(err, "pidfd_open", std::to_string(pid));
+    return tracked.status();
   }
-  fcntl(state->pidfd, F_SETFD, FD_CLOEXEC);
-  auto watch = loop_.watchFd(state->pidfd);
-  if (!watch.ok()) {
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    ::close(state->pidfd);
-    cleanup();
-    return watch.status();
-  }
-  state->watch = *watch;
-  // The callback keeps the state alive until the exit is seen, even if the
-  // Process object is dropped; onPidfdEvent breaks the cycle.
-  state->watch->setOnEvent([state](uint32_t) { PosixProcess::onPidfdEvent(state); });
+  auto state = std::move(*tracked);
 
   std::unique_ptr<FdStream> streams[3];
   const char* names[3] = {"stdin", "stdout", "stderr"};
@@ -404,6 +399,90 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
   HLOG(Debug, "process.spawned").kv("pid", pid).kv("path", spec.path).kv("terminal", spec.terminal);
   return std::unique_ptr<Process>(new PosixProcess(std::move(state), std::move(streams[0]), std::move(streams[1]),
                                                    std::move(streams[2]), std::move(tty), ttyControl));
+}
+
+StatusOr<std::shared_ptr<PosixProcessState>> PosixProcessRunner::track(int pid, bool isolated) {
+  auto state = std::make_shared<PosixProcessState>();
+  state->loop = &loop_;
+  state->pid = pid;
+  state->isolated = isolated;
+  state->pidfd = pidfdOpen(pid);
+  if (state->pidfd < 0) return errnoStatus(errno, "pidfd_open", std::to_string(pid));
+  fcntl(state->pidfd, F_SETFD, FD_CLOEXEC);
+  auto watch = loop_.watchFd(state->pidfd);
+  if (!watch.ok()) {
+    ::close(state->pidfd);
+    return watch.status();
+  }
+  state->watch = *watch;
+  state->tracked = tracked_;
+  tracked_->insert(pid);
+  // The callback keeps the state alive until the exit is seen, even if the
+  // Process object is dropped; onPidfdEvent breaks the cycle.
+  state->watch->setOnEvent([state](uint32_t) { PosixProcess::onPidfdEvent(state); });
+  return state;
+}
+
+StatusOr<std::unique_ptr<Process>> PosixProcessRunner::adopt(int pid) {
+  if (pid <= 0) return InvalidArgumentError("adopt: bad pid " + std::to_string(pid));
+  // Only a child can be waited for: refuse anything else up front.
+  siginfo_t info{};
+  if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) < 0) {
+    if (errno == ECHILD) {
+      return FailedPreconditionError("adopt: pid " + std::to_string(pid) + " is not a child of this process");
+    }
+    return errnoStatus(errno, "adopt: waitid", std::to_string(pid));
+  }
+  HCS_ASSIGN_OR_RETURN(auto state, track(pid, false));
+  HLOG(Debug, "process.adopted").kv("pid", pid);
+  auto p = std::unique_ptr<Process>(new PosixProcess(std::move(state), nullptr, nullptr, nullptr, nullptr, -1));
+  // It may have exited already (a zombie): the pidfd is readable at once, but
+  // an edge registered after the fact is not guaranteed - look now.
+  PosixProcess::onPidfdEvent(static_cast<PosixProcess*>(p.get())->state());
+  return p;
+}
+
+Status becomeChildSubreaper() {
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) return errnoStatus(errno, "prctl(PR_SET_CHILD_SUBREAPER)");
+  return OkStatus();
+}
+
+size_t PosixProcessRunner::reapOrphans() {
+  // Children of any of our threads, read from /proc (no waitid(P_ALL), which
+  // could take a tracked child's exit status from its owner).
+  std::set<pid_t> zombies;
+  if (DIR* tasks = opendir("/proc/self/task")) {
+    while (dirent* t = readdir(tasks)) {
+      if (t->d_name[0] == '.') continue;
+      std::ifstream in(std::string("/proc/self/task/") + t->d_name + "/children");
+      pid_t child;
+      while (in >> child) {
+        if (tracked_->count(child)) continue;
+        std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
+        std::string line;
+        std::getline(stat, line);
+        auto close = line.rfind(')');
+        if (close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z') zombies.insert(child);
+      }
+    }
+    closedir(tasks);
+  }
+  // A zombie is reaped the second time it is seen untracked: a process that
+  // was just reparented to us gets one reaper period to be adopted.
+  size_t reaped = 0;
+  std::set<pid_t> next;
+  for (pid_t z : zombies) {
+    if (!orphanCandidates_.count(z)) {
+      next.insert(z);
+      continue;
+    }
+    if (waitpid(z, nullptr, WNOHANG) == z) {
+      ++reaped;
+      HLOG(Debug, "process.orphan_reaped").kv("pid", z);
+    }
+  }
+  orphanCandidates_ = std::move(next);
+  return reaped;
 }
 
 }  // namespace hcsshim::runtime

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include "src/common/status_matchers.h"
 
@@ -200,6 +203,33 @@ TEST_F(PosixProcessTest, JoinedProcessSharesTheNamespaces) {
   blockOn(*loop_, init->wait());
   ProcessSpec bad{.path = "true", .joinNamespacesOf = 999999999};
   EXPECT_EQ(runner_->spawn(bad).status().code(), Code::kNotFound);
+}
+
+// As a child subreaper we inherit orphaned grandchildren: adopt() tracks one
+// (its exit code is ours to see) and reapOrphans() reaps the rest.
+TEST_F(PosixProcessTest, AdoptsAndReapsReparentedGrandchildren) {
+  ASSERT_THAT(becomeChildSubreaper(), IsOk());
+  ProcessSpec spec{.path = "/bin/sh",
+                   .args = {"sh", "-c", "(sleep 0.3; exit 7) & echo $!; (sleep 0.1; exit 0) & echo $!"}};
+  spec.stdoutMode = StdioMode::kPipe;
+  auto parent = std::move(*runner_->spawn(spec));
+  std::string out = blockOn(*loop_, readAll(parent->stdoutStream()));
+  EXPECT_EQ(blockOn(*loop_, parent->wait()).exitCode, 0);
+  int adoptee = 0, orphan = 0;
+  ASSERT_EQ(std::sscanf(out.c_str(), "%d %d", &adoptee, &orphan), 2) << out;
+
+  auto adopted = runner_->adopt(adoptee);
+  ASSERT_THAT(adopted, IsOk());
+  EXPECT_EQ(blockOn(*loop_, (*adopted)->wait()).exitCode, 7) << "the exit code of a process we did not spawn";
+
+  // The other one exited untracked: a zombie until the reaper's second look.
+  std::string procDir = "/proc/" + std::to_string(orphan);
+  ASSERT_EQ(access(procDir.c_str(), F_OK), 0) << "a zombie until reaped";
+  runner_->reapOrphans();
+  EXPECT_EQ(access(procDir.c_str(), F_OK), 0) << "one reaper period of grace";
+  EXPECT_EQ(runner_->reapOrphans(), 1u);
+  EXPECT_NE(access(procDir.c_str(), F_OK), 0);
+  EXPECT_THAT(runner_->adopt(1), StatusIs(Code::kFailedPrecondition)) << "not our child";
 }
 
 }  // namespace

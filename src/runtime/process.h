@@ -98,6 +98,12 @@ class ProcessRunner {
  public:
   virtual ~ProcessRunner() = default;
   virtual StatusOr<std::unique_ptr<Process>> spawn(const ProcessSpec& spec) = 0;
+  // adopt tracks an existing child of this process that it did not spawn
+  // (a container's init reparented to a subreaper once runc exits): exit and
+  // signals as for spawn; no stdio.
+  virtual StatusOr<std::unique_ptr<Process>> adopt(int pid) {
+    return UnimplementedError("this process runner cannot adopt pid " + std::to_string(pid));
+  }
 };
 
 }  // namespace hcsshim::runtime

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <linux/vm_sockets.h>
 
 #include <cerrno>
 #include <cstring>
@@ -116,7 +117,69 @@ StatusOr<std::unique_ptr<Listener>> UnixTransport::listen(std::string_view addre
   return std::unique_ptr<Listener>(new UnixListener(loop_, fd, std::move(*watch), path));
 }
 
+static StatusOr<std::pair<uint32_t, uint32_t>> parseVsockAddress(std::string_view address) {
+  constexpr std::string_view kScheme = "vsock://";
+  std::string_view rest = address.substr(kScheme.size());
+  auto colon = rest.find(':');
+  auto number = [](std::string_view t, uint32_t& out) {
+    if (t.empty() || t.size() > 10) return false;
+    uint64_t v = 0;
+    for (char c : t) {
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    out = static_cast<uint32_t>(v);
+    return v <= 0xFFFFFFFFu;
+  };
+  uint32_t cid = 0, port = 0;
+  if (colon == std::string_view::npos || !number(rest.substr(0, colon), cid) || !number(rest.substr(colon + 1), port)) {
+    return InvalidArgumentError("vsock address " + std::string(address) + ": want vsock://CID:PORT");
+  }
+  return std::make_pair(cid, port);
+}
+
+Task<StatusOr<std::unique_ptr<Stream>>> UnixTransport::connectVsock(std::string address) {
+  HCS_CO_ASSIGN_OR_RETURN(auto cidPort, parseVsockAddress(address));
+  int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) co_return errnoStatus(errno, "socket(AF_VSOCK)", address);
+  sockaddr_vm addr{};
+  addr.svm_family = AF_VSOCK;
+  addr.svm_cid = cidPort.first;
+  addr.svm_port = cidPort.second;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 && errno != EINPROGRESS) {
+    Status st = errnoStatus(errno, "connect", address);
+    ::close(fd);
+    co_return st;
+  }
+  auto watch = loop_.watchFd(fd);
+  if (!watch.ok()) {
+    ::close(fd);
+    co_return watch.status();
+  }
+  // In progress: writable once connected or failed; SO_ERROR says which.
+  int err = 0;
+  for (;;) {
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    if (err != 0) break;
+    sockaddr_vm peer{};
+    socklen_t plen = sizeof peer;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0) break;
+    co_await (*watch)->writable();
+  }
+  loop_.unwatch(*watch);
+  if (err != 0) {
+    ::close(fd);
+    co_return errnoStatus(err, "connect", address);
+  }
+  static uint64_t seq = 0;
+  HCS_CO_ASSIGN_OR_RETURN(auto stream, FdStream::create(loop_, fd, FdStream::Kind::kSocket,
+                                                        address + "#c" + std::to_string(++seq)));
+  co_return std::unique_ptr<Stream>(std::move(stream));
+}
+
 Task<StatusOr<std::unique_ptr<Stream>>> UnixTransport::connect(std::string_view address) {
+  if (address.starts_with("vsock://")) co_return co_await connectVsock(std::string(address));
   HCS_CO_ASSIGN_OR_RETURN(std::string path, unixSocketPath(address));
   static uint64_t seq = 0;
   sockaddr_un addr = makeAddr(path);

@@ -1,4 +1,5 @@
-// unix_transport.h: the real Transport over filesystem unix sockets.
+// unix_transport.h: the real Transport over filesystem unix sockets (and
+// outgoing AF_VSOCK connections, "vsock://CID:PORT", for a guest agent).
 //
 //   UnixTransport t(loop);
 //   auto l = t.listen("unix:///tmp/x.sock");      // unlinks a stale socket
@@ -24,6 +25,7 @@ class UnixTransport final : public Transport {
   Task<StatusOr<std::unique_ptr<Stream>>> connect(std::string_view address) override;
 
  private:
+  Task<StatusOr<std::unique_ptr<Stream>>> connectVsock(std::string address);
   EpollEventLoop& loop_;
   UnixListenOptions options_;
 };
