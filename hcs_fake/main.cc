@@ -8,7 +8,6 @@
 // unix:///tmp/hcs-fake-<uid>/hcs.sock. SIGTERM/SIGINT stop every compute
 // system, tell clients (their event waits fail: ServiceDisconnect) and exit 0.
 #include <signal.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -21,6 +20,7 @@
 #include "platforms/linux/daemon_hcs.h"
 #include "src/common/log.h"
 #include "src/runtime/real_runtime.h"
+#include "src/runtime/signals.h"
 #include "src/ttrpc/server.h"
 
 namespace {
@@ -29,21 +29,6 @@ using hcsshim::runtime::Task;
 
 void usage() {
   std::fprintf(stderr, "usage: hcs_fake [--address unix:///path/hcs.sock] [--state-dir DIR] [-debug]\n");
-}
-
-// waitForSignal completes when SIGTERM or SIGINT arrives (through a signalfd in the loop).
-Task<int> waitForSignal(hcsshim::runtime::EpollEventLoop& loop, int sfd) {
-  auto watch = loop.watchFd(sfd);
-  if (!watch.ok()) co_return 0;
-  for (;;) {
-    signalfd_siginfo info;
-    ssize_t n = ::read(sfd, &info, sizeof info);
-    if (n == sizeof info) {
-      loop.unwatch(*watch);
-      co_return static_cast<int>(info.ssi_signo);
-    }
-    co_await (*watch)->readable();
-  }
 }
 
 }  // namespace
@@ -90,12 +75,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGINT);
-  sigprocmask(SIG_BLOCK, &mask, nullptr);
-  int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  runtime::TerminationSignals signals;
 
   auto rt = runtime::RealRuntime::create("hcs_fake");
   if (!rt.ok()) {
@@ -117,7 +97,7 @@ int main(int argc, char** argv) {
   }(server, std::move(*listener), served));
   HLOG(Info, "hcs_fake.ready").kv("address", address).kv("state_dir", stateDir).kv("pid", getpid());
 
-  int sig = runtime::blockOn((*rt)->loop(), waitForSignal((*rt)->epoll(), sfd));
+  int sig = runtime::blockOn((*rt)->loop(), signals.wait((*rt)->epoll()));
   HLOG(Info, "hcs_fake.stopping").kv("signal", sig).kv("systems", service.systemCount());
   runtime::blockOn((*rt)->loop(), service.shutdownService());
   // Let the exit notifications reach the clients before their sessions end.
@@ -129,7 +109,6 @@ int main(int argc, char** argv) {
   (*rt)->loop().runUntil([&] {
     return served && server.connectionCount() == 0 && server.activeCalls() == 0 && daemon.activeRelays() == 0;
   });
-  ::close(sfd);
   HLOG(Info, "hcs_fake.stopped");
   return 0;
 }

@@ -192,9 +192,14 @@ Task<StatusOr<std::unique_ptr<GuestConnection>>> GuestConnection::over(runtime::
   auto s = std::make_shared<ConnectionState>(loop, std::move(stream), vsock, vmId, options);
   runtime::spawn(readLoop(s));
   std::unique_ptr<GuestConnection> gc(new GuestConnection(s));
-  auto neg = co_await callAs<NegotiateProtocolResponse>(
-      s, msg::kNegotiateProtocol, std::string(kUvmContainerId),
-      schema::encode(NegotiateProtocolRequest{{}, kProtocolVersion, kProtocolVersion}));
+  // (Named locals, not temporaries, in co_await expressions: GCC 12
+  // mis-destroys aggregate temporaries there.)
+  NegotiateProtocolRequest req;
+  req.minimumVersion = kProtocolVersion;
+  req.maximumVersion = kProtocolVersion;
+  Json payload = schema::encode(req);
+  std::string uvm(kUvmContainerId);
+  auto neg = co_await callAs<NegotiateProtocolResponse>(s, msg::kNegotiateProtocol, uvm, std::move(payload));
   if (!neg.ok()) co_return neg.status();
   if (neg->version != kProtocolVersion) {
     co_return Status::fromHResult(hr::kVmcomputeUnsupportedProtocolVersion, "NegotiateProtocol", vmId,
@@ -261,7 +266,8 @@ Task<StatusOr<GuestProperties>> GuestConnection::getProperties(std::string conta
 }
 
 Task<StatusOr<std::string>> GuestConnection::dumpStacks() {
-  auto r = co_await callAs<DumpStacksResponse>(s_, msg::kDumpStacks, std::string(kUvmContainerId), Json::object());
+  std::string uvm(kUvmContainerId);
+  auto r = co_await callAs<DumpStacksResponse>(s_, msg::kDumpStacks, uvm, Json::object());
   if (!r.ok()) co_return r.status();
   co_return std::move(r->guestStacks);
 }

@@ -23,6 +23,7 @@ class RealRuntime final : public Runtime {
   EpollEventLoop& epoll() { return *loop_; }
   Transport& transport() override { return *transport_; }
   ProcessRunner& processes() override { return *processes_; }
+  PosixProcessRunner& posixProcesses() { return *processes_; }
   Random& random() override { return random_; }
   PeerCredentials credentials() const override;
   std::string name() const override { return name_; }

@@ -21,6 +21,7 @@
 //   "VirtualMachine.ComputeTopology.Memory.SizeInMB: want unsigned integer, got string"
 #pragma once
 
+#include <concepts>
 #include <map>
 #include <optional>
 #include <string>
@@ -229,19 +230,26 @@ Json encodeValue(const T& v) {
 
 }  // namespace detail
 
-// decode parses a JSON value into T; `path` prefixes error locations.
-template <typename T>
-StatusOr<T> decode(const Json& j, const std::string& path = "") {
+// decode parses a JSON value into T; `path` prefixes error locations. Only
+// a Json binds here (a string must not silently become a JSON string value).
+template <typename T, typename J>
+  requires std::same_as<J, Json>
+StatusOr<T> decode(const J& j, const std::string& path = "") {
   T out{};
   HCS_RETURN_IF_ERROR(detail::decodeValue(j, out, path));
   return out;
 }
 
-// decode parses JSON text into T (syntax errors name the byte offset).
+// decode parses JSON text into T (syntax errors name the byte offset, and
+// are prefixed with `path` when given).
 template <typename T>
-StatusOr<T> decode(std::string_view text) {
-  HCS_ASSIGN_OR_RETURN(Json j, parseJson(text));
-  return decode<T>(j);
+StatusOr<T> decode(std::string_view text, const std::string& path = "") {
+  auto j = parseJson(text);
+  if (!j.ok()) {
+    if (path.empty()) return j.status();
+    return Status(j.status().code(), path + ": " + j.status().message());
+  }
+  return decode<T>(*j, path);
 }
 
 template <typename T>

@@ -1,0 +1,301 @@
+// The guest agent end to end: a real `gcs` process, real runc, real overlay
+// mounts, driven through the host's GuestConnection over hybrid vsock.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "functional/harness/gcs_guest.h"
+#include "src/common/status_matchers.h"
+#include "src/runtime/real_runtime.h"
+
+namespace hcsshim {
+namespace {
+
+using ::hcsshim::testing::HResultIs;
+using ::hcsshim::testing::IsOk;
+using ::testing::HasSubstr;
+using bridge::GuestProcess;
+using runtime::Task;
+namespace fs = std::filesystem;
+namespace hr = hresult;
+
+class GcsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (runc, overlay mounts)";
+    rt_ = std::move(*runtime::RealRuntime::create("gcs-test"));
+    auto g = functional::GcsGuest::start(*rt_);
+    ASSERT_THAT(g, IsOk());
+    guest_ = std::move(*g);
+    auto layer = guest_->busyboxLayer();
+    ASSERT_THAT(layer, IsOk());
+    busybox_ = *layer;
+  }
+
+  void TearDown() override {
+    if (!guest_) return;
+    for (auto& id : created_) {
+      (void)run(gc().shutdownContainer(id, true));
+      (void)run(gc().deleteContainerState(id));
+    }
+    EXPECT_EQ(guest_->stop(), 0) << "the agent shuts down cleanly";
+    for (auto& id : created_) {
+      EXPECT_THAT(functional::leftovers(guest_->dir() + "/state/runc", guest_->dir(), id), ::testing::IsEmpty());
+    }
+  }
+
+  template <typename T>
+  T run(Task<T> t) {
+    return runtime::blockOn(rt_->loop(), std::move(t));
+  }
+
+  bridge::GuestConnection& gc() { return guest_->connection(); }
+
+  // prepare mounts busybox (+ extra layers) as the container's root and creates it.
+  void prepare(const std::string& id, std::vector<std::string> args, std::vector<std::string> extraLayers = {}) {
+    std::string root = guest_->dir() + "/rootfs/" + id;
+    bridge::CombinedLayers cl;
+    cl.containerId = id;
+    cl.containerRootPath = root;
+    for (auto& l : extraLayers) cl.layers.push_back(bridge::Layer{l, {}});
+    cl.layers.push_back(bridge::Layer{busybox_, {}});
+    cl.scratchPath = guest_->dir() + "/scratch/" + id;
+    ASSERT_THAT(run(gc().modifySettings(id, {bridge::resource::kCombinedLayers, "Add", schema::encode(cl), {}})), IsOk());
+    auto spec = guest_->spec(root, std::move(args));
+    ASSERT_THAT(spec, IsOk());
+    bridge::ContainerConfig config;
+    config.ociSpecification = *spec;
+    ASSERT_THAT(run(gc().createContainer(id, config)), IsOk());
+    ASSERT_THAT(run(gc().startContainer(id)), IsOk());
+    created_.push_back(id);
+  }
+
+  void unprepare(const std::string& id) {
+    ASSERT_THAT(run(gc().deleteContainerState(id)), IsOk());
+    bridge::CombinedLayers cl;
+    cl.containerRootPath = guest_->dir() + "/rootfs/" + id;
+    EXPECT_THAT(run(gc().modifySettings(id, {bridge::resource::kCombinedLayers, "Remove", schema::encode(cl), {}})),
+                HResultIs(hr::kElementNotFound))
+        << "DeleteContainerState already unmounted the container's layers";
+    created_.erase(std::find(created_.begin(), created_.end(), id));
+    EXPECT_THAT(functional::leftovers(guest_->dir() + "/state/runc", guest_->dir(), id), ::testing::IsEmpty());
+  }
+
+  std::unique_ptr<GuestProcess> start(const std::string& cid, std::vector<std::string> args,
+                                      bridge::StdioRequest stdio = {.out = true}, bool terminal = false) {
+    bridge::ProcessParameters pp;
+    if (!args.empty()) {
+      pp.ociProcess = Json{{"args", args}, {"cwd", "/"}, {"env", {"PATH=/bin"}}, {"user", {{"uid", 0}, {"gid", 0}}}};
+    }
+    pp.emulateConsole = terminal;
+    if (terminal) pp.consoleSize = {24, 80};
+    auto p = run(gc().executeProcess(cid, pp, stdio));
+    EXPECT_THAT(p, IsOk());
+    return p.ok() ? std::move(*p) : nullptr;
+  }
+
+  std::string readAll(runtime::Stream* s) {
+    if (!s) return "";
+    auto r = run(runtime::readToEnd(*s));
+    return r.ok() ? *r : r.status().toString();
+  }
+
+  int waitExit(GuestProcess& p) {
+    auto code = run(p.wait());
+    EXPECT_THAT(code, IsOk());
+    return code.ok() ? static_cast<int>(*code) : -1;
+  }
+
+  std::unique_ptr<runtime::RealRuntime> rt_;
+  std::unique_ptr<functional::GcsGuest> guest_;
+  std::string busybox_;
+  std::vector<std::string> created_;
+};
+
+TEST_F(GcsTest, NegotiatesProtocolVersion4) {
+  const auto& n = gc().negotiated();
+  EXPECT_EQ(n.version, 4u);
+  EXPECT_EQ(n.capabilities.runtimeOsType, "Linux");
+  ASSERT_EQ(n.capabilities.supportedSchemaVersions.size(), 1u);
+  EXPECT_EQ(n.capabilities.supportedSchemaVersions[0].major, 2);
+  ASSERT_TRUE(n.capabilities.guestDefinedCapabilities);
+  EXPECT_EQ(n.capabilities.guestDefinedCapabilities->signalProcessSupported, true);
+}
+
+TEST_F(GcsTest, EchoHelloInABusyboxContainerFromCombinedLayers) {
+  prepare("hello", {"echo", "hello"});
+  auto p = start("hello", {});
+  ASSERT_TRUE(p);
+  EXPECT_EQ(readAll(p->stdoutStream()), "hello\n");
+  EXPECT_EQ(waitExit(*p), 0);
+  auto exit = run(gc().waitForExit("hello"));
+  ASSERT_THAT(exit, IsOk());
+  EXPECT_EQ(exit->type, "UnexpectedExit") << "the init exited on its own";
+  EXPECT_EQ(exit->result, 0);
+  unprepare("hello");
+}
+
+TEST_F(GcsTest, ExitCodesPropagate) {
+  prepare("fails", {"sh", "-c", "exit 1"});
+  auto init = start("fails", {});
+  EXPECT_EQ(waitExit(*init), 1);
+  EXPECT_EQ(run(gc().waitForExit("fails"))->result, 1);
+  unprepare("fails");
+
+  prepare("killed", {"sleep", "1000"});
+  init = start("killed", {}, {});
+  ASSERT_THAT(run(init->signal(0)), IsOk()) << "signal 0 means SIGKILL on the bridge";
+  EXPECT_EQ(waitExit(*init), 137);
+  EXPECT_THAT(run(init->signal(SIGTERM)), HResultIs(hr::kElementNotFound)) << "it has exited";
+  unprepare("killed");
+}
+
+TEST_F(GcsTest, ExecIntoARunningContainerAndSignal) {
+  std::string extra = guest_->dir() + "/layers/extra";
+  fs::create_directories(extra + "/etc");
+  std::ofstream(extra + "/etc/greeting") << "from the top layer\n";
+  prepare("svc", {"sleep", "1000"}, {extra});
+  auto init = start("svc", {}, {});
+  auto running = functional::leftovers(guest_->dir() + "/state/runc", guest_->dir(), "svc");
+  EXPECT_THAT(running, ::testing::Contains(HasSubstr("runc state"))) << "the leak check sees a live container";
+  EXPECT_THAT(running, ::testing::Contains(HasSubstr("mount ")));
+  EXPECT_THAT(running, ::testing::Contains(HasSubstr("cgroup ")));
+  auto cat = start("svc", {"cat", "/etc/greeting"});
+  EXPECT_EQ(readAll(cat->stdoutStream()), "from the top layer\n");
+  EXPECT_EQ(waitExit(*cat), 0);
+  auto err = start("svc", {"sh", "-c", "echo oops >&2; exit 3"}, {.out = true, .err = true});
+  EXPECT_EQ(readAll(err->stderrStream()), "oops\n");
+  EXPECT_EQ(waitExit(*err), 3);
+  // An exec without an OCI process is refused: the container already has its init.
+  bridge::ProcessParameters bare;
+  bare.commandArgs = {"true"};
+  EXPECT_THAT(run(gc().executeProcess("svc", bare, {})), HResultIs(hr::kInvalidArg));
+  // SIGTERM reaches an exec'd process; the init is PID 1 of the container,
+  // which ignores signals it has no handler for - except SIGKILL.
+  auto sleeper = start("svc", {"sleep", "1000"}, {});
+  ASSERT_THAT(run(sleeper->signal(SIGTERM)), IsOk());
+  EXPECT_EQ(waitExit(*sleeper), 143);
+  ASSERT_THAT(run(init->signal(SIGKILL)), IsOk());
+  EXPECT_EQ(waitExit(*init), 137);
+  unprepare("svc");
+}
+
+TEST_F(GcsTest, TerminalProcessFollowsResize) {
+  prepare("tty", {"sleep", "1000"});
+  auto init = start("tty", {}, {});
+  auto p = start("tty",
+                 {"sh", "-c",
+                  "stty size; while [ \"$(stty size)\" = '24 80' ]; do sleep 0.05; done; stty size; tty >/dev/null && "
+                  "echo on-a-tty"},
+                 {.out = true}, /*terminal=*/true);
+  ASSERT_TRUE(p);
+  std::string seen;
+  char buf[256];
+  while (seen.find("24 80") == std::string::npos) {
+    auto n = run(p->stdoutStream()->read(buf));
+    ASSERT_TRUE(n.ok() && *n > 0) << seen;
+    seen.append(buf, *n);
+  }
+  ASSERT_THAT(run(p->resizeConsole(40, 120)), IsOk());
+  seen += readAll(p->stdoutStream());
+  EXPECT_THAT(seen, HasSubstr("40 120"));
+  EXPECT_THAT(seen, HasSubstr("on-a-tty"));
+  EXPECT_EQ(waitExit(*p), 0);
+  EXPECT_THAT(run(init->resizeConsole(10, 10)), HResultIs(hr::kInvalidArg)) << "no terminal";
+  (void)run(init->signal(SIGKILL));
+  waitExit(*init);
+  unprepare("tty");
+}
+
+TEST_F(GcsTest, ClosingStdinEndsCat) {
+  prepare("cat", {"sleep", "1000"});
+  auto init = start("cat", {}, {});
+  auto cat = start("cat", {"cat"}, {.in = true, .out = true});
+  ASSERT_THAT(run(cat->stdinStream()->write("ping\n")), IsOk());
+  ASSERT_THAT(cat->closeStdin(), IsOk());
+  EXPECT_EQ(readAll(cat->stdoutStream()), "ping\n");
+  EXPECT_EQ(waitExit(*cat), 0);
+  (void)run(init->signal(SIGKILL));
+  waitExit(*init);
+  unprepare("cat");
+}
+
+TEST_F(GcsTest, ProcessListAndGracefulShutdown) {
+  prepare("ps", {"sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"});
+  auto init = start("ps", {}, {});
+  auto extra = start("ps", {"sleep", "1000"}, {});
+  schema::PropertyQuery q;
+  q.propertyTypes = {"ProcessList"};
+  auto props = run(gc().getProperties("ps", q));
+  ASSERT_THAT(props, IsOk());
+  std::vector<uint32_t> pids;
+  for (auto& d : props->processList) pids.push_back(d.processId.value_or(0));
+  EXPECT_THAT(pids, ::testing::Contains(init->pid()));
+  EXPECT_THAT(pids, ::testing::Contains(extra->pid()));
+  q.propertyTypes = {"NoSuchThing"};
+  EXPECT_THAT(run(gc().getProperties("ps", q)), HResultIs(hr::kNotImpl));
+
+  ASSERT_THAT(run(gc().shutdownContainer("ps", false)), IsOk());
+  auto exit = run(gc().waitForExit("ps"));
+  ASSERT_THAT(exit, IsOk());
+  EXPECT_EQ(exit->type, "GracefulExit");
+  EXPECT_EQ(exit->result, 0) << "the init trapped SIGTERM and exited 0";
+  EXPECT_EQ(waitExit(*extra), 137) << "the rest of the container dies with its init";
+  unprepare("ps");
+}
+
+TEST_F(GcsTest, ProcessesInTheUtilityVm) {
+  bridge::ProcessParameters pp;
+  pp.commandArgs = {"/bin/sh", "-c", "echo in-the-uvm; exit 4"};
+  auto p = run(gc().executeProcess(std::string(bridge::kUvmContainerId), pp, {.out = true}));
+  ASSERT_THAT(p, IsOk());
+  EXPECT_EQ(readAll((*p)->stdoutStream()), "in-the-uvm\n");
+  EXPECT_EQ(waitExit(**p), 4);
+  auto sleeper = run(gc().executeProcess(std::string(bridge::kUvmContainerId),
+                                         [] {
+                                           bridge::ProcessParameters s;
+                                           s.commandArgs = {"sleep", "1000"};
+                                           return s;
+                                         }(),
+                                         {}));
+  ASSERT_THAT(sleeper, IsOk());
+  EXPECT_THAT(run((*sleeper)->wait(100)), HResultIs(hr::kVmcomputeTimeout)) << "WaitForProcess with a timeout";
+  ASSERT_THAT(run((*sleeper)->signal(SIGKILL)), IsOk());
+  EXPECT_EQ(waitExit(**sleeper), 137);
+}
+
+TEST_F(GcsTest, UnknownIdsAndHostilePathsGetPreciseErrors) {
+  EXPECT_THAT(run(gc().startContainer("nope")), HResultIs(hr::kHcsSystemNotFound));
+  bridge::ContainerConfig config;
+  config.ociSpecification = Json{{"root", {{"path", "/etc"}}}, {"process", {{"args", {"true"}}}}};
+  auto st = run(gc().createContainer("evil", config));
+  EXPECT_THAT(st, HResultIs(hr::kInvalidArg));
+  EXPECT_THAT(st.message(), HasSubstr("outside the agent's mount roots"));
+  config.ociSpecification["root"]["path"] = guest_->dir() + "/../../etc";
+  EXPECT_THAT(run(gc().createContainer("evil", config)), HResultIs(hr::kInvalidArg));
+  fs::create_directories(guest_->dir() + "/trap");
+  fs::create_symlink("/etc", guest_->dir() + "/trap/link");
+  config.ociSpecification["root"]["path"] = guest_->dir() + "/trap/link";
+  st = run(gc().createContainer("evil", config));
+  EXPECT_THAT(st.message(), HasSubstr("through a symlink"));
+  EXPECT_THAT(run(gc().createContainer("../escape", config)), HResultIs(hr::kInvalidArg));
+  bridge::CombinedLayers cl;
+  cl.containerRootPath = "/etc";
+  cl.layers = {bridge::Layer{busybox_, {}}};
+  EXPECT_THAT(run(gc().modifySettings("x", {bridge::resource::kCombinedLayers, "Add", schema::encode(cl), {}})),
+              HResultIs(hr::kInvalidArg));
+  EXPECT_THAT(run(gc().modifySettings("x", {"Frobnicator", "Add", Json::object(), {}})), HResultIs(hr::kInvalidArg));
+  EXPECT_THAT(run(gc().request(0x10109901, "x", Json::object())), HResultIs(hr::kNotImpl));
+  auto bad = run(gc().request(bridge::msg::kWaitForProcess, "x", Json{{"ProcessId", "seven"}}));
+  EXPECT_THAT(bad, HResultIs(hr::kInvalidArg));
+  EXPECT_THAT(bad.status().message(), HasSubstr("ProcessId"));
+  EXPECT_THAT(run(gc().request(bridge::msg::kSignalProcess, "x", Json{{"ProcessId", 999999}})),
+              HResultIs(hr::kElementNotFound));
+  EXPECT_TRUE(guest_->running());
+}
+
+}  // namespace
+}  // namespace hcsshim

@@ -1,0 +1,129 @@
+#include "functional/harness/gcs_guest.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "src/runtime/event_loop.h"
+
+namespace hcsshim::functional {
+
+namespace fs = std::filesystem;
+
+std::string GcsGuest::runfile(const std::string& relative) {
+  const char* root = std::getenv("TEST_SRCDIR");
+  return std::string(root ? root : ".") + "/hcsshim_cpp/" + relative;
+}
+
+StatusOr<std::unique_ptr<GcsGuest>> GcsGuest::start(runtime::Runtime& rt, Options options) {
+  std::unique_ptr<GcsGuest> g(new GcsGuest(rt));
+  char tmpl[] = "/tmp/gcs-XXXXXX";
+  if (!mkdtemp(tmpl)) return errnoStatus(errno, "mkdtemp");
+  g->dir_ = tmpl;
+  g->connOptions_ = options.connection;
+  g->vsock_ = std::make_unique<platforms::HybridVsockHost>(rt.transport(), g->dir_ + "/vm.sock");
+  HCS_ASSIGN_OR_RETURN(g->bridgeListener_, g->vsock_->listen(bridge::kBridgePort));
+  std::string bin = runfile("gcs/gcs");
+  runtime::ProcessSpec spec{.path = bin,
+                            .args = {bin, "--hybrid-vsock", g->dir_ + "/vm.sock", "--state-dir", g->dir_ + "/state",
+                                     "--mount-root", g->dir_}};
+  spec.args.insert(spec.args.end(), options.extraArgs.begin(), options.extraArgs.end());
+  HCS_ASSIGN_OR_RETURN(g->process_, rt.processes().spawn(spec));
+  HCS_ASSIGN_OR_RETURN(g->conn_, g->acceptAgain());
+  return g;
+}
+
+StatusOr<std::unique_ptr<bridge::GuestConnection>> GcsGuest::acceptAgain() {
+  return runtime::blockOn(rt_.loop(), bridge::GuestConnection::accept(rt_.loop(), *bridgeListener_, *vsock_, "test-vm",
+                                                                      connOptions_));
+}
+
+GcsGuest::~GcsGuest() {
+  conn_.reset();
+  if (running()) stop();
+  bridgeListener_.reset();
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+bool GcsGuest::running() const { return process_ && !process_->exitStatus(); }
+
+int GcsGuest::stop() {
+  if (!process_) return -1;
+  if (!process_->exitStatus()) (void)process_->signal(SIGTERM);
+  return runtime::blockOn(rt_.loop(), process_->wait()).exitCode;
+}
+
+StatusOr<std::string> GcsGuest::busyboxLayer() {
+  std::string layer = dir_ + "/layers/busybox";
+  fs::create_directories(layer + "/bin");
+  fs::create_directories(layer + "/etc");
+  std::error_code ec;
+  fs::copy_file("/bin/busybox", layer + "/bin/busybox", fs::copy_options::overwrite_existing, ec);
+  if (ec) return Status(Code::kFailedPrecondition, "copying /bin/busybox (busybox-static): " + ec.message());
+  // Every applet as a link, like `busybox --install -s`.
+  auto list = runtime::blockOn(rt_.loop(), [](runtime::Runtime& rt) -> runtime::Task<StatusOr<std::string>> {
+    runtime::ProcessSpec spec{.path = "/bin/busybox", .args = {"busybox", "--list"}};
+    spec.stdoutMode = runtime::StdioMode::kPipe;
+    auto p = rt.processes().spawn(spec);
+    if (!p.ok()) co_return p.status();
+    auto out = co_await runtime::readToEnd(*(*p)->stdoutStream());
+    (void)co_await (*p)->wait();
+    co_return out;
+  }(rt_));
+  if (!list.ok()) return list.status();
+  std::istringstream names(*list);
+  std::string name;
+  while (names >> name) {
+    if (name == "busybox") continue;
+    fs::create_symlink("busybox", layer + "/bin/" + name, ec);
+  }
+  std::ofstream(layer + "/etc/passwd") << "root:x:0:0:root:/root:/bin/sh\n";
+  std::ofstream(layer + "/etc/group") << "root:x:0:\n";
+  return layer;
+}
+
+StatusOr<Json> GcsGuest::spec(const std::string& rootfs, std::vector<std::string> args) {
+  std::string gen = dir_ + "/specgen";
+  fs::create_directories(gen);
+  auto code = runtime::blockOn(rt_.loop(), [](runtime::Runtime& rt, std::string gen) -> runtime::Task<int> {
+    auto p = rt.processes().spawn(runtime::ProcessSpec{.path = "runc", .args = {"runc", "spec", "--bundle", gen}});
+    if (!p.ok()) co_return -1;
+    co_return (co_await (*p)->wait()).exitCode;
+  }(rt_, gen));
+  if (code != 0) return Status(Code::kFailedPrecondition, "runc spec failed (is runc installed?)");
+  std::ifstream in(gen + "/config.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  fs::remove(gen + "/config.json");
+  HCS_ASSIGN_OR_RETURN(Json spec, parseJson(ss.str()));
+  spec["root"]["path"] = rootfs;
+  spec["root"]["readonly"] = false;
+  spec["process"]["args"] = args;
+  spec["process"]["terminal"] = false;
+  return spec;
+}
+
+std::vector<std::string> leftovers(const std::string& runcRoot, const std::string& dir, const std::string& id) {
+  std::vector<std::string> found;
+  if (fs::exists(runcRoot + "/" + id)) found.push_back("runc state " + runcRoot + "/" + id);
+  std::ifstream mounts("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mounts, line)) {
+    std::istringstream f(line);
+    std::string a, b, c, root, point;
+    f >> a >> b >> c >> root >> point;
+    if (point.rfind(dir, 0) == 0) found.push_back("mount " + point);
+  }
+  for (const char* ctl : {"memory", "pids", "cpu", "freezer", "unified", ""}) {
+    std::string cg = std::string("/sys/fs/cgroup/") + ctl + (ctl[0] ? "/" : "") + "gcs/" + id;
+    if (fs::exists(cg)) found.push_back("cgroup " + cg);
+  }
+  return found;
+}
+
+}  // namespace hcsshim::functional

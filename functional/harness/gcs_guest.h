@@ -1,0 +1,65 @@
+// gcs_guest.h: plays the host for a real `gcs` process - runs the agent
+// binary (from runfiles; the target lists "//gcs" in data) against hybrid
+// vsock sockets in a temp dir and accepts its bridge connection.
+//
+//   auto g = GcsGuest::start(rt);                    // gcs dialled in, negotiated
+//   co_await g->connection().createContainer(...);
+//   g->stop();                                       // SIGTERM, exit code
+//
+// Also builds what containers need: a busybox layer and an OCI spec (from
+// `runc spec`, as a host would send).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "platforms/linux/hybrid_vsock.h"
+#include "src/bridge/guest_connection.h"
+#include "src/runtime/runtime.h"
+
+namespace hcsshim::functional {
+
+class GcsGuest {
+ public:
+  struct Options {
+    std::vector<std::string> extraArgs;
+    bridge::GuestConnectionOptions connection;
+  };
+  static StatusOr<std::unique_ptr<GcsGuest>> start(runtime::Runtime& rt, Options options);
+  static StatusOr<std::unique_ptr<GcsGuest>> start(runtime::Runtime& rt) { return start(rt, Options{}); }
+  ~GcsGuest();
+
+  bridge::GuestConnection& connection() { return *conn_; }
+  platforms::HybridVsockHost& vsock() { return *vsock_; }
+  // accept takes the agent's next bridge connection (after it re-dials).
+  StatusOr<std::unique_ptr<bridge::GuestConnection>> acceptAgain();
+  runtime::Process& process() { return *process_; }
+  const std::string& dir() const { return dir_; }  // the agent's mount root
+  bool running() const;
+  // stop: SIGTERM, wait; returns the agent's exit code.
+  int stop();
+
+  // busyboxLayer: a layer directory with /bin/busybox and its applet links.
+  StatusOr<std::string> busyboxLayer();
+  // spec: `runc spec` with root.path = rootfs and process.args = args.
+  StatusOr<Json> spec(const std::string& rootfs, std::vector<std::string> args);
+
+  static std::string runfile(const std::string& relative);
+
+ private:
+  GcsGuest(runtime::Runtime& rt) : rt_(rt) {}
+  runtime::Runtime& rt_;
+  std::string dir_;
+  std::unique_ptr<platforms::HybridVsockHost> vsock_;
+  std::unique_ptr<runtime::Listener> bridgeListener_;
+  std::unique_ptr<runtime::Process> process_;
+  std::unique_ptr<bridge::GuestConnection> conn_;
+  bridge::GuestConnectionOptions connOptions_;
+};
+
+// leftovers lists what a container left behind on this host: runc state,
+// mounts under `dir`, live processes whose cgroup names it, its cgroups.
+std::vector<std::string> leftovers(const std::string& runcRoot, const std::string& dir, const std::string& containerId);
+
+}  // namespace hcsshim::functional

@@ -1,0 +1,56 @@
+// agent.h: the guest agent's bridge server.
+//
+// The agent dials the host's bridge port, serves requests until the
+// connection drops, then re-dials every redialInterval - containers and
+// processes live on across reconnections. Every request gets a response:
+// unknown types E_NOTIMPL, undecodable JSON E_INVALIDARG naming the field,
+// unknown containers/processes a not-found HRESULT. A frame with an
+// impossible size drops the connection (framing is lost) and the agent
+// re-dials.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gcs/container_runtime.h"
+#include "gcs/host_dialer.h"
+#include "gcs/storage.h"
+#include "src/bridge/messages.h"
+#include "src/bridge/protocol.h"
+#include "src/runtime/runtime.h"
+
+namespace hcsshim::gcs {
+
+struct AgentOptions {
+  std::string stateDir = "/run/gcs";  // bundles under <stateDir>/c/<id>
+  std::vector<std::string> mountRoots = {"/run"};
+  // Where Plan9 shares appear when the agent runs on the host (simulation):
+  // share NAME is the directory <plan9Root>/NAME. Empty: 9p mounts (in a VM).
+  std::string plan9Root;
+  runtime::Duration redialInterval = std::chrono::milliseconds(100);
+};
+
+struct AgentState;
+
+class Agent {
+ public:
+  Agent(runtime::Runtime& rt, HostDialer& dialer, ContainerRuntime& containers, Mounter& mounter,
+        AgentOptions options);
+  ~Agent();
+
+  // run dials and serves until stop(); then shuts every container down.
+  runtime::Task<void> run();
+  void stop();
+
+  size_t connections() const;  // how many bridge connections were served so far
+  size_t containerCount() const;
+  size_t processCount() const;
+
+ private:
+  std::shared_ptr<AgentState> s_;
+};
+
+}  // namespace hcsshim::gcs

@@ -1,0 +1,142 @@
+// gcs: the Linux guest agent. Dials the host's bridge port and serves the
+// bridge protocol; containers run through runc.
+//
+//   gcs [--hybrid-vsock /path/vm.sock | --vsock-cid 2] [--state-dir /run/gcs]
+//       [--mount-root DIR]... [--plan9-root DIR] [--runc PATH] [--no-pivot] [-debug]
+//
+// In a VM it dials AF_VSOCK CID 2; in simulation it dials hybrid vsock unix
+// sockets ("<uds>_<port>"). As PID 1 it mounts /proc, /sys, /dev, /run and
+// the cgroup hierarchy first; in every mode it is a child subreaper that
+// reaps orphans.
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "gcs/agent.h"
+#include "gcs/runc_runtime.h"
+#include "src/common/log.h"
+#include "src/runtime/real_runtime.h"
+#include "src/runtime/signals.h"
+
+namespace {
+
+using namespace hcsshim;
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: gcs [--hybrid-vsock UDS | --vsock-cid CID] [--state-dir DIR] [--mount-root DIR]...\n"
+               "           [--plan9-root DIR] [--runc PATH] [--no-pivot] [-debug]\n");
+  return 2;
+}
+
+// As PID 1 of a VM: the filesystems everything else expects.
+void initMounts() {
+  struct M {
+    const char *src, *dst, *type;
+    unsigned long flags;
+    const char* data;
+  } mounts[] = {
+      {"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
+      {"sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
+      {"devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755"},
+      {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"},
+      {"tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, nullptr},
+      {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
+  };
+  for (auto& m : mounts) {
+    mkdir(m.dst, 0755);
+    if (mount(m.src, m.dst, m.type, m.flags, m.data) < 0 && errno != EBUSY) {
+      HLOG(Warn, "gcs.init.mount_failed").kv("target", m.dst).kv("error", std::strerror(errno));
+    }
+  }
+  mkdir("/dev/pts", 0755);
+  mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string hybrid, stateDir = "/run/gcs", plan9Root, runcPath = "runc";
+  uint32_t cid = 2;
+  bool noPivot = false;
+  std::vector<std::string> mountRoots;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](std::string& out) {
+      if (i + 1 >= argc) return false;
+      out = argv[++i];
+      return true;
+    };
+    std::string v;
+    if (a == "--hybrid-vsock" && value(hybrid)) continue;
+    if (a == "--state-dir" && value(stateDir)) continue;
+    if (a == "--plan9-root" && value(plan9Root)) continue;
+    if (a == "--runc" && value(runcPath)) continue;
+    if (a == "--mount-root" && value(v)) {
+      mountRoots.push_back(v);
+      continue;
+    }
+    if (a == "--vsock-cid" && value(v)) {
+      cid = static_cast<uint32_t>(std::strtoul(v.c_str(), nullptr, 10));
+      continue;
+    }
+    if (a == "--no-pivot") {
+      noPivot = true;
+      continue;
+    }
+    if (a == "-debug" || a == "--debug") {
+      log::setLevel(LogLevel::kDebug);
+      continue;
+    }
+    return usage();
+  }
+  if (getpid() == 1) initMounts();
+  if (mountRoots.empty()) mountRoots = {"/run", "/tmp"};
+  mountRoots.push_back(stateDir);
+
+  runtime::TerminationSignals signals;
+  auto rt = runtime::RealRuntime::create("gcs");
+  if (!rt.ok()) {
+    std::fprintf(stderr, "gcs: %s\n", rt.status().toString().c_str());
+    return 1;
+  }
+  if (Status st = runtime::becomeChildSubreaper(); !st.ok() && getpid() != 1) {
+    HLOG(Warn, "gcs.subreaper_failed").kv("error", st.message());
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(stateDir + "/runc", ec);
+  std::filesystem::create_directories(stateDir + "/c", ec);
+
+  std::string prefix = hybrid.empty() ? "vsock://" + std::to_string(cid) + ":" : "unix://" + hybrid + "_";
+  gcs::PrefixDialer dialer((*rt)->transport(), prefix);
+  gcs::RuncRuntime runc((*rt)->epoll(), (*rt)->posixProcesses(),
+                        gcs::RuncOptions{.runcPath = runcPath, .root = stateDir + "/runc", .noPivot = noPivot});
+  gcs::LinuxMounter mounter;
+  gcs::Agent agent(**rt, dialer, runc, mounter,
+                   gcs::AgentOptions{.stateDir = stateDir, .mountRoots = mountRoots, .plan9Root = plan9Root});
+  HLOG(Info, "gcs.starting").kv("host", prefix).kv("state_dir", stateDir).kv("pid", getpid());
+
+  // Orphans reparented to us are reaped once a second (after a grace period
+  // in which a container process can still be adopted).
+  bool done = false;
+  std::function<void()> reap = [&] {
+    (*rt)->posixProcesses().reapOrphans();
+    if (!done) (*rt)->loop().addTimer(std::chrono::seconds(1), reap);
+  };
+  (*rt)->loop().addTimer(std::chrono::seconds(1), reap);
+  runtime::spawn([](runtime::TerminationSignals& sigs, runtime::EpollEventLoop& loop, gcs::Agent& a) -> runtime::Task<void> {
+    int sig = co_await sigs.wait(loop);
+    HLOG(Info, "gcs.signal").kv("signal", sig);
+    a.stop();
+  }(signals, (*rt)->epoll(), agent));
+  runtime::blockOn((*rt)->loop(), agent.run());
+  done = true;
+  runtime::drain((*rt)->loop());
+  return 0;
+}

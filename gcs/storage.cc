@@ -1,0 +1,133 @@
+#include "gcs/storage.h"
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "src/common/log.h"
+
+namespace hcsshim::gcs {
+
+namespace {
+
+// normalize: absolute, no empty/./.. components; "" if the path breaks a rule.
+std::string normalize(std::string_view p, std::string* why) {
+  if (p.empty() || p[0] != '/') {
+    *why = "must be an absolute path";
+    return "";
+  }
+  if (p.size() > PATH_MAX) {
+    *why = "is longer than PATH_MAX";
+    return "";
+  }
+  std::string out;
+  size_t i = 1;
+  while (i <= p.size()) {
+    size_t j = p.find('/', i);
+    if (j == std::string_view::npos) j = p.size();
+    std::string_view c = p.substr(i, j - i);
+    if (c == "." || c == "..") {
+      *why = "must not contain \".\" or \"..\" components";
+      return "";
+    }
+    if (c.find('\0') != std::string_view::npos) {
+      *why = "contains a NUL byte";
+      return "";
+    }
+    if (!c.empty()) out += "/" + std::string(c);
+    i = j + 1;
+  }
+  return out.empty() ? "/" : out;
+}
+
+// resolveExisting: realpath of the longest existing prefix, plus the rest.
+std::string resolveExisting(const std::string& path) {
+  std::string prefix = path;
+  std::string rest;
+  for (;;) {
+    char buf[PATH_MAX];
+    if (realpath(prefix.c_str(), buf)) {
+      std::string r = buf;
+      if (r == "/") r.clear();
+      return r + rest;
+    }
+    auto slash = prefix.rfind('/');
+    if (slash == std::string::npos || prefix == "/") return path;
+    rest = prefix.substr(slash) + rest;
+    prefix = slash == 0 ? "/" : prefix.substr(0, slash);
+  }
+}
+
+}  // namespace
+
+PathPolicy::PathPolicy(std::vector<std::string> roots) {
+  for (auto& r : roots) {
+    std::string why;
+    std::string n = normalize(r, &why);
+    if (!n.empty()) roots_.push_back(resolveExisting(n));
+  }
+}
+
+bool PathPolicy::inside(const std::string& path) const {
+  for (const auto& r : roots_) {
+    if (path == r || (path.size() > r.size() && path.compare(0, r.size(), r) == 0 && path[r.size()] == '/')) return true;
+  }
+  return false;
+}
+
+StatusOr<std::string> PathPolicy::check(std::string_view path, std::string_view field) const {
+  std::string why;
+  std::string n = normalize(path, &why);
+  auto bad = [&](const std::string& w) {
+    return Status::fromHResult(hresult::kInvalidArg, "", "", std::string(field) + ": \"" + std::string(path) + "\" " + w);
+  };
+  if (n.empty()) return bad(why);
+  if (!inside(n)) return bad("is outside the agent's mount roots");
+  if (!inside(resolveExisting(n))) return bad("escapes the agent's mount roots through a symlink");
+  return n;
+}
+
+Status LinuxMounter::mount(const std::string& source, const std::string& target, const std::string& fstype,
+                           unsigned long flags, const std::string& data) {
+  if (::mount(source.c_str(), target.c_str(), fstype.empty() ? nullptr : fstype.c_str(), flags,
+              data.empty() ? nullptr : data.c_str()) < 0) {
+    return errnoStatus(errno, "mount " + fstype, target);
+  }
+  HLOG(Info, "gcs.mounted").kv("target", target).kv("fstype", fstype).kv("source", source);
+  return OkStatus();
+}
+
+Status LinuxMounter::unmount(const std::string& target) {
+  if (::umount2(target.c_str(), 0) < 0) {
+    if (errno != EBUSY) return errnoStatus(errno, "umount", target);
+    if (::umount2(target.c_str(), MNT_DETACH) < 0) return errnoStatus(errno, "umount -l", target);
+  }
+  HLOG(Info, "gcs.unmounted").kv("target", target);
+  return OkStatus();
+}
+
+bool LinuxMounter::isMountPoint(const std::string& path) const {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string id, parent, dev, root, mountPoint;
+    f >> id >> parent >> dev >> root >> mountPoint;
+    if (mountPoint == path) return true;
+  }
+  return false;
+}
+
+std::string overlayOptions(const std::vector<std::string>& layers, const std::string& scratch) {
+  std::string o = "lowerdir=";
+  for (size_t i = 0; i < layers.size(); ++i) o += (i ? ":" : "") + layers[i];
+  if (!scratch.empty()) o += ",upperdir=" + scratch + "/upper,workdir=" + scratch + "/work";
+  return o;
+}
+
+}  // namespace hcsshim::gcs

@@ -1,0 +1,51 @@
+// storage.h: the guest agent's mounts and the rules for host-supplied paths.
+//
+// Every path the host sends (layers, scratch, container roots, mount points)
+// must be absolute, free of "." and ".." components, and inside one of the
+// agent's mount roots - also after resolving symlinks in the part that
+// exists - so a hostile host cannot make the agent mount over /etc.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/common/status.h"
+
+namespace hcsshim::gcs {
+
+class PathPolicy {
+ public:
+  explicit PathPolicy(std::vector<std::string> roots);
+  // check returns the normalized path, or InvalidArgument naming `field`.
+  StatusOr<std::string> check(std::string_view path, std::string_view field) const;
+  const std::vector<std::string>& roots() const { return roots_; }
+
+ private:
+  bool inside(const std::string& path) const;
+  std::vector<std::string> roots_;  // normalized, symlinks resolved
+};
+
+// Mounter: mount(2) and umount(2), a seam so tests can watch what happens.
+class Mounter {
+ public:
+  virtual ~Mounter() = default;
+  virtual Status mount(const std::string& source, const std::string& target, const std::string& fstype,
+                       unsigned long flags, const std::string& data) = 0;
+  virtual Status unmount(const std::string& target) = 0;
+  virtual bool isMountPoint(const std::string& path) const = 0;
+};
+
+class LinuxMounter final : public Mounter {
+ public:
+  Status mount(const std::string& source, const std::string& target, const std::string& fstype, unsigned long flags,
+               const std::string& data) override;
+  // unmount: a plain umount, then a lazy one if the target is busy.
+  Status unmount(const std::string& target) override;
+  bool isMountPoint(const std::string& path) const override;
+};
+
+// overlayOptions: lowerdir (layers, top-most first) [+ upperdir/workdir under scratch].
+std::string overlayOptions(const std::vector<std::string>& layers, const std::string& scratch);
+
+}  // namespace hcsshim::gcs

@@ -1,0 +1,28 @@
+// hybrid_vsock.h: the host side of a utility VM's vsock on Linux -
+// Firecracker-style hybrid vsock over unix sockets. The guest dialling host
+// port P lands on the unix socket "<uds>_P", on which the host listens.
+#pragma once
+
+#include <string>
+
+#include "src/bridge/vsock.h"
+#include "src/runtime/transport.h"
+
+namespace hcsshim::platforms {
+
+class HybridVsockHost final : public bridge::VsockHost {
+ public:
+  HybridVsockHost(runtime::Transport& transport, std::string udsPath)
+      : transport_(transport), uds_(std::move(udsPath)) {}
+  StatusOr<std::unique_ptr<runtime::Listener>> listen(uint32_t port) override {
+    return transport_.listen("unix://" + portPath(port));
+  }
+  std::string portPath(uint32_t port) const { return uds_ + "_" + std::to_string(port); }
+  const std::string& udsPath() const { return uds_; }
+
+ private:
+  runtime::Transport& transport_;
+  std::string uds_;
+};
+
+}  // namespace hcsshim::platforms
