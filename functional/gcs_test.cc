@@ -297,5 +297,43 @@ TEST_F(GcsTest, UnknownIdsAndHostilePathsGetPreciseErrors) {
   EXPECT_TRUE(guest_->running());
 }
 
+// The bridge drops in the middle of a request: the host fails the pending
+// call with a clear error, the agent re-dials, and the running container -
+// and an exit that happened while nobody was connected - survive.
+TEST_F(GcsTest, DisconnectMidRequestAgentRedialsContainersSurvive) {
+  prepare("survivor", {"sleep", "1000"});
+  auto init = start("survivor", {}, {});
+  const uint32_t pid = init->pid();
+  bool done = false;
+  StatusOr<uint32_t> waited = 0u;
+  runtime::spawn([](GuestProcess& p, StatusOr<uint32_t>& out, bool& done) -> Task<void> {
+    out = co_await p.wait();
+    done = true;
+  }(*init, waited, done));
+  runtime::drain(rt_->loop());
+  EXPECT_EQ(gc().pendingRequests(), 1u) << "WaitForProcess is in flight";
+  gc().close();  // the connection is gone mid-request
+  rt_->loop().runUntil([&] { return done; });
+  EXPECT_THAT(waited, HResultIs(hr::kHcsConnectionClosed));
+  EXPECT_EQ(waited.status().op(), "WaitForProcess");
+  EXPECT_EQ(waited.status().id(), "test-vm");
+
+  // While nobody is connected the container's init dies (killed on the host:
+  // the agent runs as a host process here); its exit notification waits.
+  ASSERT_EQ(::kill(static_cast<pid_t>(pid), SIGKILL), 0);
+  auto again = guest_->acceptAgain();
+  ASSERT_THAT(again, IsOk()) << "the agent re-dialled";
+  auto exit = run((*again)->waitForExit("survivor"));
+  ASSERT_THAT(exit, IsOk()) << "the queued exit notification arrives on the new connection";
+  EXPECT_EQ(exit->result, 137);
+  auto code = run((*again)->request(bridge::msg::kWaitForProcess, "survivor", Json{{"ProcessId", pid}}));
+  ASSERT_THAT(code, IsOk()) << "the process is still known to the agent";
+  EXPECT_EQ((*parseJson(*code))["ExitCode"], 137);
+  init.reset();
+  ASSERT_THAT(run((*again)->deleteContainerState("survivor")), IsOk());
+  created_.clear();
+  EXPECT_THAT(functional::leftovers(guest_->dir() + "/state/runc", guest_->dir(), "survivor"), ::testing::IsEmpty());
+}
+
 }  // namespace
 }  // namespace hcsshim
