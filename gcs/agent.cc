@@ -230,10 +230,10 @@ Result createContainer(State& s, const std::string& payload) {
   HCS_ASSIGN_OR_RETURN(auto req, decodeAs<CreateContainerRequest>(payload));
   const std::string& id = req.containerId;
   if (!validContainerId(id)) return invalidArg("ContainerId: \"" + id + "\" is not a valid container id");
+  HCS_ASSIGN_OR_RETURN(auto config, decodeAs<ContainerConfig>(req.containerConfig, "ContainerConfig"));
   if (s.containers.count(id)) {
     return Status::fromHResult(hr::kHcsSystemAlreadyExists, "", id, "container " + id + " already exists");
   }
-  HCS_ASSIGN_OR_RETURN(auto config, decodeAs<ContainerConfig>(req.containerConfig, "ContainerConfig"));
   Json& spec = config.ociSpecification;
   if (!spec.is_object()) return invalidArg("ContainerConfig.OciSpecification: want an OCI runtime spec object");
   if (!spec.contains("root") || !spec["root"].is_object() || !spec["root"].contains("path") ||

@@ -33,13 +33,22 @@ StatusOr<std::unique_ptr<GcsGuest>> GcsGuest::start(runtime::Runtime& rt, Option
                                      "--mount-root", g->dir_}};
   spec.args.insert(spec.args.end(), options.extraArgs.begin(), options.extraArgs.end());
   HCS_ASSIGN_OR_RETURN(g->process_, rt.processes().spawn(spec));
-  HCS_ASSIGN_OR_RETURN(g->conn_, g->acceptAgain());
+  if (options.connect) {
+    HCS_ASSIGN_OR_RETURN(g->conn_, g->acceptAgain());
+  }
   return g;
 }
 
 StatusOr<std::unique_ptr<bridge::GuestConnection>> GcsGuest::acceptAgain() {
   return runtime::blockOn(rt_.loop(), bridge::GuestConnection::accept(rt_.loop(), *bridgeListener_, *vsock_, "test-vm",
                                                                       connOptions_));
+}
+
+StatusOr<std::unique_ptr<runtime::Stream>> GcsGuest::acceptRaw() {
+  return runtime::blockOn(rt_.loop(), runtime::withTimeout(rt_.loop(), bridgeListener_->accept(), std::chrono::seconds(10),
+                                                           []() -> StatusOr<std::unique_ptr<runtime::Stream>> {
+                                                             return DeadlineExceededError("the agent did not dial");
+                                                           }));
 }
 
 GcsGuest::~GcsGuest() {

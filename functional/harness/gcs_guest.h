@@ -25,6 +25,7 @@ class GcsGuest {
   struct Options {
     std::vector<std::string> extraArgs;
     bridge::GuestConnectionOptions connection;
+    bool connect = true;  // false: the caller takes the raw bridge stream (acceptRaw)
   };
   static StatusOr<std::unique_ptr<GcsGuest>> start(runtime::Runtime& rt, Options options);
   static StatusOr<std::unique_ptr<GcsGuest>> start(runtime::Runtime& rt) { return start(rt, Options{}); }
@@ -34,6 +35,8 @@ class GcsGuest {
   platforms::HybridVsockHost& vsock() { return *vsock_; }
   // accept takes the agent's next bridge connection (after it re-dials).
   StatusOr<std::unique_ptr<bridge::GuestConnection>> acceptAgain();
+  // acceptRaw: the agent's next bridge connection as a plain stream (10 s).
+  StatusOr<std::unique_ptr<runtime::Stream>> acceptRaw();
   runtime::Process& process() { return *process_; }
   const std::string& dir() const { return dir_; }  // the agent's mount root
   bool running() const;
