@@ -235,6 +235,13 @@ TEST_F(GcsTest, ProcessListAndGracefulShutdown) {
   for (auto& d : props->processList) pids.push_back(d.processId.value_or(0));
   EXPECT_THAT(pids, ::testing::Contains(init->pid()));
   EXPECT_THAT(pids, ::testing::Contains(extra->pid()));
+  q.propertyTypes = {"Statistics"};
+  props = run(gc().getProperties("ps", q));
+  ASSERT_THAT(props, IsOk());
+  const Json& m = props->lcowMetrics;
+  EXPECT_GE(m["pids"]["current"].get<int>(), 2) << m.dump() << " (the init, its sleep, the exec)";
+  EXPECT_GT(m["memory"]["usage"]["usage"].get<uint64_t>(), 0u) << m.dump();
+  EXPECT_TRUE(m["cpu"]["usage"].contains("total")) << m.dump();
   q.propertyTypes = {"NoSuchThing"};
   EXPECT_THAT(run(gc().getProperties("ps", q)), HResultIs(hr::kNotImpl));
 

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "gcs/metrics.h"
 #include "src/common/log.h"
 
 namespace hcsshim::gcs {
@@ -416,6 +417,13 @@ Task<Result> getProperties(StateP s, std::string payload) {
         if (std::getline(comm, name)) d.imageName = name;
         props.processList.push_back(std::move(d));
       }
+    } else if (t == "Statistics") {
+      if (!c) co_return Status::fromHResult(hr::kNotImpl, "", cid, "Statistics of the utility VM itself are not collected");
+      auto m = cgroupMetrics(s->options.cgroupRoot, "/gcs/" + cid);
+      if (!m.ok()) {
+        co_return Status::fromHResult(hr::kHcsInvalidState, "", cid, "no metrics: " + m.status().message());
+      }
+      props.lcowMetrics = std::move(*m);
     } else {
       co_return Status::fromHResult(hr::kNotImpl, "", cid, "property type \"" + t + "\" is not supported by the guest");
     }
@@ -723,6 +731,7 @@ Task<void> Agent::run() {
   for (auto& [pid, p] : std::map(s->procs)) {
     if (!p->exit) (void)p->p->signal(SIGKILL);
   }
+  removeEmptyCgroup(s->options.cgroupRoot, "/gcs");
   HLOG(Info, "gcs.stopped").kv("connections", s->connections);
 }
 

@@ -30,6 +30,7 @@ struct AgentOptions {
   // Where Plan9 shares appear when the agent runs on the host (simulation):
   // share NAME is the directory <plan9Root>/NAME. Empty: 9p mounts (in a VM).
   std::string plan9Root;
+  std::string cgroupRoot = "/sys/fs/cgroup";  // containers get cgroup /gcs/<id>
   runtime::Duration redialInterval = std::chrono::milliseconds(100);
 };
 
