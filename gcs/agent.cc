@@ -78,6 +78,11 @@ struct Container {
   std::shared_ptr<Proc> init;
   std::optional<int> exitCode;
   std::string exitType = "UnexpectedExit";  // what the exit notification will say
+  // The runtime's state goes as soon as the init has exited (nothing can run
+  // in the container any more); DeleteContainerState waits for it.
+  bool runtimeRemoving = false;
+  std::optional<Status> runtimeRemoved;
+  runtime::WaitList runtimeRemovedChanged;
 };
 
 struct AgentState {
@@ -130,6 +135,20 @@ Task<void> pump(std::shared_ptr<runtime::Stream> from, std::shared_ptr<runtime::
 
 // ---- processes ----
 
+// removeRuntimeState deletes the container's runc state once (concurrent
+// callers wait for the first).
+Task<Status> removeRuntimeState(StateP s, std::shared_ptr<Container> c) {
+  if (!c->runtimeRemoving) {
+    c->runtimeRemoving = true;
+    Status st;
+    if (s->runtimes.exists(c->id)) st = co_await s->runtimes.remove(c->id, true);
+    c->runtimeRemoved = st;
+    c->runtimeRemovedChanged.notifyAll();
+  }
+  while (!c->runtimeRemoved) co_await c->runtimeRemovedChanged.wait();
+  co_return *c->runtimeRemoved;
+}
+
 Task<void> watchExit(StateP s, std::shared_ptr<Proc> p) {
   runtime::ExitStatus st = co_await p->p->wait();
   p->exit = st;
@@ -139,11 +158,16 @@ Task<void> watchExit(StateP s, std::shared_ptr<Proc> p) {
   if (!p->isInit) co_return;
   auto c = s->containers.find(p->containerId);
   if (c == s->containers.end()) co_return;
-  c->second->exitCode = st.exitCode;
+  std::shared_ptr<Container> container = c->second;
+  container->exitCode = st.exitCode;
+  runtime::spawn([](StateP s, std::shared_ptr<Container> c) -> Task<void> {
+    Status st = co_await removeRuntimeState(s, c);
+    if (!st.ok()) HLOG(Warn, "gcs.container.runtime_delete_failed").kv("container", c->id).kv("error", st.message());
+  }(s, container));
   ContainerNotification n;
   n.containerId = p->containerId;
   n.activityId = "00000000-0000-0000-0000-000000000000";
-  n.type = c->second->exitType;
+  n.type = container->exitType;
   n.operation = "None";
   n.result = st.exitCode;
   s->notify(n);
@@ -319,7 +343,17 @@ Task<Result> executeProcess(StateP s, std::string payload) {
     c->spec["process"]["terminal"] = stdio.terminal;
     if (stdio.terminal) c->spec["process"]["consoleSize"] = Json{{"height", stdio.rows}, {"width", stdio.columns}};
     std::ofstream(c->bundle + "/config.json") << jsonText(c->spec);
-    auto created = co_await s->runtimes.create(cid, c->bundle, stdio);
+    // With no stdin, nothing is lost by letting the init run before its
+    // output relays are connected (the pipes hold it): one runc invocation
+    // instead of two. With stdin, it must not run before the host can type.
+    bool runNow = !stdio.in;
+    // (No co_await inside ?: - GCC 12 miscompiles it.)
+    StatusOr<std::unique_ptr<ContainerProcess>> created = NotFoundError("");
+    if (runNow) {
+      created = co_await s->runtimes.run(cid, c->bundle, stdio);
+    } else {
+      created = co_await s->runtimes.create(cid, c->bundle, stdio);
+    }
     if (!created.ok()) co_return created.status();
     auto pid = co_await registerProcess(s, cid, true, std::move(*created), relay, stdio.terminal);
     if (!pid.ok()) {
@@ -327,8 +361,10 @@ Task<Result> executeProcess(StateP s, std::string payload) {
       co_return pid.status();
     }
     c->init = s->procs[*pid];
-    Status started = co_await s->runtimes.start(cid);
-    if (!started.ok()) co_return started;
+    if (!runNow) {
+      Status started = co_await s->runtimes.start(cid);
+      if (!started.ok()) co_return started;
+    }
     HLOG(Info, "gcs.container.started").kv("container", cid).kv("pid", *pid);
     co_return field("ProcessId", *pid);
   }
@@ -552,8 +588,7 @@ Result shutdownContainer(State& s, const std::string& payload, bool forced) {
 }
 
 Task<Status> removeContainer(StateP s, std::shared_ptr<Container> c) {
-  Status st;
-  if (s->runtimes.exists(c->id)) st = co_await s->runtimes.remove(c->id, true);
+  Status st = co_await removeRuntimeState(s, c);
   for (auto it = s->overlays.begin(); it != s->overlays.end();) {
     if (it->second == c->id && s->mounter.unmount(it->first).ok()) {
       it = s->overlays.erase(it);

@@ -44,6 +44,9 @@ class ContainerRuntime {
   // init process stopped before exec; start lets the init run.
   virtual runtime::Task<StatusOr<std::unique_ptr<ContainerProcess>>> create(std::string id, std::string bundle,
                                                                              StdioSpec stdio) = 0;
+  // run is create + start in one step (the init runs at once).
+  virtual runtime::Task<StatusOr<std::unique_ptr<ContainerProcess>>> run(std::string id, std::string bundle,
+                                                                          StdioSpec stdio) = 0;
   virtual runtime::Task<Status> start(std::string id) = 0;
   // exec runs an OCI process (JSON) in the running container.
   virtual runtime::Task<StatusOr<std::unique_ptr<ContainerProcess>>> exec(std::string id, Json ociProcess,

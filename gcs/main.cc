@@ -2,7 +2,7 @@
 // bridge protocol; containers run through runc.
 //
 //   gcs [--hybrid-vsock /path/vm.sock | --vsock-cid 2] [--state-dir /run/gcs]
-//       [--mount-root DIR]... [--plan9-root DIR] [--runc PATH] [--no-pivot] [-debug]
+//       [--mount-root DIR]... [--plan9-root DIR] [--runc PATH] [--no-pivot] [-debug | -quiet]
 //
 // In a VM it dials AF_VSOCK CID 2; in simulation it dials hybrid vsock unix
 // sockets ("<uds>_<port>"). As PID 1 it mounts /proc, /sys, /dev, /run and
@@ -31,7 +31,7 @@ using namespace hcsshim;
 int usage() {
   std::fprintf(stderr,
                "usage: gcs [--hybrid-vsock UDS | --vsock-cid CID] [--state-dir DIR] [--mount-root DIR]...\n"
-               "           [--plan9-root DIR] [--runc PATH] [--no-pivot] [-debug]\n");
+               "           [--plan9-root DIR] [--runc PATH] [--no-pivot] [-debug | -quiet]\n");
   return 2;
 }
 
@@ -92,6 +92,10 @@ int main(int argc, char** argv) {
     }
     if (a == "-debug" || a == "--debug") {
       log::setLevel(LogLevel::kDebug);
+      continue;
+    }
+    if (a == "-quiet" || a == "--quiet") {
+      log::setLevel(LogLevel::kWarn);
       continue;
     }
     return usage();

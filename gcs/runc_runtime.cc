@@ -213,17 +213,31 @@ Task<StatusOr<std::unique_ptr<ContainerProcess>>> RuncRuntime::launch(std::strin
 
 Task<StatusOr<std::unique_ptr<ContainerProcess>>> RuncRuntime::create(std::string id, std::string bundle,
                                                                       StdioSpec stdio) {
+  co_return co_await make(id, bundle, stdio, false);
+}
+
+Task<StatusOr<std::unique_ptr<ContainerProcess>>> RuncRuntime::run(std::string id, std::string bundle,
+                                                                   StdioSpec stdio) {
+  co_return co_await make(id, bundle, stdio, true);
+}
+
+Task<StatusOr<std::unique_ptr<ContainerProcess>>> RuncRuntime::make(std::string id, std::string bundle,
+                                                                    StdioSpec stdio, bool startNow) {
   if (bundles_.count(id)) co_return AlreadyExistsError("runc container " + id + " exists");
   bundles_[id] = bundle;
   std::string pidFile = bundle + "/init.pid";
-  std::vector<std::string> args = {"create", "--bundle", bundle, "--pid-file", pidFile};
+  std::vector<std::string> args;
+  if (startNow) {
+    args = {"run", "--detach", "--bundle", bundle, "--pid-file", pidFile};
+  } else {
+    args = {"create", "--bundle", bundle, "--pid-file", pidFile};
+  }
   if (options_.noPivot) args.push_back("--no-pivot");
   args.push_back(id);
   auto p = co_await launch(id, args, pidFile, stdio);
   if (!p.ok()) {
     // Nothing half-made stays behind.
     std::vector<std::string> argv = {"delete", "--force", id};
-
     (void)co_await runc(argv, id, std::nullopt, false);
     bundles_.erase(id);
   }

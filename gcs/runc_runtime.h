@@ -2,7 +2,7 @@
 //
 //   runc --root <root> --log <bundle>/runc.log --log-format json
 //        create --bundle <bundle> --pid-file <bundle>/init.pid [--console-socket S] [--no-pivot] <id>
-//   runc start <id> | exec --process F --pid-file P --detach [...] <id> | kill [--all] <id> SIG
+//   runc run --detach ... <id> (create + start in one) | start <id> | exec --process F --pid-file P --detach [...] <id> | kill [--all] <id> SIG
 //   runc pause|resume <id> | delete [--force] <id> | ps --format json <id>
 //
 // Container processes outlive the runc invocation that made them and are
@@ -34,6 +34,8 @@ class RuncRuntime final : public ContainerRuntime {
 
   runtime::Task<StatusOr<std::unique_ptr<ContainerProcess>>> create(std::string id, std::string bundle,
                                                                      StdioSpec stdio) override;
+  runtime::Task<StatusOr<std::unique_ptr<ContainerProcess>>> run(std::string id, std::string bundle,
+                                                                  StdioSpec stdio) override;
   runtime::Task<Status> start(std::string id) override;
   runtime::Task<StatusOr<std::unique_ptr<ContainerProcess>>> exec(std::string id, Json ociProcess,
                                                                    StdioSpec stdio) override;
@@ -56,6 +58,8 @@ class RuncRuntime final : public ContainerRuntime {
                                     bool capture);
   runtime::Task<StatusOr<std::unique_ptr<ContainerProcess>>> launch(std::string id, std::vector<std::string> args,
                                                                      std::string pidFile, StdioSpec stdio);
+  runtime::Task<StatusOr<std::unique_ptr<ContainerProcess>>> make(std::string id, std::string bundle, StdioSpec stdio,
+                                                                   bool startNow);
   Status runcError(const std::string& op, const std::string& id, const Run& r) const;
 
   runtime::EpollEventLoop& loop_;

@@ -16,6 +16,13 @@ namespace fs = std::filesystem;
 
 std::string GcsGuest::runfile(const std::string& relative) {
   const char* root = std::getenv("TEST_SRCDIR");
+  if (!root) root = std::getenv("RUNFILES_DIR");
+  if (!root) {
+    // A binary run directly: <binary>.runfiles next to it.
+    std::error_code ec;
+    auto self = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec && fs::exists(self.string() + ".runfiles")) return self.string() + ".runfiles/hcsshim_cpp/" + relative;
+  }
   return std::string(root ? root : ".") + "/hcsshim_cpp/" + relative;
 }
 
@@ -27,7 +34,7 @@ StatusOr<std::unique_ptr<GcsGuest>> GcsGuest::start(runtime::Runtime& rt, Option
   g->connOptions_ = options.connection;
   g->vsock_ = std::make_unique<platforms::HybridVsockHost>(rt.transport(), g->dir_ + "/vm.sock");
   HCS_ASSIGN_OR_RETURN(g->bridgeListener_, g->vsock_->listen(bridge::kBridgePort));
-  std::string bin = runfile("gcs/gcs");
+  std::string bin = options.gcsPath.empty() ? runfile("gcs/gcs") : options.gcsPath;
   runtime::ProcessSpec spec{.path = bin,
                             .args = {bin, "--hybrid-vsock", g->dir_ + "/vm.sock", "--state-dir", g->dir_ + "/state",
                                      "--mount-root", g->dir_}};

@@ -26,6 +26,7 @@ class GcsGuest {
     std::vector<std::string> extraArgs;
     bridge::GuestConnectionOptions connection;
     bool connect = true;  // false: the caller takes the raw bridge stream (acceptRaw)
+    std::string gcsPath;  // default: gcs/gcs in the runfiles
   };
   static StatusOr<std::unique_ptr<GcsGuest>> start(runtime::Runtime& rt, Options options);
   static StatusOr<std::unique_ptr<GcsGuest>> start(runtime::Runtime& rt) { return start(rt, Options{}); }

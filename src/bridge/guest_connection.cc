@@ -45,10 +45,14 @@ std::string activityIdFor(uint64_t requestId) {
       .toString();
 }
 
-void failAll(ConnectionState& s, const Status& why) {
+void failAll(ConnectionState& s, const Status& why, bool deliberate = false) {
   if (!s.lost.ok()) return;
   s.lost = why;
-  HLOG(Warn, "bridge.connection.lost").kv("vm", s.vmId).kv("error", why.toString()).kv("pending", s.pending.size());
+  if (deliberate) {
+    HLOG(Info, "bridge.connection.closed").kv("vm", s.vmId).kv("pending", s.pending.size());
+  } else {
+    HLOG(Warn, "bridge.connection.lost").kv("vm", s.vmId).kv("error", why.toString()).kv("pending", s.pending.size());
+  }
   s.conn.close();
   auto pending = std::move(s.pending);
   s.pending.clear();
@@ -222,7 +226,8 @@ void GuestConnection::onNotification(std::function<void(const ContainerNotificat
 }
 
 void GuestConnection::close() {
-  failAll(*s_, Status::fromHResult(hr::kHcsConnectionClosed, "close", s_->vmId, "the bridge connection was closed"));
+  failAll(*s_, Status::fromHResult(hr::kHcsConnectionClosed, "close", s_->vmId, "the bridge connection was closed"),
+          /*deliberate=*/true);
 }
 
 Task<StatusOr<std::string>> GuestConnection::request(uint32_t type, std::string containerId, Json payload) {
