@@ -342,5 +342,97 @@ TEST_F(GcsTest, DisconnectMidRequestAgentRedialsContainersSurvive) {
   EXPECT_THAT(functional::leftovers(guest_->dir() + "/state/runc", guest_->dir(), "survivor"), ::testing::IsEmpty());
 }
 
+// Hot-added storage: an ext4 image as a SCSI disk and as a VPMem device
+// (loop-mounted, as in a simulated VM), and a Plan9 share - each readable by
+// a guest process, read-only where asked, and gone (mount and loop device)
+// after Remove.
+TEST_F(GcsTest, DisksAndSharesMountAndUnmount) {
+  std::string src = guest_->dir() + "/disk-src";
+  fs::create_directories(src);
+  std::ofstream(src + "/hello.txt") << "on the disk\n";
+  std::string image = guest_->dir() + "/disk.img";
+  runtime::ProcessSpec mkfs{.path = "mkfs.ext4", .args = {"mkfs.ext4", "-q", "-F", "-d", src, image, "8M"}};
+  ASSERT_EQ(run([](runtime::Runtime& rt, runtime::ProcessSpec spec) -> Task<int> {
+              auto p = rt.processes().spawn(spec);
+              if (!p.ok()) co_return -1;
+              co_return (co_await (*p)->wait()).exitCode;
+            }(*rt_, mkfs)),
+            0)
+      << "mkfs.ext4 (e2fsprogs)";
+  fs::create_directories(guest_->dir() + "/scsi/0");
+  fs::copy_file(image, guest_->dir() + "/scsi/0/3");
+  fs::create_directories(guest_->dir() + "/pmem");
+  fs::copy_file(image, guest_->dir() + "/pmem/0");
+  fs::create_directories(guest_->dir() + "/shares/s1");
+  std::ofstream(guest_->dir() + "/shares/s1/hello.txt") << "on the share\n";
+
+  auto uvmRun = [&](std::string script) {
+    bridge::ProcessParameters pp;
+    pp.commandArgs = {"/bin/sh", "-c", script};
+    auto p = run(gc().executeProcess(std::string(bridge::kUvmContainerId), pp, {.out = true, .err = true}));
+    EXPECT_THAT(p, IsOk());
+    if (!p.ok()) return std::make_pair(-1, std::string());
+    std::string out = readAll((*p)->stdoutStream()) + readAll((*p)->stderrStream());
+    return std::make_pair(waitExit(**p), out);
+  };
+  auto modify = [&](const char* type, const char* op, Json settings) {
+    return run(gc().modifySettings(std::string(bridge::kUvmContainerId), {type, op, settings, {}}));
+  };
+  const std::string scsiAt = guest_->dir() + "/mounts/scsi/m0", pmemAt = guest_->dir() + "/mounts/pmem/0",
+                    shareAt = guest_->dir() + "/mounts/share";
+  Json disk = {{"MountPath", scsiAt}, {"Controller", 0}, {"Lun", 3}, {"ReadOnly", true}};
+  ASSERT_THAT(modify(bridge::resource::kMappedVirtualDisk, "Add", disk), IsOk());
+  EXPECT_THAT(modify(bridge::resource::kMappedVirtualDisk, "Add", disk), HResultIs(hr::kAlreadyExists));
+  auto [code, out] = uvmRun("cat " + scsiAt + "/hello.txt; touch " + scsiAt + "/new");
+  EXPECT_THAT(out, HasSubstr("on the disk"));
+  EXPECT_THAT(out, HasSubstr("Read-only file system"));
+  EXPECT_NE(code, 0);
+
+  Json pmem = {{"DeviceNumber", 0}, {"MountPath", pmemAt}};
+  ASSERT_THAT(modify(bridge::resource::kVPMemDevice, "Add", pmem), IsOk());
+  Json share = {{"MountPath", shareAt}, {"ShareName", "s1"}, {"ReadOnly", true}, {"Port", 564}};
+  ASSERT_THAT(modify(bridge::resource::kMappedDirectory, "Add", share), IsOk());
+  std::tie(code, out) = uvmRun("cat " + pmemAt + "/hello.txt " + shareAt + "/hello.txt");
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out, "on the disk\non the share\n");
+  EXPECT_THAT(uvmRun("touch " + shareAt + "/new").first, ::testing::Ne(0)) << "read-only share";
+
+  int loops = 0;
+  std::error_code lec;
+  for (const auto& b : fs::directory_iterator("/sys/block", lec)) {
+    std::ifstream backing(b.path() / "loop" / "backing_file");
+    std::string file;
+    if (std::getline(backing, file) && file.find(guest_->dir()) != std::string::npos) ++loops;
+  }
+  EXPECT_EQ(loops, 2) << "the SCSI disk and the VPMem device are loop devices while mounted";
+
+  // Wrong coordinates and hostile paths.
+  EXPECT_THAT(modify(bridge::resource::kMappedVirtualDisk, "Add",
+                     {{"MountPath", guest_->dir() + "/m1"}, {"Controller", 0}, {"Lun", 64}}),
+              HResultIs(hr::kInvalidArg));
+  EXPECT_THAT(modify(bridge::resource::kMappedVirtualDisk, "Add",
+                     {{"MountPath", guest_->dir() + "/m1"}, {"Controller", 0}, {"Lun", 5}}),
+              HResultIs(hr::kElementNotFound));
+  EXPECT_THAT(modify(bridge::resource::kMappedVirtualDisk, "Add", {{"MountPath", "/etc"}, {"Controller", 0}, {"Lun", 3}}),
+              HResultIs(hr::kInvalidArg));
+  EXPECT_THAT(modify(bridge::resource::kMappedDirectory, "Add", {{"MountPath", shareAt + "2"}, {"ShareName", "../s1"}}),
+              HResultIs(hr::kInvalidArg));
+
+  ASSERT_THAT(modify(bridge::resource::kMappedVirtualDisk, "Remove", disk), IsOk());
+  EXPECT_THAT(modify(bridge::resource::kMappedVirtualDisk, "Remove", disk), HResultIs(hr::kElementNotFound));
+  ASSERT_THAT(modify(bridge::resource::kVPMemDevice, "Remove", pmem), IsOk());
+  ASSERT_THAT(modify(bridge::resource::kMappedDirectory, "Remove", share), IsOk());
+  EXPECT_THAT(functional::leftovers(guest_->dir() + "/state/runc", guest_->dir(), "none"), ::testing::IsEmpty());
+  // The loop devices went with their mounts.
+  std::error_code ec;
+  for (const auto& b : fs::directory_iterator("/sys/block", ec)) {
+    std::ifstream backing(b.path() / "loop" / "backing_file");
+    std::string file;
+    if (std::getline(backing, file)) {
+      EXPECT_EQ(file.find(guest_->dir()), std::string::npos) << b.path() << " -> " << file;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hcsshim

@@ -550,6 +550,84 @@ Result modifyMappedDirectory(State& s, const ModifyRequest& r) {
   return Json::object();
 }
 
+// scsiDevice finds the disk at controller/lun.
+StatusOr<std::string> scsiDevice(State& s, uint32_t controller, uint32_t lun) {
+  if (controller > 3) return invalidArg("Settings.Controller: " + std::to_string(controller) + " is not 0..3");
+  if (lun > 63) return invalidArg("Settings.Lun: " + std::to_string(lun) + " is not 0..63");
+  if (!s.options.scsiRoot.empty()) {
+    std::string p = s.options.scsiRoot + "/" + std::to_string(controller) + "/" + std::to_string(lun);
+    if (!fs::exists(p)) return notFound("no disk at SCSI controller " + std::to_string(controller) + " LUN " + std::to_string(lun));
+    return p;
+  }
+  // In a VM: /sys/bus/scsi/devices/H:0:0:L/block/<dev>, controllers in host order.
+  std::map<int, std::string> byHost;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/sys/bus/scsi/devices", ec)) {
+    int h, c, t, l;
+    if (std::sscanf(e.path().filename().c_str(), "%d:%d:%d:%d", &h, &c, &t, &l) != 4) continue;
+    if (c != 0 || t != 0 || l != static_cast<int>(lun)) continue;
+    for (const auto& b : fs::directory_iterator(e.path() / "block", ec)) byHost[h] = "/dev/" + b.path().filename().string();
+  }
+  if (controller >= byHost.size()) {
+    return notFound("no disk at SCSI controller " + std::to_string(controller) + " LUN " + std::to_string(lun));
+  }
+  return std::next(byHost.begin(), controller)->second;
+}
+
+Result modifyDisk(State& s, const ModifyRequest& r, bool pmem) {
+  std::string image, mountPath, fstype = "ext4";
+  bool readOnly = true;
+  uint64_t offset = 0, size = 0;
+  if (pmem) {
+    HCS_ASSIGN_OR_RETURN(auto d, decodeAs<VPMemDevice>(jsonText(r.settings), "Request.Settings"));
+    mountPath = d.mountPath;
+    if (r.requestType == "Add") {
+      if (d.deviceNumber >= 128) return invalidArg("Settings.DeviceNumber: " + std::to_string(d.deviceNumber) + " is not 0..127");
+      image = s.options.pmemRoot.empty() ? "/dev/pmem" + std::to_string(d.deviceNumber)
+                                         : s.options.pmemRoot + "/" + std::to_string(d.deviceNumber);
+      if (!fs::exists(image)) return notFound("no VPMem device " + std::to_string(d.deviceNumber));
+      if (d.mappingInfo) {
+        offset = d.mappingInfo->deviceOffsetInBytes;
+        size = d.mappingInfo->deviceSizeInBytes;
+      }
+    }
+  } else {
+    HCS_ASSIGN_OR_RETURN(auto d, decodeAs<MappedVirtualDisk>(jsonText(r.settings), "Request.Settings"));
+    mountPath = d.mountPath;
+    if (r.requestType == "Add") {
+      if (d.encrypted.value_or(false)) {
+        return Status::fromHResult(hr::kNotImpl, "", "", "Settings.Encrypted: encrypted scratch disks are not implemented");
+      }
+      if (d.partition.value_or(0) != 0) {
+        return Status::fromHResult(hr::kNotImpl, "", "", "Settings.Partition: partitions are not implemented");
+      }
+      if (!d.options.empty()) {
+        return Status::fromHResult(hr::kNotImpl, "", "", "Settings.Options: mount options are not implemented");
+      }
+      HCS_ASSIGN_OR_RETURN(image, scsiDevice(s, d.controller, d.lun));
+      readOnly = d.readOnly.value_or(false);
+      if (d.filesystem && !d.filesystem->empty()) fstype = *d.filesystem;
+      if (fstype != "ext4" && fstype != "xfs" && fstype != "vfat" && fstype != "ext2" && fstype != "ext3") {
+        return invalidArg("Settings.Filesystem: \"" + fstype + "\" is not a supported filesystem");
+      }
+    }
+  }
+  HCS_ASSIGN_OR_RETURN(std::string target, s.paths.check(mountPath, "Settings.MountPath"));
+  if (r.requestType == "Remove") {
+    if (!s.mounts.count(target)) return notFound("nothing is mounted at " + target);
+    HCS_RETURN_IF_ERROR(s.mounter.unmount(target));
+    s.mounts.erase(target);
+    return Json::object();
+  }
+  if (r.requestType != "Add") return invalidArg("Request.RequestType: " + r.resourceType + " takes Add or Remove");
+  if (s.mounts.count(target)) return Status::fromHResult(hr::kAlreadyExists, "", "", "a disk is mounted at " + target);
+  HCS_RETURN_IF_ERROR(mkdirs(target));
+  Status st = s.mounter.mountImage(image, target, fstype, readOnly, offset, size);
+  if (!st.ok()) return Status::fromHResult(hr::kFail, "", "", st.message());
+  s.mounts.insert(target);
+  return Json::object();
+}
+
 Result modifySettings(State& s, const std::string& payload) {
   HCS_ASSIGN_OR_RETURN(auto req, decodeAs<ModifySettingsRequest>(payload));
   const ModifyRequest& r = req.request;
@@ -558,9 +636,21 @@ Result modifySettings(State& s, const std::string& payload) {
   }
   if (r.resourceType == resource::kCombinedLayers) return modifyCombinedLayers(s, r);
   if (r.resourceType == resource::kMappedDirectory) return modifyMappedDirectory(s, r);
-  if (r.resourceType == resource::kMappedVirtualDisk || r.resourceType == resource::kScsiDevice ||
-      r.resourceType == resource::kVPMemDevice || r.resourceType == resource::kNetwork ||
-      r.resourceType == resource::kVPciDevice) {
+  if (r.resourceType == resource::kMappedVirtualDisk) return modifyDisk(s, r, false);
+  if (r.resourceType == resource::kVPMemDevice) return modifyDisk(s, r, true);
+  if (r.resourceType == resource::kScsiDevice) {
+    // Unplugging: in simulation the disk simply goes; in a VM the kernel is
+    // told to delete the device first.
+    if (r.requestType != "Remove") return invalidArg("Request.RequestType: SCSIDevice takes Remove");
+    HCS_ASSIGN_OR_RETURN(auto d, decodeAs<MappedVirtualDisk>(jsonText(r.settings), "Request.Settings"));
+    HCS_ASSIGN_OR_RETURN(std::string dev, scsiDevice(s, d.controller, d.lun));
+    if (s.options.scsiRoot.empty()) {
+      std::ofstream del("/sys/class/block/" + fs::path(dev).filename().string() + "/device/delete");
+      del << "1\n";
+    }
+    return Json::object();
+  }
+  if (r.resourceType == resource::kNetwork || r.resourceType == resource::kVPciDevice) {
     return Status::fromHResult(hr::kNotImpl, "", req.containerId,
                                "resource type " + r.resourceType + " is not implemented in this guest yet");
   }

@@ -30,6 +30,12 @@ struct AgentOptions {
   // Where Plan9 shares appear when the agent runs on the host (simulation):
   // share NAME is the directory <plan9Root>/NAME. Empty: 9p mounts (in a VM).
   std::string plan9Root;
+  // Where hot-added disks appear when the agent runs on the host
+  // (simulation): SCSI controller C, LUN L is the image or device
+  // <scsiRoot>/C/L; VPMem device N is <pmemRoot>/N. Empty: a VM's
+  // /sys/bus/scsi and /dev/pmemN.
+  std::string scsiRoot;
+  std::string pmemRoot;
   std::string cgroupRoot = "/sys/fs/cgroup";  // containers get cgroup /gcs/<id>
   runtime::Duration redialInterval = std::chrono::milliseconds(100);
 };

@@ -2,7 +2,12 @@
 // bridge protocol; containers run through runc.
 //
 //   gcs [--hybrid-vsock /path/vm.sock | --vsock-cid 2] [--state-dir /run/gcs]
-//       [--mount-root DIR]... [--plan9-root DIR] [--runc PATH] [--no-pivot] [-debug | -quiet]
+//       [--mount-root DIR]... [--plan9-root DIR] [--scsi-root DIR] [--pmem-root DIR]
+//       [--runc PATH] [--no-pivot] [-debug | -quiet]
+//
+// --plan9-root/--scsi-root/--pmem-root say where shares and hot-added disks
+// appear when the agent runs as a host process (simulation); in a VM they
+// are found the way a kernel presents them.
 //
 // In a VM it dials AF_VSOCK CID 2; in simulation it dials hybrid vsock unix
 // sockets ("<uds>_<port>"). As PID 1 it mounts /proc, /sys, /dev, /run and
@@ -31,7 +36,8 @@ using namespace hcsshim;
 int usage() {
   std::fprintf(stderr,
                "usage: gcs [--hybrid-vsock UDS | --vsock-cid CID] [--state-dir DIR] [--mount-root DIR]...\n"
-               "           [--plan9-root DIR] [--runc PATH] [--no-pivot] [-debug | -quiet]\n");
+               "           [--plan9-root DIR] [--scsi-root DIR] [--pmem-root DIR] [--runc PATH] [--no-pivot]\n"
+               "           [-debug | -quiet]\n");
   return 2;
 }
 
@@ -62,7 +68,7 @@ void initMounts() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string hybrid, stateDir = "/run/gcs", plan9Root, runcPath = "runc";
+  std::string hybrid, stateDir = "/run/gcs", plan9Root, scsiRoot, pmemRoot, runcPath = "runc";
   uint32_t cid = 2;
   bool noPivot = false;
   std::vector<std::string> mountRoots;
@@ -77,6 +83,8 @@ int main(int argc, char** argv) {
     if (a == "--hybrid-vsock" && value(hybrid)) continue;
     if (a == "--state-dir" && value(stateDir)) continue;
     if (a == "--plan9-root" && value(plan9Root)) continue;
+    if (a == "--scsi-root" && value(scsiRoot)) continue;
+    if (a == "--pmem-root" && value(pmemRoot)) continue;
     if (a == "--runc" && value(runcPath)) continue;
     if (a == "--mount-root" && value(v)) {
       mountRoots.push_back(v);
@@ -123,7 +131,11 @@ int main(int argc, char** argv) {
                         gcs::RuncOptions{.runcPath = runcPath, .root = stateDir + "/runc", .noPivot = noPivot});
   gcs::LinuxMounter mounter;
   gcs::Agent agent(**rt, dialer, runc, mounter,
-                   gcs::AgentOptions{.stateDir = stateDir, .mountRoots = mountRoots, .plan9Root = plan9Root});
+                   gcs::AgentOptions{.stateDir = stateDir,
+                                     .mountRoots = mountRoots,
+                                     .plan9Root = plan9Root,
+                                     .scsiRoot = scsiRoot,
+                                     .pmemRoot = pmemRoot});
   HLOG(Info, "gcs.starting").kv("host", prefix).kv("state_dir", stateDir).kv("pid", getpid());
 
   // Orphans reparented to us are reaped once a second (after a grace period

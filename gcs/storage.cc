@@ -1,7 +1,11 @@
 #include "gcs/storage.h"
 
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <climits>
@@ -121,6 +125,56 @@ bool LinuxMounter::isMountPoint(const std::string& path) const {
     if (mountPoint == path) return true;
   }
   return false;
+}
+
+Status LinuxMounter::mountImage(const std::string& image, const std::string& target, const std::string& fstype,
+                                bool readOnly, uint64_t offset, uint64_t size) {
+  struct stat st {};
+  if (::stat(image.c_str(), &st) < 0) return errnoStatus(errno, "stat", image);
+  unsigned long flags = readOnly ? MS_RDONLY : 0;
+  if (S_ISBLK(st.st_mode) && offset == 0 && size == 0) return mount(image, target, fstype, flags, "");
+  // A file (or a slice of a device): attach it to a free loop device that
+  // detaches itself when the mount goes (LO_FLAGS_AUTOCLEAR).
+  int file = ::open(image.c_str(), (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+  if (file < 0) return errnoStatus(errno, "open", image);
+  int control = ::open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+  if (control < 0) {
+    ::close(file);
+    return errnoStatus(errno, "open /dev/loop-control");
+  }
+  Status result;
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    int n = ioctl(control, LOOP_CTL_GET_FREE);
+    if (n < 0) {
+      result = errnoStatus(errno, "LOOP_CTL_GET_FREE");
+      break;
+    }
+    std::string dev = "/dev/loop" + std::to_string(n);
+    int loop = ::open(dev.c_str(), (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    if (loop < 0) {
+      result = errnoStatus(errno, "open", dev);
+      break;
+    }
+    loop_config cfg{};
+    cfg.fd = static_cast<uint32_t>(file);
+    cfg.info.lo_offset = offset;
+    cfg.info.lo_sizelimit = size;
+    cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR | (readOnly ? LO_FLAGS_READ_ONLY : 0);
+    if (ioctl(loop, LOOP_CONFIGURE, &cfg) < 0) {
+      int err = errno;
+      ::close(loop);
+      if (err == EBUSY) continue;  // raced with another user of that device
+      result = errnoStatus(err, "LOOP_CONFIGURE", dev);
+      break;
+    }
+    result = mount(dev, target, fstype, flags, "");
+    ::close(loop);  // the mount holds it now (or, on failure, it detaches)
+    if (result.ok()) HLOG(Info, "gcs.loop.attached").kv("device", dev).kv("image", image);
+    break;
+  }
+  ::close(control);
+  ::close(file);
+  return result;
 }
 
 std::string overlayOptions(const std::vector<std::string>& layers, const std::string& scratch) {

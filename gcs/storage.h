@@ -34,6 +34,11 @@ class Mounter {
                        unsigned long flags, const std::string& data) = 0;
   virtual Status unmount(const std::string& target) = 0;
   virtual bool isMountPoint(const std::string& path) const = 0;
+  // mountImage mounts a disk image file (through a loop device that goes
+  // away with the unmount) or a block device. offset/size select a part of
+  // the image (0 = all).
+  virtual Status mountImage(const std::string& image, const std::string& target, const std::string& fstype,
+                            bool readOnly, uint64_t offset, uint64_t size) = 0;
 };
 
 class LinuxMounter final : public Mounter {
@@ -43,6 +48,8 @@ class LinuxMounter final : public Mounter {
   // unmount: a plain umount, then a lazy one if the target is busy.
   Status unmount(const std::string& target) override;
   bool isMountPoint(const std::string& path) const override;
+  Status mountImage(const std::string& image, const std::string& target, const std::string& fstype, bool readOnly,
+                    uint64_t offset, uint64_t size) override;
 };
 
 // overlayOptions: lowerdir (layers, top-most first) [+ upperdir/workdir under scratch].

@@ -37,7 +37,8 @@ StatusOr<std::unique_ptr<GcsGuest>> GcsGuest::start(runtime::Runtime& rt, Option
   std::string bin = options.gcsPath.empty() ? runfile("gcs/gcs") : options.gcsPath;
   runtime::ProcessSpec spec{.path = bin,
                             .args = {bin, "--hybrid-vsock", g->dir_ + "/vm.sock", "--state-dir", g->dir_ + "/state",
-                                     "--mount-root", g->dir_}};
+                                     "--mount-root", g->dir_, "--scsi-root", g->dir_ + "/scsi", "--pmem-root",
+                                     g->dir_ + "/pmem", "--plan9-root", g->dir_ + "/shares"}};
   spec.args.insert(spec.args.end(), options.extraArgs.begin(), options.extraArgs.end());
   HCS_ASSIGN_OR_RETURN(g->process_, rt.processes().spawn(spec));
   if (options.connect) {

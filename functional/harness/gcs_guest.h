@@ -39,7 +39,9 @@ class GcsGuest {
   // acceptRaw: the agent's next bridge connection as a plain stream (10 s).
   StatusOr<std::unique_ptr<runtime::Stream>> acceptRaw();
   runtime::Process& process() { return *process_; }
-  const std::string& dir() const { return dir_; }  // the agent's mount root
+  // dir: the agent's mount root. Hot-added disks go in dir/scsi/<controller>/<lun>
+  // and dir/pmem/<n>, Plan9 shares in dir/shares/<name> (as a VM backend would).
+  const std::string& dir() const { return dir_; }
   bool running() const;
   // stop: SIGTERM, wait; returns the agent's exit code.
   int stop();
