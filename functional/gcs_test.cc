@@ -434,5 +434,18 @@ TEST_F(GcsTest, DisksAndSharesMountAndUnmount) {
   }
 }
 
+// Shutting the UVM itself down (its own id): the agent answers, takes its
+// containers down and exits on its own.
+TEST_F(GcsTest, ShuttingTheUtilityVmDownStopsTheAgent) {
+  prepare("last", {"sleep", "1000"});
+  auto init = start("last", {}, {});
+  ASSERT_THAT(run(gc().shutdownContainer(std::string(bridge::kUvmContainerId), false)), IsOk());
+  auto exit = run(guest_->process().wait());
+  EXPECT_EQ(exit.exitCode, 0) << "the agent exited by itself, cleanly";
+  EXPECT_THAT(functional::leftovers(guest_->dir() + "/state/runc", guest_->dir(), "last"), ::testing::IsEmpty());
+  EXPECT_NE(::kill(static_cast<pid_t>(init->pid()), 0), 0) << "the container's init is gone";
+  created_.clear();
+}
+
 }  // namespace
 }  // namespace hcsshim

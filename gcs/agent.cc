@@ -96,6 +96,7 @@ struct AgentState {
   PathPolicy paths;
   std::shared_ptr<Connection> conn;
   bool stopping = false;
+  bool shutdownRequested = false;  // the host shut the UVM down
   size_t connections = 0;
   std::map<std::string, std::shared_ptr<Container>> containers;
   std::map<uint32_t, std::shared_ptr<Proc>> procs;
@@ -659,6 +660,12 @@ Result modifySettings(State& s, const std::string& payload) {
 
 Result shutdownContainer(State& s, const std::string& payload, bool forced) {
   HCS_ASSIGN_OR_RETURN(auto req, decodeAs<RequestBase>(payload));
+  if (req.containerId == kUvmContainerId) {
+    // The utility VM itself: the agent stops (after this response) and takes
+    // every container down with it; as PID 1 it then powers the VM off.
+    s.shutdownRequested = true;
+    return Json::object();
+  }
   HCS_ASSIGN_OR_RETURN(auto c, findContainer(s, req.containerId));
   if (c->exitCode) return Json::object();  // already down
   c->exitType = forced ? "ForcedExit" : "GracefulExit";
@@ -781,6 +788,12 @@ Task<void> handle(StateP s, std::shared_ptr<Connection> conn, Frame f) {
     fillResponse(tooBig, Status::fromHResult(hr::kFail, "", containerId, sent.message()));
     (void)conn->send(responseTypeOf(type), f.header.id, jsonText(schema::encode(tooBig)));
   }
+  if (s->shutdownRequested && !s->stopping) {
+    HLOG(Info, "gcs.shutdown_requested").kv("forced", type == msg::kShutdownForced);
+    (void)co_await conn->drained();
+    s->stopping = true;
+    conn->close();
+  }
 }
 
 Task<void> serve(StateP s, std::shared_ptr<Connection> conn) {
@@ -818,6 +831,7 @@ void Agent::stop() {
 }
 
 size_t Agent::connections() const { return s_->connections; }
+bool Agent::shutdownRequested() const { return s_->shutdownRequested; }
 size_t Agent::containerCount() const { return s_->containers.size(); }
 size_t Agent::processCount() const { return s_->procs.size(); }
 

@@ -48,8 +48,11 @@ class Agent {
         AgentOptions options);
   ~Agent();
 
-  // run dials and serves until stop(); then shuts every container down.
+  // run dials and serves until stop() or the host shuts the UVM down
+  // (Shutdown of the UVM's own id); then shuts every container down.
   runtime::Task<void> run();
+  // shutdownRequested: run() ended because the host shut the UVM down.
+  bool shutdownRequested() const;
   void stop();
 
   size_t connections() const;  // how many bridge connections were served so far

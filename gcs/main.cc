@@ -14,6 +14,7 @@
 // the cgroup hierarchy first; in every mode it is a child subreaper that
 // reaps orphans.
 #include <sys/mount.h>
+#include <sys/reboot.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -154,5 +155,10 @@ int main(int argc, char** argv) {
   runtime::blockOn((*rt)->loop(), agent.run());
   done = true;
   runtime::drain((*rt)->loop());
+  if (getpid() == 1) {
+    // PID 1 must not exit (the kernel would panic): power the VM off.
+    sync();
+    reboot(RB_POWER_OFF);
+  }
   return 0;
 }

@@ -92,6 +92,8 @@ class Connection {
   // InvalidArgument (the caller drops the connection).
   runtime::Task<StatusOr<Frame>> recv();
   Status send(uint32_t type, uint64_t id, std::string_view payload);
+  // drained completes once everything sent so far has been written.
+  runtime::Task<Status> drained() { return io_.drained(); }
   void close() { io_.close(); }
   bool closed() const { return io_.closed(); }
   runtime::Stream& stream() { return io_.stream(); }
