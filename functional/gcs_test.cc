@@ -163,6 +163,7 @@ TEST_F(GcsTest, ExecIntoARunningContainerAndSignal) {
   EXPECT_THAT(running, ::testing::Contains(HasSubstr("runc state"))) << "the leak check sees a live container";
   EXPECT_THAT(running, ::testing::Contains(HasSubstr("mount ")));
   EXPECT_THAT(running, ::testing::Contains(HasSubstr("cgroup ")));
+  EXPECT_THAT(running, ::testing::Contains(HasSubstr("process ")));
   auto cat = start("svc", {"cat", "/etc/greeting"});
   EXPECT_EQ(readAll(cat->stdoutStream()), "from the top layer\n");
   EXPECT_EQ(waitExit(*cat), 0);

@@ -244,13 +244,16 @@ Task<StatusOr<std::unique_ptr<ContainerProcess>>> RuncRuntime::make(std::string 
   co_return p;
 }
 
-Task<Status> RuncRuntime::start(std::string id) {
-  std::vector<std::string> argv = {"start", id};
-
-  auto r = co_await runc(argv, id, std::nullopt, false);
+Task<Status> RuncRuntime::command(std::vector<std::string> args, std::string id) {
+  auto r = co_await runc(args, id, std::nullopt, false);
   if (!r.ok()) co_return r.status();
-  if (r->exit.exitCode != 0) co_return runcError("start", id, *r);
+  if (r->exit.exitCode != 0) co_return runcError(args[0], id, *r);
   co_return OkStatus();
+}
+
+Task<Status> RuncRuntime::start(std::string id) {
+  std::vector<std::string> args = {"start", id};
+  co_return co_await command(args, id);
 }
 
 Task<StatusOr<std::unique_ptr<ContainerProcess>>> RuncRuntime::exec(std::string id, Json ociProcess,
@@ -280,38 +283,26 @@ Task<StatusOr<std::unique_ptr<ContainerProcess>>> RuncRuntime::exec(std::string 
 Task<Status> RuncRuntime::kill(std::string id, int sig, bool all) {
   std::vector<std::string> args = {"kill"};
   if (all) args.push_back("--all");
-  args.insert(args.end(), {id, std::to_string(sig)});
-  auto r = co_await runc(args, id, std::nullopt, false);
-  if (!r.ok()) co_return r.status();
-  if (r->exit.exitCode != 0) co_return runcError("kill", id, *r);
-  co_return OkStatus();
+  args.push_back(id);
+  args.push_back(std::to_string(sig));
+  co_return co_await command(args, id);
 }
 
 Task<Status> RuncRuntime::pause(std::string id) {
-  std::vector<std::string> argv = {"pause", id};
-
-  auto r = co_await runc(argv, id, std::nullopt, false);
-  if (!r.ok()) co_return r.status();
-  if (r->exit.exitCode != 0) co_return runcError("pause", id, *r);
-  co_return OkStatus();
+  std::vector<std::string> args = {"pause", id};
+  co_return co_await command(args, id);
 }
 
 Task<Status> RuncRuntime::resume(std::string id) {
-  std::vector<std::string> argv = {"resume", id};
-
-  auto r = co_await runc(argv, id, std::nullopt, false);
-  if (!r.ok()) co_return r.status();
-  if (r->exit.exitCode != 0) co_return runcError("resume", id, *r);
-  co_return OkStatus();
+  std::vector<std::string> args = {"resume", id};
+  co_return co_await command(args, id);
 }
 
 Task<Status> RuncRuntime::remove(std::string id, bool force) {
   std::vector<std::string> args = {"delete"};
   if (force) args.push_back("--force");
   args.push_back(id);
-  auto r = co_await runc(args, id, std::nullopt, false);
-  if (!r.ok()) co_return r.status();
-  if (r->exit.exitCode != 0) co_return runcError("delete", id, *r);
+  HCS_CO_RETURN_IF_ERROR(co_await command(args, id));
   bundles_.erase(id);
   co_return OkStatus();
 }

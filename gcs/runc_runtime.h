@@ -60,6 +60,8 @@ class RuncRuntime final : public ContainerRuntime {
                                                                      std::string pidFile, StdioSpec stdio);
   runtime::Task<StatusOr<std::unique_ptr<ContainerProcess>>> make(std::string id, std::string bundle, StdioSpec stdio,
                                                                    bool startNow);
+  // command runs a runc subcommand that only succeeds or fails.
+  runtime::Task<Status> command(std::vector<std::string> args, std::string id);
   Status runcError(const std::string& op, const std::string& id, const Run& r) const;
 
   runtime::EpollEventLoop& loop_;

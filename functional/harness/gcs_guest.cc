@@ -136,6 +136,20 @@ std::vector<std::string> leftovers(const std::string& runcRoot, const std::strin
     f >> a >> b >> c >> root >> point;
     if (point.rfind(dir, 0) == 0) found.push_back("mount " + point);
   }
+  // Processes in the container's cgroup (the agent puts it at /gcs/<id>).
+  std::error_code ec;
+  for (const auto& p : fs::directory_iterator("/proc", ec)) {
+    std::string name = p.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream cg(p.path() / "cgroup");
+    std::string l;
+    while (std::getline(cg, l)) {
+      if (l.size() >= id.size() + 5 && l.compare(l.size() - id.size() - 5, std::string::npos, "/gcs/" + id) == 0) {
+        found.push_back("process " + name + " in cgroup /gcs/" + id);
+        break;
+      }
+    }
+  }
   for (const char* ctl : {"memory", "pids", "cpu", "freezer", "unified", ""}) {
     std::string cg = std::string("/sys/fs/cgroup/") + ctl + (ctl[0] ? "/" : "") + "gcs/" + id;
     if (fs::exists(cg)) found.push_back("cgroup " + cg);

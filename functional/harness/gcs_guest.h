@@ -65,7 +65,7 @@ class GcsGuest {
 };
 
 // leftovers lists what a container left behind on this host: runc state,
-// mounts under `dir`, live processes whose cgroup names it, its cgroups.
+// mounts under `dir`, processes in its cgroup, its cgroups.
 std::vector<std::string> leftovers(const std::string& runcRoot, const std::string& dir, const std::string& containerId);
 
 }  // namespace hcsshim::functional
