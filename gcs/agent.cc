@@ -529,12 +529,18 @@ Result modifyMappedDirectory(State& s, const ModifyRequest& r) {
   }
   if (r.requestType != "Add") return invalidArg("Request.RequestType: MappedDirectory takes Add or Remove");
   if (s.mounts.count(target)) return Status::fromHResult(hr::kAlreadyExists, "", "", "a directory is mapped at " + target);
-  if (s.options.plan9Root.empty()) {
-    return Status::fromHResult(hr::kNotImpl, "", "", "Plan9 (9p over vsock) shares are not implemented in this guest yet");
-  }
   std::string share = md.shareName.value_or("");
-  if (share.empty() || share.find('/') != std::string::npos || share == "." || share == "..") {
+  if (share.empty() || share.find_first_of("/,") != std::string::npos || share == "." || share == "..") {
     return invalidArg("Settings.ShareName: \"" + share + "\" is not a share name");
+  }
+  if (s.options.plan9Root.empty()) {
+    // In a VM: the host serves the share over 9p on a vsock port.
+    if (!md.port || *md.port == 0) return invalidArg("Settings.Port: the Plan9 server's vsock port is required");
+    HCS_RETURN_IF_ERROR(mkdirs(target));
+    Status st = s.mounter.mount9p(*md.port, share, target, md.readOnly.value_or(false));
+    if (!st.ok()) return Status::fromHResult(hr::kFail, "", "", st.message());
+    s.mounts.insert(target);
+    return Json::object();
   }
   std::string source = s.options.plan9Root + "/" + share;
   if (!fs::is_directory(source)) return notFound("Settings.ShareName: no share named " + share);

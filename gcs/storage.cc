@@ -4,8 +4,10 @@
 #include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/vm_sockets.h>
 
 #include <cerrno>
 #include <climits>
@@ -175,6 +177,29 @@ Status LinuxMounter::mountImage(const std::string& image, const std::string& tar
   ::close(control);
   ::close(file);
   return result;
+}
+
+Status LinuxMounter::mount9p(uint32_t port, const std::string& share, const std::string& target, bool readOnly) {
+  int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errnoStatus(errno, "socket(AF_VSOCK)");
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_vm addr{};
+  addr.svm_family = AF_VSOCK;
+  addr.svm_cid = VMADDR_CID_HOST;
+  addr.svm_port = port;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+    Status st = errnoStatus(errno, "connect vsock port " + std::to_string(port), share);
+    ::close(fd);
+    return st;
+  }
+  // The kernel's 9p client takes the connected socket (trans=fd) and keeps
+  // its own reference; ours closes after the mount.
+  std::string data = "trans=fd,rfdno=" + std::to_string(fd) + ",wfdno=" + std::to_string(fd) +
+                     ",msize=65536,aname=" + share;
+  Status st = mount(share, target, "9p", readOnly ? MS_RDONLY : 0, data);
+  ::close(fd);
+  return st;
 }
 
 std::string overlayOptions(const std::vector<std::string>& layers, const std::string& scratch) {

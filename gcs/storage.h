@@ -39,6 +39,9 @@ class Mounter {
   // the image (0 = all).
   virtual Status mountImage(const std::string& image, const std::string& target, const std::string& fstype,
                             bool readOnly, uint64_t offset, uint64_t size) = 0;
+  // mount9p mounts a Plan9 share the host serves on vsock port `port`
+  // (CID 2) - the Linux utility VM's way of sharing host directories.
+  virtual Status mount9p(uint32_t port, const std::string& share, const std::string& target, bool readOnly) = 0;
 };
 
 class LinuxMounter final : public Mounter {
@@ -50,6 +53,7 @@ class LinuxMounter final : public Mounter {
   bool isMountPoint(const std::string& path) const override;
   Status mountImage(const std::string& image, const std::string& target, const std::string& fstype, bool readOnly,
                     uint64_t offset, uint64_t size) override;
+  Status mount9p(uint32_t port, const std::string& share, const std::string& target, bool readOnly) override;
 };
 
 // overlayOptions: lowerdir (layers, top-most first) [+ upperdir/workdir under scratch].
