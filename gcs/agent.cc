@@ -275,7 +275,7 @@ Result createContainer(State& s, const std::string& payload) {
   // Our own cgroup path, so metrics know where to look and nothing lands
   // in a parent's cgroup.
   if (!spec.contains("linux") || !spec["linux"].is_object()) spec["linux"] = Json::object();
-  spec["linux"]["cgroupsPath"] = "/gcs/" + id;
+  spec["linux"]["cgroupsPath"] = s.options.cgroupParent + "/gcs/" + id;
   auto c = std::make_shared<Container>();
   c->id = id;
   c->bundle = s.options.stateDir + "/c/" + id;
@@ -456,7 +456,7 @@ Task<Result> getProperties(StateP s, std::string payload) {
       }
     } else if (t == "Statistics") {
       if (!c) co_return Status::fromHResult(hr::kNotImpl, "", cid, "Statistics of the utility VM itself are not collected");
-      auto m = cgroupMetrics(s->options.cgroupRoot, "/gcs/" + cid);
+      auto m = cgroupMetrics(s->options.cgroupRoot, s->options.cgroupParent + "/gcs/" + cid);
       if (!m.ok()) {
         co_return Status::fromHResult(hr::kHcsInvalidState, "", cid, "no metrics: " + m.status().message());
       }
@@ -876,7 +876,7 @@ Task<void> Agent::run() {
   for (auto& [pid, p] : std::map(s->procs)) {
     if (!p->exit) (void)p->p->signal(SIGKILL);
   }
-  removeEmptyCgroup(s->options.cgroupRoot, "/gcs");
+  removeEmptyCgroup(s->options.cgroupRoot, s->options.cgroupParent + "/gcs");
   HLOG(Info, "gcs.stopped").kv("connections", s->connections);
 }
 

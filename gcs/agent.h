@@ -36,7 +36,10 @@ struct AgentOptions {
   // /sys/bus/scsi and /dev/pmemN.
   std::string scsiRoot;
   std::string pmemRoot;
-  std::string cgroupRoot = "/sys/fs/cgroup";  // containers get cgroup /gcs/<id>
+  std::string cgroupRoot = "/sys/fs/cgroup";
+  // Containers get cgroup <cgroupParent>/gcs/<id> ("" in a VM; the VM's own
+  // cgroup in simulation, so its limits cover them).
+  std::string cgroupParent;
   runtime::Duration redialInterval = std::chrono::milliseconds(100);
 };
 

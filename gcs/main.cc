@@ -10,13 +10,19 @@
 // are found the way a kernel presents them.
 //
 // In a VM it dials AF_VSOCK CID 2; in simulation it dials hybrid vsock unix
-// sockets ("<uds>_<port>"). As PID 1 it mounts /proc, /sys, /dev, /run and
-// the cgroup hierarchy first; in every mode it is a child subreaper that
-// reaps orphans.
+// sockets ("<uds>_<port>"). --init (PID 1 of a VM) mounts /proc, /sys, /dev,
+// /run and the cgroup hierarchy first and powers off at the end; --sim-vm
+// (a simulated VM: own namespaces, given by the fake HCS) mounts its own
+// /run; --boot takes entropy from host port 1 and sends its log to port 109
+// first. In every mode it is a child subreaper that reaps orphans.
+#include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/vm_sockets.h>
 
 #include <cstdio>
 #include <cstring>
@@ -25,6 +31,7 @@
 #include <vector>
 
 #include "gcs/agent.h"
+#include "src/bridge/protocol.h"
 #include "gcs/runc_runtime.h"
 #include "src/common/log.h"
 #include "src/runtime/real_runtime.h"
@@ -66,10 +73,67 @@ void initMounts() {
   mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
 }
 
+// dialHost connects to host port `port` (blocking; up to ~10 s of retries):
+// hybrid vsock "<uds>_<port>" or AF_VSOCK CID:port.
+int dialHost(const std::string& hybrid, uint32_t cid, uint32_t port) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    int fd;
+    int rc;
+    if (!hybrid.empty()) {
+      fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_un a{};
+      a.sun_family = AF_UNIX;
+      std::string path = hybrid + "_" + std::to_string(port);
+      std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+      rc = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    } else {
+      fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_vm a{};
+      a.svm_family = AF_VSOCK;
+      a.svm_cid = cid;
+      a.svm_port = port;
+      rc = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    }
+    if (rc == 0) return fd;
+    close(fd);
+    usleep(100 * 1000);
+  }
+  return -1;
+}
+
+// bootSequence: what a utility VM's init does before the agent runs - take
+// 512 bytes of entropy from host port 1, and send the agent's log to host
+// port 109 (it becomes our stderr).
+void bootSequence(const std::string& hybrid, uint32_t cid) {
+  int entropy = dialHost(hybrid, cid, hcsshim::bridge::kEntropyPort);
+  if (entropy >= 0) {
+    char seed[512];
+    size_t got = 0;
+    while (got < sizeof seed) {
+      ssize_t n = read(entropy, seed + got, sizeof seed - got);
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    close(entropy);
+    int random = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+    if (random >= 0) {
+      (void)!write(random, seed, got);  // mixes into the pool; credits nothing
+      close(random);
+    }
+  }
+  int logs = dialHost(hybrid, cid, hcsshim::bridge::kLogPort);
+  if (logs >= 0) {
+    dup2(logs, STDERR_FILENO);
+    close(logs);
+  }
+  HLOG(Info, "gcs.booted").kv("entropy", entropy >= 0).kv("log_forwarding", logs >= 0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string hybrid, stateDir = "/run/gcs", plan9Root, scsiRoot, pmemRoot, runcPath = "runc";
+  std::string hybrid, stateDir = "/run/gcs", plan9Root, scsiRoot, pmemRoot, runcPath = "runc", cgroupParent;
+  bool init = false, simVm = false, boot = false;
   uint32_t cid = 2;
   bool noPivot = false;
   std::vector<std::string> mountRoots;
@@ -86,6 +150,19 @@ int main(int argc, char** argv) {
     if (a == "--plan9-root" && value(plan9Root)) continue;
     if (a == "--scsi-root" && value(scsiRoot)) continue;
     if (a == "--pmem-root" && value(pmemRoot)) continue;
+    if (a == "--cgroup-parent" && value(cgroupParent)) continue;
+    if (a == "--init") {
+      init = true;
+      continue;
+    }
+    if (a == "--sim-vm") {
+      simVm = true;
+      continue;
+    }
+    if (a == "--boot") {
+      boot = true;
+      continue;
+    }
     if (a == "--runc" && value(runcPath)) continue;
     if (a == "--mount-root" && value(v)) {
       mountRoots.push_back(v);
@@ -109,9 +186,19 @@ int main(int argc, char** argv) {
     }
     return usage();
   }
-  if (getpid() == 1) initMounts();
+  if (init) initMounts();
+  if (simVm) {
+    // A simulated VM: this process has its own (private) mount namespace;
+    // /run becomes the guest's own, as in a real utility VM.
+    if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) {
+      std::fprintf(stderr, "gcs: --sim-vm: mounting /run: %s\n", std::strerror(errno));
+      return 1;
+    }
+  }
   if (mountRoots.empty()) mountRoots = {"/run", "/tmp"};
   mountRoots.push_back(stateDir);
+  std::string prefix = hybrid.empty() ? "vsock://" + std::to_string(cid) + ":" : "unix://" + hybrid + "_";
+  if (boot) bootSequence(hybrid, cid);
 
   runtime::TerminationSignals signals;
   auto rt = runtime::RealRuntime::create("gcs");
@@ -126,7 +213,6 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(stateDir + "/runc", ec);
   std::filesystem::create_directories(stateDir + "/c", ec);
 
-  std::string prefix = hybrid.empty() ? "vsock://" + std::to_string(cid) + ":" : "unix://" + hybrid + "_";
   gcs::PrefixDialer dialer((*rt)->transport(), prefix);
   gcs::RuncRuntime runc((*rt)->epoll(), (*rt)->posixProcesses(),
                         gcs::RuncOptions{.runcPath = runcPath, .root = stateDir + "/runc", .noPivot = noPivot});
@@ -136,7 +222,8 @@ int main(int argc, char** argv) {
                                      .mountRoots = mountRoots,
                                      .plan9Root = plan9Root,
                                      .scsiRoot = scsiRoot,
-                                     .pmemRoot = pmemRoot});
+                                     .pmemRoot = pmemRoot,
+                                     .cgroupParent = cgroupParent});
   HLOG(Info, "gcs.starting").kv("host", prefix).kv("state_dir", stateDir).kv("pid", getpid());
 
   // Orphans reparented to us are reaped once a second (after a grace period
@@ -155,8 +242,8 @@ int main(int argc, char** argv) {
   runtime::blockOn((*rt)->loop(), agent.run());
   done = true;
   runtime::drain((*rt)->loop());
-  if (getpid() == 1) {
-    // PID 1 must not exit (the kernel would panic): power the VM off.
+  if (init) {
+    // PID 1 of a VM must not exit (the kernel would panic): power the VM off.
     sync();
     reboot(RB_POWER_OFF);
   }
