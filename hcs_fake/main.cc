@@ -1,6 +1,12 @@
 // hcs_fake: the fake HCS service daemon.
 //
-//   hcs_fake [--address unix:///path/hcs.sock] [--state-dir DIR] [-debug]
+//   hcs_fake [--address unix:///path/hcs.sock] [--state-dir DIR] [--vm-backend sim|none]
+//            [--gcs PATH] [--vsock-root DIR] [--gcs-debug] [-debug]
+//
+// VirtualMachine systems get a guest from the VM backend: `sim` (default)
+// runs the gcs binary (--gcs; default: next to this binary) as the guest,
+// wired to hybrid vsock sockets under --vsock-root (default: vsock/ next to
+// the socket); `none` runs the lifecycle without a guest.
 //
 // Serves the HCS API (service hcsshim.hcsfake.v1.Hcs, see api/hcs_fake.proto)
 // to clients of the same uid on a unix socket; platforms/linux's DaemonHcs is
@@ -17,6 +23,7 @@
 
 #include "hcs_fake/daemon_service.h"
 #include "hcs_fake/service.h"
+#include "hcs_fake/sim_backend.h"
 #include "platforms/linux/daemon_hcs.h"
 #include "src/common/log.h"
 #include "src/runtime/real_runtime.h"
@@ -28,7 +35,9 @@ namespace {
 using hcsshim::runtime::Task;
 
 void usage() {
-  std::fprintf(stderr, "usage: hcs_fake [--address unix:///path/hcs.sock] [--state-dir DIR] [-debug]\n");
+  std::fprintf(stderr,
+               "usage: hcs_fake [--address unix:///path/hcs.sock] [--state-dir DIR] [--vm-backend sim|none]\n"
+               "                [--gcs PATH] [--vsock-root DIR] [--gcs-debug] [-debug]\n");
 }
 
 }  // namespace
@@ -36,7 +45,8 @@ void usage() {
 int main(int argc, char** argv) {
   using namespace hcsshim;
   std::string address = platforms::defaultHcsAddress();
-  std::string stateDir;
+  std::string stateDir, vmBackend = "sim", gcsPath, vsockRoot;
+  std::vector<std::string> gcsArgs;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](const char* name) -> std::string {
@@ -52,6 +62,14 @@ int main(int argc, char** argv) {
       address = value(a.rfind("--", 0) == 0 ? "--address" : "-address");
     } else if (a.rfind("--state-dir", 0) == 0) {
       stateDir = value("--state-dir");
+    } else if (a.rfind("--vm-backend", 0) == 0) {
+      vmBackend = value("--vm-backend");
+    } else if (a.rfind("--gcs", 0) == 0) {
+      gcsPath = value("--gcs");
+    } else if (a.rfind("--vsock-root", 0) == 0) {
+      vsockRoot = value("--vsock-root");
+    } else if (a == "--gcs-debug") {
+      gcsArgs.push_back("-debug");
     } else if (a == "-h" || a == "--help") {
       usage();
       return 0;
@@ -67,6 +85,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (stateDir.empty()) stateDir = std::filesystem::path(*path).parent_path().string();
+  if (vsockRoot.empty()) vsockRoot = platforms::vsockRootFor(address);
+  if (vmBackend != "sim" && vmBackend != "none") {
+    std::fprintf(stderr, "hcs_fake: --vm-backend: want sim or none (qemu is not built yet), got %s\n", vmBackend.c_str());
+    return 2;
+  }
+  if (gcsPath.empty()) gcsPath = hcs_fake::findGuestAgent(argv[0]);
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(*path).parent_path(), ec);
   std::filesystem::create_directories(stateDir + "/stdio", ec);
@@ -82,7 +106,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "hcs_fake: %s\n", rt.status().toString().c_str());
     return 1;
   }
-  hcs_fake::FakeHcsService service(**rt);
+  std::unique_ptr<hcs_fake::VmBackend> backend;
+  if (vmBackend == "sim") {
+    backend = std::make_unique<hcs_fake::SimVmBackend>(
+        **rt, hcs_fake::SimBackendOptions{.gcsPath = gcsPath,
+                                          .vsockRoot = vsockRoot,
+                                          .vmRoot = stateDir + "/vm",
+                                          .cgroupParent = "/hcs-fake-" + std::to_string(getpid()),
+                                          .extraGcsArgs = gcsArgs});
+  }
+  hcs_fake::FakeHcsService service(**rt, std::move(backend));
   ttrpc::Server server(**rt, ttrpc::ServerOptions{.requireSameUser = true});
   hcs_fake::DaemonService daemon(**rt, service, server, stateDir + "/stdio");
   auto listener = (*rt)->transport().listen(address);
@@ -95,7 +128,8 @@ int main(int argc, char** argv) {
     (void)co_await s.serve(std::move(l));
     done = true;
   }(server, std::move(*listener), served));
-  HLOG(Info, "hcs_fake.ready").kv("address", address).kv("state_dir", stateDir).kv("pid", getpid());
+  HLOG(Info, "hcs_fake.ready").kv("address", address).kv("state_dir", stateDir).kv("pid", getpid())
+      .kv("vm_backend", vmBackend).kv("vsock_root", vsockRoot).kv("gcs", gcsPath);
 
   int sig = runtime::blockOn((*rt)->loop(), signals.wait((*rt)->epoll()));
   HLOG(Info, "hcs_fake.stopping").kv("signal", sig).kv("systems", service.systemCount());

@@ -22,6 +22,15 @@ std::string defaultHcsAddress() {
   return "unix:///tmp/hcs-fake-" + std::to_string(getuid()) + "/hcs.sock";
 }
 
+std::string vsockRootFor(const std::string& address) {
+  const char* env = std::getenv("HCS_FAKE_VSOCK_ROOT");
+  if (env && *env) return env;
+  auto path = runtime::unixSocketPath(address);
+  std::string p = path.ok() ? *path : address;
+  auto slash = p.rfind('/');
+  return (slash == std::string::npos ? std::string(".") : p.substr(0, slash)) + "/vsock";
+}
+
 struct DaemonHcs::State {
   runtime::Runtime& rt;
   std::string address;

@@ -22,6 +22,10 @@ namespace hcsshim::platforms {
 // defaultHcsAddress: $HCS_FAKE_ADDRESS, else unix:///tmp/hcs-fake-<uid>/hcs.sock.
 std::string defaultHcsAddress();
 
+// vsockRootFor: where the daemon at `address` keeps its VMs' hybrid vsock
+// sockets ($HCS_FAKE_VSOCK_ROOT, else vsock/ next to the daemon's socket).
+std::string vsockRootFor(const std::string& address);
+
 class DaemonHcs final : public hcs::HcsApi {
  public:
   static runtime::Task<StatusOr<std::unique_ptr<DaemonHcs>>> connect(runtime::Runtime& rt, std::string address);

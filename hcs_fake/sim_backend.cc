@@ -1,0 +1,282 @@
+#include "hcs_fake/sim_backend.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+
+#include "src/common/log.h"
+
+namespace hcsshim::hcs_fake {
+
+using runtime::Task;
+namespace fs = std::filesystem;
+namespace hr = hresult;
+
+struct SimVmBackend::Vm {
+  std::unique_ptr<runtime::Process> guest;
+  bool stopping = false;
+  bool exited = false;
+  runtime::WaitList exitedChanged;
+};
+
+namespace {
+
+bool isCgroupV2(const std::string& root) { return fs::exists(root + "/cgroup.controllers"); }
+
+// The hierarchies a VM's cgroup lives in (v1: one per controller we use).
+std::vector<std::string> hierarchies(const std::string& root) {
+  if (isCgroupV2(root)) return {root};
+  std::vector<std::string> out;
+  for (const char* c : {"memory", "cpu", "pids", "freezer", "cpuacct", "blkio", "devices", "cpuset"}) {
+    if (fs::is_directory(root + "/" + c)) out.push_back(root + "/" + c);
+  }
+  return out;
+}
+
+void writeFile(const std::string& path, const std::string& value) {
+  std::ofstream f(path);
+  f << value;
+}
+
+// removeTree removes a cgroup directory and its children, deepest first
+// (cgroup directories are removed with rmdir, never unlink).
+void removeCgroupTree(const fs::path& dir) {
+  std::error_code ec;
+  std::vector<fs::path> subdirs;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.is_directory(ec)) subdirs.push_back(e.path());
+  }
+  for (auto& d : subdirs) removeCgroupTree(d);
+  ::rmdir(dir.c_str());
+}
+
+}  // namespace
+
+std::string findGuestAgent(const std::string& argv0) {
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) self = argv0;
+  std::vector<fs::path> candidates = {
+      fs::path(self.string() + ".runfiles") / "hcsshim_cpp/gcs/gcs",  // bazel run / bazel-bin
+      self.parent_path().parent_path() / "gcs/gcs",                   // bazel-bin/hcs_fake/.. /gcs/gcs
+      self.parent_path() / "gcs",                                     // installed side by side
+  };
+  if (const char* runfiles = std::getenv("TEST_SRCDIR")) candidates.insert(candidates.begin(), fs::path(runfiles) / "hcsshim_cpp/gcs/gcs");
+  for (auto& c : candidates) {
+    if (fs::exists(c, ec)) return c.string();
+  }
+  return "gcs";
+}
+
+int lcowScsiControllerIndex(const std::string& guid) {
+  static const char* kControllers[] = {"df6d0690-79e5-55b6-a5ec-c1e2f77f580a", "0110f83b-de10-5172-a266-78bca56bf50a",
+                                       "b5d2d8d4-3a75-51bf-945b-3444dc6b8579", "305891a9-b251-5dfe-91a2-c25d9212275b"};
+  std::string lower = guid;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (int i = 0; i < 4; ++i) {
+    if (lower == kControllers[i]) return i;
+  }
+  return -1;
+}
+
+SimVmBackend::SimVmBackend(runtime::Runtime& rt, SimBackendOptions options) : rt_(rt), options_(std::move(options)) {}
+
+SimVmBackend::~SimVmBackend() {
+  for (auto& [id, vm] : vms_) {
+    vm->stopping = true;
+    if (vm->guest && !vm->guest->exitStatus()) (void)vm->guest->signal(SIGKILL);
+  }
+  for (const auto& h : hierarchies(options_.cgroupRoot)) ::rmdir((h + options_.cgroupParent).c_str());
+}
+
+int SimVmBackend::guestPid(const std::string& id) const {
+  auto it = vms_.find(id);
+  return it == vms_.end() || !it->second->guest ? 0 : it->second->guest->pid();
+}
+
+Task<Status> SimVmBackend::start(const std::string& id, const schema::VirtualMachine& doc) {
+  if (vms_.count(id)) co_return Status::fromHResult(hr::kHcsInvalidState, "Start", id, "the guest is already running");
+  if (options_.gcsPath.empty() || !fs::exists(options_.gcsPath)) {
+    co_return Status::fromHResult(hr::kFileNotFound, "Start", id,
+                                  "sim VM backend: guest agent binary not found: " + options_.gcsPath);
+  }
+  std::string dir = vmDir(id);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  for (const char* sub : {"/scsi/0", "/scsi/1", "/scsi/2", "/scsi/3", "/pmem", "/shares"}) {
+    fs::create_directories(dir + sub, ec);
+    if (ec) co_return Status::fromHResult(hr::kFail, "Start", id, "creating " + dir + sub + ": " + ec.message());
+  }
+  fs::create_directories(options_.vsockRoot, ec);
+
+  // The VM's cgroup: its memory and processors, as the document says.
+  uint64_t memoryMB = 0;
+  uint32_t processors = 0;
+  if (doc.computeTopology && doc.computeTopology->memory) memoryMB = doc.computeTopology->memory->sizeInMB.value_or(0);
+  if (doc.computeTopology && doc.computeTopology->processor) {
+    processors = doc.computeTopology->processor->count.value_or(0);
+  }
+  std::string cg = cgroupPath(id);
+  bool v2 = isCgroupV2(options_.cgroupRoot);
+  for (const auto& h : hierarchies(options_.cgroupRoot)) {
+    fs::create_directories(h + cg, ec);
+    if (v2) writeFile(h + options_.cgroupParent + "/cgroup.subtree_control", "+memory +cpu +pids");
+  }
+  if (v2) {
+    if (memoryMB) writeFile(options_.cgroupRoot + cg + "/memory.max", std::to_string(memoryMB << 20));
+    if (processors) writeFile(options_.cgroupRoot + cg + "/cpu.max", std::to_string(processors * 100000) + " 100000");
+  } else {
+    if (memoryMB) writeFile(options_.cgroupRoot + "/memory" + cg + "/memory.limit_in_bytes", std::to_string(memoryMB << 20));
+    if (processors) {
+      writeFile(options_.cgroupRoot + "/cpu" + cg + "/cpu.cfs_period_us", "100000");
+      writeFile(options_.cgroupRoot + "/cpu" + cg + "/cpu.cfs_quota_us", std::to_string(processors * 100000));
+    }
+  }
+
+  runtime::ProcessSpec spec{.path = options_.gcsPath,
+                            .args = {options_.gcsPath, "--hybrid-vsock", options_.vsockRoot + "/" + id + ".sock",
+                                     "--sim-vm", "--boot", "--state-dir", "/run/gcs", "--mount-root", "/run",
+                                     "--mount-root", dir, "--scsi-root", dir + "/scsi", "--pmem-root", dir + "/pmem",
+                                     "--plan9-root", dir + "/shares", "--cgroup-parent", cg}};
+  spec.args.insert(spec.args.end(), options_.extraGcsArgs.begin(), options_.extraGcsArgs.end());
+  spec.isolate = true;
+  spec.killOnParentDeath = true;  // a VM does not outlive its HCS
+  auto guest = rt_.processes().spawn(spec);
+  if (!guest.ok()) co_return guest.status().withContext("Start", id);
+  if (!(*guest)->isolated()) {
+    (void)(*guest)->signal(SIGKILL);
+    co_return Status::fromHResult(hr::kAccessDenied, "Start", id,
+                                  "sim VM backend: the guest needs its own namespaces (run the fake HCS as root)");
+  }
+  for (const auto& h : hierarchies(options_.cgroupRoot)) {
+    writeFile(h + cg + "/cgroup.procs", std::to_string((*guest)->pid()));
+  }
+  auto vm = std::make_shared<Vm>();
+  vm->guest = std::move(*guest);
+  vms_[id] = vm;
+  HLOG(Info, "hcs_fake.sim.vm_started").kv("id", id).kv("guest_pid", vm->guest->pid()).kv("memory_mb", memoryMB)
+      .kv("processors", processors);
+  runtime::spawn(watch(id, vm));
+  co_return OkStatus();
+}
+
+Task<void> SimVmBackend::watch(std::string id, std::shared_ptr<Vm> vm) {
+  runtime::ExitStatus st = co_await vm->guest->wait();
+  vm->exited = true;
+  HLOG(Info, "hcs_fake.sim.guest_exited").kv("id", id).kv("exit_code", st.exitCode).kv("signal", st.signal)
+      .kv("asked", vm->stopping);
+  cleanup(id, *vm);
+  auto it = vms_.find(id);
+  if (it != vms_.end() && it->second == vm) vms_.erase(it);
+  vm->exitedChanged.notifyAll();
+  if (!vm->stopping && onExit_) onExit_(id, hr::kHcsUnexpectedExit);
+}
+
+void SimVmBackend::cleanup(const std::string& id, Vm&) {
+  // The guest's mounts died with its mount namespace and its processes with
+  // its pid namespace; what is left on the host is files and cgroups.
+  for (const auto& h : hierarchies(options_.cgroupRoot)) removeCgroupTree(h + cgroupPath(id));
+  std::error_code ec;
+  fs::remove_all(vmDir(id), ec);
+  for (const auto& e : fs::directory_iterator(options_.vsockRoot, ec)) {
+    std::string name = e.path().filename();
+    if (name.rfind(id + ".sock", 0) == 0) fs::remove(e.path(), ec);
+  }
+}
+
+Task<Status> SimVmBackend::stop(const std::string& id, bool graceful) {
+  auto it = vms_.find(id);
+  if (it == vms_.end()) co_return OkStatus();
+  std::shared_ptr<Vm> vm = it->second;
+  vm->stopping = true;
+  // A paused guest must run to shut down.
+  (void)co_await resume(id);
+  if (graceful) {
+    (void)vm->guest->signal(SIGTERM);
+    auto deadline = rt_.loop().now() + options_.gracefulStopTimeout;
+    while (!vm->exited && rt_.loop().now() < deadline) co_await runtime::sleep(rt_.loop(), std::chrono::milliseconds(20));
+  }
+  if (!vm->exited) (void)vm->guest->signal(SIGKILL);
+  while (!vm->exited) co_await vm->exitedChanged.wait();
+  co_return OkStatus();
+}
+
+Task<Status> SimVmBackend::pause(const std::string& id) {
+  std::string cg = cgroupPath(id);
+  if (isCgroupV2(options_.cgroupRoot)) {
+    writeFile(options_.cgroupRoot + cg + "/cgroup.freeze", "1");
+  } else if (fs::exists(options_.cgroupRoot + "/freezer" + cg)) {
+    writeFile(options_.cgroupRoot + "/freezer" + cg + "/freezer.state", "FROZEN");
+  } else {
+    co_return Status::fromHResult(hr::kNotImpl, "Pause", id, "no cgroup freezer on this host");
+  }
+  co_return OkStatus();
+}
+
+Task<Status> SimVmBackend::resume(const std::string& id) {
+  std::string cg = cgroupPath(id);
+  if (isCgroupV2(options_.cgroupRoot)) {
+    writeFile(options_.cgroupRoot + cg + "/cgroup.freeze", "0");
+  } else if (fs::exists(options_.cgroupRoot + "/freezer" + cg)) {
+    writeFile(options_.cgroupRoot + "/freezer" + cg + "/freezer.state", "THAWED");
+  }
+  co_return OkStatus();
+}
+
+Task<Status> SimVmBackend::modify(const std::string& id, const schema::ModifySettingRequest& req) {
+  if (!req.resourcePath) co_return OkStatus();  // guest requests travel over the guest connection
+  const std::string& path = *req.resourcePath;
+  const std::string type = req.requestType.value_or("");
+  std::string dir = vmDir(id);
+  // Paths were validated by the service; turn devices into files the guest finds.
+  auto link = [&](const std::string& target, const std::string& at) -> Status {
+    std::error_code ec;
+    fs::remove(at, ec);
+    if (type == "Remove") return OkStatus();
+    fs::create_symlink(target, at, ec);
+    if (ec) return Status::fromHResult(hr::kFail, "Modify", id, "linking " + at + ": " + ec.message());
+    return OkStatus();
+  };
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      parts.push_back(path.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  if (parts.size() == 6 && parts[2] == "Scsi") {
+    int c = lcowScsiControllerIndex(parts[3]);
+    if (c < 0) co_return Status::fromHResult(hr::kElementNotFound, "Modify", id, "not an LCOW SCSI controller: " + parts[3]);
+    co_return link(req.settings.value("Path", ""), dir + "/scsi/" + std::to_string(c) + "/" + parts[5]);
+  }
+  if (parts.size() == 5 && parts[2] == "VirtualPMem") {
+    co_return link(req.settings.value("HostPath", ""), dir + "/pmem/" + parts[4]);
+  }
+  if (path == "VirtualMachine/Devices/Plan9/Shares") {
+    std::string name = req.settings.value("Name", "");
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
+      co_return Status::fromHResult(hr::kInvalidArg, "Modify", id, "Settings.Name: not a share name: " + name);
+    }
+    co_return link(req.settings.value("Path", ""), dir + "/shares/" + name);
+  }
+  co_return OkStatus();  // memory/processor updates, NICs (HNS issue), opaque devices
+}
+
+Task<StatusOr<hcs::CreatedProcess>> SimVmBackend::createProcess(const std::string& id,
+                                                                const schema::ProcessParameters&) {
+  co_return Status::fromHResult(hr::kNotImpl, "CreateProcess", id,
+                                "a Linux utility VM runs processes over its guest connection (the GCS bridge), "
+                                "not through HCS");
+}
+
+Task<Status> SimVmBackend::signalProcess(const std::string& id, uint32_t pid, int) {
+  co_return Status::fromHResult(hr::kElementNotFound, "SignalProcess", id + "/" + std::to_string(pid),
+                                "no HCS process in a Linux utility VM");
+}
+
+}  // namespace hcsshim::hcs_fake

@@ -1,0 +1,75 @@
+// sim_backend.h: the `sim` VM backend - a VirtualMachine's guest is the real
+// `gcs` binary running as a host process in its own pid/mount/UTS/IPC
+// namespaces and its own cgroup, wired to the VM's hybrid vsock sockets.
+//
+// Per VM (id X):
+//   <vsockRoot>/X.sock_<port>   host listeners the guest dials (hybrid vsock)
+//   <vmRoot>/X/scsi/<c>/<lun>   hot-added SCSI disks (symlinks to the images)
+//   <vmRoot>/X/pmem/<n>         VPMem devices
+//   <vmRoot>/X/shares/<name>    Plan9 shares (symlinks to the directories)
+//   cgroup <cgroupParent>/X     memory limit = SizeInMB, CPU quota = Count
+// The guest follows the LCOW boot sequence (entropy on port 1, its log on
+// port 109, then the bridge on 0x40000000); whoever drives the VM (src/uvm)
+// listens on those ports before Start. A guest that dies on its own is
+// reported as SystemExited/UnexpectedExit.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hcs_fake/vm_backend.h"
+#include "src/runtime/runtime.h"
+
+namespace hcsshim::hcs_fake {
+
+struct SimBackendOptions {
+  std::string gcsPath;    // the guest agent binary
+  std::string vsockRoot;  // hybrid vsock sockets, one set per VM
+  std::string vmRoot;     // per-VM device directories
+  std::string cgroupRoot = "/sys/fs/cgroup";
+  std::string cgroupParent = "/hcs-fake";
+  std::vector<std::string> extraGcsArgs;  // e.g. -debug
+  runtime::Duration gracefulStopTimeout = std::chrono::seconds(10);
+};
+
+// findGuestAgent: the gcs binary for a daemon started as `argv0` - in its
+// Bazel runfiles, next to it (bazel-bin/gcs/gcs), or on PATH.
+std::string findGuestAgent(const std::string& argv0);
+
+// The index of an LCOW SCSI controller GUID (0..3), or -1.
+int lcowScsiControllerIndex(const std::string& guid);
+
+class SimVmBackend final : public VmBackend {
+ public:
+  SimVmBackend(runtime::Runtime& rt, SimBackendOptions options);
+  ~SimVmBackend() override;
+  std::string name() const override { return "sim"; }
+
+  runtime::Task<Status> start(const std::string& id, const schema::VirtualMachine& vm) override;
+  runtime::Task<Status> stop(const std::string& id, bool graceful) override;
+  runtime::Task<Status> pause(const std::string& id) override;
+  runtime::Task<Status> resume(const std::string& id) override;
+  runtime::Task<Status> modify(const std::string& id, const schema::ModifySettingRequest& request) override;
+  runtime::Task<StatusOr<hcs::CreatedProcess>> createProcess(const std::string& id,
+                                                             const schema::ProcessParameters& params) override;
+  runtime::Task<Status> signalProcess(const std::string& id, uint32_t pid, int signal) override;
+
+  size_t runningGuests() const { return vms_.size(); }
+  // guestPid: the guest agent's host pid (tests kill it to simulate a crash).
+  int guestPid(const std::string& id) const;
+
+ private:
+  struct Vm;
+  runtime::Task<void> watch(std::string id, std::shared_ptr<Vm> vm);
+  void cleanup(const std::string& id, Vm& vm);
+  std::string vmDir(const std::string& id) const { return options_.vmRoot + "/" + id; }
+  std::string cgroupPath(const std::string& id) const { return options_.cgroupParent + "/" + id; }
+
+  runtime::Runtime& rt_;
+  SimBackendOptions options_;
+  std::map<std::string, std::shared_ptr<Vm>> vms_;
+};
+
+}  // namespace hcsshim::hcs_fake
