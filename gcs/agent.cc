@@ -1,6 +1,7 @@
 #include "gcs/agent.h"
 
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <filesystem>
@@ -482,6 +483,7 @@ Result modifyCombinedLayers(State& s, const ModifyRequest& r) {
     if (!s.overlays.count(root)) return notFound("no combined layers are mounted at " + root);
     HCS_RETURN_IF_ERROR(s.mounter.unmount(root));
     s.overlays.erase(root);
+    ::rmdir(root.c_str());
     return Json::object();
   }
   if (r.requestType != "Add") return invalidArg("Request.RequestType: CombinedLayers takes Add or Remove");
@@ -525,6 +527,7 @@ Result modifyMappedDirectory(State& s, const ModifyRequest& r) {
     if (!s.mounts.count(target)) return notFound("no directory is mapped at " + target);
     HCS_RETURN_IF_ERROR(s.mounter.unmount(target));
     s.mounts.erase(target);
+    ::rmdir(target.c_str());  // the mount point we made
     return Json::object();
   }
   if (r.requestType != "Add") return invalidArg("Request.RequestType: MappedDirectory takes Add or Remove");
@@ -624,6 +627,7 @@ Result modifyDisk(State& s, const ModifyRequest& r, bool pmem) {
     if (!s.mounts.count(target)) return notFound("nothing is mounted at " + target);
     HCS_RETURN_IF_ERROR(s.mounter.unmount(target));
     s.mounts.erase(target);
+    ::rmdir(target.c_str());  // the mount point we made
     return Json::object();
   }
   if (r.requestType != "Add") return invalidArg("Request.RequestType: " + r.resourceType + " takes Add or Remove");

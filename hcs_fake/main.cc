@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(*path).parent_path(), ec);
   std::filesystem::create_directories(stateDir + "/stdio", ec);
+  std::filesystem::create_directories(vsockRoot, ec);
   if (ec) {
     std::fprintf(stderr, "hcs_fake: cannot create %s: %s\n", stateDir.c_str(), ec.message().c_str());
     return 1;

@@ -140,7 +140,7 @@ FakeHcsService::FakeHcsService(runtime::Runtime& rt, std::unique_ptr<VmBackend> 
     : rt_(rt), vm_(vmBackend ? std::move(vmBackend) : std::make_unique<NoGuestBackend>()) {
   vm_->setExitHandler([this](const std::string& id, HResult status) {
     auto it = systems_.find(id);
-    if (it != systems_.end()) stopSystem(it->second, "UnexpectedExit", status);
+    if (it != systems_.end()) stopSystem(it->second, status == hr::kOk ? "GracefulExit" : "UnexpectedExit", status);
   });
   vm_->setProcessExitHandler([this](const std::string& id, uint32_t pid, int code) {
     auto it = systems_.find(id);

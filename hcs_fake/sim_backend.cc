@@ -27,12 +27,14 @@ namespace {
 
 bool isCgroupV2(const std::string& root) { return fs::exists(root + "/cgroup.controllers"); }
 
-// The hierarchies a VM's cgroup lives in (v1: one per controller we use).
+// The hierarchies a VM's cgroup lives in (v1: every mounted hierarchy, as
+// runc creates its containers' cgroups in all of them).
 std::vector<std::string> hierarchies(const std::string& root) {
   if (isCgroupV2(root)) return {root};
   std::vector<std::string> out;
-  for (const char* c : {"memory", "cpu", "pids", "freezer", "cpuacct", "blkio", "devices", "cpuset"}) {
-    if (fs::is_directory(root + "/" + c)) out.push_back(root + "/" + c);
+  std::error_code ec;
+  for (const auto& h : fs::directory_iterator(root, ec)) {
+    if (h.is_directory(ec) && fs::exists(h.path() / "cgroup.procs", ec)) out.push_back(h.path().string());
   }
   return out;
 }
@@ -173,7 +175,9 @@ Task<void> SimVmBackend::watch(std::string id, std::shared_ptr<Vm> vm) {
   auto it = vms_.find(id);
   if (it != vms_.end() && it->second == vm) vms_.erase(it);
   vm->exitedChanged.notifyAll();
-  if (!vm->stopping && onExit_) onExit_(id, hr::kHcsUnexpectedExit);
+  // Not asked to stop: a clean exit is the guest powering itself off, any
+  // other end a crash.
+  if (!vm->stopping && onExit_) onExit_(id, st.exitCode == 0 && st.signal == 0 ? hr::kOk : hr::kHcsUnexpectedExit);
 }
 
 void SimVmBackend::cleanup(const std::string& id, Vm&) {

@@ -38,8 +38,9 @@ class VmBackend {
   // signalProcess delivers a signal to a guest process (SIGKILL = terminate).
   virtual runtime::Task<Status> signalProcess(const std::string& id, uint32_t pid, int signal) = 0;
 
-  // setExitHandler: the backend calls it when a guest dies without being asked
-  // (the service reports SystemExited with ExitType UnexpectedExit).
+  // setExitHandler: the backend calls it when a guest ends without being
+  // asked: status S_OK = it powered itself off (SystemExited, GracefulExit),
+  // an error = it crashed (UnexpectedExit, with that status).
   void setExitHandler(std::function<void(const std::string& id, HResult status)> fn) { onExit_ = std::move(fn); }
   // setProcessExitHandler: the backend calls it when a guest process exits.
   void setProcessExitHandler(std::function<void(const std::string& id, uint32_t pid, int exitCode)> fn) {

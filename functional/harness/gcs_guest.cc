@@ -75,15 +75,21 @@ int GcsGuest::stop() {
   return runtime::blockOn(rt_.loop(), process_->wait()).exitCode;
 }
 
-StatusOr<std::string> GcsGuest::busyboxLayer() {
-  std::string layer = dir_ + "/layers/busybox";
+StatusOr<std::string> GcsGuest::busyboxLayer() { return makeBusyboxLayer(rt_, dir_); }
+
+StatusOr<Json> GcsGuest::spec(const std::string& rootfs, std::vector<std::string> args) {
+  return runcSpec(rt_, dir_, rootfs, std::move(args));
+}
+
+StatusOr<std::string> makeBusyboxLayer(runtime::Runtime& rt, const std::string& dir) {
+  std::string layer = dir + "/layers/busybox";
   fs::create_directories(layer + "/bin");
   fs::create_directories(layer + "/etc");
   std::error_code ec;
   fs::copy_file("/bin/busybox", layer + "/bin/busybox", fs::copy_options::overwrite_existing, ec);
   if (ec) return Status(Code::kFailedPrecondition, "copying /bin/busybox (busybox-static): " + ec.message());
   // Every applet as a link, like `busybox --install -s`.
-  auto list = runtime::blockOn(rt_.loop(), [](runtime::Runtime& rt) -> runtime::Task<StatusOr<std::string>> {
+  auto list = runtime::blockOn(rt.loop(), [](runtime::Runtime& rt) -> runtime::Task<StatusOr<std::string>> {
     runtime::ProcessSpec spec{.path = "/bin/busybox", .args = {"busybox", "--list"}};
     spec.stdoutMode = runtime::StdioMode::kPipe;
     auto p = rt.processes().spawn(spec);
@@ -91,7 +97,7 @@ StatusOr<std::string> GcsGuest::busyboxLayer() {
     auto out = co_await runtime::readToEnd(*(*p)->stdoutStream());
     (void)co_await (*p)->wait();
     co_return out;
-  }(rt_));
+  }(rt));
   if (!list.ok()) return list.status();
   std::istringstream names(*list);
   std::string name;
@@ -104,14 +110,15 @@ StatusOr<std::string> GcsGuest::busyboxLayer() {
   return layer;
 }
 
-StatusOr<Json> GcsGuest::spec(const std::string& rootfs, std::vector<std::string> args) {
-  std::string gen = dir_ + "/specgen";
+StatusOr<Json> runcSpec(runtime::Runtime& rt, const std::string& dir, const std::string& rootfs,
+                        std::vector<std::string> args) {
+  std::string gen = dir + "/specgen";
   fs::create_directories(gen);
-  auto code = runtime::blockOn(rt_.loop(), [](runtime::Runtime& rt, std::string gen) -> runtime::Task<int> {
+  auto code = runtime::blockOn(rt.loop(), [](runtime::Runtime& rt, std::string gen) -> runtime::Task<int> {
     auto p = rt.processes().spawn(runtime::ProcessSpec{.path = "runc", .args = {"runc", "spec", "--bundle", gen}});
     if (!p.ok()) co_return -1;
     co_return (co_await (*p)->wait()).exitCode;
-  }(rt_, gen));
+  }(rt, gen));
   if (code != 0) return Status(Code::kFailedPrecondition, "runc spec failed (is runc installed?)");
   std::ifstream in(gen + "/config.json");
   std::stringstream ss;

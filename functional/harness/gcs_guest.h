@@ -64,6 +64,14 @@ class GcsGuest {
   bridge::GuestConnectionOptions connOptions_;
 };
 
+// makeBusyboxLayer writes a layer directory <dir>/layers/busybox with
+// /bin/busybox (busybox-static) and its applet links.
+StatusOr<std::string> makeBusyboxLayer(runtime::Runtime& rt, const std::string& dir);
+// runcSpec: `runc spec` (generated in <dir>/specgen) with root.path = rootfs
+// and process.args = args - the OCI spec a host would send.
+StatusOr<Json> runcSpec(runtime::Runtime& rt, const std::string& dir, const std::string& rootfs,
+                        std::vector<std::string> args);
+
 // leftovers lists what a container left behind on this host: runc state,
 // mounts under `dir`, processes in its cgroup, its cgroups.
 std::vector<std::string> leftovers(const std::string& runcRoot, const std::string& dir, const std::string& containerId);

@@ -1,0 +1,263 @@
+// Utility VMs end to end through src/uvm: the hcs_fake daemon with its `sim`
+// VM backend runs the real gcs as each VM's guest; the host side listens on
+// the VM's hybrid vsock ports, boots it, and drives it.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "functional/harness/gcs_guest.h"
+#include "functional/harness/hcs_fake_daemon.h"
+#include "platforms/linux/daemon_hcs.h"
+#include "platforms/linux/hybrid_vsock.h"
+#include "src/common/status_matchers.h"
+#include "src/runtime/real_runtime.h"
+#include "src/uvm/uvm.h"
+
+namespace hcsshim {
+namespace {
+
+using ::hcsshim::testing::HResultIs;
+using ::hcsshim::testing::IsOk;
+using ::testing::HasSubstr;
+using runtime::Task;
+namespace fs = std::filesystem;
+namespace hr = hresult;
+
+class UvmTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "the sim VM backend needs root (namespaces, cgroups, mounts)";
+    rt_ = std::move(*runtime::RealRuntime::create("uvm-test"));
+    char tmpl[] = "/tmp/uvm-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    auto d = functional::HcsFakeDaemon::start(*rt_, dir_);
+    ASSERT_THAT(d, IsOk());
+    daemon_ = std::move(*d);
+    auto api = run(platforms::DaemonHcs::connect(*rt_, daemon_->address()));
+    ASSERT_THAT(api, IsOk());
+    hcs_ = std::move(*api);
+    vsockRoot_ = platforms::vsockRootFor(daemon_->address());
+    boot_ = dir_ + "/boot";
+    fs::create_directories(boot_);
+    std::ofstream(boot_ + "/vmlinux") << "sim backend: the guest is the gcs binary\n";
+    std::ofstream(boot_ + "/initrd.img") << "sim backend: the guest is the gcs binary\n";
+  }
+
+  void TearDown() override {
+    for (auto& vm : vms_) (void)run(vm->close());
+    vms_.clear();
+    hcs_.reset();
+    if (daemon_) {
+      EXPECT_EQ(daemon_->stop(), 0);
+    }
+    if (!dir_.empty()) {
+      EXPECT_THAT(leftovers(), ::testing::IsEmpty());
+      std::error_code ec;
+      fs::remove_all(dir_, ec);
+    }
+  }
+
+  template <typename T>
+  T run(Task<T> t) {
+    return runtime::blockOn(rt_->loop(), std::move(t));
+  }
+
+  uvm::UtilityVM& boot(const std::string& id, uint64_t memoryMB = 512) {
+    uvm::LcowOptions o{.id = id, .bootFilesPath = boot_, .memoryMB = memoryMB, .processors = 1};
+    o.bootTimeout = std::chrono::seconds(20);
+    auto vsock = std::make_unique<platforms::HybridVsockHost>(rt_->transport(), vsockRoot_ + "/" + id + ".sock");
+    auto vm = run(uvm::UtilityVM::create(*rt_, *hcs_, std::move(vsock), o));
+    EXPECT_THAT(vm, IsOk());
+    if (!vm.ok()) return *static_cast<uvm::UtilityVM*>(nullptr);
+    EXPECT_THAT(run((*vm)->start()), IsOk());
+    vms_.push_back(std::move(*vm));
+    return *vms_.back();
+  }
+
+  // uvmRun: a shell command as a process of the UVM; (exit code, output).
+  std::pair<int, std::string> uvmRun(uvm::UtilityVM& vm, const std::string& script) {
+    bridge::ProcessParameters pp;
+    pp.commandArgs = {"/bin/sh", "-c", script};
+    auto p = run(vm.exec(pp, {.out = true, .err = true}));
+    if (!p.ok()) return {-1, p.status().toString()};
+    std::string out = *run(runtime::readToEnd(*(*p)->stdoutStream()));
+    out += *run(runtime::readToEnd(*(*p)->stderrStream()));
+    auto code = run((*p)->wait());
+    return {code.ok() ? static_cast<int>(*code) : -1, out};
+  }
+
+  // guestPid: the host pid of VM id's guest agent.
+  int guestPid(const std::string& id) {
+    std::string needle = vsockRoot_ + "/" + id + ".sock";
+    std::error_code ec;
+    for (const auto& p : fs::directory_iterator("/proc", ec)) {
+      std::ifstream cmd(p.path() / "cmdline");
+      std::string line((std::istreambuf_iterator<char>(cmd)), {});
+      if (line.find(needle) != std::string::npos && line.find("--sim-vm") != std::string::npos) {
+        return std::atoi(p.path().filename().c_str());
+      }
+    }
+    return 0;
+  }
+
+  // leftovers: guest processes, VM directories and sockets, cgroups.
+  std::vector<std::string> leftovers() {
+    std::vector<std::string> found;
+    std::error_code ec;
+    for (const auto& p : fs::directory_iterator("/proc", ec)) {
+      std::ifstream cmd(p.path() / "cmdline");
+      std::string line((std::istreambuf_iterator<char>(cmd)), {});
+      if (line.find(vsockRoot_) != std::string::npos) found.push_back("process " + p.path().filename().string());
+    }
+    for (const auto& e : fs::directory_iterator(vsockRoot_, ec)) found.push_back("socket " + e.path().string());
+    for (const auto& e : fs::directory_iterator(dir_ + "/vm", ec)) found.push_back("vm dir " + e.path().string());
+    for (const auto& h : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+      for (const auto& c : fs::directory_iterator(h.path(), ec)) {
+        if (c.path().filename().string().rfind("hcs-fake-", 0) == 0) found.push_back("cgroup " + c.path().string());
+      }
+    }
+    return found;
+  }
+
+  std::unique_ptr<runtime::RealRuntime> rt_;
+  std::string dir_, vsockRoot_, boot_;
+  std::unique_ptr<functional::HcsFakeDaemon> daemon_;
+  std::unique_ptr<platforms::DaemonHcs> hcs_;
+  std::vector<std::unique_ptr<uvm::UtilityVM>> vms_;
+};
+
+TEST_F(UvmTest, BootsAndRunsACommandInTheUvm) {
+  auto& vm = boot("vm-echo");
+  EXPECT_GT(vm.bootTime().count(), 0);
+  EXPECT_EQ(vm.guest().negotiated().version, 4u);
+  auto [code, out] = uvmRun(vm, "echo hi from $(hostname); exit 7");
+  EXPECT_EQ(code, 7);
+  EXPECT_THAT(out, HasSubstr("hi from"));
+  // Its own namespaces: the agent is PID 1 of the VM.
+  std::tie(code, out) = uvmRun(vm, "cat /proc/1/cmdline | tr '\\0' ' '");
+  EXPECT_THAT(out, HasSubstr("--sim-vm"));
+  // Its memory is the document's, as a cgroup limit.
+  int pid = guestPid("vm-echo");
+  ASSERT_GT(pid, 0);
+  std::ifstream cg("/proc/" + std::to_string(pid) + "/cgroup");
+  std::string line, memoryCg;
+  while (std::getline(cg, line)) {
+    if (line.find(":memory:") != std::string::npos) memoryCg = line.substr(line.find(":memory:") + 8);
+  }
+  if (!memoryCg.empty()) {
+    std::ifstream limit("/sys/fs/cgroup/memory" + memoryCg + "/memory.limit_in_bytes");
+    uint64_t bytes = 0;
+    limit >> bytes;
+    EXPECT_EQ(bytes, 512ull << 20) << memoryCg;
+  }
+  ASSERT_THAT(run(vm.close()), IsOk());
+  auto exit = run(vm.waitExit());
+  EXPECT_EQ(exit.exitType, "GracefulExit");
+}
+
+TEST_F(UvmTest, ContainerFromBusyboxLayers) {
+  auto& vm = boot("vm-ctr");
+  auto layer = functional::makeBusyboxLayer(*rt_, dir_);
+  ASSERT_THAT(layer, IsOk());
+  auto spec = functional::runcSpec(*rt_, dir_, "/", {"sh", "-c", "echo hello from $(hostname); exit 3"});
+  ASSERT_THAT(spec, IsOk());
+  auto c = run(vm.createContainer("c1", {*layer}, *spec));
+  ASSERT_THAT(c, IsOk());
+  auto p = run((*c)->start({}, {.out = true}));
+  ASSERT_THAT(p, IsOk());
+  EXPECT_EQ(*run(runtime::readToEnd(*(*p)->stdoutStream())), "hello from runc\n");
+  EXPECT_EQ(*run((*p)->wait()), 3u);
+  auto exit = run((*c)->waitExit());
+  ASSERT_THAT(exit, IsOk());
+  EXPECT_EQ(exit->result, 3);
+  EXPECT_THAT(run((*c)->remove()), IsOk());
+  auto [code, out] = uvmRun(vm, "grep -c /run/mounts/plan9 /proc/mounts; ls /run/gcs/c | wc -l");
+  EXPECT_EQ(out, "0\n0\n") << "the layer share and the container's state are gone";
+}
+
+TEST_F(UvmTest, HotAddAndRemoveAnExt4DiskAsScsi) {
+  auto& vm = boot("vm-scsi");
+  std::string src = dir_ + "/disk-src";
+  fs::create_directories(src);
+  std::ofstream(src + "/hello.txt") << "from the disk\n";
+  std::string image = dir_ + "/disk.img";
+  runtime::ProcessSpec mkfs{.path = "mkfs.ext4", .args = {"mkfs.ext4", "-q", "-F", "-d", src, image, "8M"}};
+  ASSERT_EQ(run([](runtime::Runtime& rt, runtime::ProcessSpec spec) -> Task<int> {
+              auto p = rt.processes().spawn(spec);
+              if (!p.ok()) co_return -1;
+              co_return (co_await (*p)->wait()).exitCode;
+            }(*rt_, mkfs)),
+            0);
+  auto disk = run(vm.addScsi(image, /*readOnly=*/true));
+  ASSERT_THAT(disk, IsOk());
+  EXPECT_EQ(disk->controller, 0u);
+  EXPECT_EQ(disk->lun, 0u);
+  auto again = run(vm.addScsi(image, true));
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->guestPath, disk->guestPath) << "reference counted";
+  auto [code, out] = uvmRun(vm, "cat " + disk->guestPath + "/hello.txt");
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(out, "from the disk\n");
+  // HCS shows the attachment.
+  auto props = run(vm.system().properties({schema::kConfigurationPropertyType}));
+  ASSERT_THAT(props, IsOk());
+  EXPECT_EQ(props->configuration["VirtualMachine"]["Devices"]["Scsi"][uvm::kScsiControllerGuids[0]]["Attachments"]["0"]
+                ["Path"],
+            image);
+  ASSERT_THAT(run(vm.removeScsi(image)), IsOk());
+  EXPECT_EQ(uvmRun(vm, "cat " + disk->guestPath + "/hello.txt").first, 0) << "one reference left";
+  ASSERT_THAT(run(vm.removeScsi(image)), IsOk());
+  EXPECT_NE(uvmRun(vm, "cat " + disk->guestPath + "/hello.txt").first, 0) << "unplugged";
+  EXPECT_THAT(run(vm.removeScsi(image)), ::testing::Not(IsOk()));
+}
+
+TEST_F(UvmTest, SharesADirectory) {
+  auto& vm = boot("vm-share");
+  std::string share = dir_ + "/shared";
+  fs::create_directories(share);
+  std::ofstream(share + "/note.txt") << "shared\n";
+  auto guestPath = run(vm.addPlan9(share, /*readOnly=*/true));
+  ASSERT_THAT(guestPath, IsOk());
+  auto [code, out] = uvmRun(vm, "cat " + *guestPath + "/note.txt; touch " + *guestPath + "/x");
+  EXPECT_THAT(out, HasSubstr("shared"));
+  EXPECT_THAT(out, HasSubstr("Read-only"));
+  EXPECT_NE(code, 0);
+  ASSERT_THAT(run(vm.removePlan9(share)), IsOk());
+}
+
+TEST_F(UvmTest, GuestKilledFromOutsideIsAnUnexpectedExit) {
+  auto& vm = boot("vm-crash");
+  int pid = guestPid("vm-crash");
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  auto exit = run(vm.waitExit());
+  EXPECT_EQ(exit.exitType, "UnexpectedExit");
+  // Every call fails cleanly, naming the VM.
+  bridge::ProcessParameters pp;
+  pp.commandArgs = {"true"};
+  auto p = run(vm.exec(pp, {}));
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().id(), "vm-crash");
+  EXPECT_THAT(run(vm.addScsi(dir_ + "/nothing", true)), ::testing::Not(IsOk()));
+  EXPECT_THAT(run(vm.system().start()), HResultIs(hr::kHcsInvalidState));
+  EXPECT_THAT(run(vm.close()), IsOk());
+}
+
+TEST_F(UvmTest, BadOptionsAreRefusedBeforeAnythingIsCreated) {
+  uvm::LcowOptions o{.id = "vm-bad", .bootFilesPath = boot_, .memoryMB = 16};
+  auto vsock = std::make_unique<platforms::HybridVsockHost>(rt_->transport(), vsockRoot_ + "/vm-bad.sock");
+  auto vm = run(uvm::UtilityVM::create(*rt_, *hcs_, std::move(vsock), o));
+  EXPECT_THAT(vm, HResultIs(hr::kInvalidArg));
+  o.memoryMB = 512;
+  o.bootFilesPath = dir_ + "/no-such-dir";
+  vsock = std::make_unique<platforms::HybridVsockHost>(rt_->transport(), vsockRoot_ + "/vm-bad.sock");
+  vm = run(uvm::UtilityVM::create(*rt_, *hcs_, std::move(vsock), o));
+  EXPECT_THAT(vm, HResultIs(hr::kFileNotFound));
+  EXPECT_EQ(vm.status().op(), "CreateComputeSystem");
+}
+
+}  // namespace
+}  // namespace hcsshim
