@@ -1,7 +1,7 @@
 // hcs_fake: the fake HCS service daemon.
 //
 //   hcs_fake [--address unix:///path/hcs.sock] [--state-dir DIR] [--vm-backend sim|none]
-//            [--gcs PATH] [--vsock-root DIR] [--gcs-debug] [-debug]
+//            [--gcs PATH] [--vsock-root DIR] [--gcs-debug] [-debug | -quiet]
 //
 // VirtualMachine systems get a guest from the VM backend: `sim` (default)
 // runs the gcs binary (--gcs; default: next to this binary) as the guest,
@@ -37,7 +37,7 @@ using hcsshim::runtime::Task;
 void usage() {
   std::fprintf(stderr,
                "usage: hcs_fake [--address unix:///path/hcs.sock] [--state-dir DIR] [--vm-backend sim|none]\n"
-               "                [--gcs PATH] [--vsock-root DIR] [--gcs-debug] [-debug]\n");
+               "                [--gcs PATH] [--vsock-root DIR] [--gcs-debug] [-debug | -quiet]\n");
 }
 
 }  // namespace
@@ -58,6 +58,9 @@ int main(int argc, char** argv) {
     };
     if (a == "-debug" || a == "--debug") {
       log::setLevel(LogLevel::kDebug);
+    } else if (a == "-quiet" || a == "--quiet") {
+      log::setLevel(LogLevel::kWarn);
+      gcsArgs.push_back("-quiet");
     } else if (a.rfind("--address", 0) == 0 || a.rfind("-address", 0) == 0) {
       address = value(a.rfind("--", 0) == 0 ? "--address" : "-address");
     } else if (a.rfind("--state-dir", 0) == 0) {

@@ -1,4 +1,5 @@
 #include "functional/harness/gcs_guest.h"
+#include "functional/harness/hcs_fake_daemon.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -14,17 +15,7 @@ namespace hcsshim::functional {
 
 namespace fs = std::filesystem;
 
-std::string GcsGuest::runfile(const std::string& relative) {
-  const char* root = std::getenv("TEST_SRCDIR");
-  if (!root) root = std::getenv("RUNFILES_DIR");
-  if (!root) {
-    // A binary run directly: <binary>.runfiles next to it.
-    std::error_code ec;
-    auto self = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec && fs::exists(self.string() + ".runfiles")) return self.string() + ".runfiles/hcsshim_cpp/" + relative;
-  }
-  return std::string(root ? root : ".") + "/hcsshim_cpp/" + relative;
-}
+std::string GcsGuest::runfile(const std::string& relative) { return HcsFakeDaemon::runfile(relative); }
 
 StatusOr<std::unique_ptr<GcsGuest>> GcsGuest::start(runtime::Runtime& rt, Options options) {
   std::unique_ptr<GcsGuest> g(new GcsGuest(rt));

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 #include "src/runtime/event_loop.h"
 
@@ -10,13 +11,25 @@ namespace hcsshim::functional {
 
 std::string HcsFakeDaemon::runfile(const std::string& relative) {
   const char* root = std::getenv("TEST_SRCDIR");
+  if (!root) root = std::getenv("RUNFILES_DIR");
+  if (!root) {
+    // A binary run directly: <binary>.runfiles next to it.
+    std::error_code ec;
+    auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec && std::filesystem::exists(self.string() + ".runfiles")) {
+      return self.string() + ".runfiles/hcsshim_cpp/" + relative;
+    }
+  }
   return std::string(root ? root : ".") + "/hcsshim_cpp/" + relative;
 }
 
-StatusOr<std::unique_ptr<HcsFakeDaemon>> HcsFakeDaemon::start(runtime::Runtime& rt, const std::string& dir) {
+StatusOr<std::unique_ptr<HcsFakeDaemon>> HcsFakeDaemon::start(runtime::Runtime& rt, const std::string& dir,
+                                                              std::vector<std::string> extraArgs) {
   std::string address = "unix://" + dir + "/hcs.sock";
   std::string bin = runfile("hcs_fake/hcs_fake");
-  HCS_ASSIGN_OR_RETURN(auto p, rt.processes().spawn(runtime::ProcessSpec{.path = bin, .args = {bin, "--address", address}}));
+  runtime::ProcessSpec spec{.path = bin, .args = {bin, "--address", address}};
+  spec.args.insert(spec.args.end(), extraArgs.begin(), extraArgs.end());
+  HCS_ASSIGN_OR_RETURN(auto p, rt.processes().spawn(spec));
   std::unique_ptr<HcsFakeDaemon> d(new HcsFakeDaemon(rt, address, std::move(p)));
   Status last;
   for (int i = 0; i < 500; ++i) {

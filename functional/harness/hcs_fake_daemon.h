@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "src/common/status.h"
 #include "src/runtime/runtime.h"
@@ -18,7 +19,9 @@ class HcsFakeDaemon {
  public:
   // start launches hcs_fake with its socket in dir and waits (up to 10 s)
   // until a client can connect.
-  static StatusOr<std::unique_ptr<HcsFakeDaemon>> start(runtime::Runtime& rt, const std::string& dir);
+  // extraArgs go to the daemon (e.g. -quiet, --gcs-debug).
+  static StatusOr<std::unique_ptr<HcsFakeDaemon>> start(runtime::Runtime& rt, const std::string& dir,
+                                                        std::vector<std::string> extraArgs = {});
   ~HcsFakeDaemon();
 
   const std::string& address() const { return address_; }

@@ -382,6 +382,8 @@ Task<Status> UtilityVM::close() {
   closed_ = true;
   for (auto& l : bootListeners_) l->close();
   Status result;
+  // We hang up first, so the guest going away is not a lost connection.
+  if (guest_) guest_->close();
   if (!system_->exited()) {
     // A graceful HCS shutdown (the guest gets to stop its containers);
     // terminate if it takes too long.

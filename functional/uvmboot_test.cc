@@ -1,0 +1,68 @@
+// tools/uvmboot as a user runs it: 8 utility VMs, 4 at a time, each running
+// `echo hi`, against its own fake HCS - and nothing left behind.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "functional/harness/hcs_fake_daemon.h"
+#include "src/common/status_matchers.h"
+#include "src/runtime/real_runtime.h"
+
+namespace hcsshim {
+namespace {
+
+using ::hcsshim::testing::IsOk;
+namespace fs = std::filesystem;
+
+std::vector<std::string> hostLeftovers() {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/tmp", ec)) {
+    if (e.path().filename().string().rfind("uvmboot-", 0) == 0) found.push_back(e.path().string());
+  }
+  for (const auto& h : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+    for (const auto& c : fs::directory_iterator(h.path(), ec)) {
+      if (c.path().filename().string().rfind("hcs-fake-", 0) == 0) found.push_back(c.path().string());
+    }
+  }
+  for (const auto& p : fs::directory_iterator("/proc", ec)) {
+    std::ifstream cmd(p.path() / "cmdline");
+    std::string line((std::istreambuf_iterator<char>(cmd)), {});
+    if (line.find("/tmp/uvmboot-") != std::string::npos) found.push_back("process " + p.path().filename().string());
+  }
+  return found;
+}
+
+TEST(UvmbootTest, EightVmsFourAtATimeLeaveNothingBehind) {
+  if (geteuid() != 0) GTEST_SKIP() << "the sim VM backend needs root";
+  auto rt = std::move(*runtime::RealRuntime::create("uvmboot-test"));
+  ASSERT_THAT(hostLeftovers(), ::testing::IsEmpty()) << "a clean start";
+  std::string bin = functional::HcsFakeDaemon::runfile("tools/uvmboot/uvmboot");
+  runtime::ProcessSpec spec{.path = bin,
+                            .args = {bin, "lcow", "--count", "8", "--parallel", "4", "--exec", "echo hi",
+                                     "--address", "unix:///tmp/uvmboot-test-nothing-here/hcs.sock"}};
+  spec.stdoutMode = runtime::StdioMode::kPipe;
+  auto p = rt->processes().spawn(spec);
+  ASSERT_THAT(p, IsOk());
+  auto out = runtime::blockOn(rt->loop(), runtime::readToEnd(*(*p)->stdoutStream()));
+  ASSERT_THAT(out, IsOk());
+  EXPECT_EQ(runtime::blockOn(rt->loop(), (*p)->wait()).exitCode, 0) << *out;
+  EXPECT_THAT(*out, ::testing::HasSubstr("8 VMs (4 at a time)"));
+  EXPECT_THAT(*out, ::testing::HasSubstr("0 failed"));
+  int booted = 0, his = 0;
+  std::istringstream lines(*out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.find("booted in") != std::string::npos && line.find("exit code 0") != std::string::npos) ++booted;
+    if (line == "  hi") ++his;
+  }
+  EXPECT_EQ(booted, 8) << *out;
+  EXPECT_EQ(his, 8) << *out;
+  EXPECT_THAT(hostLeftovers(), ::testing::IsEmpty());
+}
+
+}  // namespace
+}  // namespace hcsshim
