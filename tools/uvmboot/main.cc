@@ -3,6 +3,9 @@
 //   uvmboot lcow [--count N] [--parallel P] [--exec CMD] [--mount-scsi FILE]...
 //                [--share DIR]... [--boot-files-path DIR] [--memory MB]
 //                [--processors N] [--address unix:///.../hcs.sock] [-debug]
+//   uvmboot bench [--iterations N] [...the same HCS options]
+//       create->ready p50, 16 VMs booted at once (time, peak memory), and a
+//       container's create+start+wait of `true` in a UVM vs bare `runc run`.
 //
 // Talks to the HCS at --address (default: the fake HCS's default socket).
 // If nothing answers there it runs its own hcs_fake daemon (sim VM backend)
@@ -14,10 +17,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
+#include "functional/harness/gcs_guest.h"
 #include "functional/harness/hcs_fake_daemon.h"
 #include "platforms/linux/daemon_hcs.h"
 #include "platforms/linux/hybrid_vsock.h"
@@ -44,7 +49,8 @@ struct Args {
 int usage() {
   std::fprintf(stderr,
                "usage: uvmboot lcow [--count N] [--parallel P] [--exec CMD] [--mount-scsi FILE]... [--share DIR]...\n"
-               "                    [--boot-files-path DIR] [--memory MB] [--processors N] [--address ADDR] [-debug]\n");
+               "                    [--boot-files-path DIR] [--memory MB] [--processors N] [--address ADDR] [-debug]\n"
+               "       uvmboot bench [--iterations N] [HCS options as above]\n");
   return 2;
 }
 
@@ -153,10 +159,167 @@ Task<int> runAll(runtime::Runtime& rt, hcs::HcsApi& hcs, std::string vsockRoot, 
   co_return failed ? 1 : 0;
 }
 
+// ---- bench ----
+
+double msSince(runtime::Runtime& rt, runtime::TimePoint t0) {
+  return std::chrono::duration<double, std::milli>(rt.loop().now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// rssKiB: resident memory of every process whose command line mentions `needle`.
+uint64_t rssKiB(const std::string& needle) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& p : fs::directory_iterator("/proc", ec)) {
+    std::ifstream cmd(p.path() / "cmdline");
+    std::string line((std::istreambuf_iterator<char>(cmd)), {});
+    if (line.find(needle) == std::string::npos) continue;
+    std::ifstream status(p.path() / "status");
+    std::string key;
+    while (status >> key) {
+      if (key == "VmRSS:") {
+        uint64_t kb = 0;
+        status >> kb;
+        total += kb;
+        break;
+      }
+      status.ignore(1 << 12, '\n');
+    }
+  }
+  return total;
+}
+
+Task<StatusOr<std::unique_ptr<uvm::UtilityVM>>> bootVm(runtime::Runtime& rt, hcs::HcsApi& hcs, std::string vsockRoot,
+                                                       Args args, std::string id) {
+  uvm::LcowOptions o{.id = id, .bootFilesPath = args.bootFiles, .memoryMB = args.memoryMB, .processors = args.processors};
+  auto vsock = std::make_unique<platforms::HybridVsockHost>(rt.transport(), vsockRoot + "/" + id + ".sock");
+  auto vm = co_await uvm::UtilityVM::create(rt, hcs, std::move(vsock), o);
+  if (!vm.ok()) co_return vm.status();
+  Status st = co_await (*vm)->start();
+  if (!st.ok()) co_return st;
+  co_return vm;
+}
+
+Task<int> bench(runtime::Runtime& rt, hcs::HcsApi& hcs, std::string vsockRoot, Args args, int iterations,
+                std::string workDir) {
+  // 1. create -> ready, one at a time.
+  std::vector<double> boots;
+  for (int i = 0; i < iterations; ++i) {
+    auto t0 = rt.loop().now();
+    auto vm = co_await bootVm(rt, hcs, vsockRoot, args, "bench-seq-" + std::to_string(i));
+    if (!vm.ok()) {
+      std::fprintf(stderr, "uvmboot: %s\n", vm.status().toString().c_str());
+      co_return 1;
+    }
+    boots.push_back(msSince(rt, t0));
+    (void)co_await (*vm)->close();
+  }
+  std::sort(boots.begin(), boots.end());
+  std::printf("UVM create -> ready (negotiated), sequential: p50 %.1f ms, p90 %.1f ms over %d\n", median(boots),
+              boots[boots.size() * 9 / 10], iterations);
+
+  // 2. 16 at once.
+  std::vector<std::unique_ptr<uvm::UtilityVM>> vms(16);
+  int done = 0, failed = 0;
+  runtime::WaitList changed;
+  uint64_t before = rssKiB(vsockRoot);
+  auto t0 = rt.loop().now();
+  for (int i = 0; i < 16; ++i) {
+    runtime::spawn([](runtime::Runtime& rt, hcs::HcsApi& hcs, std::string root, Args args, int i,
+                      std::unique_ptr<uvm::UtilityVM>& out, int& done, int& failed,
+                      runtime::WaitList& changed) -> Task<void> {
+      auto vm = co_await bootVm(rt, hcs, root, args, "bench-par-" + std::to_string(i));
+      if (vm.ok()) {
+        out = std::move(*vm);
+      } else {
+        ++failed;
+      }
+      ++done;
+      changed.notifyAll();
+    }(rt, hcs, vsockRoot, args, i, vms[static_cast<size_t>(i)], done, failed, changed));
+  }
+  while (done < 16) co_await changed.wait();
+  double total = msSince(rt, t0);
+  uint64_t guests = rssKiB(vsockRoot) - before;
+  std::printf("16 UVMs booted in parallel: %.1f ms total, %d failed; guest agents' RSS %.1f MiB (%.2f MiB each)\n", total,
+              failed, static_cast<double>(guests) / 1024, static_cast<double>(guests) / 1024 / 16);
+  for (auto& vm : vms) {
+    if (vm) (void)co_await vm->close();
+  }
+
+  // 3. A container in a UVM vs bare runc, same busybox layer and spec.
+  auto layer = functional::makeBusyboxLayer(rt, workDir);
+  auto spec = functional::runcSpec(rt, workDir, "/", {"true"});
+  if (!layer.ok() || !spec.ok()) {
+    std::fprintf(stderr, "uvmboot: preparing the container: %s\n",
+                 (layer.ok() ? spec.status() : layer.status()).toString().c_str());
+    co_return 1;
+  }
+  auto vm = co_await bootVm(rt, hcs, vsockRoot, args, "bench-ctr");
+  if (!vm.ok()) co_return 1;
+  std::vector<double> inUvm, bare;
+  std::string runcRoot = workDir + "/bare-runc";
+  fs::create_directories(runcRoot);
+  for (int i = 0; i < iterations; ++i) {
+    auto t1 = rt.loop().now();
+    std::vector<std::string> layers = {*layer};
+    auto c = co_await (*vm)->createContainer("c" + std::to_string(i), layers, *spec);
+    if (!c.ok()) {
+      std::fprintf(stderr, "uvmboot: %s\n", c.status().toString().c_str());
+      co_return 1;
+    }
+    bridge::ProcessParameters init;
+    bridge::StdioRequest none;
+    auto p = co_await (*c)->start(init, none);
+    if (p.ok()) (void)co_await (*p)->wait();
+    (void)co_await (*c)->remove();
+    inUvm.push_back(msSince(rt, t1));
+
+    std::string id = "bare" + std::to_string(i), bundle = workDir + "/bundles/" + id;
+    auto t2 = rt.loop().now();
+    fs::create_directories(bundle + "/rootfs");
+    fs::create_directories(bundle + "/scratch/upper");
+    fs::create_directories(bundle + "/scratch/work");
+    runtime::ProcessSpec mountSpec{.path = "mount", .args = {"mount", "-t", "overlay", "overlay", "-o",
+                                                              "lowerdir=" + *layer + ",upperdir=" + bundle +
+                                                                  "/scratch/upper,workdir=" + bundle + "/scratch/work",
+                                                              bundle + "/rootfs"}};
+    auto m = rt.processes().spawn(mountSpec);
+    if (m.ok()) (void)co_await (*m)->wait();
+    Json s = *spec;
+    s["root"]["path"] = bundle + "/rootfs";
+    s["linux"]["cgroupsPath"] = "/uvmboot-bench/" + id;
+    std::ofstream(bundle + "/config.json") << s.dump();
+    runtime::ProcessSpec runSpec{.path = "runc", .args = {"runc", "--root", runcRoot, "run", "--bundle", bundle, id}};
+    runSpec.stdinMode = runtime::StdioMode::kNull;
+    runSpec.stdoutMode = runtime::StdioMode::kNull;
+    auto r = rt.processes().spawn(runSpec);
+    if (r.ok()) (void)co_await (*r)->wait();
+    runtime::ProcessSpec umountSpec{.path = "umount", .args = {"umount", bundle + "/rootfs"}};
+    auto u = rt.processes().spawn(umountSpec);
+    if (u.ok()) (void)co_await (*u)->wait();
+    bare.push_back(msSince(rt, t2));
+  }
+  (void)co_await (*vm)->close();
+  std::error_code ec;
+  for (const auto& h : fs::directory_iterator("/sys/fs/cgroup", ec)) ::rmdir((h.path() / "uvmboot-bench").c_str());
+  double a = median(inUvm), b = median(bare);
+  std::printf("container create+start+wait of `true` (median of %d): in a sim UVM %.1f ms, bare runc run %.1f ms, "
+              "ratio %.2f\n",
+              iterations, a, b, a / b);
+  co_return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || std::string(argv[1]) != "lcow") return usage();
+  if (argc < 2 || (std::string(argv[1]) != "lcow" && std::string(argv[1]) != "bench")) return usage();
+  bool benchMode = std::string(argv[1]) == "bench";
+  int iterations = 20;
   Args args;
   args.address = platforms::defaultHcsAddress();
   for (int i = 2; i < argc; ++i) {
@@ -180,6 +343,8 @@ int main(int argc, char** argv) {
       args.processors = static_cast<uint32_t>(std::atoi(value().c_str()));
     } else if (a == "--address") {
       args.address = value();
+    } else if (a == "--iterations") {
+      iterations = std::max(1, std::atoi(value().c_str()));
     } else if (a == "-debug") {
       log::setLevel(LogLevel::kDebug);
     } else {
@@ -209,12 +374,12 @@ int main(int argc, char** argv) {
   } else {
     (*probe)->close();
   }
-  if (args.bootFiles.empty()) {
+  if (args.bootFiles.empty() || benchMode) {
     if (tmp.empty()) {
       char tmpl[] = "/tmp/uvmboot-XXXXXX";
       tmp = mkdtemp(tmpl);
     }
-    args.bootFiles = tmp + "/boot";
+    if (args.bootFiles.empty()) args.bootFiles = tmp + "/boot";
     fs::create_directories(args.bootFiles);
     std::ofstream(args.bootFiles + "/vmlinux") << "placeholder: the sim backend's guest is the gcs binary\n";
     std::ofstream(args.bootFiles + "/initrd.img") << "placeholder: the sim backend's guest is the gcs binary\n";
@@ -225,7 +390,12 @@ int main(int argc, char** argv) {
     if (!api.ok()) {
       std::fprintf(stderr, "uvmboot: %s\n", api.status().toString().c_str());
     } else {
-      code = runtime::blockOn((*rt)->loop(), runAll(**rt, **api, platforms::vsockRootFor(args.address), args));
+      if (benchMode) {
+        code = runtime::blockOn((*rt)->loop(), bench(**rt, **api, platforms::vsockRootFor(args.address), args,
+                                                     iterations, tmp));
+      } else {
+        code = runtime::blockOn((*rt)->loop(), runAll(**rt, **api, platforms::vsockRootFor(args.address), args));
+      }
     }
   }
   if (daemon && daemon->stop() != 0) code = code ? code : 1;
