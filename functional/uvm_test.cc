@@ -259,5 +259,34 @@ TEST_F(UvmTest, BadOptionsAreRefusedBeforeAnythingIsCreated) {
   EXPECT_EQ(vm.status().op(), "CreateComputeSystem");
 }
 
+// Host -> guest over hybrid vsock: "CONNECT <port>" on the VM's socket
+// reaches a listener in the guest (in simulation, the unix socket the VMM
+// forwards port 5000 to); a port nobody listens on is refused by closing.
+TEST_F(UvmTest, HostDialsAGuestPortOverHybridVsock) {
+  auto& vm = boot("vm-dial");
+  std::string uds = vsockRoot_ + "/vm-dial.sock";
+  auto guestListener = rt_->transport().listen("unix://" + uds + ".guest_5000");
+  ASSERT_THAT(guestListener, IsOk());
+  platforms::HybridVsockHost host(rt_->transport(), uds);
+  bool served = false;
+  runtime::spawn([](runtime::Listener& l, bool& served) -> Task<void> {
+    auto s = co_await l.accept();
+    if (!s.ok()) co_return;
+    auto ping = co_await runtime::readExactly(**s, 5);
+    if (ping.ok() && *ping == "ping\n") (void)co_await (*s)->write("pong\n");
+    (void)(*s)->shutdownWrite();
+    served = true;
+  }(**guestListener, served));
+  auto conn = run(host.dial(5000));
+  ASSERT_THAT(conn, IsOk());
+  ASSERT_THAT(run((*conn)->write("ping\n")), IsOk());
+  EXPECT_EQ(*run(runtime::readToEnd(**conn)), "pong\n");
+  EXPECT_TRUE(served);
+  auto refused = run(host.dial(5001));
+  EXPECT_THAT(refused, ::testing::Not(IsOk()));
+  EXPECT_THAT(refused.status().message(), HasSubstr("nothing listens there"));
+  (void)vm;
+}
+
 }  // namespace
 }  // namespace hcsshim

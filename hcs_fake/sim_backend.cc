@@ -18,6 +18,7 @@ namespace hr = hresult;
 
 struct SimVmBackend::Vm {
   std::unique_ptr<runtime::Process> guest;
+  std::shared_ptr<runtime::Listener> vmm;  // CONNECT requests from the host
   bool stopping = false;
   bool exited = false;
   runtime::WaitList exitedChanged;
@@ -159,6 +160,11 @@ Task<Status> SimVmBackend::start(const std::string& id, const schema::VirtualMac
   }
   auto vm = std::make_shared<Vm>();
   vm->guest = std::move(*guest);
+  auto vmm = rt_.transport().listen("unix://" + options_.vsockRoot + "/" + id + ".sock");
+  if (vmm.ok()) {
+    vm->vmm = std::shared_ptr<runtime::Listener>(std::move(*vmm));
+    runtime::spawn(serveConnects(id, vm->vmm));
+  }
   vms_[id] = vm;
   HLOG(Info, "hcs_fake.sim.vm_started").kv("id", id).kv("guest_pid", vm->guest->pid()).kv("memory_mb", memoryMB)
       .kv("processors", processors);
@@ -180,7 +186,66 @@ Task<void> SimVmBackend::watch(std::string id, std::shared_ptr<Vm> vm) {
   if (!vm->stopping && onExit_) onExit_(id, st.exitCode == 0 && st.signal == 0 ? hr::kOk : hr::kHcsUnexpectedExit);
 }
 
-void SimVmBackend::cleanup(const std::string& id, Vm&) {
+// pipe copies one direction until EOF, then passes the EOF on.
+static Task<void> pipeStream(std::shared_ptr<runtime::Stream> from, std::shared_ptr<runtime::Stream> to, int& open) {
+  std::vector<char> buf(64 * 1024);
+  for (;;) {
+    auto n = co_await from->read(std::span<char>(buf.data(), buf.size()));
+    if (!n.ok() || *n == 0) break;
+    if (!(co_await to->write(std::string_view(buf.data(), *n))).ok()) break;
+  }
+  (void)to->shutdownWrite();
+  if (--open == 0) {
+    from->close();
+    to->close();
+  }
+}
+
+Task<void> SimVmBackend::serveConnects(std::string id, std::shared_ptr<runtime::Listener> l) {
+  for (;;) {
+    auto s = co_await l->accept();
+    if (!s.ok()) co_return;
+    runtime::spawn(connectToGuest(id, std::move(*s)));
+  }
+}
+
+// connectToGuest: the VMM's side of "CONNECT <port>\n" (Firecracker's hybrid
+// vsock): reach the guest's listener or close the connection.
+Task<void> SimVmBackend::connectToGuest(std::string id, std::unique_ptr<runtime::Stream> host) {
+  std::string line;
+  char c;
+  while (line.size() < 24) {
+    auto n = co_await host->read(std::span<char>(&c, 1));
+    if (!n.ok() || *n == 0) co_return;
+    if (c == '\n') break;
+    line += c;
+  }
+  uint32_t port = 0;
+  bool valid = line.rfind("CONNECT ", 0) == 0 && line.size() > 8 && line.size() <= 18;
+  for (size_t i = 8; valid && i < line.size(); ++i) {
+    valid = line[i] >= '0' && line[i] <= '9';
+    port = port * 10 + static_cast<uint32_t>(line[i] - '0');
+  }
+  if (!valid) {
+    HLOG(Warn, "hcs_fake.sim.vsock_bad_request").kv("id", id).kv("line", line);
+    co_return;  // closing is the protocol's only "no"
+  }
+  auto guest = co_await rt_.transport().connect("unix://" + options_.vsockRoot + "/" + id + ".sock.guest_" +
+                                                std::to_string(port));
+  if (!guest.ok()) co_return;
+  static uint32_t nextHostPort = 1024;
+  std::string ok = "OK " + std::to_string(nextHostPort++) + "\n";
+  if (!(co_await host->write(ok)).ok()) co_return;
+  auto open = std::make_shared<int>(2);
+  std::shared_ptr<runtime::Stream> h(std::move(host)), g(std::move(*guest));
+  runtime::spawn([](std::shared_ptr<runtime::Stream> a, std::shared_ptr<runtime::Stream> b,
+                    std::shared_ptr<int> open) -> Task<void> { co_await pipeStream(a, b, *open); }(h, g, open));
+  runtime::spawn([](std::shared_ptr<runtime::Stream> a, std::shared_ptr<runtime::Stream> b,
+                    std::shared_ptr<int> open) -> Task<void> { co_await pipeStream(a, b, *open); }(g, h, open));
+}
+
+void SimVmBackend::cleanup(const std::string& id, Vm& vm) {
+  if (vm.vmm) vm.vmm->close();
   // The guest's mounts died with its mount namespace and its processes with
   // its pid namespace; what is left on the host is files and cgroups.
   for (const auto& h : hierarchies(options_.cgroupRoot)) removeCgroupTree(h + cgroupPath(id));

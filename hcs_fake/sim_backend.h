@@ -4,6 +4,9 @@
 //
 // Per VM (id X):
 //   <vsockRoot>/X.sock_<port>   host listeners the guest dials (hybrid vsock)
+//   <vsockRoot>/X.sock          the VMM's socket: the host says "CONNECT <port>\n"
+//                               to reach a guest listener, which in simulation
+//                               is the unix socket <vsockRoot>/X.sock.guest_<port>
 //   <vmRoot>/X/scsi/<c>/<lun>   hot-added SCSI disks (symlinks to the images)
 //   <vmRoot>/X/pmem/<n>         VPMem devices
 //   <vmRoot>/X/shares/<name>    Plan9 shares (symlinks to the directories)
@@ -63,6 +66,8 @@ class SimVmBackend final : public VmBackend {
  private:
   struct Vm;
   runtime::Task<void> watch(std::string id, std::shared_ptr<Vm> vm);
+  runtime::Task<void> serveConnects(std::string id, std::shared_ptr<runtime::Listener> l);
+  runtime::Task<void> connectToGuest(std::string id, std::unique_ptr<runtime::Stream> host);
   void cleanup(const std::string& id, Vm& vm);
   std::string vmDir(const std::string& id) const { return options_.vmRoot + "/" + id; }
   std::string cgroupPath(const std::string& id) const { return options_.cgroupParent + "/" + id; }

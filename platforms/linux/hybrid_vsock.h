@@ -1,6 +1,9 @@
 // hybrid_vsock.h: the host side of a utility VM's vsock on Linux -
 // Firecracker-style hybrid vsock over unix sockets. The guest dialling host
-// port P lands on the unix socket "<uds>_P", on which the host listens.
+// port P lands on the unix socket "<uds>_P", on which the host listens. The
+// host dialling guest port P connects to "<uds>" itself and says
+// "CONNECT P\n"; the VMM answers "OK <host port>\n" and the stream is then
+// the guest's, or closes it when nothing in the guest listens on P.
 #pragma once
 
 #include <string>
@@ -17,6 +20,8 @@ class HybridVsockHost final : public bridge::VsockHost {
   StatusOr<std::unique_ptr<runtime::Listener>> listen(uint32_t port) override {
     return transport_.listen("unix://" + portPath(port));
   }
+  // dial connects to a listener in the guest on vsock port `port`.
+  runtime::Task<StatusOr<std::unique_ptr<runtime::Stream>>> dial(uint32_t port);
   std::string portPath(uint32_t port) const { return uds_ + "_" + std::to_string(port); }
   const std::string& udsPath() const { return uds_; }
 
