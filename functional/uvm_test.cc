@@ -51,6 +51,7 @@ class UvmTest : public ::testing::Test {
     vms_.clear();
     hcs_.reset();
     if (daemon_) {
+      daemonPid_ = daemon_->pid();
       EXPECT_EQ(daemon_->stop(), 0);
     }
     if (!dir_.empty()) {
@@ -116,7 +117,10 @@ class UvmTest : public ::testing::Test {
     for (const auto& e : fs::directory_iterator(dir_ + "/vm", ec)) found.push_back("vm dir " + e.path().string());
     for (const auto& h : fs::directory_iterator("/sys/fs/cgroup", ec)) {
       for (const auto& c : fs::directory_iterator(h.path(), ec)) {
-        if (c.path().filename().string().rfind("hcs-fake-", 0) == 0) found.push_back("cgroup " + c.path().string());
+        // Only this test's daemon's (tests may run side by side).
+        if (c.path().filename().string() == "hcs-fake-" + std::to_string(daemonPid_)) {
+          found.push_back("cgroup " + c.path().string());
+        }
       }
     }
     return found;
@@ -124,6 +128,7 @@ class UvmTest : public ::testing::Test {
 
   std::unique_ptr<runtime::RealRuntime> rt_;
   std::string dir_, vsockRoot_, boot_;
+  int daemonPid_ = 0;
   std::unique_ptr<functional::HcsFakeDaemon> daemon_;
   std::unique_ptr<platforms::DaemonHcs> hcs_;
   std::vector<std::unique_ptr<uvm::UtilityVM>> vms_;

@@ -93,7 +93,18 @@ SimVmBackend::~SimVmBackend() {
     vm->stopping = true;
     if (vm->guest && !vm->guest->exitStatus()) (void)vm->guest->signal(SIGKILL);
   }
-  for (const auto& h : hierarchies(options_.cgroupRoot)) ::rmdir((h + options_.cgroupParent).c_str());
+  // Everything under our parent cgroup goes with us; a cgroup whose last
+  // task exited a moment ago can still be busy, so retry for a while.
+  for (int i = 0; i < 100; ++i) {
+    bool left = false;
+    for (const auto& h : hierarchies(options_.cgroupRoot)) {
+      std::error_code ec;
+      removeCgroupTree(h + options_.cgroupParent);
+      left = left || fs::exists(h + options_.cgroupParent, ec);
+    }
+    if (!left) break;
+    ::usleep(10 * 1000);
+  }
 }
 
 int SimVmBackend::guestPid(const std::string& id) const {
@@ -178,6 +189,20 @@ Task<void> SimVmBackend::watch(std::string id, std::shared_ptr<Vm> vm) {
   HLOG(Info, "hcs_fake.sim.guest_exited").kv("id", id).kv("exit_code", st.exitCode).kv("signal", st.signal)
       .kv("asked", vm->stopping);
   cleanup(id, *vm);
+  // A cgroup whose last task just exited can still be busy for a moment:
+  // retry its removal briefly.
+  for (int i = 0; i < 50; ++i) {
+    bool left = false;
+    for (const auto& h : hierarchies(options_.cgroupRoot)) {
+      std::error_code ec;
+      if (fs::exists(h + cgroupPath(id), ec)) {
+        removeCgroupTree(h + cgroupPath(id));
+        left = left || fs::exists(h + cgroupPath(id), ec);
+      }
+    }
+    if (!left) break;
+    co_await runtime::sleep(rt_.loop(), std::chrono::milliseconds(10));
+  }
   auto it = vms_.find(id);
   if (it != vms_.end() && it->second == vm) vms_.erase(it);
   vm->exitedChanged.notifyAll();

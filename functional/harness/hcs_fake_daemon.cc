@@ -48,6 +48,8 @@ HcsFakeDaemon::~HcsFakeDaemon() {
   if (running()) stop();
 }
 
+int HcsFakeDaemon::pid() const { return process_ ? process_->pid() : 0; }
+
 bool HcsFakeDaemon::running() const { return process_ && !process_->exitStatus(); }
 
 int HcsFakeDaemon::stop() {

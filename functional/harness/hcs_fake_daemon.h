@@ -26,6 +26,7 @@ class HcsFakeDaemon {
 
   const std::string& address() const { return address_; }
   bool running() const;
+  int pid() const;
   // stop sends SIGTERM and waits; returns the daemon's exit code.
   int stop();
 
