@@ -293,5 +293,40 @@ TEST_F(UvmTest, HostDialsAGuestPortOverHybridVsock) {
   (void)vm;
 }
 
+// A layer that is an image file reaches the guest as a VPMem device; the
+// running container reports its processes and cgroup metrics.
+TEST_F(UvmTest, ContainerFromAnImageLayerWithPropertiesAndMetrics) {
+  auto& vm = boot("vm-img");
+  auto layer = functional::makeBusyboxLayer(*rt_, dir_);
+  ASSERT_THAT(layer, IsOk());
+  std::string image = dir_ + "/busybox.img";
+  runtime::ProcessSpec mkfs{.path = "mkfs.ext4", .args = {"mkfs.ext4", "-q", "-F", "-d", *layer, image, "16M"}};
+  ASSERT_EQ(run([](runtime::Runtime& rt, runtime::ProcessSpec spec) -> Task<int> {
+              auto p = rt.processes().spawn(spec);
+              if (!p.ok()) co_return -1;
+              co_return (co_await (*p)->wait()).exitCode;
+            }(*rt_, mkfs)),
+            0);
+  auto spec = functional::runcSpec(*rt_, dir_, "/", {"sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"});
+  ASSERT_THAT(spec, IsOk());
+  auto c = run(vm.createContainer("img", {image}, *spec));
+  ASSERT_THAT(c, IsOk());
+  auto init = run((*c)->start({}, {}));
+  ASSERT_THAT(init, IsOk());
+  auto [code, out] = uvmRun(vm, "grep -c ' /run/layers/p0 ' /proc/mounts");
+  EXPECT_EQ(out, "1\n") << "the image is mounted from a VPMem device";
+  auto props = run((*c)->properties({"ProcessList", "Statistics"}));
+  ASSERT_THAT(props, IsOk());
+  EXPECT_FALSE(props->processList.empty());
+  EXPECT_GE(props->lcowMetrics["pids"]["current"].get<int>(), 1) << props->lcowMetrics.dump();
+  ASSERT_THAT(run((*c)->shutdown(false)), IsOk());
+  auto exit = run((*c)->waitExit());
+  ASSERT_THAT(exit, IsOk());
+  EXPECT_EQ(exit->type, "GracefulExit");
+  ASSERT_THAT(run((*c)->remove()), IsOk());
+  std::tie(code, out) = uvmRun(vm, "grep -c ' /run/layers/p0 ' /proc/mounts");
+  EXPECT_EQ(out, "0\n") << "the VPMem device went with the container";
+}
+
 }  // namespace
 }  // namespace hcsshim
