@@ -361,6 +361,27 @@ Task<StatusOr<std::unique_ptr<Container>>> UtilityVM::createContainer(std::strin
   co_return c;
 }
 
+Task<StatusOr<std::unique_ptr<Container>>> UtilityVM::createContainerOnShare(std::string id, std::string rootfsDir,
+                                                                             Json spec) {
+  if (!guest_) co_return fail("CreateContainer", FailedPreconditionError("the VM is not started"));
+  std::unique_ptr<Container> c(new Container(*this, id));
+  auto guestPath = co_await addPlan9(rootfsDir, /*readOnly=*/false);
+  if (!guestPath.ok()) co_return guestPath.status();
+  c->layerHostPaths_.push_back(rootfsDir);
+  spec["root"]["path"] = *guestPath;
+  spec["root"]["readonly"] = false;
+  bridge::ContainerConfig config;
+  config.ociSpecification = spec;
+  Status st = co_await guest_->createContainer(id, config);
+  if (st.ok()) st = co_await guest_->startContainer(id);
+  if (!st.ok()) {
+    (void)co_await c->remove();
+    co_return fail("CreateContainer " + id, st);
+  }
+  HLOG(Info, "uvm.container.created").kv("vm", options_.id).kv("container", id).kv("rootfs", rootfsDir);
+  co_return c;
+}
+
 Task<StatusOr<std::unique_ptr<bridge::GuestProcess>>> UtilityVM::exec(bridge::ProcessParameters params,
                                                                       bridge::StdioRequest stdio) {
   if (!guest_) co_return fail("Exec", FailedPreconditionError("the VM is not started"));

@@ -117,6 +117,11 @@ class UtilityVM {
   // scratch into the container's root; `spec` is its OCI runtime spec.
   runtime::Task<StatusOr<std::unique_ptr<Container>>> createContainer(std::string id, std::vector<std::string> layers,
                                                                        Json spec);
+  // createContainerOnShare: the container's root is a host directory (an
+  // already mounted rootfs, as containerd prepares it) shared read-write
+  // into the VM; writes land in that directory.
+  runtime::Task<StatusOr<std::unique_ptr<Container>>> createContainerOnShare(std::string id, std::string rootfsDir,
+                                                                              Json spec);
   // exec: a process in the utility VM itself.
   runtime::Task<StatusOr<std::unique_ptr<bridge::GuestProcess>>> exec(bridge::ProcessParameters params,
                                                                        bridge::StdioRequest stdio);

@@ -1,0 +1,100 @@
+#include "src/shim/stdio.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "src/runtime/fd_stream.h"
+
+namespace hcsshim::shim {
+
+using runtime::Task;
+
+namespace {
+
+// A regular file: epoll cannot watch it, and writes do not block for long.
+class FileSink final : public runtime::Stream {
+ public:
+  FileSink(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+  ~FileSink() override { close(); }
+  Task<StatusOr<size_t>> read(std::span<char>) override { co_return UnimplementedError("file sink is write-only"); }
+  Task<Status> write(std::string_view data) override {
+    while (!data.empty()) {
+      if (fd_ < 0) co_return CancelledError("closed");
+      ssize_t n = ::write(fd_, data.data(), data.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        co_return errnoStatus(errno, "write", name_);
+      }
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    co_return OkStatus();
+  }
+  Status shutdownWrite() override { return OkStatus(); }
+  void close() override {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  StatusOr<runtime::PeerCredentials> peerCredentials() const override { return UnimplementedError("file"); }
+  std::string describe() const override { return "file:" + name_; }
+
+ private:
+  int fd_;
+  std::string name_;
+};
+
+std::string stripFifo(const std::string& uri) {
+  if (uri.rfind("fifo://", 0) == 0) return uri.substr(7);
+  return uri;
+}
+
+}  // namespace
+
+Task<StatusOr<std::unique_ptr<runtime::Stream>>> openOutput(runtime::EpollEventLoop& loop, std::string uri) {
+  if (uri.empty()) co_return std::unique_ptr<runtime::Stream>();
+  if (uri.rfind("binary://", 0) == 0) {
+    co_return UnimplementedError("stdio " + uri + ": binary:// logging drivers are not implemented");
+  }
+  if (uri.rfind("file://", 0) == 0) {
+    std::string path = uri.substr(7);
+    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) co_return errnoStatus(errno, "open", path);
+    co_return std::unique_ptr<runtime::Stream>(new FileSink(fd, path));
+  }
+  std::string path = stripFifo(uri);
+  // A FIFO opens for writing only once its reader is there: retry for a while.
+  for (int attempt = 0;; ++attempt) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+      auto s = runtime::FdStream::create(loop, fd, runtime::FdStream::Kind::kPipeWrite, path);
+      if (!s.ok()) co_return s.status();
+      co_return std::unique_ptr<runtime::Stream>(std::move(*s));
+    }
+    if (errno != ENXIO || attempt >= 1000) co_return errnoStatus(errno, "open", path);
+    co_await runtime::sleep(loop, std::chrono::milliseconds(10));
+  }
+}
+
+Task<StatusOr<std::unique_ptr<runtime::Stream>>> openInput(runtime::EpollEventLoop& loop, std::string uri) {
+  if (uri.empty()) co_return std::unique_ptr<runtime::Stream>();
+  std::string path = stripFifo(uri);
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) co_return errnoStatus(errno, "open", path);
+  auto s = runtime::FdStream::create(loop, fd, runtime::FdStream::Kind::kPipeRead, path);
+  if (!s.ok()) co_return s.status();
+  co_return std::unique_ptr<runtime::Stream>(std::move(*s));
+}
+
+Task<void> relay(std::shared_ptr<runtime::Stream> from, std::shared_ptr<runtime::Stream> to, bool closeTo) {
+  std::vector<char> buf(64 * 1024);
+  for (;;) {
+    auto n = co_await from->read(std::span<char>(buf.data(), buf.size()));
+    if (!n.ok() || *n == 0) break;
+    if (!(co_await to->write(std::string_view(buf.data(), *n))).ok()) break;
+  }
+  (void)to->shutdownWrite();
+  if (closeTo) to->close();
+}
+
+}  // namespace hcsshim::shim

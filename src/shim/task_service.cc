@@ -1,0 +1,541 @@
+#include "src/shim/task_service.h"
+
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <google/protobuf/empty.pb.h>
+
+#include "platforms/linux/hybrid_vsock.h"
+#include "src/common/log.h"
+#include "src/containerd/api/events.pb.h"
+#include "src/containerd/api/runhcs_options.pb.h"
+#include "src/containerd/api/task.pb.h"
+#include "src/shim/stdio.h"
+#include "src/uvm/uvm.h"
+
+namespace hcsshim::shim {
+
+using runtime::Task;
+namespace fs = std::filesystem;
+namespace task = containerd::task::v2;
+namespace ev = containerd::events;
+using google::protobuf::Empty;
+
+constexpr const char* kService = "containerd.task.v2.Task";
+
+std::string vmIdFor(const std::string& taskId) { return "runhcs-" + taskId; }
+
+struct Proc {
+  std::string execId;
+  uint32_t pid = 0;
+  bool started = false;
+  std::optional<uint32_t> exitStatus;
+  int64_t exitedAtNanos = 0;
+  runtime::WaitList exited;
+  std::string stdinPath, stdoutPath, stderrPath;
+  bool terminal = false;
+  Json ociProcess;  // execs
+  std::unique_ptr<bridge::GuestProcess> gp;
+  std::shared_ptr<runtime::Stream> stdinRelay;  // the guest's stdin (CloseIO)
+};
+
+struct TaskRecord {
+  std::string id, bundle;
+  Json spec;
+  std::unique_ptr<uvm::UtilityVM> vm;
+  std::unique_ptr<uvm::Container> container;
+  std::shared_ptr<Proc> init;
+  std::map<std::string, std::shared_ptr<Proc>> execs;
+  bool rootfsMounted = false;
+  bool deleted = false;
+};
+
+struct TaskState {
+  TaskState(runtime::RealRuntime& r, hcs::HcsApi& h, Publisher& e, ShimConfig c)
+      : rt(r), hcs(h), events(e), config(std::move(c)) {}
+  runtime::RealRuntime& rt;
+  hcs::HcsApi& hcs;
+  Publisher& events;
+  ShimConfig config;
+  std::map<std::string, std::shared_ptr<TaskRecord>> tasks;
+  bool done = false;
+  runtime::WaitList doneChanged;
+};
+
+namespace {
+
+using StateP = std::shared_ptr<TaskState>;
+
+google::protobuf::Timestamp timestamp(int64_t nanos) {
+  google::protobuf::Timestamp t;
+  t.set_seconds(nanos / 1000000000);
+  t.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return t;
+}
+
+StatusOr<std::shared_ptr<TaskRecord>> findTask(TaskState& s, const std::string& id) {
+  auto it = s.tasks.find(id);
+  if (it == s.tasks.end()) return NotFoundError("task " + id + " not found");
+  return it->second;
+}
+
+StatusOr<std::shared_ptr<Proc>> findProc(TaskState& s, const std::string& id, const std::string& execId) {
+  HCS_ASSIGN_OR_RETURN(auto t, findTask(s, id));
+  if (execId.empty()) return t->init;
+  auto it = t->execs.find(execId);
+  if (it == t->execs.end()) return NotFoundError("exec " + execId + " of task " + id + " not found");
+  return it->second;
+}
+
+// Runtime options and annotations -> VM options.
+StatusOr<uvm::LcowOptions> vmOptions(TaskState& s, const task::CreateTaskRequest& req, const Json& spec) {
+  uvm::LcowOptions o;
+  o.id = vmIdFor(req.id());
+  o.bootFilesPath = s.config.defaultBootFiles;
+  o.memoryMB = 512;
+  o.processors = 1;
+  if (req.has_options() && !req.options().type_url().empty()) {
+    const auto& any = req.options();
+    if (any.type_url().find("containerd.runhcs.v1.Options") == std::string::npos) {
+      return InvalidArgumentError("runtime options: want containerd.runhcs.v1.Options, got " + any.type_url());
+    }
+    containerd::runhcs::v1::Options opts;
+    if (!opts.ParseFromString(any.value())) {
+      return InvalidArgumentError("runtime options: containerd.runhcs.v1.Options does not decode");
+    }
+    if (opts.vm_memory_size_in_mb() < 0 || opts.vm_processor_count() < 0) {
+      return InvalidArgumentError("runtime options: negative VM memory or processor count");
+    }
+    if (opts.vm_memory_size_in_mb() > 0) o.memoryMB = static_cast<uint64_t>(opts.vm_memory_size_in_mb());
+    if (opts.vm_processor_count() > 0) o.processors = static_cast<uint32_t>(opts.vm_processor_count());
+    if (!opts.boot_files_root_path().empty()) o.bootFilesPath = opts.boot_files_root_path();
+  }
+  // Annotations win over options (as in hcsshim).
+  const Json annotations = spec.value("annotations", Json::object());
+  auto number = [&](const char* key, uint64_t& out) -> Status {
+    if (!annotations.contains(key)) return OkStatus();
+    if (!annotations[key].is_string()) return InvalidArgumentError(std::string("annotation ") + key + ": want a string");
+    const std::string v = annotations[key].get<std::string>();
+    if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 9) {
+      return InvalidArgumentError(std::string("annotation ") + key + ": \"" + v + "\" is not a number");
+    }
+    out = std::stoull(v);
+    return OkStatus();
+  };
+  uint64_t mem = o.memoryMB, cpus = o.processors;
+  HCS_RETURN_IF_ERROR(number("io.microsoft.virtualmachine.computetopology.memory.sizeinmb", mem));
+  HCS_RETURN_IF_ERROR(number("io.microsoft.virtualmachine.computetopology.processor.count", cpus));
+  o.memoryMB = mem;
+  o.processors = static_cast<uint32_t>(cpus);
+  if (annotations.contains("io.microsoft.virtualmachine.lcow.bootfilesrootpath") &&
+      annotations["io.microsoft.virtualmachine.lcow.bootfilesrootpath"].is_string()) {
+    o.bootFilesPath = annotations["io.microsoft.virtualmachine.lcow.bootfilesrootpath"].get<std::string>();
+  }
+  return o;
+}
+
+Status mountRootfs(const task::CreateTaskRequest& req, const std::string& target) {
+  for (const auto& m : req.rootfs()) {
+    std::string data;
+    unsigned long flags = 0;
+    for (const auto& opt : m.options()) {
+      if (opt == "ro") {
+        flags |= MS_RDONLY;
+      } else if (opt == "rbind") {
+        flags |= MS_BIND | MS_REC;
+      } else if (opt == "bind") {
+        flags |= MS_BIND;
+      } else {
+        data += (data.empty() ? "" : ",") + opt;
+      }
+    }
+    std::string type = m.type() == "bind" ? "" : m.type();
+    if (::mount(m.source().c_str(), target.c_str(), type.empty() ? nullptr : type.c_str(), flags,
+                data.empty() ? nullptr : data.c_str()) < 0) {
+      return errnoStatus(errno, "mount " + m.type() + " rootfs", target);
+    }
+  }
+  return OkStatus();
+}
+
+// ---- RPCs ----
+
+Task<StatusOr<task::CreateTaskResponse>> doCreate(StateP s, task::CreateTaskRequest req) {
+  if (s->tasks.count(req.id())) co_return AlreadyExistsError("task " + req.id() + " already exists");
+  if (!req.checkpoint().empty()) co_return UnimplementedError("checkpoint/restore is not supported by runhcs");
+  std::ifstream in(req.bundle() + "/config.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto spec = parseJson(text.str());
+  if (!spec.ok()) co_return InvalidArgumentError("bundle config.json: " + spec.status().message());
+  auto opts = vmOptions(*s, req, *spec);
+  if (!opts.ok()) co_return opts.status();
+  auto t = std::make_shared<TaskRecord>();
+  t->id = req.id();
+  t->bundle = req.bundle();
+  t->spec = *spec;
+  std::string rootfs = req.bundle() + "/rootfs";
+  if (req.rootfs_size() > 0) {
+    std::error_code ec;
+    fs::create_directories(rootfs, ec);
+    Status st = mountRootfs(req, rootfs);
+    if (!st.ok()) co_return st;
+    t->rootfsMounted = true;
+  }
+  auto cleanupRootfs = [&] {
+    if (t->rootfsMounted) ::umount2(rootfs.c_str(), MNT_DETACH);
+  };
+  auto vsock = std::make_unique<platforms::HybridVsockHost>(s->rt.transport(),
+                                                            s->config.vsockRoot + "/" + opts->id + ".sock");
+  auto vm = co_await uvm::UtilityVM::create(s->rt, s->hcs, std::move(vsock), *opts);
+  if (!vm.ok()) {
+    cleanupRootfs();
+    co_return vm.status();
+  }
+  Status booted = co_await (*vm)->start();
+  if (!booted.ok()) {
+    (void)co_await (*vm)->close();
+    cleanupRootfs();
+    co_return booted;
+  }
+  Json guestSpec = *spec;
+  if (guestSpec.contains("linux") && guestSpec["linux"].is_object()) {
+    guestSpec["linux"].erase("cgroupsPath");  // the guest agent places it
+  }
+  auto c = co_await (*vm)->createContainerOnShare(req.id(), rootfs, guestSpec);
+  if (!c.ok()) {
+    (void)co_await (*vm)->close();
+    cleanupRootfs();
+    co_return c.status();
+  }
+  t->vm = std::move(*vm);
+  t->container = std::move(*c);
+  t->init = std::make_shared<Proc>();
+  t->init->stdinPath = req.stdin();
+  t->init->stdoutPath = req.stdout();
+  t->init->stderrPath = req.stderr();
+  t->init->terminal = req.terminal();
+  s->tasks[req.id()] = t;
+  ev::TaskCreate e;
+  e.set_container_id(req.id());
+  e.set_bundle(req.bundle());
+  for (const auto& m : req.rootfs()) *e.add_rootfs() = m;
+  e.mutable_io()->set_stdin(req.stdin());
+  e.mutable_io()->set_stdout(req.stdout());
+  e.mutable_io()->set_stderr(req.stderr());
+  e.mutable_io()->set_terminal(req.terminal());
+  s->events.publish("/tasks/create", e);
+  task::CreateTaskResponse r;
+  r.set_pid(0);  // the init runs at Start
+  co_return r;
+}
+
+// watchExit records the exit and publishes the one TaskExit of the process.
+Task<void> watchExit(StateP s, std::shared_ptr<TaskRecord> t, std::shared_ptr<Proc> p) {
+  auto code = co_await p->gp->wait();
+  p->exitStatus = code.ok() ? *code : 255u;
+  p->exitedAtNanos = s->rt.loop().clock().wallNanos();
+  ev::TaskExit e;
+  e.set_container_id(t->id);
+  e.set_id(p->execId.empty() ? t->id : p->execId);
+  e.set_pid(p->pid);
+  e.set_exit_status(*p->exitStatus);
+  *e.mutable_exited_at() = timestamp(p->exitedAtNanos);
+  s->events.publish("/tasks/exit", e);
+  p->exited.notifyAll();
+}
+
+Task<Status> attachStdio(StateP s, std::shared_ptr<Proc> p) {
+  auto& loop = s->rt.epoll();
+  if (!p->stdoutPath.empty() && p->gp->stdoutStream()) {
+    auto out = co_await openOutput(loop, p->stdoutPath);
+    if (!out.ok()) co_return out.status();
+    std::shared_ptr<runtime::Stream> from(p->gp->takeStdio(1)), to(std::move(*out));
+    runtime::spawn(relay(from, to, true));
+  }
+  if (!p->terminal && !p->stderrPath.empty() && p->gp->stderrStream()) {
+    auto err = co_await openOutput(loop, p->stderrPath);
+    if (!err.ok()) co_return err.status();
+    std::shared_ptr<runtime::Stream> from(p->gp->takeStdio(2)), to(std::move(*err));
+    runtime::spawn(relay(from, to, true));
+  }
+  if (!p->stdinPath.empty() && p->gp->stdinStream()) {
+    auto in = co_await openInput(loop, p->stdinPath);
+    if (!in.ok()) co_return in.status();
+    p->stdinRelay = p->gp->takeStdio(0);
+    std::shared_ptr<runtime::Stream> from(std::move(*in));
+    runtime::spawn(relay(from, p->stdinRelay, false));
+  }
+  co_return OkStatus();
+}
+
+Task<StatusOr<task::StartResponse>> doStart(StateP s, task::StartRequest req) {
+  auto t = findTask(*s, req.id());
+  if (!t.ok()) co_return t.status();
+  auto p = findProc(*s, req.id(), req.exec_id());
+  if (!p.ok()) co_return p.status();
+  if ((*p)->started) co_return FailedPreconditionError("process " + req.id() + "/" + req.exec_id() + " already started");
+  bridge::StdioRequest stdio;
+  stdio.in = !(*p)->stdinPath.empty();
+  stdio.out = !(*p)->stdoutPath.empty();
+  stdio.err = !(*p)->terminal && !(*p)->stderrPath.empty();
+  StatusOr<std::unique_ptr<bridge::GuestProcess>> gp = NotFoundError("");
+  if (req.exec_id().empty()) {
+    bridge::ProcessParameters pp;
+    pp.emulateConsole = (*p)->terminal;
+    gp = co_await (*t)->container->start(pp, stdio);
+  } else {
+    if ((*t)->init->exitStatus) co_return FailedPreconditionError("task " + req.id() + " has exited");
+    gp = co_await (*t)->container->exec((*p)->ociProcess, stdio, (*p)->terminal);
+  }
+  if (!gp.ok()) co_return gp.status();
+  (*p)->gp = std::move(*gp);
+  (*p)->pid = (*p)->gp->pid();
+  (*p)->started = true;
+  Status io = co_await attachStdio(s, *p);
+  if (!io.ok()) HLOG(Warn, "shim.stdio_failed").kv("task", req.id()).kv("error", io.toString());
+  if (req.exec_id().empty()) {
+    ev::TaskStart e;
+    e.set_container_id(req.id());
+    e.set_pid((*p)->pid);
+    s->events.publish("/tasks/start", e);
+  } else {
+    ev::TaskExecStarted e;
+    e.set_container_id(req.id());
+    e.set_exec_id(req.exec_id());
+    e.set_pid((*p)->pid);
+    s->events.publish("/tasks/exec-started", e);
+  }
+  runtime::spawn(watchExit(s, *t, *p));
+  task::StartResponse r;
+  r.set_pid((*p)->pid);
+  co_return r;
+}
+
+Task<StatusOr<task::WaitResponse>> doWait(StateP s, task::WaitRequest req) {
+  auto p = findProc(*s, req.id(), req.exec_id());
+  if (!p.ok()) co_return p.status();
+  std::shared_ptr<Proc> proc = *p;
+  while (!proc->exitStatus) co_await proc->exited.wait();
+  task::WaitResponse r;
+  r.set_exit_status(*proc->exitStatus);
+  *r.mutable_exited_at() = timestamp(proc->exitedAtNanos);
+  co_return r;
+}
+
+Task<StatusOr<task::StateResponse>> doState(StateP s, task::StateRequest req) {
+  auto t = findTask(*s, req.id());
+  if (!t.ok()) co_return t.status();
+  auto p = findProc(*s, req.id(), req.exec_id());
+  if (!p.ok()) co_return p.status();
+  task::StateResponse r;
+  r.set_id(req.id());
+  r.set_bundle((*t)->bundle);
+  r.set_pid((*p)->pid);
+  r.set_exec_id(req.exec_id());
+  r.set_stdin((*p)->stdinPath);
+  r.set_stdout((*p)->stdoutPath);
+  r.set_stderr((*p)->stderrPath);
+  r.set_terminal((*p)->terminal);
+  if ((*p)->exitStatus) {
+    r.set_status(containerd::v1::types::STOPPED);
+    r.set_exit_status(*(*p)->exitStatus);
+    *r.mutable_exited_at() = timestamp((*p)->exitedAtNanos);
+  } else {
+    r.set_status((*p)->started ? containerd::v1::types::RUNNING : containerd::v1::types::CREATED);
+  }
+  co_return r;
+}
+
+Task<StatusOr<Empty>> doKill(StateP s, task::KillRequest req) {
+  auto t = findTask(*s, req.id());
+  if (!t.ok()) co_return t.status();
+  auto p = findProc(*s, req.id(), req.exec_id());
+  if (!p.ok()) co_return p.status();
+  if ((*p)->exitStatus) co_return NotFoundError("process " + req.id() + "/" + req.exec_id() + " has already exited");
+  if (!(*p)->started) co_return FailedPreconditionError("process " + req.id() + "/" + req.exec_id() + " is not running");
+  int sig = static_cast<int>(req.signal());
+  if (sig <= 0 || sig > 64) co_return InvalidArgumentError("signal " + std::to_string(sig) + " is not valid");
+  if (req.all() && req.exec_id().empty()) {
+    for (auto& [id, e] : (*t)->execs) {
+      if (e->started && !e->exitStatus) (void)co_await e->gp->signal(sig);
+    }
+  }
+  Status st = co_await (*p)->gp->signal(sig);
+  if (!st.ok() && st.hresult() == hresult::kElementNotFound) co_return NotFoundError(st.message());
+  if (!st.ok()) co_return st;
+  co_return Empty();
+}
+
+Task<StatusOr<Empty>> doExec(StateP s, task::ExecProcessRequest req) {
+  auto t = findTask(*s, req.id());
+  if (!t.ok()) co_return t.status();
+  if (req.exec_id().empty()) co_return InvalidArgumentError("exec_id is required");
+  if ((*t)->execs.count(req.exec_id())) co_return AlreadyExistsError("exec " + req.exec_id() + " already exists");
+  if ((*t)->init->exitStatus) co_return FailedPreconditionError("task " + req.id() + " has exited");
+  auto spec = parseJson(req.spec().value());
+  if (!spec.ok() || !spec->is_object()) co_return InvalidArgumentError("exec spec: not an OCI process JSON document");
+  auto p = std::make_shared<Proc>();
+  p->execId = req.exec_id();
+  p->stdinPath = req.stdin();
+  p->stdoutPath = req.stdout();
+  p->stderrPath = req.stderr();
+  p->terminal = req.terminal();
+  p->ociProcess = *spec;
+  (*t)->execs[req.exec_id()] = p;
+  ev::TaskExecAdded e;
+  e.set_container_id(req.id());
+  e.set_exec_id(req.exec_id());
+  s->events.publish("/tasks/exec-added", e);
+  co_return Empty();
+}
+
+Task<StatusOr<task::DeleteResponse>> doDelete(StateP s, task::DeleteRequest req) {
+  auto t = findTask(*s, req.id());
+  if (!t.ok()) co_return t.status();
+  auto p = findProc(*s, req.id(), req.exec_id());
+  if (!p.ok()) co_return p.status();
+  if ((*p)->started && !(*p)->exitStatus) {
+    co_return FailedPreconditionError("process " + req.id() + "/" + req.exec_id() + " is still running");
+  }
+  task::DeleteResponse r;
+  r.set_pid((*p)->pid);
+  r.set_exit_status((*p)->exitStatus.value_or(0));
+  *r.mutable_exited_at() = timestamp((*p)->exitedAtNanos);
+  if (!req.exec_id().empty()) {
+    (*t)->execs.erase(req.exec_id());
+    co_return r;
+  }
+  // The task itself: its container, its VM, its rootfs.
+  (void)co_await (*t)->container->remove();
+  (void)co_await (*t)->vm->close();
+  if ((*t)->rootfsMounted) ::umount2(((*t)->bundle + "/rootfs").c_str(), MNT_DETACH);
+  s->tasks.erase(req.id());
+  ev::TaskDelete e;
+  e.set_container_id(req.id());
+  e.set_pid(r.pid());
+  e.set_exit_status(r.exit_status());
+  *e.mutable_exited_at() = r.exited_at();
+  s->events.publish("/tasks/delete", e);
+  co_return r;
+}
+
+Task<StatusOr<task::PidsResponse>> doPids(StateP s, task::PidsRequest req) {
+  auto t = findTask(*s, req.id());
+  if (!t.ok()) co_return t.status();
+  task::PidsResponse r;
+  if (!(*t)->init->started || (*t)->init->exitStatus) co_return r;
+  std::vector<std::string> types = {"ProcessList"};
+  auto props = co_await (*t)->container->properties(types);
+  if (!props.ok()) co_return props.status();
+  for (const auto& d : props->processList) r.add_processes()->set_pid(d.processId.value_or(0));
+  co_return r;
+}
+
+Task<StatusOr<Empty>> doResizePty(StateP s, task::ResizePtyRequest req) {
+  auto p = findProc(*s, req.id(), req.exec_id());
+  if (!p.ok()) co_return p.status();
+  if (!(*p)->started || (*p)->exitStatus) co_return FailedPreconditionError("process is not running");
+  Status st = co_await (*p)->gp->resizeConsole(static_cast<uint16_t>(req.height()), static_cast<uint16_t>(req.width()));
+  if (!st.ok()) co_return st;
+  co_return Empty();
+}
+
+Task<StatusOr<Empty>> doCloseIO(StateP s, task::CloseIORequest req) {
+  auto p = findProc(*s, req.id(), req.exec_id());
+  if (!p.ok()) co_return p.status();
+  if (req.stdin() && (*p)->stdinRelay) (void)(*p)->stdinRelay->shutdownWrite();
+  co_return Empty();
+}
+
+Task<StatusOr<task::ConnectResponse>> doConnect(StateP s, task::ConnectRequest req) {
+  task::ConnectResponse r;
+  r.set_shim_pid(static_cast<uint32_t>(getpid()));
+  auto t = findTask(*s, req.id());
+  if (t.ok()) r.set_task_pid((*t)->init->pid);
+  r.set_version("runhcs-v1 (hcsshim-cpp)");
+  co_return r;
+}
+
+Task<StatusOr<Empty>> doShutdown(StateP s, task::ShutdownRequest) {
+  if (s->tasks.empty()) {
+    s->done = true;
+    s->doneChanged.notifyAll();
+  }
+  co_return Empty();
+}
+
+template <typename Resp>
+Task<StatusOr<Resp>> unimplemented(std::string what) {
+  co_return UnimplementedError(what);
+}
+
+}  // namespace
+
+TaskService::TaskService(runtime::RealRuntime& rt, hcs::HcsApi& hcs, Publisher& events, ShimConfig config)
+    : s_(std::make_shared<TaskState>(rt, hcs, events, std::move(config))) {}
+
+TaskService::~TaskService() = default;
+
+bool TaskService::done() const { return s_->done; }
+
+Task<void> TaskService::waitDone() {
+  StateP s = s_;
+  while (!s->done) co_await s->doneChanged.wait();
+}
+
+Task<void> TaskService::closeAll() {
+  StateP s = s_;
+  for (auto& [id, t] : std::map(s->tasks)) {
+    if (t->container) (void)co_await t->container->remove();
+    if (t->vm) (void)co_await t->vm->close();
+    if (t->rootfsMounted) ::umount2((t->bundle + "/rootfs").c_str(), MNT_DETACH);
+  }
+  s->tasks.clear();
+}
+
+void TaskService::registerWith(ttrpc::Server& server) {
+  StateP s = s_;
+#define HCS_SHIM_RPC(Method, Req, Resp, fn)                                                                   \
+  server.registerUnary<Req, Resp>(kService, Method, [s](ttrpc::CallContext&, const Req& r) { return fn(s, r); })
+  HCS_SHIM_RPC("Create", task::CreateTaskRequest, task::CreateTaskResponse, doCreate);
+  HCS_SHIM_RPC("Start", task::StartRequest, task::StartResponse, doStart);
+  HCS_SHIM_RPC("Wait", task::WaitRequest, task::WaitResponse, doWait);
+  HCS_SHIM_RPC("State", task::StateRequest, task::StateResponse, doState);
+  HCS_SHIM_RPC("Kill", task::KillRequest, Empty, doKill);
+  HCS_SHIM_RPC("Exec", task::ExecProcessRequest, Empty, doExec);
+  HCS_SHIM_RPC("Delete", task::DeleteRequest, task::DeleteResponse, doDelete);
+  HCS_SHIM_RPC("Pids", task::PidsRequest, task::PidsResponse, doPids);
+  HCS_SHIM_RPC("ResizePty", task::ResizePtyRequest, Empty, doResizePty);
+  HCS_SHIM_RPC("CloseIO", task::CloseIORequest, Empty, doCloseIO);
+  HCS_SHIM_RPC("Connect", task::ConnectRequest, task::ConnectResponse, doConnect);
+  HCS_SHIM_RPC("Shutdown", task::ShutdownRequest, Empty, doShutdown);
+#undef HCS_SHIM_RPC
+  server.registerUnary<task::PauseRequest, Empty>(kService, "Pause", [](ttrpc::CallContext&, const task::PauseRequest&) {
+    return unimplemented<Empty>("Pause: not implemented by runhcs yet");
+  });
+  server.registerUnary<task::ResumeRequest, Empty>(kService, "Resume",
+                                                   [](ttrpc::CallContext&, const task::ResumeRequest&) {
+                                                     return unimplemented<Empty>(
+                                                         "Resume: not implemented by runhcs yet");
+                                                   });
+  server.registerUnary<task::CheckpointTaskRequest, Empty>(
+      kService, "Checkpoint", [](ttrpc::CallContext&, const task::CheckpointTaskRequest&) {
+        return unimplemented<Empty>("Checkpoint: runhcs does not checkpoint utility VM containers");
+      });
+  server.registerUnary<task::UpdateTaskRequest, Empty>(kService, "Update",
+                                                       [](ttrpc::CallContext&, const task::UpdateTaskRequest&) {
+                                                         return unimplemented<Empty>(
+                                                             "Update: not implemented by runhcs yet");
+                                                       });
+  server.registerUnary<task::StatsRequest, task::StatsResponse>(
+      kService, "Stats", [](ttrpc::CallContext&, const task::StatsRequest&) {
+        return unimplemented<task::StatsResponse>("Stats: not implemented by runhcs yet");
+      });
+}
+
+}  // namespace hcsshim::shim

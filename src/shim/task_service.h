@@ -1,0 +1,49 @@
+// task_service.h: containerd.task.v2.Task for containerd-shim-runhcs-v1.
+//
+// Each task gets a Linux utility VM (src/uvm) through HCS; the task's rootfs
+// (mounted by the shim from containerd's mounts) is shared into the VM and
+// the container runs there through the guest agent. Process states follow
+// containerd's model (created -> running -> stopped), with exactly one
+// TaskExit per process, published through containerd's events service.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "src/hcs/hcs_api.h"
+#include "src/runtime/real_runtime.h"
+#include "src/shim/events.h"
+#include "src/ttrpc/server.h"
+
+namespace hcsshim::shim {
+
+struct ShimConfig {
+  std::string ns;
+  std::string id;                // the shim's own id (its first task)
+  std::string hcsAddress;        // the HCS (fake) daemon
+  std::string vsockRoot;         // its hybrid vsock sockets
+  std::string defaultBootFiles;  // when options/annotations name none
+};
+
+struct TaskState;
+
+class TaskService {
+ public:
+  TaskService(runtime::RealRuntime& rt, hcs::HcsApi& hcs, Publisher& events, ShimConfig config);
+  ~TaskService();
+  void registerWith(ttrpc::Server& server);
+  // done: Shutdown was called with no task left (the shim may exit).
+  bool done() const;
+  runtime::Task<void> waitDone();
+  // closeAll: every task's VM down (the shim is exiting).
+  runtime::Task<void> closeAll();
+
+ private:
+  std::shared_ptr<TaskState> s_;
+};
+
+// vmIdFor: the utility VM a task runs in (also used by `delete` to clean up).
+std::string vmIdFor(const std::string& taskId);
+
+}  // namespace hcsshim::shim
