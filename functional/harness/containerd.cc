@@ -9,6 +9,8 @@
 
 #include "src/common/log.h"
 
+extern char** environ;
+
 namespace hcsshim::functional {
 
 using runtime::Task;
@@ -47,6 +49,19 @@ Task<StatusOr<std::unique_ptr<ContainerdInstance>>> ContainerdInstance::start(ru
                "exec /usr/bin/containerd --config \"$1\" --log-level \"$2\" >>\"$3\" 2>&1", "sh",
                d + "/config.toml", options.logLevel, inst->logPath()},
   };
+  if (!options.env.empty() || !options.pathPrepend.empty()) {
+    std::map<std::string, std::string> env;
+    for (char** e = environ; *e; ++e) {
+      std::string kv = *e;
+      auto eq = kv.find('=');
+      if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    for (auto& [k, v] : options.env) env[k] = v;
+    if (!options.pathPrepend.empty()) {
+      env["PATH"] = options.pathPrepend + ":" + (env.count("PATH") ? env["PATH"] : "/usr/sbin:/usr/bin:/sbin:/bin");
+    }
+    spec.env = env;
+  }
   HCS_CO_ASSIGN_OR_RETURN(inst->process_, rt.processes().spawn(spec));
   HLOG(Info, "containerd.starting").kv("dir", d).kv("pid", inst->process_->pid());
 
@@ -85,6 +100,30 @@ StatusOr<std::unique_ptr<runtime::Process>> ContainerdInstance::ctr(const std::v
   spec.args.insert(spec.args.end(), args.begin(), args.end());
   spec.stdoutMode = pipeStdout ? runtime::StdioMode::kPipe : runtime::StdioMode::kInherit;
   return rt_.processes().spawn(spec);
+}
+
+Task<std::pair<int, std::string>> ContainerdInstance::ctrOutput(std::vector<std::string> args, std::string input) {
+  runtime::ProcessSpec spec{.path = "/usr/bin/ctr", .args = {"ctr", "--address", grpcAddress()}};
+  spec.args.insert(spec.args.end(), args.begin(), args.end());
+  spec.stdinMode = input.empty() ? runtime::StdioMode::kNull : runtime::StdioMode::kPipe;
+  spec.stdoutMode = runtime::StdioMode::kPipe;
+  spec.stderrMode = runtime::StdioMode::kPipe;
+  auto p = rt_.processes().spawn(spec);
+  if (!p.ok()) co_return std::make_pair(-1, p.status().toString());
+  if (!input.empty()) {
+    (void)co_await (*p)->stdinStream()->write(input);
+  }
+  std::string err;
+  bool errDone = false;
+  runtime::spawn([](runtime::Stream* s, std::string& out, bool& done) -> Task<void> {
+    auto all = co_await runtime::readToEnd(*s);
+    if (all.ok()) out = *all;
+    done = true;
+  }((*p)->stderrStream(), err, errDone));
+  auto out = co_await runtime::readToEnd(*(*p)->stdoutStream());
+  int code = (co_await (*p)->wait()).exitCode;
+  while (!errDone) co_await runtime::sleep(rt_.loop(), std::chrono::milliseconds(1));
+  co_return std::make_pair(code, (out.ok() ? *out : "") + err);
 }
 
 Task<Status> ContainerdInstance::stop() {

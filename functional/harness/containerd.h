@@ -10,6 +10,7 @@
 //   co_await (*ctd)->stop();
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,10 @@ struct ContainerdOptions {
   std::string logLevel = "warn";
   // startTimeout bounds the wait for the sockets to accept connections.
   runtime::Duration startTimeout = std::chrono::seconds(20);
+  // env is added to containerd's environment (its shims inherit it);
+  // pathPrepend goes in front of PATH (where containerd finds shims).
+  std::map<std::string, std::string> env;
+  std::string pathPrepend;
 };
 
 class ContainerdInstance {
@@ -40,6 +45,8 @@ class ContainerdInstance {
 
   // ctr runs `ctr --address <grpc> args...`.
   StatusOr<std::unique_ptr<runtime::Process>> ctr(const std::vector<std::string>& args, bool pipeStdout);
+  // ctrOutput runs ctr to the end: (exit code, stdout + stderr).
+  runtime::Task<std::pair<int, std::string>> ctrOutput(std::vector<std::string> args, std::string input = "");
 
   // stop terminates containerd (SIGTERM, then SIGKILL after 10 s) and removes its directory.
   runtime::Task<Status> stop();
