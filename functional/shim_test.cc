@@ -7,12 +7,14 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "functional/harness/containerd.h"
 #include "functional/harness/gcs_guest.h"
 #include "functional/harness/hcs_fake_daemon.h"
 #include "functional/harness/oci_image.h"
+#include "platforms/linux/daemon_hcs.h"
 #include "src/common/status_matchers.h"
 #include "src/runtime/real_runtime.h"
 
@@ -147,6 +149,62 @@ TEST_F(ShimTest, DetachedTaskExecPsKillDeleteAndEvents) {
   EXPECT_EQ(topics[1], "/tasks/start") << *log;
   EXPECT_EQ(topics.back(), "/tasks/delete") << *log;
   EXPECT_EQ(exits, 3) << "the two execs and the init, once each:\n" << *log;
+}
+
+// How many compute systems the fake HCS has.
+size_t systemCount(runtime::Runtime& rt, const std::string& address) {
+  return runtime::blockOn(rt.loop(), [](runtime::Runtime& rt, std::string address) -> runtime::Task<size_t> {
+    auto api = co_await platforms::DaemonHcs::connect(rt, address);
+    if (!api.ok()) co_return 999;
+    auto list = co_await (*api)->enumerateComputeSystems("");
+    if (!list.ok()) co_return 998;
+    auto j = parseJson(*list);
+    co_return j.ok() ? j->size() : 997;
+  }(rt, address));
+}
+
+// pidOf: the first process whose command line contains every needle.
+int pidOf(std::vector<std::string> needles) {
+  std::error_code ec;
+  for (const auto& p : fs::directory_iterator("/proc", ec)) {
+    std::ifstream cmd(p.path() / "cmdline");
+    std::string line((std::istreambuf_iterator<char>(cmd)), {});
+    bool all = !line.empty();
+    for (auto& n : needles) all = all && line.find(n) != std::string::npos;
+    if (all) return std::atoi(p.path().filename().c_str());
+  }
+  return 0;
+}
+
+TEST_F(ShimTest, MalformedOptionsAreInvalidArgumentAndLeakNothing) {
+  auto [code, out] = ctr({"run", "--rm", "--runtime", kRuntime, "--annotation",
+                          "io.microsoft.virtualmachine.computetopology.memory.sizeinmb=lots", kImage, "bad", "true"});
+  EXPECT_NE(code, 0);
+  EXPECT_THAT(out, HasSubstr("is not a number")) << out;
+  EXPECT_EQ(systemCount(*rt_, hcs_->address()), 0u) << "no utility VM was left behind";
+  (void)ctr({"containers", "delete", "bad"});
+}
+
+// kill -9 of the shim while its task runs: containerd runs `shim delete`,
+// which takes the task's utility VM down; nothing is left.
+TEST_F(ShimTest, KilledShimIsCleanedUpByDelete) {
+  auto [code, out] = ctr({"run", "-d", "--runtime", kRuntime, kImage, "doomed", "sleep", "1000"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_EQ(systemCount(*rt_, hcs_->address()), 1u);
+  int shim = pidOf({"containerd-shim-runhcs-v1", "doomed", "serve"});
+  ASSERT_GT(shim, 0);
+  ASSERT_EQ(::kill(shim, SIGKILL), 0);
+  std::string hcsDir = fs::path(hcs_->address().substr(7)).parent_path().string() + "/";
+  for (int i = 0; i < 200 && (systemCount(*rt_, hcs_->address()) != 0 || pidOf({hcsDir, "--sim-vm"}) != 0); ++i) {
+    usleep(25000);
+  }
+  EXPECT_EQ(systemCount(*rt_, hcs_->address()), 0u) << "containerd's delete path terminated the VM";
+  EXPECT_EQ(pidOf({hcsDir, "--sim-vm"}), 0) << "no guest left";
+  std::tie(code, out) = ctr({"task", "ls"});
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("RUNNING"))) << out;
+  (void)ctr({"task", "delete", "doomed"});
+  std::tie(code, out) = ctr({"containers", "delete", "doomed"});
+  EXPECT_EQ(code, 0) << out;
 }
 
 }  // namespace

@@ -35,6 +35,7 @@ struct SystemRecord {
   std::string systemType;  // "Container" | "VirtualMachine"
   std::string runtimeId;   // a GUID
   SystemState state = SystemState::kCreated;
+  bool guestStopRequested = false;  // the VM backend was told to stop the guest
   bool busy = false;       // an operation is pending
   bool saved = false;
   std::string exitType;

@@ -187,6 +187,12 @@ void FakeHcsService::stopSystem(const std::shared_ptr<SystemRecord>& s, const st
     // Guest processes die with their VM.
     if (!p->proc && !p->exit) processExited(p, runtime::ExitStatus{137, SIGKILL});
   }
+  if (s->doc.virtualMachine && !s->guestStopRequested) {
+    s->guestStopRequested = true;
+    // However the system stops (last handle closed, service shutdown, ...),
+    // its guest goes too; stopping a guest that is already gone is a no-op.
+    runtime::spawn([](VmBackend& vm, std::string id) -> Task<void> { (void)co_await vm.stop(id, false); }(*vm_, s->id));
+  }
   HLOG(Info, "hcs_fake.system.exited").kv("id", s->id).kv("exit_type", exitType).hex("status", status);
   Json data = {{"Status", static_cast<int32_t>(status)}, {"ExitType", exitType}};
   notifySystem(s, hcs::Event{hcs::EventType::kSystemExited, jsonText(data)});
@@ -410,7 +416,10 @@ Task<Status> FakeHcsService::shutdown(std::shared_ptr<SystemRecord> s) {
     if (!alive) break;
     co_await runtime::sleep(rt_.loop(), std::chrono::milliseconds(100));
   }
-  if (s->doc.virtualMachine && s->state != SystemState::kStopped) (void)co_await vm_->stop(s->id, /*graceful=*/true);
+  if (s->doc.virtualMachine && s->state != SystemState::kStopped) {
+    s->guestStopRequested = true;
+    (void)co_await vm_->stop(s->id, /*graceful=*/true);
+  }
   stopSystem(s, "GracefulExit", hr::kOk);
   co_return OkStatus();
 }
@@ -420,7 +429,10 @@ Task<Status> FakeHcsService::terminate(std::shared_ptr<SystemRecord> s) {
     co_return hcsError(hr::kHcsSystemAlreadyStopped, "Terminate", s->id, "the system is already stopped");
   }
   co_await settle();
-  if (s->doc.virtualMachine && s->state != SystemState::kStopped) (void)co_await vm_->stop(s->id, /*graceful=*/false);
+  if (s->doc.virtualMachine && s->state != SystemState::kStopped) {
+    s->guestStopRequested = true;
+    (void)co_await vm_->stop(s->id, /*graceful=*/false);
+  }
   stopSystem(s, "ForcedExit", hr::kOk);
   co_return OkStatus();
 }

@@ -130,6 +130,8 @@ int deleteTask(const Flags& f) {
     runtime::drain((*rt)->loop());
   }
   ::umount2((bundle + "/rootfs").c_str(), MNT_DETACH);
+  // The dead server's socket, if it was the group's own.
+  if (groupOf(bundle, f.id) == f.id) ::unlink(socketFor(f, f.id).c_str());
   containerd::task::v2::DeleteResponse r;
   r.set_pid(0);
   r.set_exit_status(137);
