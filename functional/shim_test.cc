@@ -207,5 +207,31 @@ TEST_F(ShimTest, KilledShimIsCleanedUpByDelete) {
   EXPECT_EQ(code, 0) << out;
 }
 
+// Pause freezes the task (its utility VM); resume lets it go on.
+TEST_F(ShimTest, PauseAndResume) {
+  auto [code, out] = ctr({"run", "-d", "--runtime", kRuntime, kImage, "frozen", "sh", "-c",
+                          "trap 'exit 0' TERM; while :; do sleep 0.05; done"});
+  ASSERT_EQ(code, 0) << out;
+  std::tie(code, out) = ctr({"task", "pause", "frozen"});
+  EXPECT_EQ(code, 0) << out;
+  std::tie(code, out) = ctr({"task", "ls"});
+  EXPECT_THAT(out, ::testing::ContainsRegex("frozen +[0-9]+ +PAUSED")) << out;
+  std::tie(code, out) = ctr({"task", "pause", "frozen"});
+  EXPECT_NE(code, 0) << "already paused";
+  std::tie(code, out) = ctr({"task", "resume", "frozen"});
+  EXPECT_EQ(code, 0) << out;
+  std::tie(code, out) = ctr({"task", "ls"});
+  EXPECT_THAT(out, ::testing::ContainsRegex("frozen +[0-9]+ +RUNNING")) << out;
+  std::tie(code, out) = ctr({"task", "kill", "-s", "SIGKILL", "frozen"});
+  EXPECT_EQ(code, 0) << out;
+  for (int i = 0; i < 200; ++i) {
+    std::tie(code, out) = ctr({"task", "delete", "frozen"});
+    if (code == 0) break;
+    usleep(25000);
+  }
+  EXPECT_EQ(code, 0) << out;
+  (void)ctr({"containers", "delete", "frozen"});
+}
+
 }  // namespace
 }  // namespace hcsshim

@@ -52,6 +52,7 @@ struct TaskRecord {
   std::map<std::string, std::shared_ptr<Proc>> execs;
   bool rootfsMounted = false;
   bool deleted = false;
+  bool paused = false;
 };
 
 struct TaskState {
@@ -345,10 +346,41 @@ Task<StatusOr<task::StateResponse>> doState(StateP s, task::StateRequest req) {
     r.set_status(containerd::v1::types::STOPPED);
     r.set_exit_status(*(*p)->exitStatus);
     *r.mutable_exited_at() = timestamp((*p)->exitedAtNanos);
+  } else if ((*t)->paused) {
+    r.set_status(containerd::v1::types::PAUSED);
   } else {
     r.set_status((*p)->started ? containerd::v1::types::RUNNING : containerd::v1::types::CREATED);
   }
   co_return r;
+}
+
+// Pause/Resume: a task has its own utility VM, so pausing the VM (HCS Pause:
+// every vCPU, here the VM's cgroup frozen) pauses exactly the task.
+Task<StatusOr<Empty>> doPauseResume(StateP s, std::string id, bool pause) {
+  auto t = findTask(*s, id);
+  if (!t.ok()) co_return t.status();
+  if (!(*t)->init->started || (*t)->init->exitStatus) {
+    co_return FailedPreconditionError("task " + id + " is not running");
+  }
+  if ((*t)->paused == pause) co_return FailedPreconditionError("task " + id + (pause ? " is already paused" : " is not paused"));
+  Status st = pause ? co_await (*t)->vm->system().pause() : co_await (*t)->vm->system().resume();
+  if (!st.ok()) co_return st;
+  (*t)->paused = pause;
+  if (pause) {
+    ev::TaskPaused e;
+    e.set_container_id(id);
+    s->events.publish("/tasks/paused", e);
+  } else {
+    ev::TaskResumed e;
+    e.set_container_id(id);
+    s->events.publish("/tasks/resumed", e);
+  }
+  co_return Empty();
+}
+
+Task<StatusOr<Empty>> doPause(StateP s, task::PauseRequest req) { co_return co_await doPauseResume(s, req.id(), true); }
+Task<StatusOr<Empty>> doResume(StateP s, task::ResumeRequest req) {
+  co_return co_await doPauseResume(s, req.id(), false);
 }
 
 Task<StatusOr<Empty>> doKill(StateP s, task::KillRequest req) {
@@ -514,15 +546,9 @@ void TaskService::registerWith(ttrpc::Server& server) {
   HCS_SHIM_RPC("CloseIO", task::CloseIORequest, Empty, doCloseIO);
   HCS_SHIM_RPC("Connect", task::ConnectRequest, task::ConnectResponse, doConnect);
   HCS_SHIM_RPC("Shutdown", task::ShutdownRequest, Empty, doShutdown);
+  HCS_SHIM_RPC("Pause", task::PauseRequest, Empty, doPause);
+  HCS_SHIM_RPC("Resume", task::ResumeRequest, Empty, doResume);
 #undef HCS_SHIM_RPC
-  server.registerUnary<task::PauseRequest, Empty>(kService, "Pause", [](ttrpc::CallContext&, const task::PauseRequest&) {
-    return unimplemented<Empty>("Pause: not implemented by runhcs yet");
-  });
-  server.registerUnary<task::ResumeRequest, Empty>(kService, "Resume",
-                                                   [](ttrpc::CallContext&, const task::ResumeRequest&) {
-                                                     return unimplemented<Empty>(
-                                                         "Resume: not implemented by runhcs yet");
-                                                   });
   server.registerUnary<task::CheckpointTaskRequest, Empty>(
       kService, "Checkpoint", [](ttrpc::CallContext&, const task::CheckpointTaskRequest&) {
         return unimplemented<Empty>("Checkpoint: runhcs does not checkpoint utility VM containers");
