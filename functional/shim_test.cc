@@ -233,5 +233,31 @@ TEST_F(ShimTest, PauseAndResume) {
   (void)ctr({"containers", "delete", "frozen"});
 }
 
+// containerd restarts while a task runs: it reconnects to the shim through
+// the bundle's address file; the task can still be killed, waited and deleted.
+TEST_F(ShimTest, ContainerdRestartReconnectsToTheShim) {
+  auto [code, out] = ctr({"run", "-d", "--runtime", kRuntime, kImage, "persist", "sleep", "1000"});
+  ASSERT_EQ(code, 0) << out;
+  int shim = pidOf({"containerd-shim-runhcs-v1", "persist", "serve"});
+  ASSERT_GT(shim, 0);
+  ASSERT_THAT(runtime::blockOn(rt_->loop(), ctd_->restart()), IsOk());
+  EXPECT_EQ(pidOf({"containerd-shim-runhcs-v1", "persist", "serve"}), shim) << "the same shim survived";
+  std::tie(code, out) = ctr({"task", "ls"});
+  EXPECT_THAT(out, ::testing::ContainsRegex("persist +[0-9]+ +RUNNING")) << out;
+  std::tie(code, out) = ctr({"task", "kill", "-s", "SIGKILL", "persist"});
+  EXPECT_EQ(code, 0) << out;
+  for (int i = 0; i < 200; ++i) {
+    std::tie(code, out) = ctr({"task", "delete", "persist"});
+    if (code == 0) break;
+    usleep(25000);
+  }
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_THAT(out, HasSubstr("137"));
+  std::tie(code, out) = ctr({"containers", "delete", "persist"});
+  EXPECT_EQ(code, 0) << out;
+  for (int i = 0; i < 200 && pidOf({"containerd-shim-runhcs-v1", "persist", "serve"}) != 0; ++i) usleep(25000);
+  EXPECT_EQ(pidOf({"containerd-shim-runhcs-v1", "persist", "serve"}), 0) << "the shim exits with its last task";
+}
+
 }  // namespace
 }  // namespace hcsshim

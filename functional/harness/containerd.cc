@@ -42,6 +42,18 @@ Task<StatusOr<std::unique_ptr<ContainerdInstance>>> ContainerdInstance::start(ru
         << "[plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"" << d << "/opt\"\n";
     if (!cfg) co_return InternalError("cannot write " + d + "/config.toml");
   }
+  inst->options_ = options;
+  HCS_CO_RETURN_IF_ERROR(co_await inst->launch());
+  HLOG(Info, "containerd.ready").kv("dir", d).kv("grpc", inst->grpcAddress());
+  co_return inst;
+}
+
+// launch starts containerd on dir_ and waits until its sockets accept.
+Task<Status> ContainerdInstance::launch() {
+  ContainerdInstance* inst = this;
+  const ContainerdOptions& options = options_;
+  const std::string& d = dir_;
+  runtime::Runtime& rt = rt_;
   // containerd's own log goes to a file the test can print on failure.
   runtime::ProcessSpec spec{
       .path = "/bin/sh",
@@ -77,13 +89,19 @@ Task<StatusOr<std::unique_ptr<ContainerdInstance>>> ContainerdInstance::start(ru
     if (grpc.ok() && ttrpc.ok()) break;
     last = grpc.ok() ? ttrpc.status() : grpc.status();
     if (rt.loop().now() > deadline) {
-      (void)co_await inst->stop();
       co_return DeadlineExceededError("containerd did not accept connections in time: " + last.toString());
     }
     co_await runtime::sleep(rt.loop(), std::chrono::milliseconds(50));
   }
-  HLOG(Info, "containerd.ready").kv("dir", d).kv("grpc", inst->grpcAddress());
-  co_return inst;
+  co_return OkStatus();
+}
+
+Task<Status> ContainerdInstance::restart() {
+  if (process_ && !process_->exitStatus()) {
+    (void)process_->signal(SIGTERM);
+    (void)co_await process_->wait();
+  }
+  co_return co_await launch();
 }
 
 ContainerdInstance::~ContainerdInstance() {

@@ -50,13 +50,18 @@ class ContainerdInstance {
 
   // stop terminates containerd (SIGTERM, then SIGKILL after 10 s) and removes its directory.
   runtime::Task<Status> stop();
+  // restart stops containerd (keeping its root and state) and starts it
+  // again on the same directory - shims keep running meanwhile.
+  runtime::Task<Status> restart();
 
   // binaryAvailable tells whether containerd and ctr are installed.
   static bool binaryAvailable();
 
  private:
   ContainerdInstance(runtime::Runtime& rt, std::string dir) : rt_(rt), dir_(std::move(dir)) {}
+  runtime::Task<Status> launch();
   runtime::Runtime& rt_;
+  ContainerdOptions options_;
   std::string dir_;
   std::unique_ptr<runtime::Process> process_;
 };
