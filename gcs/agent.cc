@@ -806,6 +806,18 @@ Task<void> handle(StateP s, std::shared_ptr<Connection> conn, Frame f) {
   }
 }
 
+// pauseBeforeRedial waits redialInterval, or less if the agent is stopped
+// meanwhile (a VM shutting down must not wait out the redial pause).
+Task<void> pauseBeforeRedial(StateP s) {
+  bool woke = false;
+  auto timer = s->rt.loop().addTimer(s->options.redialInterval, [&woke, s] {
+    woke = true;
+    s->stopped.notifyAll();
+  });
+  while (!woke && !s->stopping) co_await s->stopped.wait();
+  s->rt.loop().cancelTimer(timer);
+}
+
 Task<void> serve(StateP s, std::shared_ptr<Connection> conn) {
   for (;;) {
     auto f = co_await conn->recv();
@@ -852,7 +864,7 @@ Task<void> Agent::run() {
     auto stream = co_await s->dialer.dial(kBridgePort);
     if (!stream.ok()) {
       HLOG(Debug, "gcs.bridge.dial_failed").kv("address", bridge).kv("error", stream.status().message());
-      co_await runtime::sleep(s->rt.loop(), s->options.redialInterval);
+      co_await pauseBeforeRedial(s);
       continue;
     }
     ++s->connections;
@@ -863,7 +875,7 @@ Task<void> Agent::run() {
     for (auto& n : queued) (void)s->conn->send(msg::kContainerNotification, 0, n);
     co_await serve(s, s->conn);
     s->conn.reset();
-    if (!s->stopping) co_await runtime::sleep(s->rt.loop(), s->options.redialInterval);
+    if (!s->stopping) co_await pauseBeforeRedial(s);
   }
   // Leave nothing behind: kill and delete every container, undo mounts.
   for (auto& [id, c] : std::map(s->containers)) {

@@ -97,10 +97,10 @@ int start(const Flags& f, char* self) {
       return 1;
     }
     bool up = false;
-    for (int i = 0; i < 500 && !up && !(*p)->exitStatus(); ++i) {
+    for (int i = 0; i < 5000 && !up && !(*p)->exitStatus(); ++i) {
       auto c = runtime::blockOn((*rt)->loop(), (*rt)->transport().connect(address));
       up = c.ok();
-      if (!up) usleep(10000);
+      if (!up) usleep(1000);
     }
     if (!up) {
       std::fprintf(stderr, "start: the shim server did not come up on %s\n", socket.c_str());

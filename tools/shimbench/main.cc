@@ -1,0 +1,135 @@
+// shimbench: containerd-shim-runhcs-v1 against Debian's runc v2 shim, side
+// by side in one run on the same locally built busybox image, through a
+// private containerd (and a private fake HCS for runhcs):
+//   - `ctr run --rm IMAGE id true` wall time (medians, alternating)
+//   - shim resident memory with one container running (RSS and PSS)
+//   - `ctr task exec ... true` round trip (medians)
+//
+//   shimbench [--iterations N]
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "functional/harness/containerd.h"
+#include "functional/harness/gcs_guest.h"
+#include "functional/harness/hcs_fake_daemon.h"
+#include "functional/harness/oci_image.h"
+#include "src/common/log.h"
+#include "src/runtime/real_runtime.h"
+
+namespace {
+
+using namespace hcsshim;
+namespace fs = std::filesystem;
+
+constexpr const char* kImage = "docker.io/library/busybox:shimbench";
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// memoryOf: (RSS, PSS) in KiB of the first process whose command line has all needles.
+std::pair<uint64_t, uint64_t> memoryOf(std::vector<std::string> needles) {
+  std::error_code ec;
+  for (const auto& p : fs::directory_iterator("/proc", ec)) {
+    std::ifstream cmd(p.path() / "cmdline");
+    std::string line((std::istreambuf_iterator<char>(cmd)), {});
+    bool all = !line.empty();
+    for (auto& n : needles) all = all && line.find(n) != std::string::npos;
+    if (!all) continue;
+    std::ifstream smaps(p.path() / "smaps_rollup");
+    std::string key;
+    uint64_t value = 0, rss = 0, pss = 0;
+    while (smaps >> key) {
+      if (key == "Rss:" && smaps >> value) rss = value;
+      if (key == "Pss:" && smaps >> value) pss = value;
+      smaps.ignore(1 << 12, '\n');
+    }
+    return {rss, pss};
+  }
+  return {0, 0};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int iterations = 15;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--iterations" && i + 1 < argc) iterations = std::max(1, std::atoi(argv[++i]));
+  }
+  log::setLevel(LogLevel::kWarn);
+  auto rt = std::move(*runtime::RealRuntime::create("shimbench"));
+  char tmpl[] = "/tmp/shimbench-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  auto hcs = functional::HcsFakeDaemon::start(*rt, dir, {"-quiet"});
+  if (!hcs.ok()) {
+    std::fprintf(stderr, "shimbench: %s\n", hcs.status().toString().c_str());
+    return 1;
+  }
+  functional::ContainerdOptions o;
+  o.env["HCS_FAKE_ADDRESS"] = (*hcs)->address();
+  o.pathPrepend = fs::path(functional::HcsFakeDaemon::runfile("src/shim/containerd-shim-runhcs-v1")).parent_path();
+  auto ctd = runtime::blockOn(rt->loop(), functional::ContainerdInstance::start(*rt, o));
+  if (!ctd.ok()) {
+    std::fprintf(stderr, "shimbench: %s\n", ctd.status().toString().c_str());
+    return 1;
+  }
+  auto ctr = [&](std::vector<std::string> args) { return runtime::blockOn(rt->loop(), (*ctd)->ctrOutput(args)); };
+  auto layer = functional::makeBusyboxLayer(*rt, dir);
+  auto tar = layer.ok() ? functional::buildImageTar(*rt, *layer, dir, kImage) : StatusOr<std::string>(layer.status());
+  if (!tar.ok() || ctr({"images", "import", *tar}).first != 0) {
+    std::fprintf(stderr, "shimbench: image import failed\n");
+    return 1;
+  }
+  const char* runtimes[] = {"io.containerd.runc.v2", "io.containerd.runhcs.v1"};
+  auto now = [&] { return rt->loop().now(); };
+  auto ms = [](runtime::Duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+
+  // 1. ctr run --rm ... true, alternating.
+  std::vector<double> run[2];
+  for (int i = 0; i < iterations; ++i) {
+    for (int r = 0; r < 2; ++r) {
+      std::string id = "run" + std::to_string(r) + "-" + std::to_string(i);
+      auto t0 = now();
+      auto [code, out] = ctr({"run", "--rm", "--runtime", runtimes[r], kImage, id, "true"});
+      run[r].push_back(ms(now() - t0));
+      if (code != 0) std::fprintf(stderr, "shimbench: %s run failed: %s\n", runtimes[r], out.c_str());
+    }
+  }
+  // 2. Memory with one container each, and 3. exec round trips.
+  std::vector<double> exec[2];
+  std::pair<uint64_t, uint64_t> mem[2];
+  for (int r = 0; r < 2; ++r) {
+    std::string id = "mem" + std::to_string(r);
+    ctr({"run", "-d", "--runtime", runtimes[r], kImage, id, "sleep", "1000"});
+    usleep(300000);
+    mem[r] = memoryOf({r == 0 ? "containerd-shim-runc-v2" : "containerd-shim-runhcs-v1", id});
+    for (int i = 0; i < iterations; ++i) {
+      auto t0 = now();
+      ctr({"task", "exec", "--exec-id", "e" + std::to_string(i), id, "true"});
+      exec[r].push_back(ms(now() - t0));
+    }
+    ctr({"task", "kill", "-s", "SIGKILL", id});
+    for (int i = 0; i < 200 && ctr({"task", "delete", id}).first != 0; ++i) usleep(25000);
+    ctr({"containers", "delete", id});
+  }
+  std::printf("| measurement | runc v2 shim | runhcs v1 shim | ratio |\n|---|---|---|---|\n");
+  std::printf("| `ctr run --rm IMAGE id true` (median of %d) | %.0f ms | %.0f ms | %.2f |\n", iterations, median(run[0]),
+              median(run[1]), median(run[1]) / median(run[0]));
+  std::printf("| shim RSS, one container running | %.1f MiB | %.1f MiB | %.2f |\n", mem[0].first / 1024.0,
+              mem[1].first / 1024.0, static_cast<double>(mem[1].first) / static_cast<double>(mem[0].first));
+  std::printf("| shim PSS, one container running | %.1f MiB | %.1f MiB | %.2f |\n", mem[0].second / 1024.0,
+              mem[1].second / 1024.0, static_cast<double>(mem[1].second) / static_cast<double>(mem[0].second));
+  std::printf("| `ctr task exec ... true` (median of %d) | %.0f ms | %.0f ms | %.2f |\n", iterations, median(exec[0]),
+              median(exec[1]), median(exec[1]) / median(exec[0]));
+  (void)runtime::blockOn(rt->loop(), (*ctd)->stop());
+  (*hcs)->stop();
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  return 0;
+}
