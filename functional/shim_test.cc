@@ -259,5 +259,63 @@ TEST_F(ShimTest, ContainerdRestartReconnectsToTheShim) {
   EXPECT_EQ(pidOf({"containerd-shim-runhcs-v1", "persist", "serve"}), 0) << "the shim exits with its last task";
 }
 
+// `ctr task exec -t` from a real terminal: the process gets a pty that
+// follows the caller's size (ctr resizes it once it runs); and stdin reaches
+// a process through its FIFO.
+TEST_F(ShimTest, ExecWithTtyAndStdin) {
+  auto [code, out] = ctr({"run", "-d", "--runtime", kRuntime, kImage, "term", "sleep", "1000"});
+  ASSERT_EQ(code, 0) << out;
+  runtime::ProcessSpec spec{.path = "/usr/bin/ctr",
+                            .args = {"ctr", "--address", ctd_->grpcAddress(), "task", "exec", "-t", "--exec-id", "t1",
+                                     "term", "sh", "-c",
+                                     "tty >/dev/null && echo on-a-tty; "
+                                     "while [ \"$(stty size)\" = '24 80' ]; do sleep 0.05; done; stty size"}};
+  spec.terminal = true;
+  spec.terminalRows = 33;
+  spec.terminalColumns = 111;
+  auto p = rt_->processes().spawn(spec);
+  ASSERT_THAT(p, IsOk());
+  std::string seen;
+  runtime::blockOn(rt_->loop(), [](runtime::Stream& s, std::string& seen) -> runtime::Task<void> {
+    char buf[256];
+    for (;;) {
+      auto n = co_await s.read(buf);
+      if (!n.ok() || *n == 0) break;
+      seen.append(buf, *n);
+    }
+  }(*(*p)->terminalStream(), seen));
+  EXPECT_EQ(runtime::blockOn(rt_->loop(), (*p)->wait()).exitCode, 0) << seen;
+  EXPECT_THAT(seen, HasSubstr("on-a-tty")) << seen;
+  EXPECT_THAT(seen, HasSubstr("33 111")) << seen;
+
+  // stdin: ctr forwards its stdin; keep it open until the exec runs.
+  runtime::ProcessSpec catSpec{.path = "/usr/bin/ctr",
+                               .args = {"ctr", "--address", ctd_->grpcAddress(), "task", "exec", "--exec-id", "c1",
+                                        "term", "tr", "a-z", "A-Z"}};
+  catSpec.stdinMode = runtime::StdioMode::kPipe;
+  catSpec.stdoutMode = runtime::StdioMode::kPipe;
+  auto cat = rt_->processes().spawn(catSpec);
+  ASSERT_THAT(cat, IsOk());
+  for (int i = 0; i < 200; ++i) {
+    std::tie(code, out) = ctr({"task", "ps", "term"});
+    if (std::count(out.begin(), out.end(), '\n') >= 3) break;  // header, sleep, tr
+    usleep(25000);
+  }
+  ASSERT_THAT(runtime::blockOn(rt_->loop(), (*cat)->stdinStream()->write("shout\n")), IsOk());
+  (*cat)->stdinStream()->close();
+  auto upper = runtime::blockOn(rt_->loop(), runtime::readToEnd(*(*cat)->stdoutStream()));
+  EXPECT_EQ(runtime::blockOn(rt_->loop(), (*cat)->wait()).exitCode, 0);
+  ASSERT_THAT(upper, IsOk());
+  EXPECT_EQ(*upper, "SHOUT\n");
+
+  (void)ctr({"task", "kill", "-s", "SIGKILL", "term"});
+  for (int i = 0; i < 200; ++i) {
+    std::tie(code, out) = ctr({"task", "delete", "term"});
+    if (code == 0) break;
+    usleep(25000);
+  }
+  (void)ctr({"containers", "delete", "term"});
+}
+
 }  // namespace
 }  // namespace hcsshim

@@ -306,9 +306,17 @@ Task<Result> executeProcess(StateP s, std::string payload) {
   stdio.out = relay.stdOut.value_or(0) != 0;
   stdio.err = relay.stdErr.value_or(0) != 0;
   stdio.terminal = params.emulateConsole.value_or(false);
+  // The console's size: the HCS parameters', else the OCI process's own.
   if (params.consoleSize.size() == 2 && params.consoleSize[0] && params.consoleSize[1]) {
     stdio.rows = params.consoleSize[0];
     stdio.columns = params.consoleSize[1];
+  } else if (params.ociProcess.is_object() && params.ociProcess.contains("consoleSize")) {
+    const Json& cs = params.ociProcess["consoleSize"];
+    if (cs.is_object() && cs.value("height", 0) > 0 && cs.value("width", 0) > 0 && cs.value("height", 0) < 65536 &&
+        cs.value("width", 0) < 65536) {
+      stdio.rows = static_cast<uint16_t>(cs.value("height", 24));
+      stdio.columns = static_cast<uint16_t>(cs.value("width", 80));
+    }
   }
   const std::string& cid = req.containerId;
   bool inUvm = cid == kUvmContainerId || params.createInUtilityVm.value_or(false);
