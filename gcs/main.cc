@@ -241,6 +241,7 @@ int main(int argc, char** argv) {
   }(signals, (*rt)->epoll(), agent));
   runtime::blockOn((*rt)->loop(), agent.run());
   done = true;
+  signals.cancel();  // stopped by the host, not by a signal
   runtime::drain((*rt)->loop());
   if (init) {
     // PID 1 of a VM must not exit (the kernel would panic): power the VM off.

@@ -50,7 +50,12 @@ EpollEventLoop::EpollEventLoop(int epfd, int efd)
     : epfd_(epfd), eventfd_(efd), loopThread_(std::this_thread::get_id()) {}
 
 EpollEventLoop::~EpollEventLoop() {
-  for (auto& [token, w] : watches_) w->closed_ = true;
+  // Callbacks may own what waits on them (a dropped Process's state is kept
+  // by its pidfd callback until the exit): release them with the loop.
+  for (auto& [token, w] : watches_) {
+    w->closed_ = true;
+    w->onEvent_ = nullptr;
+  }
   ::close(eventfd_);
   ::close(epfd_);
 }

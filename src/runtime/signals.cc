@@ -23,15 +23,22 @@ Task<int> TerminationSignals::wait(EpollEventLoop& loop) {
   if (fd_ < 0) co_return 0;
   auto watch = loop.watchFd(fd_);
   if (!watch.ok()) co_return 0;
+  loop_ = &loop;
+  watch_ = *watch;
+  std::shared_ptr<FdWatch> w = *watch;
   for (;;) {
+    if (w->closed()) co_return 0;
     signalfd_siginfo info;
     if (::read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
-      loop.unwatch(*watch);
+      loop.unwatch(w);
       co_return static_cast<int>(info.ssi_signo);
     }
-    if ((*watch)->closed()) co_return 0;
-    co_await (*watch)->readable();
+    co_await w->readable();
   }
+}
+
+void TerminationSignals::cancel() {
+  if (loop_ && watch_) loop_->unwatch(watch_);
 }
 
 }  // namespace hcsshim::runtime

@@ -16,11 +16,16 @@ class TerminationSignals {
   ~TerminationSignals();
   TerminationSignals(const TerminationSignals&) = delete;
   TerminationSignals& operator=(const TerminationSignals&) = delete;
-  // wait completes with the first SIGTERM/SIGINT that arrives (0 if it cannot watch).
+  // wait completes with the first SIGTERM/SIGINT that arrives (0 if it
+  // cannot watch, or after cancel()).
   Task<int> wait(EpollEventLoop& loop);
+  // cancel ends a pending wait (with 0): the daemon is exiting for another reason.
+  void cancel();
 
  private:
   int fd_ = -1;
+  EpollEventLoop* loop_ = nullptr;
+  std::shared_ptr<FdWatch> watch_;
 };
 
 }  // namespace hcsshim::runtime

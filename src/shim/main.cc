@@ -198,6 +198,8 @@ int serve(const Flags& f) {
     stop = true;
   }(signals, (*rt)->epoll(), stop));
   (*rt)->loop().runUntil([&] { return stop; });
+  service.finish();   // whichever way we stop, the other waiter ends too
+  signals.cancel();
   runtime::blockOn((*rt)->loop(), service.closeAll());
   runtime::blockOn((*rt)->loop(), events.flushed());
   server.shutdown();

@@ -515,6 +515,11 @@ TaskService::~TaskService() = default;
 
 bool TaskService::done() const { return s_->done; }
 
+void TaskService::finish() {
+  s_->done = true;
+  s_->doneChanged.notifyAll();
+}
+
 Task<void> TaskService::waitDone() {
   StateP s = s_;
   while (!s->done) co_await s->doneChanged.wait();

@@ -36,6 +36,8 @@ class TaskService {
   // done: Shutdown was called with no task left (the shim may exit).
   bool done() const;
   runtime::Task<void> waitDone();
+  // finish marks the service done (the shim is exiting anyway).
+  void finish();
   // closeAll: every task's VM down (the shim is exiting).
   runtime::Task<void> closeAll();
 
