@@ -104,6 +104,10 @@ TEST_F(ShimTest, DetachedTaskExecPsKillDeleteAndEvents) {
   EXPECT_GE(std::count(out.begin(), out.end(), '\n'), 3) << "a header, the shell and its sleep:\n" << out;
   std::tie(code, out) = ctr({"task", "ls"});
   EXPECT_THAT(out, ::testing::ContainsRegex("svc +[0-9]+ +RUNNING")) << out;
+  std::tie(code, out) = ctr({"task", "metrics", "svc"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_THAT(out, ::testing::ContainsRegex("memory.usage_in_bytes +[1-9][0-9]*")) << out;
+  EXPECT_THAT(out, ::testing::ContainsRegex("pids.current +[1-9]")) << out;
   std::tie(code, out) = ctr({"task", "kill", "svc"});
   EXPECT_EQ(code, 0) << out;
   // The init trapped SIGTERM: it exits 43; wait for it through the task list.

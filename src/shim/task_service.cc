@@ -11,6 +11,7 @@
 
 #include "platforms/linux/hybrid_vsock.h"
 #include "src/common/log.h"
+#include "src/containerd/api/cgroups_metrics.pb.h"
 #include "src/containerd/api/events.pb.h"
 #include "src/containerd/api/runhcs_options.pb.h"
 #include "src/containerd/api/task.pb.h"
@@ -501,6 +502,45 @@ Task<StatusOr<Empty>> doShutdown(StateP s, task::ShutdownRequest) {
   co_return Empty();
 }
 
+// Stats: the container's cgroup metrics from the guest, as the cgroups v1
+// Metrics containerd's CRI and `ctr task metrics` read.
+Task<StatusOr<task::StatsResponse>> doStats(StateP s, task::StatsRequest req) {
+  auto t = findTask(*s, req.id());
+  if (!t.ok()) co_return t.status();
+  if (!(*t)->init->started || (*t)->init->exitStatus) co_return FailedPreconditionError("task " + req.id() + " is not running");
+  std::vector<std::string> types = {"Statistics"};
+  auto props = co_await (*t)->container->properties(types);
+  if (!props.ok()) co_return props.status();
+  const Json& m = props->lcowMetrics;
+  auto u64 = [](const Json& j, const char* a, const char* b = nullptr, const char* c = nullptr) -> uint64_t {
+    const Json* v = &j;
+    for (const char* k : {a, b, c}) {
+      if (!k) break;
+      if (!v->is_object() || !v->contains(k)) return 0;
+      v = &(*v)[k];
+    }
+    return v->is_number_unsigned() || v->is_number_integer() ? v->get<uint64_t>() : 0;
+  };
+  io::containerd::cgroups::v1::Metrics metrics;
+  metrics.mutable_pids()->set_current(u64(m, "pids", "current"));
+  metrics.mutable_pids()->set_limit(u64(m, "pids", "limit"));
+  auto* cpu = metrics.mutable_cpu()->mutable_usage();
+  cpu->set_total(u64(m, "cpu", "usage", "total"));
+  cpu->set_kernel(u64(m, "cpu", "usage", "kernel"));
+  cpu->set_user(u64(m, "cpu", "usage", "user"));
+  auto* mem = metrics.mutable_memory();
+  mem->set_cache(u64(m, "memory", "cache"));
+  mem->set_rss(u64(m, "memory", "rss"));
+  mem->mutable_usage()->set_usage(u64(m, "memory", "usage", "usage"));
+  mem->mutable_usage()->set_limit(u64(m, "memory", "usage", "limit"));
+  mem->mutable_usage()->set_max(u64(m, "memory", "usage", "max"));
+  mem->mutable_usage()->set_failcnt(u64(m, "memory", "usage", "failcnt"));
+  task::StatsResponse r;
+  r.mutable_stats()->set_type_url("io.containerd.cgroups.v1.Metrics");
+  r.mutable_stats()->set_value(metrics.SerializeAsString());
+  co_return r;
+}
+
 template <typename Resp>
 Task<StatusOr<Resp>> unimplemented(std::string what) {
   co_return UnimplementedError(what);
@@ -564,9 +604,7 @@ void TaskService::registerWith(ttrpc::Server& server) {
                                                              "Update: not implemented by runhcs yet");
                                                        });
   server.registerUnary<task::StatsRequest, task::StatsResponse>(
-      kService, "Stats", [](ttrpc::CallContext&, const task::StatsRequest&) {
-        return unimplemented<task::StatsResponse>("Stats: not implemented by runhcs yet");
-      });
+      kService, "Stats", [s](ttrpc::CallContext&, const task::StatsRequest& r) { return doStats(s, r); });
 }
 
 }  // namespace hcsshim::shim
