@@ -15,6 +15,8 @@
 #include "functional/harness/hcs_fake_daemon.h"
 #include "functional/harness/oci_image.h"
 #include "platforms/linux/daemon_hcs.h"
+#include "src/containerd/api/task.pb.h"
+#include "src/ttrpc/client.h"
 #include "src/common/status_matchers.h"
 #include "src/runtime/real_runtime.h"
 
@@ -108,6 +110,25 @@ TEST_F(ShimTest, DetachedTaskExecPsKillDeleteAndEvents) {
   EXPECT_EQ(code, 0) << out;
   EXPECT_THAT(out, ::testing::ContainsRegex("memory.usage_in_bytes +[1-9][0-9]*")) << out;
   EXPECT_THAT(out, ::testing::ContainsRegex("pids.current +[1-9]")) << out;
+  // ctr 1.6 has no `task update`: call Update on the shim as containerd would.
+  std::ifstream addressFile(ctd_->dir() + "/state/io.containerd.runtime.v2.task/default/svc/address");
+  std::string shimAddress((std::istreambuf_iterator<char>(addressFile)), {});
+  auto client = runtime::blockOn(rt_->loop(), ttrpc::Client::connect(*rt_, shimAddress));
+  ASSERT_THAT(client, IsOk()) << shimAddress;
+  containerd::task::v2::UpdateTaskRequest update;
+  update.set_id("svc");
+  update.mutable_resources()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/LinuxResources");
+  update.mutable_resources()->set_value(R"({"memory":{"limit":67108864}})");
+  auto updated = runtime::blockOn(rt_->loop(), (*client)->call("containerd.task.v2.Task", "Update",
+                                                               update.SerializeAsString()));
+  EXPECT_THAT(updated, IsOk());
+  update.mutable_resources()->set_type_url("something/Else");
+  auto refused = runtime::blockOn(rt_->loop(), (*client)->call("containerd.task.v2.Task", "Update",
+                                                               update.SerializeAsString()));
+  EXPECT_EQ(refused.status().code(), Code::kInvalidArgument);
+  (*client)->close();
+  std::tie(code, out) = ctr({"task", "metrics", "svc"});
+  EXPECT_THAT(out, ::testing::ContainsRegex("memory.limit_in_bytes +67108864")) << out;
   std::tie(code, out) = ctr({"task", "kill", "svc"});
   EXPECT_EQ(code, 0) << out;
   // The init trapped SIGTERM: it exits 43; wait for it through the task list.

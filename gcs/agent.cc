@@ -731,6 +731,19 @@ Task<Result> deleteContainerState(StateP s, std::string payload) {
   co_return Json::object();
 }
 
+Task<Result> updateContainer(StateP s, std::string payload) {
+  HCS_CO_ASSIGN_OR_RETURN(auto req, decodeAs<RequestBase>(payload));
+  HCS_CO_ASSIGN_OR_RETURN(auto c, findContainer(*s, req.containerId));
+  auto doc = parseJson(payload);
+  if (!doc.ok() || !(*doc)["Resources"].is_object()) co_return invalidArg("Resources: want an OCI LinuxResources object");
+  if (!c->init || c->exitCode) {
+    co_return Status::fromHResult(hr::kHcsInvalidState, "", c->id, "container " + c->id + " is not running");
+  }
+  Status st = co_await s->runtimes.update(c->id, (*doc)["Resources"]);
+  if (!st.ok()) co_return Status::fromHResult(hr::kFail, "", c->id, st.message());
+  co_return Json::object();
+}
+
 Result dumpStacks(State& s) {
   std::ostringstream out;
   out << "gcs: " << s.containers.size() << " containers, " << s.procs.size() << " processes, "
@@ -761,6 +774,7 @@ Task<Result> dispatch(StateP s, uint32_t type, std::string payload) {
     case msg::kModifySettings: co_return modifySettings(*s, payload);
     case msg::kDumpStacks: co_return dumpStacks(*s);
     case msg::kDeleteContainerState: co_return co_await deleteContainerState(s, payload);
+    case msg::kUpdateContainer: co_return co_await updateContainer(s, payload);
     default:
       co_return Status::fromHResult(hr::kNotImpl, "", "", "message type " + typeName(type) + " is not supported");
   }

@@ -53,6 +53,8 @@ class ContainerRuntime {
                                                                            StdioSpec stdio) = 0;
   virtual runtime::Task<Status> kill(std::string id, int sig, bool all) = 0;
   virtual runtime::Task<Status> pause(std::string id) = 0;
+  // update applies OCI LinuxResources (JSON) to a running container.
+  virtual runtime::Task<Status> update(std::string id, Json resources) = 0;
   virtual runtime::Task<Status> resume(std::string id) = 0;
   // remove deletes the container's runtime state (forced: kills it first).
   virtual runtime::Task<Status> remove(std::string id, bool force) = 0;

@@ -293,6 +293,21 @@ Task<Status> RuncRuntime::pause(std::string id) {
   co_return co_await command(args, id);
 }
 
+Task<Status> RuncRuntime::update(std::string id, Json resources) {
+  auto b = bundles_.find(id);
+  if (b == bundles_.end()) co_return NotFoundError("runc container " + id + " does not exist");
+  std::string file = b->second + "/update-" + std::to_string(++execSeq_) + ".json";
+  {
+    std::ofstream f(file);
+    f << jsonText(resources);
+    if (!f) co_return errnoStatus(errno, "write", file);
+  }
+  std::vector<std::string> args = {"update", "--resources", file, id};
+  Status st = co_await command(args, id);
+  ::unlink(file.c_str());
+  co_return st;
+}
+
 Task<Status> RuncRuntime::resume(std::string id) {
   std::vector<std::string> args = {"resume", id};
   co_return co_await command(args, id);

@@ -41,6 +41,7 @@ class RuncRuntime final : public ContainerRuntime {
                                                                    StdioSpec stdio) override;
   runtime::Task<Status> kill(std::string id, int sig, bool all) override;
   runtime::Task<Status> pause(std::string id) override;
+  runtime::Task<Status> update(std::string id, Json resources) override;
   runtime::Task<Status> resume(std::string id) override;
   runtime::Task<Status> remove(std::string id, bool force) override;
   runtime::Task<StatusOr<std::vector<int>>> pids(std::string id) override;

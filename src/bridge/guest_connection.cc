@@ -253,6 +253,12 @@ Task<Status> GuestConnection::deleteContainerState(std::string id) {
   co_return (co_await call(s_, msg::kDeleteContainerState, id, Json::object())).status();
 }
 
+Task<Status> GuestConnection::updateContainer(std::string id, Json resources) {
+  Json payload = Json::object();
+  payload["Resources"] = std::move(resources);
+  co_return (co_await call(s_, msg::kUpdateContainer, id, std::move(payload))).status();
+}
+
 Task<Status> GuestConnection::modifySettings(std::string containerId, ModifyRequest request) {
   ModifySettingsRequest req;
   req.request = std::move(request);

@@ -94,6 +94,8 @@ class GuestConnection {
   runtime::Task<Status> startContainer(std::string id);
   runtime::Task<Status> shutdownContainer(std::string id, bool forced);
   runtime::Task<Status> deleteContainerState(std::string id);
+  // updateContainer applies OCI LinuxResources (JSON) to a running container.
+  runtime::Task<Status> updateContainer(std::string id, Json resources);
   // executeProcess: in container `containerId` (kUvmContainerId: in the UVM).
   runtime::Task<StatusOr<std::unique_ptr<GuestProcess>>> executeProcess(std::string containerId,
                                                                         ProcessParameters params,

@@ -541,6 +541,23 @@ Task<StatusOr<task::StatsResponse>> doStats(StateP s, task::StatsRequest req) {
   co_return r;
 }
 
+// Update: OCI LinuxResources (JSON in the Any) applied in the guest.
+Task<StatusOr<Empty>> doUpdate(StateP s, task::UpdateTaskRequest req) {
+  auto t = findTask(*s, req.id());
+  if (!t.ok()) co_return t.status();
+  if (req.resources().type_url().find("LinuxResources") == std::string::npos) {
+    co_return InvalidArgumentError("Update: want OCI LinuxResources, got " + req.resources().type_url());
+  }
+  auto resources = parseJson(req.resources().value());
+  if (!resources.ok() || !resources->is_object()) {
+    co_return InvalidArgumentError("Update: LinuxResources is not a JSON object");
+  }
+  if (!(*t)->init->started || (*t)->init->exitStatus) co_return FailedPreconditionError("task " + req.id() + " is not running");
+  Status st = co_await (*t)->container->update(*resources);
+  if (!st.ok()) co_return st;
+  co_return Empty();
+}
+
 template <typename Resp>
 Task<StatusOr<Resp>> unimplemented(std::string what) {
   co_return UnimplementedError(what);
@@ -598,11 +615,8 @@ void TaskService::registerWith(ttrpc::Server& server) {
       kService, "Checkpoint", [](ttrpc::CallContext&, const task::CheckpointTaskRequest&) {
         return unimplemented<Empty>("Checkpoint: runhcs does not checkpoint utility VM containers");
       });
-  server.registerUnary<task::UpdateTaskRequest, Empty>(kService, "Update",
-                                                       [](ttrpc::CallContext&, const task::UpdateTaskRequest&) {
-                                                         return unimplemented<Empty>(
-                                                             "Update: not implemented by runhcs yet");
-                                                       });
+  server.registerUnary<task::UpdateTaskRequest, Empty>(
+      kService, "Update", [s](ttrpc::CallContext&, const task::UpdateTaskRequest& r) { return doUpdate(s, r); });
   server.registerUnary<task::StatsRequest, task::StatsResponse>(
       kService, "Stats", [s](ttrpc::CallContext&, const task::StatsRequest& r) { return doStats(s, r); });
 }

@@ -461,6 +461,10 @@ Task<StatusOr<bridge::GuestProperties>> Container::properties(std::vector<std::s
   co_return p;
 }
 
+Task<Status> Container::update(Json resources) {
+  co_return vm_.fail("Update " + id_, co_await vm_.guest().updateContainer(id_, std::move(resources)));
+}
+
 Task<Status> Container::remove() {
   if (removed_) co_return OkStatus();
   removed_ = true;

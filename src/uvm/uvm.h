@@ -68,6 +68,8 @@ class Container {
   // remove deletes the guest state and releases the layers (idempotent).
   runtime::Task<Status> remove();
   runtime::Task<StatusOr<bridge::GuestProperties>> properties(std::vector<std::string> types);
+  // update applies OCI LinuxResources to the running container.
+  runtime::Task<Status> update(Json resources);
 
  private:
   friend class UtilityVM;
