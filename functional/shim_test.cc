@@ -342,5 +342,44 @@ TEST_F(ShimTest, ExecWithTtyAndStdin) {
   (void)ctr({"containers", "delete", "term"});
 }
 
+// A pod (CRI annotations): the sandbox gets the utility VM and the shim;
+// its containers join both; the VM goes with the last of them.
+TEST_F(ShimTest, PodContainersShareTheSandboxVmAndShim) {
+  auto [code, out] = ctr({"run", "-d", "--runtime", kRuntime, "--annotation", "io.kubernetes.cri.container-type=sandbox",
+                          "--annotation", "io.kubernetes.cri.sandbox-id=pod1", kImage, "pod1", "sleep", "1000"});
+  ASSERT_EQ(code, 0) << out;
+  std::tie(code, out) = ctr({"run", "-d", "--runtime", kRuntime, "--annotation",
+                             "io.kubernetes.cri.container-type=container", "--annotation",
+                             "io.kubernetes.cri.sandbox-id=pod1", kImage, "app1", "sh", "-c",
+                             "echo from-app1 > /x; sleep 1000"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_EQ(systemCount(*rt_, hcs_->address()), 1u) << "one utility VM for the pod";
+  EXPECT_EQ(pidOf({"containerd-shim-runhcs-v1", "app1", "serve"}), 0) << "no shim of its own";
+  EXPECT_GT(pidOf({"containerd-shim-runhcs-v1", "pod1", "serve"}), 0);
+  for (int i = 0; i < 40; ++i) {  // the init writes it just after it starts
+    std::tie(code, out) = ctr({"task", "exec", "--exec-id", "x" + std::to_string(i), "app1", "cat", "/x"});
+    if (code == 0) break;
+    usleep(25000);
+  }
+  EXPECT_EQ(out, "from-app1\n") << "the container's writes land in its own root";
+  std::tie(code, out) = ctr({"task", "exec", "--exec-id", "y", "pod1", "cat", "/x"});
+  EXPECT_NE(code, 0) << "and not in the sandbox's: " << out;
+  for (const char* id : {"app1", "pod1"}) {
+    (void)ctr({"task", "kill", "-s", "SIGKILL", id});
+    for (int i = 0; i < 200; ++i) {
+      std::tie(code, out) = ctr({"task", "delete", id});
+      if (code == 0) break;
+      usleep(25000);
+    }
+    EXPECT_EQ(code, 0) << id << ": " << out;
+    if (std::string(id) == "app1") {
+      EXPECT_EQ(systemCount(*rt_, hcs_->address()), 1u) << "the sandbox still runs in it";
+    }
+    (void)ctr({"containers", "delete", id});
+  }
+  for (int i = 0; i < 200 && systemCount(*rt_, hcs_->address()) != 0; ++i) usleep(25000);
+  EXPECT_EQ(systemCount(*rt_, hcs_->address()), 0u);
+}
+
 }  // namespace
 }  // namespace hcsshim

@@ -511,7 +511,7 @@ Result modifyCombinedLayers(State& s, const ModifyRequest& r) {
   if (cl.scratchPath && !cl.scratchPath->empty()) {
     HCS_ASSIGN_OR_RETURN(scratch, s.paths.check(*cl.scratchPath, "Settings.ScratchPath"));
     if (scratch.find_first_of(":,") != std::string::npos) return invalidArg("Settings.ScratchPath: contains ':' or ','");
-    HCS_RETURN_IF_ERROR(mkdirs(scratch + "/upper"));
+    HCS_RETURN_IF_ERROR(mkdirs(scratchUpperDir(scratch)));
     HCS_RETURN_IF_ERROR(mkdirs(scratch + "/work"));
   }
   HCS_RETURN_IF_ERROR(mkdirs(root));

@@ -202,10 +202,17 @@ Status LinuxMounter::mount9p(uint32_t port, const std::string& share, const std:
   return st;
 }
 
+std::string scratchUpperDir(const std::string& scratch) {
+  struct stat st {};
+  bool hasUpper = ::stat((scratch + "/upper").c_str(), &st) == 0;
+  bool hasFs = ::stat((scratch + "/fs").c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  return scratch + (!hasUpper && hasFs ? "/fs" : "/upper");
+}
+
 std::string overlayOptions(const std::vector<std::string>& layers, const std::string& scratch) {
   std::string o = "lowerdir=";
   for (size_t i = 0; i < layers.size(); ++i) o += (i ? ":" : "") + layers[i];
-  if (!scratch.empty()) o += ",upperdir=" + scratch + "/upper,workdir=" + scratch + "/work";
+  if (!scratch.empty()) o += ",upperdir=" + scratchUpperDir(scratch) + ",workdir=" + scratch + "/work";
   return o;
 }
 

@@ -56,7 +56,10 @@ class LinuxMounter final : public Mounter {
   Status mount9p(uint32_t port, const std::string& share, const std::string& target, bool readOnly) override;
 };
 
-// overlayOptions: lowerdir (layers, top-most first) [+ upperdir/workdir under scratch].
+// overlayOptions: lowerdir (layers, top-most first) [+ upperdir/workdir under
+// scratch: <scratch>/upper, or <scratch>/fs when the scratch is a containerd
+// overlay snapshot (fs + work) that has no upper/].
 std::string overlayOptions(const std::vector<std::string>& layers, const std::string& scratch);
+std::string scratchUpperDir(const std::string& scratch);
 
 }  // namespace hcsshim::gcs

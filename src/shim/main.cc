@@ -117,7 +117,9 @@ int start(const Flags& f, char* self) {
 int deleteTask(const Flags& f) {
   std::string bundle = f.bundle.empty() ? fs::current_path().string() : f.bundle;
   auto rt = runtime::RealRuntime::create("shim-delete");
-  if (rt.ok()) {
+  // A pod's containers run in the sandbox's VM: only the sandbox's own
+  // cleanup takes the VM down.
+  if (rt.ok() && groupOf(bundle, f.id) == f.id) {
     runtime::blockOn((*rt)->loop(), [](runtime::Runtime& rt, std::string id) -> Task<void> {
       auto api = co_await platforms::DaemonHcs::connect(rt, platforms::defaultHcsAddress());
       if (!api.ok()) co_return;

@@ -47,7 +47,8 @@ struct Proc {
 struct TaskRecord {
   std::string id, bundle;
   Json spec;
-  std::unique_ptr<uvm::UtilityVM> vm;
+  // The task's utility VM: its own, or its pod sandbox's (shared).
+  std::shared_ptr<uvm::UtilityVM> vm;
   std::unique_ptr<uvm::Container> container;
   std::shared_ptr<Proc> init;
   std::map<std::string, std::shared_ptr<Proc>> execs;
@@ -140,6 +141,36 @@ StatusOr<uvm::LcowOptions> vmOptions(TaskState& s, const task::CreateTaskRequest
   return o;
 }
 
+// overlayLayers: containerd's usual rootfs - one overlay mount whose
+// upperdir/workdir are <snapshot>/fs and <snapshot>/work - as (lower layers,
+// top-most first; the snapshot directory). The VM then builds the same
+// overlay itself from shared directories, and nothing is mounted on the host.
+std::optional<std::pair<std::vector<std::string>, std::string>> overlayLayers(const task::CreateTaskRequest& req) {
+  if (req.rootfs_size() != 1 || req.rootfs(0).type() != "overlay") return std::nullopt;
+  std::vector<std::string> lower;
+  std::string upper, work;
+  for (const auto& opt : req.rootfs(0).options()) {
+    if (opt.rfind("lowerdir=", 0) == 0) {
+      std::string list = opt.substr(9);
+      size_t start = 0;
+      for (size_t i = 0; i <= list.size(); ++i) {
+        if (i == list.size() || list[i] == ':') {
+          if (i > start) lower.push_back(list.substr(start, i - start));
+          start = i + 1;
+        }
+      }
+    } else if (opt.rfind("upperdir=", 0) == 0) {
+      upper = opt.substr(9);
+    } else if (opt.rfind("workdir=", 0) == 0) {
+      work = opt.substr(8);
+    }
+  }
+  if (lower.empty() || upper.empty()) return std::nullopt;
+  fs::path u(upper), w(work);
+  if (u.filename() != "fs" || w.filename() != "work" || u.parent_path() != w.parent_path()) return std::nullopt;
+  return std::make_pair(lower, u.parent_path().string());
+}
+
 Status mountRootfs(const task::CreateTaskRequest& req, const std::string& target) {
   for (const auto& m : req.rootfs()) {
     std::string data;
@@ -181,7 +212,8 @@ Task<StatusOr<task::CreateTaskResponse>> doCreate(StateP s, task::CreateTaskRequ
   t->bundle = req.bundle();
   t->spec = *spec;
   std::string rootfs = req.bundle() + "/rootfs";
-  if (req.rootfs_size() > 0) {
+  auto layers = overlayLayers(req);
+  if (req.rootfs_size() > 0 && !layers) {
     std::error_code ec;
     fs::create_directories(rootfs, ec);
     Status st = mountRootfs(req, rootfs);
@@ -191,30 +223,51 @@ Task<StatusOr<task::CreateTaskResponse>> doCreate(StateP s, task::CreateTaskRequ
   auto cleanupRootfs = [&] {
     if (t->rootfsMounted) ::umount2(rootfs.c_str(), MNT_DETACH);
   };
-  auto vsock = std::make_unique<platforms::HybridVsockHost>(s->rt.transport(),
-                                                            s->config.vsockRoot + "/" + opts->id + ".sock");
-  auto vm = co_await uvm::UtilityVM::create(s->rt, s->hcs, std::move(vsock), *opts);
-  if (!vm.ok()) {
-    cleanupRootfs();
-    co_return vm.status();
+  // A container of a pod (CRI annotations) runs in its sandbox's VM.
+  std::shared_ptr<uvm::UtilityVM> vm;
+  const Json annotations = spec->value("annotations", Json::object());
+  if (annotations.value("io.kubernetes.cri.container-type", "") == "container" &&
+      annotations.contains("io.kubernetes.cri.sandbox-id")) {
+    std::string sandbox = annotations.value("io.kubernetes.cri.sandbox-id", "");
+    auto it = s->tasks.find(sandbox);
+    if (it == s->tasks.end() || !it->second->vm) {
+      cleanupRootfs();
+      co_return FailedPreconditionError("pod sandbox " + sandbox + " is not running in this shim");
+    }
+    vm = it->second->vm;
+  } else {
+    auto vsock = std::make_unique<platforms::HybridVsockHost>(s->rt.transport(),
+                                                              s->config.vsockRoot + "/" + opts->id + ".sock");
+    auto created = co_await uvm::UtilityVM::create(s->rt, s->hcs, std::move(vsock), *opts);
+    if (!created.ok()) {
+      cleanupRootfs();
+      co_return created.status();
+    }
+    vm = std::shared_ptr<uvm::UtilityVM>(std::move(*created));
+    Status booted = co_await vm->start();
+    if (!booted.ok()) {
+      (void)co_await vm->close();
+      cleanupRootfs();
+      co_return booted;
+    }
   }
-  Status booted = co_await (*vm)->start();
-  if (!booted.ok()) {
-    (void)co_await (*vm)->close();
-    cleanupRootfs();
-    co_return booted;
-  }
+  bool ownVm = vm.use_count() == 1;
   Json guestSpec = *spec;
   if (guestSpec.contains("linux") && guestSpec["linux"].is_object()) {
     guestSpec["linux"].erase("cgroupsPath");  // the guest agent places it
   }
-  auto c = co_await (*vm)->createContainerOnShare(req.id(), rootfs, guestSpec);
+  StatusOr<std::unique_ptr<uvm::Container>> c = NotFoundError("");
+  if (layers) {
+    c = co_await vm->createContainer(req.id(), layers->first, guestSpec, layers->second);
+  } else {
+    c = co_await vm->createContainerOnShare(req.id(), rootfs, guestSpec);
+  }
   if (!c.ok()) {
-    (void)co_await (*vm)->close();
+    if (ownVm) (void)co_await vm->close();
     cleanupRootfs();
     co_return c.status();
   }
-  t->vm = std::move(*vm);
+  t->vm = std::move(vm);
   t->container = std::move(*c);
   t->init = std::make_shared<Proc>();
   t->init->stdinPath = req.stdin();
@@ -363,6 +416,9 @@ Task<StatusOr<Empty>> doPauseResume(StateP s, std::string id, bool pause) {
   if (!(*t)->init->started || (*t)->init->exitStatus) {
     co_return FailedPreconditionError("task " + id + " is not running");
   }
+  if ((*t)->vm.use_count() > 1) {
+    co_return UnimplementedError("pausing one container of a pod (its utility VM is shared) is not supported");
+  }
   if ((*t)->paused == pause) co_return FailedPreconditionError("task " + id + (pause ? " is already paused" : " is not paused"));
   Status st = pause ? co_await (*t)->vm->system().pause() : co_await (*t)->vm->system().resume();
   if (!st.ok()) co_return st;
@@ -443,9 +499,12 @@ Task<StatusOr<task::DeleteResponse>> doDelete(StateP s, task::DeleteRequest req)
     (*t)->execs.erase(req.exec_id());
     co_return r;
   }
-  // The task itself: its container, its VM, its rootfs.
+  // The task itself: its container, its VM (when no other task of the pod
+  // still runs in it), its rootfs.
   (void)co_await (*t)->container->remove();
-  (void)co_await (*t)->vm->close();
+  std::shared_ptr<uvm::UtilityVM> vm = std::move((*t)->vm);
+  (*t)->vm.reset();
+  if (vm.use_count() == 1) (void)co_await vm->close();
   if ((*t)->rootfsMounted) ::umount2(((*t)->bundle + "/rootfs").c_str(), MNT_DETACH);
   s->tasks.erase(req.id());
   ev::TaskDelete e;

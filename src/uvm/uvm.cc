@@ -320,7 +320,7 @@ Task<Status> UtilityVM::releaseLayer(std::string hostPath) {
 }
 
 Task<StatusOr<std::unique_ptr<Container>>> UtilityVM::createContainer(std::string id, std::vector<std::string> layers,
-                                                                      Json spec) {
+                                                                      Json spec, std::string scratchDir) {
   if (!guest_) co_return fail("CreateContainer", FailedPreconditionError("the VM is not started"));
   if (layers.empty()) co_return fail("CreateContainer " + id, InvalidArgumentError("at least one layer is required"));
   std::unique_ptr<Container> c(new Container(*this, id));
@@ -344,6 +344,15 @@ Task<StatusOr<std::unique_ptr<Container>>> UtilityVM::createContainer(std::strin
   c->rootPath_ = "/run/gcs/c/" + id + "/rootfs";
   cl.containerRootPath = c->rootPath_;
   cl.scratchPath = "/run/gcs/c/" + id + "/scratch";
+  if (!scratchDir.empty()) {
+    auto scratch = co_await addPlan9(scratchDir, /*readOnly=*/false);
+    if (!scratch.ok()) {
+      for (auto& done : c->layerHostPaths_) (void)co_await releaseLayer(done);
+      co_return scratch.status();
+    }
+    c->layerHostPaths_.push_back(scratchDir);
+    cl.scratchPath = *scratch;
+  }
   auto add = guestModify(bridge::resource::kCombinedLayers, "Add", schema::encode(cl));
   Status st = co_await guest_->modifySettings(id, add);
   if (st.ok()) {

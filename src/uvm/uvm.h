@@ -117,8 +117,11 @@ class UtilityVM {
   // createContainer: layers (host paths, top-most first: directories are
   // shared with Plan9, image files attached as VPMem) combined with a
   // scratch into the container's root; `spec` is its OCI runtime spec.
+  // scratchDir (optional): a host directory shared read-write as the
+  // writable layer (e.g. containerd's overlay snapshot); else the scratch
+  // lives in the VM.
   runtime::Task<StatusOr<std::unique_ptr<Container>>> createContainer(std::string id, std::vector<std::string> layers,
-                                                                       Json spec);
+                                                                       Json spec, std::string scratchDir = "");
   // createContainerOnShare: the container's root is a host directory (an
   // already mounted rootfs, as containerd prepares it) shared read-write
   // into the VM; writes land in that directory.
