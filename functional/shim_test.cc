@@ -381,5 +381,45 @@ TEST_F(ShimTest, PodContainersShareTheSandboxVmAndShim) {
   EXPECT_EQ(systemCount(*rt_, hcs_->address()), 0u);
 }
 
+// tools/shimdiag against a running shim: list, tasks, exec in the UVM, stacks.
+TEST_F(ShimTest, ShimdiagListsTasksExecsAndDumpsStacks) {
+  auto [code, out] = ctr({"run", "-d", "--runtime", kRuntime, kImage, "diag", "sleep", "1000"});
+  ASSERT_EQ(code, 0) << out;
+  std::string bin = functional::HcsFakeDaemon::runfile("tools/shimdiag/shimdiag");
+  auto shimdiag = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {bin, "--state", ctd_->dir() + "/state"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return runtime::blockOn(rt_->loop(), [](runtime::Runtime& rt, std::vector<std::string> argv)
+                                             -> runtime::Task<std::pair<int, std::string>> {
+      runtime::ProcessSpec spec{.path = argv[0], .args = argv};
+      spec.stdoutMode = runtime::StdioMode::kPipe;
+      auto p = rt.processes().spawn(spec);
+      if (!p.ok()) co_return std::make_pair(-1, p.status().toString());
+      auto out = co_await runtime::readToEnd(*(*p)->stdoutStream());
+      int code = (co_await (*p)->wait()).exitCode;
+      co_return std::make_pair(code, out.ok() ? *out : "");
+    }(*rt_, argv));
+  };
+  std::tie(code, out) = shimdiag({"list"});
+  EXPECT_EQ(code, 0);
+  EXPECT_THAT(out, ::testing::ContainsRegex("default/diag +unix://[^ ]+ +diag")) << out;
+  std::tie(code, out) = shimdiag({"tasks", "default/diag"});
+  EXPECT_THAT(out, ::testing::ContainsRegex("diag +runhcs-diag +[0-9]+ +running")) << out;
+  std::tie(code, out) = shimdiag({"exec", "default/diag", "--", "sh", "-c", "echo in-the-uvm; exit 4"});
+  EXPECT_EQ(code, 4);
+  EXPECT_EQ(out, "in-the-uvm\n");
+  std::tie(code, out) = shimdiag({"stacks", "default/diag"});
+  EXPECT_EQ(code, 0);
+  EXPECT_THAT(out, HasSubstr("task diag vm runhcs-diag")) << out;
+  EXPECT_THAT(out, HasSubstr("container diag")) << "the guest agent's dump: " << out;
+  (void)ctr({"task", "kill", "-s", "SIGKILL", "diag"});
+  for (int i = 0; i < 200; ++i) {
+    std::tie(code, out) = ctr({"task", "delete", "diag"});
+    if (code == 0) break;
+    usleep(25000);
+  }
+  (void)ctr({"containers", "delete", "diag"});
+}
+
 }  // namespace
 }  // namespace hcsshim

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <google/protobuf/empty.pb.h>
@@ -15,6 +16,7 @@
 #include "src/containerd/api/events.pb.h"
 #include "src/containerd/api/runhcs_options.pb.h"
 #include "src/containerd/api/task.pb.h"
+#include "src/shim/shimdiag.pb.h"
 #include "src/shim/stdio.h"
 #include "src/uvm/uvm.h"
 
@@ -617,6 +619,74 @@ Task<StatusOr<Empty>> doUpdate(StateP s, task::UpdateTaskRequest req) {
   co_return Empty();
 }
 
+// ---- diagnostics (tools/shimdiag) ----
+namespace diag = hcsshim::shimdiag::v1;
+
+Task<StatusOr<diag::ExecInUVMResponse>> doExecInUvm(StateP s, diag::ExecInUVMRequest req) {
+  std::shared_ptr<TaskRecord> t;
+  if (req.task_id().empty()) {
+    if (s->tasks.empty()) co_return NotFoundError("the shim has no task");
+    t = s->tasks.begin()->second;
+  } else {
+    auto found = findTask(*s, req.task_id());
+    if (!found.ok()) co_return found.status();
+    t = *found;
+  }
+  if (req.args_size() == 0) co_return InvalidArgumentError("args: a command is required");
+  bridge::ProcessParameters pp;
+  for (const auto& a : req.args()) pp.commandArgs.push_back(a);
+  bridge::StdioRequest stdio{.out = true, .err = true};
+  auto p = co_await t->vm->exec(pp, stdio);
+  if (!p.ok()) co_return p.status();
+  std::string err;
+  bool errDone = false;
+  runtime::spawn([](runtime::Stream* in, std::string& out, bool& done) -> Task<void> {
+    auto all = co_await runtime::readToEnd(*in, 1 << 20);
+    if (all.ok()) out = *all;
+    done = true;
+  }((*p)->stderrStream(), err, errDone));
+  auto out = co_await runtime::readToEnd(*(*p)->stdoutStream(), 1 << 20);
+  auto code = co_await (*p)->wait();
+  while (!errDone) co_await runtime::sleep(s->rt.loop(), std::chrono::milliseconds(1));
+  diag::ExecInUVMResponse r;
+  r.set_exit_code(code.ok() ? static_cast<int32_t>(*code) : -1);
+  r.set_stdout(out.ok() ? *out : "");
+  r.set_stderr(err);
+  co_return r;
+}
+
+Task<StatusOr<diag::StacksResponse>> doStacks(StateP s, diag::StacksRequest) {
+  diag::StacksResponse r;
+  std::string shim = "shim pid " + std::to_string(getpid()) + ", " + std::to_string(s->tasks.size()) + " tasks\n";
+  std::set<uvm::UtilityVM*> vms;
+  for (auto& [id, t] : s->tasks) {
+    shim += "task " + id + " vm " + (t->vm ? t->vm->id() : "-") + " pid " + std::to_string(t->init->pid) +
+            " execs " + std::to_string(t->execs.size()) + "\n";
+    if (t->vm) vms.insert(t->vm.get());
+  }
+  r.set_shim(shim);
+  std::string guests;
+  for (auto* vm : vms) {
+    auto stacks = co_await vm->guest().dumpStacks();
+    guests += "== " + vm->id() + " ==\n" + (stacks.ok() ? *stacks : stacks.status().toString() + "\n");
+  }
+  r.set_guests(guests);
+  co_return r;
+}
+
+Task<StatusOr<diag::TasksResponse>> doTasks(StateP s, diag::TasksRequest) {
+  diag::TasksResponse r;
+  for (auto& [id, t] : s->tasks) {
+    auto* info = r.add_tasks();
+    info->set_id(id);
+    info->set_vm_id(t->vm ? t->vm->id() : "");
+    info->set_pid(t->init->pid);
+    info->set_status(t->init->exitStatus ? "stopped" : t->paused ? "paused" : t->init->started ? "running" : "created");
+    for (auto& [eid, e] : t->execs) info->add_execs(eid);
+  }
+  co_return r;
+}
+
 template <typename Resp>
 Task<StatusOr<Resp>> unimplemented(std::string what) {
   co_return UnimplementedError(what);
@@ -670,6 +740,13 @@ void TaskService::registerWith(ttrpc::Server& server) {
   HCS_SHIM_RPC("Pause", task::PauseRequest, Empty, doPause);
   HCS_SHIM_RPC("Resume", task::ResumeRequest, Empty, doResume);
 #undef HCS_SHIM_RPC
+  const char* kDiag = "hcsshim.shimdiag.v1.ShimDiag";
+  server.registerUnary<diag::ExecInUVMRequest, diag::ExecInUVMResponse>(
+      kDiag, "ExecInUVM", [s](ttrpc::CallContext&, const diag::ExecInUVMRequest& r) { return doExecInUvm(s, r); });
+  server.registerUnary<diag::StacksRequest, diag::StacksResponse>(
+      kDiag, "Stacks", [s](ttrpc::CallContext&, const diag::StacksRequest& r) { return doStacks(s, r); });
+  server.registerUnary<diag::TasksRequest, diag::TasksResponse>(
+      kDiag, "Tasks", [s](ttrpc::CallContext&, const diag::TasksRequest& r) { return doTasks(s, r); });
   server.registerUnary<task::CheckpointTaskRequest, Empty>(
       kService, "Checkpoint", [](ttrpc::CallContext&, const task::CheckpointTaskRequest&) {
         return unimplemented<Empty>("Checkpoint: runhcs does not checkpoint utility VM containers");
