@@ -157,6 +157,7 @@ std::vector<Seed> seeds(const std::string& root) {
       {msg::kModifySettings, with(modify("CombinedLayers", layers)), {}},
       {msg::kModifySettings, with(modify("MappedDirectory", share)), {}},
       {msg::kDumpStacks, with({}), {}},
+      {msg::kUpdateContainer, with({{"Resources", {{"memory", {{"limit", 67108864}}}}}}), {}},
       {msg::kDeleteContainerState, with({}), {}},
   };
 }
@@ -238,8 +239,8 @@ std::vector<Case> generate(const std::string& root, uint64_t seed) {
   }
   std::string deep(20000, '[');
   cases.push_back({"nesting 20000 deep", msg::kStart, "{\"x\":" + deep, hr::kInvalidArg});
-  for (uint32_t t : {0x10109901u, 0x10200201u, 0x10100001u, 0x1FFFFFFFu, msg::kUpdateContainer,
-                     msg::kLifecycleNotification, msg::kModifyServiceSettings}) {
+  for (uint32_t t : {0x10109901u, 0x10200201u, 0x10100001u, 0x1FFFFFFFu, msg::kLifecycleNotification,
+                     msg::kModifyServiceSettings}) {
     cases.push_back({"unsupported type " + typeName(t), t, R"({"ContainerId":"fz","ActivityId":""})", hr::kNotImpl});
   }
   return cases;
