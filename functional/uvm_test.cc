@@ -26,6 +26,16 @@ using runtime::Task;
 namespace fs = std::filesystem;
 namespace hr = hresult;
 
+// runTool runs a host tool to completion; its exit code.
+int runTool(runtime::Runtime& rt, std::vector<std::string> args) {
+  return runtime::blockOn(rt.loop(), [](runtime::Runtime& rt, std::vector<std::string> args) -> Task<int> {
+    runtime::ProcessSpec spec{.path = args[0], .args = args};
+    auto p = rt.processes().spawn(spec);
+    if (!p.ok()) co_return -1;
+    co_return (co_await (*p)->wait()).exitCode;
+  }(rt, args));
+}
+
 class UvmTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -189,13 +199,7 @@ TEST_F(UvmTest, HotAddAndRemoveAnExt4DiskAsScsi) {
   fs::create_directories(src);
   std::ofstream(src + "/hello.txt") << "from the disk\n";
   std::string image = dir_ + "/disk.img";
-  runtime::ProcessSpec mkfs{.path = "mkfs.ext4", .args = {"mkfs.ext4", "-q", "-F", "-d", src, image, "8M"}};
-  ASSERT_EQ(run([](runtime::Runtime& rt, runtime::ProcessSpec spec) -> Task<int> {
-              auto p = rt.processes().spawn(spec);
-              if (!p.ok()) co_return -1;
-              co_return (co_await (*p)->wait()).exitCode;
-            }(*rt_, mkfs)),
-            0);
+  ASSERT_EQ(runTool(*rt_, {"mkfs.ext4", "-q", "-F", "-d", src, image, "8M"}), 0) << "mkfs.ext4 (e2fsprogs)";
   auto disk = run(vm.addScsi(image, /*readOnly=*/true));
   ASSERT_THAT(disk, IsOk());
   EXPECT_EQ(disk->controller, 0u);
@@ -300,13 +304,7 @@ TEST_F(UvmTest, ContainerFromAnImageLayerWithPropertiesAndMetrics) {
   auto layer = functional::makeBusyboxLayer(*rt_, dir_);
   ASSERT_THAT(layer, IsOk());
   std::string image = dir_ + "/busybox.img";
-  runtime::ProcessSpec mkfs{.path = "mkfs.ext4", .args = {"mkfs.ext4", "-q", "-F", "-d", *layer, image, "16M"}};
-  ASSERT_EQ(run([](runtime::Runtime& rt, runtime::ProcessSpec spec) -> Task<int> {
-              auto p = rt.processes().spawn(spec);
-              if (!p.ok()) co_return -1;
-              co_return (co_await (*p)->wait()).exitCode;
-            }(*rt_, mkfs)),
-            0);
+  ASSERT_EQ(runTool(*rt_, {"mkfs.ext4", "-q", "-F", "-d", *layer, image, "16M"}), 0) << "mkfs.ext4 (e2fsprogs)";
   auto spec = functional::runcSpec(*rt_, dir_, "/", {"sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"});
   ASSERT_THAT(spec, IsOk());
   auto c = run(vm.createContainer("img", {image}, *spec));

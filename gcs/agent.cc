@@ -123,12 +123,7 @@ using StateP = std::shared_ptr<AgentState>;
 // pump copies `from` to `to` until EOF; then ends `to` (a host stream gets
 // its write side shut so the host reads EOF; a process's stdin is closed).
 Task<void> pump(std::shared_ptr<runtime::Stream> from, std::shared_ptr<runtime::Stream> to, bool closeTo) {
-  std::vector<char> buf(128 * 1024);
-  for (;;) {
-    auto n = co_await from->read(std::span<char>(buf.data(), buf.size()));
-    if (!n.ok() || *n == 0) break;
-    if (!(co_await to->write(std::string_view(buf.data(), *n))).ok()) break;
-  }
+  (void)co_await runtime::copyStream(*from, *to, 128 * 1024);
   if (closeTo) {
     (void)to->shutdownWrite();
     to->close();

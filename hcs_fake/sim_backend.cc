@@ -213,12 +213,7 @@ Task<void> SimVmBackend::watch(std::string id, std::shared_ptr<Vm> vm) {
 
 // pipe copies one direction until EOF, then passes the EOF on.
 static Task<void> pipeStream(std::shared_ptr<runtime::Stream> from, std::shared_ptr<runtime::Stream> to, int& open) {
-  std::vector<char> buf(64 * 1024);
-  for (;;) {
-    auto n = co_await from->read(std::span<char>(buf.data(), buf.size()));
-    if (!n.ok() || *n == 0) break;
-    if (!(co_await to->write(std::string_view(buf.data(), *n))).ok()) break;
-  }
+  (void)co_await runtime::copyStream(*from, *to);
   (void)to->shutdownWrite();
   if (--open == 0) {
     from->close();

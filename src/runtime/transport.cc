@@ -1,5 +1,7 @@
 #include "src/runtime/transport.h"
 
+#include <vector>
+
 #include <cstdio>
 #include <cstdlib>
 
@@ -45,6 +47,18 @@ void blockOnStalled() {
   std::abort();
 }
 }  // namespace detail
+
+Task<uint64_t> copyStream(Stream& from, Stream& to, size_t bufferSize) {
+  std::vector<char> buf(bufferSize);
+  uint64_t total = 0;
+  for (;;) {
+    auto n = co_await from.read(std::span<char>(buf.data(), buf.size()));
+    if (!n.ok() || *n == 0) break;
+    if (!(co_await to.write(std::string_view(buf.data(), *n))).ok()) break;
+    total += *n;
+  }
+  co_return total;
+}
 
 bool isCleanEof(const Status& s) { return s.code() == Code::kUnavailable && s.message() == kCleanEof; }
 

@@ -58,6 +58,11 @@ Task<StatusOr<std::string>> readExactly(Stream& stream, size_t n);
 // bytes is ResourceExhausted (a runaway peer cannot exhaust memory).
 Task<StatusOr<std::string>> readToEnd(Stream& stream, size_t limit = 64 << 20);
 
+// copyStream copies from -> to until EOF (or an error on either side) and
+// returns how many bytes went across. It neither shuts down nor closes
+// either stream: the caller decides what the end means.
+Task<uint64_t> copyStream(Stream& from, Stream& to, size_t bufferSize = 64 * 1024);
+
 // isCleanEof tells whether a readExactly error was EOF before the first byte.
 bool isCleanEof(const Status& s);
 

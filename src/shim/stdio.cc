@@ -87,12 +87,7 @@ Task<StatusOr<std::unique_ptr<runtime::Stream>>> openInput(runtime::EpollEventLo
 }
 
 Task<void> relay(std::shared_ptr<runtime::Stream> from, std::shared_ptr<runtime::Stream> to, bool closeTo) {
-  std::vector<char> buf(64 * 1024);
-  for (;;) {
-    auto n = co_await from->read(std::span<char>(buf.data(), buf.size()));
-    if (!n.ok() || *n == 0) break;
-    if (!(co_await to->write(std::string_view(buf.data(), *n))).ok()) break;
-  }
+  (void)co_await runtime::copyStream(*from, *to);
   (void)to->shutdownWrite();
   if (closeTo) to->close();
 }
