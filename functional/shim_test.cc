@@ -247,8 +247,17 @@ TEST_F(ShimTest, PauseAndResume) {
   EXPECT_EQ(code, 0) << out;
   std::tie(code, out) = ctr({"task", "ls"});
   EXPECT_THAT(out, ::testing::ContainsRegex("frozen +[0-9]+ +RUNNING")) << out;
-  std::tie(code, out) = ctr({"task", "kill", "-s", "SIGKILL", "frozen"});
+  // kill --all reaches the exec'd processes too.
+  auto execd = ctd_->ctr({"task", "exec", "--exec-id", "long", "frozen", "sleep", "1000"}, /*pipeStdout=*/true);
+  ASSERT_THAT(execd, IsOk());
+  for (int i = 0; i < 200; ++i) {
+    std::tie(code, out) = ctr({"task", "ps", "frozen"});
+    if (out.find("sleep") != std::string::npos || std::count(out.begin(), out.end(), '\n') >= 4) break;
+    usleep(25000);
+  }
+  std::tie(code, out) = ctr({"task", "kill", "-a", "-s", "SIGKILL", "frozen"});
   EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(runtime::blockOn(rt_->loop(), (*execd)->wait()).exitCode, 137) << "the exec died with the task";
   for (int i = 0; i < 200; ++i) {
     std::tie(code, out) = ctr({"task", "delete", "frozen"});
     if (code == 0) break;
