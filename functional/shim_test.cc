@@ -82,6 +82,18 @@ TEST_F(ShimTest, CtrRunEchoHello) {
   EXPECT_EQ(out, "hello\n");
 }
 
+// stdout and stderr to a file:// log URI (appended).
+TEST_F(ShimTest, LogUris) {
+  std::string log = dir_ + "/task.log";
+  auto [code, out] = ctr({"run", "--rm", "--runtime", kRuntime, "--log-uri", "file://" + log, kImage, "logged", "sh",
+                          "-c", "echo to-stdout; echo to-stderr >&2"});
+  EXPECT_EQ(code, 0) << out;
+  std::ifstream in(log);
+  std::string content((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_THAT(content, HasSubstr("to-stdout\n"));
+  EXPECT_THAT(content, HasSubstr("to-stderr\n"));
+}
+
 TEST_F(ShimTest, ExitCodesPropagate) {
   auto [code, out] = ctr({"run", "--runtime", kRuntime, "--rm", kImage, "exit3", "sh", "-c", "exit 3"});
   EXPECT_EQ(code, 3) << out;
