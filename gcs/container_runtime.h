@@ -51,11 +51,8 @@ class ContainerRuntime {
   // exec runs an OCI process (JSON) in the running container.
   virtual runtime::Task<StatusOr<std::unique_ptr<ContainerProcess>>> exec(std::string id, Json ociProcess,
                                                                            StdioSpec stdio) = 0;
-  virtual runtime::Task<Status> kill(std::string id, int sig, bool all) = 0;
-  virtual runtime::Task<Status> pause(std::string id) = 0;
   // update applies OCI LinuxResources (JSON) to a running container.
   virtual runtime::Task<Status> update(std::string id, Json resources) = 0;
-  virtual runtime::Task<Status> resume(std::string id) = 0;
   // remove deletes the container's runtime state (forced: kills it first).
   virtual runtime::Task<Status> remove(std::string id, bool force) = 0;
   virtual runtime::Task<StatusOr<std::vector<int>>> pids(std::string id) = 0;

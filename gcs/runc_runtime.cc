@@ -280,19 +280,6 @@ Task<StatusOr<std::unique_ptr<ContainerProcess>>> RuncRuntime::exec(std::string 
   co_return p;
 }
 
-Task<Status> RuncRuntime::kill(std::string id, int sig, bool all) {
-  std::vector<std::string> args = {"kill"};
-  if (all) args.push_back("--all");
-  args.push_back(id);
-  args.push_back(std::to_string(sig));
-  co_return co_await command(args, id);
-}
-
-Task<Status> RuncRuntime::pause(std::string id) {
-  std::vector<std::string> args = {"pause", id};
-  co_return co_await command(args, id);
-}
-
 Task<Status> RuncRuntime::update(std::string id, Json resources) {
   auto b = bundles_.find(id);
   if (b == bundles_.end()) co_return NotFoundError("runc container " + id + " does not exist");
@@ -306,11 +293,6 @@ Task<Status> RuncRuntime::update(std::string id, Json resources) {
   Status st = co_await command(args, id);
   ::unlink(file.c_str());
   co_return st;
-}
-
-Task<Status> RuncRuntime::resume(std::string id) {
-  std::vector<std::string> args = {"resume", id};
-  co_return co_await command(args, id);
 }
 
 Task<Status> RuncRuntime::remove(std::string id, bool force) {

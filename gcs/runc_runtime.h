@@ -2,8 +2,8 @@
 //
 //   runc --root <root> --log <bundle>/runc.log --log-format json
 //        create --bundle <bundle> --pid-file <bundle>/init.pid [--console-socket S] [--no-pivot] <id>
-//   runc run --detach ... <id> (create + start in one) | start <id> | exec --process F --pid-file P --detach [...] <id> | kill [--all] <id> SIG
-//   runc pause|resume <id> | delete [--force] <id> | ps --format json <id>
+//   runc run --detach ... <id> (create + start in one) | start <id> | exec --process F --pid-file P --detach [...] <id>
+//   runc update --resources F <id> | delete [--force] <id> | ps --format json <id>
 //
 // Container processes outlive the runc invocation that made them and are
 // reparented to us (the agent is a child subreaper, or PID 1); they are
@@ -39,10 +39,7 @@ class RuncRuntime final : public ContainerRuntime {
   runtime::Task<Status> start(std::string id) override;
   runtime::Task<StatusOr<std::unique_ptr<ContainerProcess>>> exec(std::string id, Json ociProcess,
                                                                    StdioSpec stdio) override;
-  runtime::Task<Status> kill(std::string id, int sig, bool all) override;
-  runtime::Task<Status> pause(std::string id) override;
   runtime::Task<Status> update(std::string id, Json resources) override;
-  runtime::Task<Status> resume(std::string id) override;
   runtime::Task<Status> remove(std::string id, bool force) override;
   runtime::Task<StatusOr<std::vector<int>>> pids(std::string id) override;
   bool exists(const std::string& id) const override { return bundles_.count(id) != 0; }

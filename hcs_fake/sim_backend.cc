@@ -286,8 +286,13 @@ Task<Status> SimVmBackend::stop(const std::string& id, bool graceful) {
   (void)co_await resume(id);
   if (graceful) {
     (void)vm->guest->signal(SIGTERM);
-    auto deadline = rt_.loop().now() + options_.gracefulStopTimeout;
-    while (!vm->exited && rt_.loop().now() < deadline) co_await runtime::sleep(rt_.loop(), std::chrono::milliseconds(20));
+    bool late = false;
+    auto timer = rt_.loop().addTimer(options_.gracefulStopTimeout, [vm, &late] {
+      late = true;
+      vm->exitedChanged.notifyAll();
+    });
+    while (!vm->exited && !late) co_await vm->exitedChanged.wait();
+    rt_.loop().cancelTimer(timer);
   }
   if (!vm->exited) (void)vm->guest->signal(SIGKILL);
   while (!vm->exited) co_await vm->exitedChanged.wait();

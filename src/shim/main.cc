@@ -96,12 +96,14 @@ int start(const Flags& f, char* self) {
       std::fprintf(stderr, "start: %s\n", p.status().toString().c_str());
       return 1;
     }
-    bool up = false;
-    for (int i = 0; i < 5000 && !up && !(*p)->exitStatus(); ++i) {
-      auto c = runtime::blockOn((*rt)->loop(), (*rt)->transport().connect(address));
-      up = c.ok();
-      if (!up) usleep(1000);
-    }
+    bool up = runtime::blockOn((*rt)->loop(), [](runtime::Runtime& rt, runtime::Process& server,
+                                                 std::string address) -> Task<bool> {
+      for (int i = 0; i < 5000 && !server.exitStatus(); ++i) {
+        if ((co_await rt.transport().connect(address)).ok()) co_return true;
+        co_await runtime::sleep(rt.loop(), std::chrono::milliseconds(1));
+      }
+      co_return false;
+    }(**rt, **p, address));
     if (!up) {
       std::fprintf(stderr, "start: the shim server did not come up on %s\n", socket.c_str());
       return 1;
@@ -117,9 +119,10 @@ int start(const Flags& f, char* self) {
 int deleteTask(const Flags& f) {
   std::string bundle = f.bundle.empty() ? fs::current_path().string() : f.bundle;
   auto rt = runtime::RealRuntime::create("shim-delete");
+  if (!rt.ok()) return 1;
   // A pod's containers run in the sandbox's VM: only the sandbox's own
   // cleanup takes the VM down.
-  if (rt.ok() && groupOf(bundle, f.id) == f.id) {
+  if (groupOf(bundle, f.id) == f.id) {
     runtime::blockOn((*rt)->loop(), [](runtime::Runtime& rt, std::string id) -> Task<void> {
       auto api = co_await platforms::DaemonHcs::connect(rt, platforms::defaultHcsAddress());
       if (!api.ok()) co_return;
@@ -137,8 +140,9 @@ int deleteTask(const Flags& f) {
   containerd::task::v2::DeleteResponse r;
   r.set_pid(0);
   r.set_exit_status(137);
-  auto now = std::chrono::system_clock::now().time_since_epoch();
-  r.mutable_exited_at()->set_seconds(std::chrono::duration_cast<std::chrono::seconds>(now).count());
+  int64_t now = (*rt)->loop().clock().wallNanos();
+  r.mutable_exited_at()->set_seconds(now / 1000000000);
+  r.mutable_exited_at()->set_nanos(static_cast<int32_t>(now % 1000000000));
   std::string out = r.SerializeAsString();
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;
@@ -172,8 +176,6 @@ int serve(const Flags& f) {
   }
   shim::TaskService service(**rt, **api, events,
                             shim::ShimConfig{.ns = f.ns,
-                                             .id = f.id,
-                                             .hcsAddress = hcsAddress,
                                              .vsockRoot = platforms::vsockRootFor(hcsAddress),
                                              .defaultBootFiles = boot});
   ttrpc::Server server(**rt, ttrpc::ServerOptions{.requireSameUser = true});

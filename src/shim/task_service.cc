@@ -55,7 +55,6 @@ struct TaskRecord {
   std::shared_ptr<Proc> init;
   std::map<std::string, std::shared_ptr<Proc>> execs;
   bool rootfsMounted = false;
-  bool deleted = false;
   bool paused = false;
 };
 
@@ -638,20 +637,18 @@ Task<StatusOr<diag::ExecInUVMResponse>> doExecInUvm(StateP s, diag::ExecInUVMReq
   bridge::StdioRequest stdio{.out = true, .err = true};
   auto p = co_await t->vm->exec(pp, stdio);
   if (!p.ok()) co_return p.status();
-  std::string err;
-  bool errDone = false;
-  runtime::spawn([](runtime::Stream* in, std::string& out, bool& done) -> Task<void> {
+  // Both streams at once: a process blocked on a full stderr never ends stdout.
+  runtime::Oneshot<std::string> err;
+  runtime::spawn([](runtime::Stream* in, runtime::Oneshot<std::string> out) -> Task<void> {
     auto all = co_await runtime::readToEnd(*in, 1 << 20);
-    if (all.ok()) out = *all;
-    done = true;
-  }((*p)->stderrStream(), err, errDone));
+    out.set(all.ok() ? *all : "");
+  }((*p)->stderrStream(), err));
   auto out = co_await runtime::readToEnd(*(*p)->stdoutStream(), 1 << 20);
   auto code = co_await (*p)->wait();
-  while (!errDone) co_await runtime::sleep(s->rt.loop(), std::chrono::milliseconds(1));
   diag::ExecInUVMResponse r;
   r.set_exit_code(code.ok() ? static_cast<int32_t>(*code) : -1);
   r.set_stdout(out.ok() ? *out : "");
-  r.set_stderr(err);
+  r.set_stderr(co_await err);
   co_return r;
 }
 

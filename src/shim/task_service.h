@@ -20,9 +20,7 @@ namespace hcsshim::shim {
 
 struct ShimConfig {
   std::string ns;
-  std::string id;                // the shim's own id (its first task)
-  std::string hcsAddress;        // the HCS (fake) daemon
-  std::string vsockRoot;         // its hybrid vsock sockets
+  std::string vsockRoot;         // the HCS (fake) daemon's hybrid vsock sockets
   std::string defaultBootFiles;  // when options/annotations name none
 };
 
