@@ -123,7 +123,7 @@ Status parse(Req& req, const std::string& payload) {
   return OkStatus();
 }
 
-std::string serialize(const google::protobuf::Message& m) { return m.SerializeAsString(); }
+std::string serialize(const google::protobuf::MessageLite& m) { return m.SerializeAsString(); }
 
 }  // namespace
 

@@ -10,10 +10,10 @@ using runtime::Task;
 Publisher::Publisher(runtime::Runtime& rt, std::string address, std::string ns)
     : rt_(rt), address_(std::move(address)), ns_(std::move(ns)) {}
 
-void Publisher::publish(const std::string& topic, const google::protobuf::Message& event) {
-  queue_.push_back(Item{topic, event.GetDescriptor()->full_name(), event.SerializeAsString(),
+void Publisher::publish(const std::string& topic, const google::protobuf::MessageLite& event) {
+  queue_.push_back(Item{topic, event.GetTypeName(), event.SerializeAsString(),
                         rt_.loop().clock().wallNanos()});
-  HLOG(Info, "shim.event").kv("topic", topic).kv("type", event.GetDescriptor()->full_name());
+  HLOG(Info, "shim.event").kv("topic", topic).kv("type", event.GetTypeName());
   if (!draining_) {
     draining_ = true;
     runtime::spawn(drain());

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include <google/protobuf/message.h>
+#include <google/protobuf/message_lite.h>
 
 #include "src/runtime/runtime.h"
 #include "src/ttrpc/client.h"
@@ -18,7 +18,7 @@ class Publisher {
   // address: containerd's ttrpc socket ("" = events are only logged).
   Publisher(runtime::Runtime& rt, std::string address, std::string ns);
   // publish queues topic + event; they are forwarded one at a time, in order.
-  void publish(const std::string& topic, const google::protobuf::Message& event);
+  void publish(const std::string& topic, const google::protobuf::MessageLite& event);
   // flushed completes when everything queued so far was forwarded (or failed).
   runtime::Task<void> flushed();
 

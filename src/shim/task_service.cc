@@ -1,5 +1,6 @@
 #include "src/shim/task_service.h"
 
+#include <malloc.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -8,14 +9,13 @@
 #include <set>
 #include <sstream>
 
-#include <google/protobuf/empty.pb.h>
-
 #include "platforms/linux/hybrid_vsock.h"
 #include "src/common/log.h"
 #include "src/containerd/api/cgroups_metrics.pb.h"
 #include "src/containerd/api/events.pb.h"
 #include "src/containerd/api/runhcs_options.pb.h"
 #include "src/containerd/api/task.pb.h"
+#include "src/protobuf/wkt.pb.h"
 #include "src/shim/shimdiag.pb.h"
 #include "src/shim/stdio.h"
 #include "src/uvm/uvm.h"
@@ -26,7 +26,7 @@ using runtime::Task;
 namespace fs = std::filesystem;
 namespace task = containerd::task::v2;
 namespace ev = containerd::events;
-using google::protobuf::Empty;
+using hcsshim::protobuf::Empty;
 
 constexpr const char* kService = "containerd.task.v2.Task";
 
@@ -74,8 +74,8 @@ namespace {
 
 using StateP = std::shared_ptr<TaskState>;
 
-google::protobuf::Timestamp timestamp(int64_t nanos) {
-  google::protobuf::Timestamp t;
+hcsshim::protobuf::Timestamp timestamp(int64_t nanos) {
+  hcsshim::protobuf::Timestamp t;
   t.set_seconds(nanos / 1000000000);
   t.set_nanos(static_cast<int32_t>(nanos % 1000000000));
   return t;
@@ -367,6 +367,10 @@ Task<StatusOr<task::StartResponse>> doStart(StateP s, task::StartRequest req) {
     s->events.publish("/tasks/exec-started", e);
   }
   runtime::spawn(watchExit(s, *t, *p));
+  // Booting a VM and creating a container are bursts of JSON and protobuf
+  // garbage; a shim then idles for the task's life. Hand the freed heap
+  // pages back instead of keeping them resident per task.
+  malloc_trim(0);
   task::StartResponse r;
   r.set_pid((*p)->pid);
   co_return r;

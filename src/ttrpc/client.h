@@ -7,7 +7,7 @@
 // call fails with Unavailable naming the cause; nothing waits forever.
 //
 //   auto client = co_await ttrpc::Client::connect(rt, "unix:///run/containerd/containerd.sock.ttrpc");
-//   auto resp = co_await (*client)->call<ForwardRequest, google::protobuf::Empty>(
+//   auto resp = co_await (*client)->call<ForwardRequest, hcsshim::protobuf::Empty>(
 //       "containerd.services.events.ttrpc.v1.Events", "Forward", req,
 //       {.timeout = 5s, .metadata = {{"containerd-namespace-ttrpc", "default"}}});
 #pragma once

@@ -5,13 +5,16 @@
 //   - shim resident memory with one container running (RSS and PSS)
 //   - `ctr task exec ... true` round trip (medians)
 //
-//   shimbench [--iterations N]
+//   shimbench [--iterations N] [--mappings]
+//
+// --mappings prints where each shim's resident memory is (per mapped file).
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "functional/harness/containerd.h"
@@ -33,8 +36,39 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
+// printMappings: Rss/Pss (KiB) summed per mapped file (anonymous as "[anon]").
+void printMappings(const fs::path& smaps, const std::string& who) {
+  std::ifstream in(smaps);
+  std::map<std::string, std::pair<uint64_t, uint64_t>> sum;
+  std::string line, current = "[anon]";
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string first;
+    ls >> first;
+    if (first.find('-') != std::string::npos && first.back() != ':') {
+      std::string perms, off, dev, inode, name;
+      ls >> perms >> off >> dev >> inode;
+      std::getline(ls >> std::ws, name);
+      current = name.empty() ? "[anon]" : name;
+    } else if (first == "Rss:") {
+      uint64_t v = 0;
+      ls >> v;
+      sum[current].first += v;
+    } else if (first == "Pss:") {
+      uint64_t v = 0;
+      ls >> v;
+      sum[current].second += v;
+    }
+  }
+  std::fprintf(stderr, "%s mappings (KiB rss/pss):\n", who.c_str());
+  for (auto& [name, v] : sum) {
+    if (v.first) std::fprintf(stderr, "  %6lu %6lu %s\n", static_cast<unsigned long>(v.first),
+                              static_cast<unsigned long>(v.second), name.c_str());
+  }
+}
+
 // memoryOf: (RSS, PSS) in KiB of the first process whose command line has all needles.
-std::pair<uint64_t, uint64_t> memoryOf(std::vector<std::string> needles) {
+std::pair<uint64_t, uint64_t> memoryOf(std::vector<std::string> needles, bool mappings) {
   std::error_code ec;
   for (const auto& p : fs::directory_iterator("/proc", ec)) {
     std::ifstream cmd(p.path() / "cmdline");
@@ -42,6 +76,7 @@ std::pair<uint64_t, uint64_t> memoryOf(std::vector<std::string> needles) {
     bool all = !line.empty();
     for (auto& n : needles) all = all && line.find(n) != std::string::npos;
     if (!all) continue;
+    if (mappings) printMappings(p.path() / "smaps", needles[0]);
     std::ifstream smaps(p.path() / "smaps_rollup");
     std::string key;
     uint64_t value = 0, rss = 0, pss = 0;
@@ -59,7 +94,9 @@ std::pair<uint64_t, uint64_t> memoryOf(std::vector<std::string> needles) {
 
 int main(int argc, char** argv) {
   int iterations = 15;
+  bool mappings = false;
   for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--mappings") mappings = true;
     if (std::string(argv[i]) == "--iterations" && i + 1 < argc) iterations = std::max(1, std::atoi(argv[++i]));
   }
   log::setLevel(LogLevel::kWarn);
@@ -108,7 +145,7 @@ int main(int argc, char** argv) {
     std::string id = "mem" + std::to_string(r);
     ctr({"run", "-d", "--runtime", runtimes[r], kImage, id, "sleep", "1000"});
     usleep(300000);
-    mem[r] = memoryOf({r == 0 ? "containerd-shim-runc-v2" : "containerd-shim-runhcs-v1", id});
+    mem[r] = memoryOf({r == 0 ? "containerd-shim-runc-v2" : "containerd-shim-runhcs-v1", id}, mappings);
     for (int i = 0; i < iterations; ++i) {
       auto t0 = now();
       ctr({"task", "exec", "--exec-id", "e" + std::to_string(i), id, "true"});
