@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -92,6 +94,44 @@ TEST_F(ShimTest, LogUris) {
   std::string content((std::istreambuf_iterator<char>(in)), {});
   EXPECT_THAT(content, HasSubstr("to-stdout\n"));
   EXPECT_THAT(content, HasSubstr("to-stderr\n"));
+}
+
+// A binary:// logging driver (containerd's protocol): the logger gets its
+// query as arguments, CONTAINER_ID/CONTAINER_NAMESPACE, stdout on fd 3 and
+// stderr on fd 4, and signals readiness by closing fd 5.
+TEST_F(ShimTest, BinaryLogUri) {
+  std::string logger = dir_ + "/logger.sh", out = dir_ + "/blog";
+  {
+    std::ofstream script(logger);
+    script << "#!/bin/sh\n"
+              "echo \"$* $CONTAINER_ID $CONTAINER_NAMESPACE\" > \"$2.args\"\n"
+              "exec 5>&-\n"  // ready (before the readers, which would inherit it)
+              "cat <&3 > \"$2.out\" &\n"
+              "cat <&4 > \"$2.err\" &\n"
+              "wait\n"
+              "touch \"$2.done\"\n";
+  }
+  ASSERT_EQ(::chmod(logger.c_str(), 0755), 0);
+  auto [code, text] = ctr({"run", "--rm", "--runtime", kRuntime, "--log-uri",
+                           "binary://" + logger + "?file=" + out + "&verbose", kImage, "blogged", "sh", "-c",
+                           "echo to-stdout; echo to-stderr >&2"});
+  EXPECT_EQ(code, 0) << text;
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  };
+  // The logger exits once both streams are closed (the process ended).
+  for (int i = 0; i < 200 && !fs::exists(out + ".done"); ++i) usleep(10000);
+  EXPECT_TRUE(fs::exists(out + ".done")) << "the logger did not see EOF on fd 3 and 4";
+  EXPECT_EQ(slurp(out + ".args"), "file " + out + " verbose blogged default\n");
+  EXPECT_EQ(slurp(out + ".out"), "to-stdout\n");
+  EXPECT_EQ(slurp(out + ".err"), "to-stderr\n");
+  // A logger that is not there: the task is refused up front with the path.
+  std::tie(code, text) = ctr({"run", "--rm", "--runtime", kRuntime, "--log-uri", "binary://" + dir_ + "/no-such-logger",
+                              kImage, "blogged2", "true"});
+  EXPECT_NE(code, 0);
+  EXPECT_THAT(text, HasSubstr("no-such-logger"));
+  ctr({"containers", "delete", "blogged2"});
 }
 
 TEST_F(ShimTest, ExitCodesPropagate) {

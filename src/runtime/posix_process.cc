@@ -159,6 +159,14 @@ void closeFd(int& fd) {
 
 StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& spec) {
   if (spec.path.empty()) return InvalidArgumentError("ProcessSpec.path is empty");
+  for (int fd : spec.extraFds) {
+    if (fd < 0 || fcntl(fd, F_GETFD) < 0) return InvalidArgumentError("ProcessSpec.extraFds: " + std::to_string(fd) + " is not an open descriptor");
+  }
+  if (spec.terminal && !spec.extraFds.empty()) return InvalidArgumentError("ProcessSpec: extraFds with a terminal");
+  // Staging slots above every target (3 .. 3+n-1), so that moving one
+  // descriptor into place never overwrites another still to be moved.
+  const int extraCount = static_cast<int>(spec.extraFds.size());
+  std::vector<int> staged(spec.extraFds.size(), -1);
   // Everything the child needs is prepared before fork: after fork only
   // async-signal-safe calls are allowed.
   std::vector<std::string> args = spec.args.empty() ? std::vector<std::string>{spec.path} : spec.args;
@@ -324,6 +332,14 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
     }
     for (int i = 0; i < 3; ++i) {
       if (pipes[i].child >= 0 && dup2(pipes[i].child, i) < 0) goto fail;
+    }
+    for (int i = 0; i < extraCount; ++i) {
+      staged[i] = fcntl(spec.extraFds[i], F_DUPFD_CLOEXEC, 3 + extraCount);
+      if (staged[i] < 0) goto fail;
+    }
+    for (int i = 0; i < extraCount; ++i) {
+      if (dup2(staged[i], 3 + i) < 0) goto fail;  // the new descriptor is not close-on-exec
+      ::close(staged[i]);
     }
     if (!spec.cwd.empty() && chdir(spec.cwd.c_str()) < 0) goto fail;
     execvpe(spec.path.c_str(), argv.data(), envArg);

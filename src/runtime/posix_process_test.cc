@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -44,6 +45,35 @@ TEST_F(PosixProcessTest, CapturesStdoutAndExitCode) {
   EXPECT_FALSE(st.signaled());
   EXPECT_EQ((*p)->exitStatus(), st);
   EXPECT_THAT((*p)->signal(SIGTERM), StatusIs(Code::kNotFound));
+}
+
+// extraFds arrive as 3, 4, ... in order, even when a source descriptor is
+// itself one of the targets; nothing else leaks past 2 + n.
+TEST_F(PosixProcessTest, ExtraFdsArriveInOrder) {
+  int a[2], b[2];
+  ASSERT_EQ(pipe2(a, O_CLOEXEC), 0);
+  ASSERT_EQ(pipe2(b, O_CLOEXEC), 0);
+  // The child writes "A" to fd 3 and "B" to fd 4, then lists its fds.
+  ProcessSpec spec{.path = "/bin/sh",
+                   .args = {"sh", "-c", "printf A >&3; printf B >&4; exec 3>&- 4>&-; ls /proc/self/fd | sort -n | tr '\\n' ' '"}};
+  spec.stdoutMode = StdioMode::kPipe;
+  spec.extraFds = {b[1], a[1]};  // b first: fd 3
+  auto p = runner_->spawn(spec);
+  ASSERT_THAT(p, IsOk());
+  ::close(a[1]);
+  ::close(b[1]);
+  char buf[8] = {};
+  EXPECT_EQ(::read(b[0], buf, sizeof buf), 1);
+  EXPECT_EQ(buf[0], 'A');
+  EXPECT_EQ(::read(a[0], buf, sizeof buf), 1);
+  EXPECT_EQ(buf[0], 'B');
+  // ls's own fds: 0-2 and the directory it reads (3) - nothing inherited beyond.
+  EXPECT_EQ(blockOn(*loop_, readAll((*p)->stdoutStream())), "0 1 2 3 ");
+  EXPECT_EQ(blockOn(*loop_, (*p)->wait()).exitCode, 0);
+  ::close(a[0]);
+  ::close(b[0]);
+  spec.extraFds = {12345};
+  EXPECT_THAT(runner_->spawn(spec), StatusIs(Code::kInvalidArgument));
 }
 
 TEST_F(PosixProcessTest, StdinRoundTripThroughCat) {

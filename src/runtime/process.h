@@ -52,6 +52,9 @@ struct ProcessSpec {
   // namespaces of that (isolated) process - another process of the same
   // container. The child stays this process's child, so its exit is seen.
   int joinNamespacesOf = 0;
+  // extraFds: descriptors the child inherits as fds 3, 4, ... in this order
+  // (a logging binary's pipes). The caller keeps, and closes, its copies.
+  std::vector<int> extraFds;
 };
 
 // ExitStatus: how a process ended. exitCode follows the shell convention

@@ -1,10 +1,15 @@
 #include "src/shim/stdio.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <map>
+#include <utility>
 #include <vector>
 
+#include "src/common/log.h"
 #include "src/runtime/fd_stream.h"
 
 namespace hcsshim::shim {
@@ -88,6 +93,87 @@ class FifoReader final : public runtime::Stream {
   bool writerSeen_ = false;
 };
 
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// unescape: URL percent-decoding ('+' is a space in a query).
+StatusOr<std::string> unescape(std::string_view in, bool query) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%') {
+      int hi = i + 2 < in.size() ? hexValue(in[i + 1]) : -1, lo = hi >= 0 ? hexValue(in[i + 2]) : -1;
+      if (lo < 0) return InvalidArgumentError("bad percent escape in \"" + std::string(in) + "\"");
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (query && in[i] == '+') {
+      out.push_back(' ');
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
+// parseBinaryUri: binary:///abs/path?k=v&flag -> {path, k, v, flag}.
+StatusOr<std::vector<std::string>> parseBinaryUri(const std::string& uri) {
+  std::string_view rest = std::string_view(uri).substr(std::string_view("binary://").size());
+  if (rest.empty() || rest[0] != '/') {
+    return InvalidArgumentError("stdio " + uri + ": a binary:// URI needs an absolute path (binary:///path)");
+  }
+  size_t q = rest.find('?');
+  auto path = unescape(rest.substr(0, q), false);
+  if (!path.ok()) return path.status();
+  std::vector<std::string> argv{*path};
+  if (q == std::string_view::npos) return argv;
+  std::string_view query = rest.substr(q + 1);
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    auto key = unescape(pair.substr(0, eq), true);
+    if (!key.ok()) return key.status();
+    argv.push_back(*key);
+    if (eq != std::string_view::npos && eq + 1 < pair.size()) {
+      auto value = unescape(pair.substr(eq + 1), true);
+      if (!value.ok()) return value.status();
+      argv.push_back(*value);
+    }
+  }
+  return argv;
+}
+
+struct PipeFds {
+  int r = -1, w = -1;
+  ~PipeFds() { closeBoth(); }
+  void closeBoth() {
+    if (r >= 0) ::close(r);
+    if (w >= 0) ::close(w);
+    r = w = -1;
+  }
+  int takeR() { return std::exchange(r, -1); }
+  int takeW() { return std::exchange(w, -1); }
+};
+
+Task<Status> readUntilEof(std::shared_ptr<runtime::Stream> s) {
+  char buf[64];
+  for (;;) {
+    auto n = co_await s->read(std::span<char>(buf, sizeof buf));
+    if (!n.ok()) co_return n.status();
+    if (*n == 0) co_return OkStatus();
+  }
+}
+
+Task<void> reapLogger(std::unique_ptr<runtime::Process> p, std::string id) {
+  runtime::ExitStatus st = co_await p->wait();
+  HLOG(Debug, "shim.logger_exited").kv("task", id).kv("pid", p->pid()).kv("exit_code", st.exitCode);
+}
+
 std::string stripFifo(const std::string& uri) {
   if (uri.rfind("fifo://", 0) == 0) return uri.substr(7);
   return uri;
@@ -97,9 +183,7 @@ std::string stripFifo(const std::string& uri) {
 
 Task<StatusOr<std::unique_ptr<runtime::Stream>>> openOutput(runtime::EpollEventLoop& loop, std::string uri) {
   if (uri.empty()) co_return std::unique_ptr<runtime::Stream>();
-  if (uri.rfind("binary://", 0) == 0) {
-    co_return UnimplementedError("stdio " + uri + ": binary:// logging drivers are not implemented");
-  }
+  if (isBinaryUri(uri)) co_return InvalidArgumentError("stdio " + uri + ": a binary:// logger serves stdout and stderr together");
   if (uri.rfind("file://", 0) == 0) {
     std::string path = uri.substr(7);
     int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -118,6 +202,77 @@ Task<StatusOr<std::unique_ptr<runtime::Stream>>> openOutput(runtime::EpollEventL
     if (errno != ENXIO || attempt >= 1000) co_return errnoStatus(errno, "open", path);
     co_await runtime::sleep(loop, std::chrono::milliseconds(10));
   }
+}
+
+bool isBinaryUri(const std::string& uri) { return uri.rfind("binary://", 0) == 0; }
+
+Status checkOutputUris(const std::string& stdoutUri, const std::string& stderrUri) {
+  if (isBinaryUri(stderrUri) && stderrUri != stdoutUri) {
+    return InvalidArgumentError("stdio: a binary:// stderr (" + stderrUri + ") needs the same binary:// stdout");
+  }
+  if (!isBinaryUri(stdoutUri)) return OkStatus();
+  auto argv = parseBinaryUri(stdoutUri);
+  if (!argv.ok()) return argv.status();
+  if (::access((*argv)[0].c_str(), X_OK) != 0) {
+    return InvalidArgumentError("stdio " + stdoutUri + ": logger " + (*argv)[0] + ": " + std::strerror(errno));
+  }
+  return OkStatus();
+}
+
+Task<StatusOr<LoggerStreams>> startBinaryLogger(runtime::EpollEventLoop& loop, runtime::ProcessRunner& runner,
+                                               BinaryLoggerOptions o) {
+  auto argv = parseBinaryUri(o.uri);
+  if (!argv.ok()) co_return argv.status();
+  PipeFds out, err, ready;
+  for (PipeFds* p : {&out, &err, &ready}) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) co_return errnoStatus(errno, "pipe2", o.uri);
+    p->r = fds[0];
+    p->w = fds[1];
+  }
+  runtime::ProcessSpec spec;
+  spec.path = (*argv)[0];
+  spec.args = *argv;
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string_view kv(*e);
+    size_t eq = kv.find('=');
+    if (eq != std::string_view::npos) env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+  }
+  env["CONTAINER_ID"] = o.containerId;
+  env["CONTAINER_NAMESPACE"] = o.ns;
+  spec.env = std::move(env);
+  spec.stdinMode = spec.stdoutMode = spec.stderrMode = runtime::StdioMode::kNull;
+  spec.newSession = true;
+  spec.extraFds = {out.r, err.r, ready.w};
+  auto proc = runner.spawn(spec);
+  if (!proc.ok()) co_return Status(proc.status().code(), "stdio " + o.uri + ": starting the logger: " + proc.status().message());
+  // Only the logger holds these now: it sees EOF when we close our write ends.
+  ::close(out.takeR());
+  ::close(err.takeR());
+  ::close(ready.takeW());
+  auto readyStream = runtime::FdStream::create(loop, ready.takeR(), runtime::FdStream::Kind::kPipeRead, "logger-ready");
+  if (!readyStream.ok()) co_return readyStream.status();
+  std::shared_ptr<runtime::Stream> rs(std::move(*readyStream));
+  Status st = co_await runtime::withTimeout(loop, readUntilEof(rs), o.readyTimeout, [] {
+    return DeadlineExceededError("the logger did not close its ready pipe (fd 5)");
+  });
+  rs->close();
+  if (!st.ok()) {
+    (void)(*proc)->signal(SIGKILL);
+    runtime::spawn(reapLogger(std::move(*proc), o.containerId));
+    co_return Status(st.code(), "stdio " + o.uri + ": " + st.message());
+  }
+  HLOG(Info, "shim.logger_started").kv("task", o.containerId).kv("pid", (*proc)->pid()).kv("uri", o.uri);
+  runtime::spawn(reapLogger(std::move(*proc), o.containerId));
+  LoggerStreams streams;
+  auto o1 = runtime::FdStream::create(loop, out.takeW(), runtime::FdStream::Kind::kPipeWrite, "logger-stdout");
+  if (!o1.ok()) co_return o1.status();
+  auto e1 = runtime::FdStream::create(loop, err.takeW(), runtime::FdStream::Kind::kPipeWrite, "logger-stderr");
+  if (!e1.ok()) co_return e1.status();
+  streams.out = std::move(*o1);
+  streams.err = std::move(*e1);
+  co_return streams;
 }
 
 Task<StatusOr<std::unique_ptr<runtime::Stream>>> openInput(runtime::EpollEventLoop& loop, std::string uri) {

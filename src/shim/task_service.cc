@@ -201,6 +201,7 @@ Status mountRootfs(const task::CreateTaskRequest& req, const std::string& target
 Task<StatusOr<task::CreateTaskResponse>> doCreate(StateP s, task::CreateTaskRequest req) {
   if (s->tasks.count(req.id())) co_return AlreadyExistsError("task " + req.id() + " already exists");
   if (!req.checkpoint().empty()) co_return UnimplementedError("checkpoint/restore is not supported by runhcs");
+  if (Status io = checkOutputUris(req.stdout(), req.stderr()); !io.ok()) co_return io;
   std::ifstream in(req.bundle() + "/config.json");
   std::stringstream text;
   text << in.rdbuf();
@@ -305,15 +306,32 @@ Task<void> watchExit(StateP s, std::shared_ptr<TaskRecord> t, std::shared_ptr<Pr
   p->exited.notifyAll();
 }
 
-Task<Status> attachStdio(StateP s, std::shared_ptr<Proc> p) {
+Task<Status> attachStdio(StateP s, std::string taskId, std::shared_ptr<Proc> p) {
   auto& loop = s->rt.epoll();
-  if (!p->stdoutPath.empty() && p->gp->stdoutStream()) {
+  if (isBinaryUri(p->stdoutPath)) {
+    // containerd's binary logging: one logger takes stdout and stderr.
+    BinaryLoggerOptions o;
+    o.uri = p->stdoutPath;
+    o.containerId = taskId;
+    o.ns = s->config.ns;
+    auto logger = co_await startBinaryLogger(loop, s->rt.processes(), o);
+    if (!logger.ok()) co_return logger.status();
+    if (p->gp->stdoutStream()) {
+      std::shared_ptr<runtime::Stream> from(p->gp->takeStdio(1)), to(std::move(logger->out));
+      runtime::spawn(relay(from, to, true));
+    }
+    if (!p->terminal && p->gp->stderrStream()) {
+      std::shared_ptr<runtime::Stream> from(p->gp->takeStdio(2)), to(std::move(logger->err));
+      runtime::spawn(relay(from, to, true));
+    }
+  }
+  if (!isBinaryUri(p->stdoutPath) && !p->stdoutPath.empty() && p->gp->stdoutStream()) {
     auto out = co_await openOutput(loop, p->stdoutPath);
     if (!out.ok()) co_return out.status();
     std::shared_ptr<runtime::Stream> from(p->gp->takeStdio(1)), to(std::move(*out));
     runtime::spawn(relay(from, to, true));
   }
-  if (!p->terminal && !p->stderrPath.empty() && p->gp->stderrStream()) {
+  if (!isBinaryUri(p->stdoutPath) && !p->terminal && !p->stderrPath.empty() && p->gp->stderrStream()) {
     auto err = co_await openOutput(loop, p->stderrPath);
     if (!err.ok()) co_return err.status();
     std::shared_ptr<runtime::Stream> from(p->gp->takeStdio(2)), to(std::move(*err));
@@ -352,7 +370,7 @@ Task<StatusOr<task::StartResponse>> doStart(StateP s, task::StartRequest req) {
   (*p)->gp = std::move(*gp);
   (*p)->pid = (*p)->gp->pid();
   (*p)->started = true;
-  Status io = co_await attachStdio(s, *p);
+  Status io = co_await attachStdio(s, req.id(), *p);
   if (!io.ok()) HLOG(Warn, "shim.stdio_failed").kv("task", req.id()).kv("error", io.toString());
   if (req.exec_id().empty()) {
     ev::TaskStart e;
@@ -471,6 +489,7 @@ Task<StatusOr<Empty>> doExec(StateP s, task::ExecProcessRequest req) {
   if (req.exec_id().empty()) co_return InvalidArgumentError("exec_id is required");
   if ((*t)->execs.count(req.exec_id())) co_return AlreadyExistsError("exec " + req.exec_id() + " already exists");
   if ((*t)->init->exitStatus) co_return FailedPreconditionError("task " + req.id() + " has exited");
+  if (Status io = checkOutputUris(req.stdout(), req.stderr()); !io.ok()) co_return io;
   auto spec = parseJson(req.spec().value());
   if (!spec.ok() || !spec->is_object()) co_return InvalidArgumentError("exec spec: not an OCI process JSON document");
   auto p = std::make_shared<Proc>();
