@@ -57,6 +57,21 @@ std::string_view name(HResult hr) {
     case kVmcomputeSystemNotFound: return "VMCOMPUTE_E_SYSTEM_NOT_FOUND";
     case kVmcomputeAlreadyStopped: return "VMCOMPUTE_E_SYSTEM_ALREADY_STOPPED";
     case kHcnPortAlreadyExists: return "HCN_E_PORT_ALREADY_EXISTS";
+    case kHcnInvalidNetworkType: return "HCN_E_INVALID_NETWORK_TYPE";
+    case kHcnInvalidEndpoint: return "HCN_E_INVALID_ENDPOINT";
+    case kHcnInvalidPolicy: return "HCN_E_INVALID_POLICY";
+    case kHcnInvalidPolicyType: return "HCN_E_INVALID_POLICY_TYPE";
+    case kHcnNetworkAlreadyExists: return "HCN_E_NETWORK_ALREADY_EXISTS";
+    case kHcnPolicyAlreadyExists: return "HCN_E_POLICY_ALREADY_EXISTS";
+    case kHcnEndpointAlreadyAttached: return "HCN_E_ENDPOINT_ALREADY_ATTACHED";
+    case kHcnRequestUnsupported: return "HCN_E_REQUEST_UNSUPPORTED";
+    case kHcnInvalidJson: return "HCN_E_INVALID_JSON";
+    case kHcnInvalidIp: return "HCN_E_INVALID_IP";
+    case kHcnEntityHasReferences: return "HCN_E_ENTITY_HAS_REFERENCES";
+    case kHcnInvalidPrefix: return "HCN_E_INVALID_PREFIX";
+    case kHcnInvalidSubnet: return "HCN_E_INVALID_SUBNET";
+    case kHcnEndpointNotAttached: return "HCN_E_ENDPOINT_NOT_ATTACHED";
+    case kNoMoreItems: return "ERROR_NO_MORE_ITEMS";
     default: return {};
   }
 }

@@ -79,8 +79,25 @@ inline constexpr HResult kVmcomputeInvalidJson = 0xC037010D;
 inline constexpr HResult kVmcomputeSystemNotFound = 0xC037010E;
 inline constexpr HResult kVmcomputeAlreadyStopped = 0xC0370110;
 
-// HCN.
+// HCN (winerror.h FACILITY 0x3B).
+inline constexpr HResult kHcnInvalidNetworkType = 0x803B000B;
+inline constexpr HResult kHcnInvalidEndpoint = 0x803B000C;
+inline constexpr HResult kHcnInvalidPolicy = 0x803B000D;
+inline constexpr HResult kHcnInvalidPolicyType = 0x803B000E;
+inline constexpr HResult kHcnNetworkAlreadyExists = 0x803B0010;
+inline constexpr HResult kHcnPolicyAlreadyExists = 0x803B0012;
 inline constexpr HResult kHcnPortAlreadyExists = 0x803B0013;
+inline constexpr HResult kHcnEndpointAlreadyAttached = 0x803B0014;
+inline constexpr HResult kHcnRequestUnsupported = 0x803B0015;
+inline constexpr HResult kHcnInvalidJson = 0x803B001B;
+inline constexpr HResult kHcnInvalidIp = 0x803B001E;
+inline constexpr HResult kHcnEntityHasReferences = 0x803B002C;
+inline constexpr HResult kHcnInvalidPrefix = 0x803B0030;
+inline constexpr HResult kHcnInvalidSubnet = 0x803B0032;
+inline constexpr HResult kHcnEndpointNotAttached = 0x803B0034;
+// The fake's answer when a network's address or MAC pool is used up
+// (ERROR_NO_MORE_ITEMS; real HNS's code for this is not documented).
+inline constexpr HResult kNoMoreItems = fromWin32(259);
 
 // succeeded is true for S_OK, S_FALSE and every other non-negative HRESULT.
 constexpr bool succeeded(HResult hr) { return (hr & 0x80000000u) == 0; }

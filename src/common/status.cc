@@ -47,6 +47,14 @@ Code codeFromHResult(HResult hr) {
     case kVmcomputeInvalidJson:
     case kHcsInvalidLayer:
     case kHcsImageMismatch:
+    case kHcnInvalidNetworkType:
+    case kHcnInvalidEndpoint:
+    case kHcnInvalidPolicy:
+    case kHcnInvalidPolicyType:
+    case kHcnInvalidJson:
+    case kHcnInvalidIp:
+    case kHcnInvalidPrefix:
+    case kHcnInvalidSubnet:
       return Code::kInvalidArgument;
     case kHcsSystemNotFound:
     case kVmcomputeSystemNotFound:
@@ -56,7 +64,17 @@ Code codeFromHResult(HResult hr) {
     case kHcsSystemAlreadyExists:
     case kAlreadyExists:
     case kHcnPortAlreadyExists:
+    case kHcnNetworkAlreadyExists:
+    case kHcnPolicyAlreadyExists:
+    case kHcnEndpointAlreadyAttached:
       return Code::kAlreadyExists;
+    case kHcnEntityHasReferences:
+    case kHcnEndpointNotAttached:
+      return Code::kFailedPrecondition;
+    case kNoMoreItems:
+      return Code::kResourceExhausted;
+    case kHcnRequestUnsupported:
+      return Code::kUnimplemented;
     case kHcsInvalidState:
     case kVmcomputeInvalidState:
     case kInvalidState:
