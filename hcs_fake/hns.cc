@@ -98,6 +98,10 @@ struct FakeHns::State {
   std::set<uint64_t> macsUsed;
   std::set<std::string> lbPorts;
   uint32_t nextCompartment = 2;
+  // Default id source (no options.newId): a counter whose reservation is
+  // persisted, so ids are never reused after a restart.
+  uint64_t nextId = 1;
+  uint64_t reservedId = 1;
 };
 
 namespace {
@@ -202,10 +206,6 @@ bool matchesFilter(const Json& props, const Json& filter) {
 }  // namespace
 
 FakeHns::FakeHns(FakeHnsOptions options) : options_(std::move(options)), s_(std::make_unique<State>()) {
-  if (!options_.newId) {
-    auto counter = std::make_shared<uint64_t>(0);
-    options_.newId = [counter] { return Guid::fromRandom(0x484e53ULL << 40 | ++*counter, ++*counter).toString(); };
-  }
   if (options_.statePath.empty()) return;
   std::ifstream in(options_.statePath);
   if (!in) return;
@@ -214,6 +214,9 @@ FakeHns::FakeHns(FakeHnsOptions options) : options_(std::move(options)), s_(std:
   auto j = parseJson(text.str());
   std::vector<Json> saved;
   if (j.ok() && j->is_object() && (*j)["Networks"].is_array()) saved = (*j)["Networks"].get<std::vector<Json>>();
+  if (j.ok() && j->is_object() && (*j)["NextId"].is_number_unsigned()) {
+    s_->nextId = s_->reservedId = (*j)["NextId"].get<uint64_t>();
+  }
   if (!j.ok() || !j->is_object()) {
     // Keep what cannot be read, and start empty.
     std::string aside = options_.statePath + ".corrupt";
@@ -341,7 +344,15 @@ struct Ctx {
 StatusOr<std::string> chooseId(Ctx c, const std::string& requested, const std::string& docId, const std::string& op,
                                bool exists) {
   std::string id = !requested.empty() ? requested : docId;
-  if (id.empty()) return lower(c.o.newId());
+  if (id.empty() && c.o.newId) return lower(c.o.newId());
+  if (id.empty()) {
+    if (c.s.nextId >= c.s.reservedId) {
+      c.s.reservedId = c.s.nextId + (1u << 20);
+      saveNetworks(c.o, c.s);
+    }
+    uint64_t n = c.s.nextId++;
+    return Guid::fromRandom(0x484e53ULL << 40 | n, n).toString();
+  }
   auto g = Guid::parse(id);
   if (!g.ok()) return err(hresult::kInvalidArg, op, id, "\"" + id + "\" is not a GUID");
   if (exists) return err(hresult::kAlreadyExists, op, id, "an object with id " + id + " already exists");
@@ -869,7 +880,10 @@ void saveNetworks(const FakeHnsOptions& o, const FakeHns::State& s) {
   std::string tmp = o.statePath + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << Json{{"Networks", nets}}.dump(1);
+    Json doc = Json::object();
+    doc["Networks"] = nets;
+    doc["NextId"] = s.reservedId;
+    out << doc.dump(1);
     if (!out) {
       HLOG(Error, "hns.state_save_failed").kv("path", tmp);
       return;

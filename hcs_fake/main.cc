@@ -2,6 +2,11 @@
 //
 //   hcs_fake [--address unix:///path/hcs.sock] [--state-dir DIR] [--vm-backend sim|none]
 //            [--gcs PATH] [--vsock-root DIR] [--gcs-debug] [-debug | -quiet]
+//            [--hns-version MAJOR.MINOR] [--hns-state FILE]
+//
+// Also serves the fake HNS/HCN (service hcsshim.hcsfake.v1.Hns): networks
+// persist in --hns-state (default: hns.json in the state dir) across
+// restarts; --hns-version sets the version it reports (default 15.4).
 //
 // VirtualMachine systems get a guest from the VM backend: `sim` (default)
 // runs the gcs binary (--gcs; default: next to this binary) as the guest,
@@ -22,9 +27,11 @@
 #include <string>
 
 #include "hcs_fake/daemon_service.h"
+#include "hcs_fake/hns_daemon_service.h"
 #include "hcs_fake/service.h"
 #include "hcs_fake/sim_backend.h"
 #include "platforms/linux/daemon_hcs.h"
+#include "src/common/guid.h"
 #include "src/common/log.h"
 #include "src/runtime/real_runtime.h"
 #include "src/runtime/signals.h"
@@ -37,7 +44,8 @@ using hcsshim::runtime::Task;
 void usage() {
   std::fprintf(stderr,
                "usage: hcs_fake [--address unix:///path/hcs.sock] [--state-dir DIR] [--vm-backend sim|none]\n"
-               "                [--gcs PATH] [--vsock-root DIR] [--gcs-debug] [-debug | -quiet]\n");
+               "                [--gcs PATH] [--vsock-root DIR] [--gcs-debug] [-debug | -quiet]\n"
+               "                [--hns-version MAJOR.MINOR] [--hns-state FILE]\n");
 }
 
 }  // namespace
@@ -45,7 +53,8 @@ void usage() {
 int main(int argc, char** argv) {
   using namespace hcsshim;
   std::string address = platforms::defaultHcsAddress();
-  std::string stateDir, vmBackend = "sim", gcsPath, vsockRoot;
+  std::string stateDir, vmBackend = "sim", gcsPath, vsockRoot, hnsState;
+  schema::HcnVersion hnsVersion{15, 4, {}};
   std::vector<std::string> gcsArgs;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -71,6 +80,17 @@ int main(int argc, char** argv) {
       gcsPath = value("--gcs");
     } else if (a.rfind("--vsock-root", 0) == 0) {
       vsockRoot = value("--vsock-root");
+    } else if (a.rfind("--hns-version", 0) == 0) {
+      std::string v = value("--hns-version");
+      unsigned major = 0, minor = 0;
+      char tail = 0;
+      if (std::sscanf(v.c_str(), "%u.%u%c", &major, &minor, &tail) != 2) {
+        std::fprintf(stderr, "hcs_fake: --hns-version: want MAJOR.MINOR, got %s\n", v.c_str());
+        return 2;
+      }
+      hnsVersion = schema::HcnVersion{major, minor, {}};
+    } else if (a.rfind("--hns-state", 0) == 0) {
+      hnsState = value("--hns-state");
     } else if (a == "--gcs-debug") {
       gcsArgs.push_back("-debug");
     } else if (a == "-h" || a == "--help") {
@@ -122,6 +142,12 @@ int main(int argc, char** argv) {
   hcs_fake::FakeHcsService service(**rt, std::move(backend));
   ttrpc::Server server(**rt, ttrpc::ServerOptions{.requireSameUser = true});
   hcs_fake::DaemonService daemon(**rt, service, server, stateDir + "/stdio");
+  runtime::Random& random = (*rt)->random();
+  hcs_fake::FakeHns hns(hcs_fake::FakeHnsOptions{
+      .version = hnsVersion,
+      .statePath = hnsState.empty() ? stateDir + "/hns.json" : hnsState,
+      .newId = [&random] { return Guid::fromRandom(random.next(), random.next()).toString(); }});
+  hcs_fake::registerHnsService(hns, server);
   auto listener = (*rt)->transport().listen(address);
   if (!listener.ok()) {
     std::fprintf(stderr, "hcs_fake: %s\n", listener.status().toString().c_str());
