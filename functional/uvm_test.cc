@@ -11,8 +11,10 @@
 #include "functional/harness/gcs_guest.h"
 #include "functional/harness/hcs_fake_daemon.h"
 #include "platforms/linux/daemon_hcs.h"
+#include "platforms/linux/daemon_hns.h"
 #include "platforms/linux/hybrid_vsock.h"
 #include "src/common/status_matchers.h"
+#include "src/hns/hcn.h"
 #include "src/runtime/real_runtime.h"
 #include "src/uvm/uvm.h"
 
@@ -21,6 +23,7 @@ namespace {
 
 using ::hcsshim::testing::HResultIs;
 using ::hcsshim::testing::IsOk;
+using ::hcsshim::testing::StatusIs;
 using ::testing::HasSubstr;
 using runtime::Task;
 namespace fs = std::filesystem;
@@ -191,6 +194,107 @@ TEST_F(UvmTest, ContainerFromBusyboxLayers) {
   EXPECT_THAT(run((*c)->remove()), IsOk());
   auto [code, out] = uvmRun(vm, "grep -c /run/mounts/plan9 /proc/mounts; ls /run/gcs/c | wc -l");
   EXPECT_EQ(out, "0\n0\n") << "the layer share and the container's state are gone";
+}
+
+// HNS endpoints reach the guest: each VM gets its endpoint's NIC, the guest
+// moves it into the HCN namespace's network namespace with the endpoint's
+// address, route and DNS; a container in that namespace sees them (`ip addr`
+// from inside) and reaches a peer endpoint's container on the same network.
+TEST_F(UvmTest, EndpointsReachTheGuestAndEachOther) {
+  auto hnsApi = run(platforms::DaemonHns::connect(*rt_, daemon_->address()));
+  ASSERT_THAT(hnsApi, IsOk());
+  hns::HcnClient hcn(**hnsApi);
+  schema::HostComputeNetwork n;
+  n.name = "uvm-net";
+  n.type = "L2Bridge";
+  schema::HcnSubnet sub;
+  sub.ipAddressPrefix = "192.0.2.0/24";  // TEST-NET-1: nothing on the host uses it
+  sub.routes.push_back({"192.0.2.1", "0.0.0.0/0", {}, {}});
+  n.ipams.push_back({"Static", {sub}, {}});
+  n.dns = schema::HcnDns{};
+  n.dns->suffix = "sim.test";
+  n.dns->serverList = {"192.0.2.53"};
+  auto net = run(hcn.createNetwork(n));
+  ASSERT_THAT(net, IsOk());
+  auto epA = run(hcn.createEndpoint(*net->id, {}));
+  auto epB = run(hcn.createEndpoint(*net->id, {}));
+  ASSERT_THAT(epA, IsOk());
+  ASSERT_THAT(epB, IsOk());
+  schema::HostComputeNamespace nsDoc;
+  nsDoc.type = "Guest";
+  auto nsA = run(hcn.createNamespace(nsDoc));
+  auto nsB = run(hcn.createNamespace(nsDoc));
+  ASSERT_THAT(nsA, IsOk());
+  ASSERT_THAT(nsB, IsOk());
+  ASSERT_THAT(run(hcn.attachEndpoint(*nsA->id, *epA->id)), IsOk());
+  ASSERT_THAT(run(hcn.attachEndpoint(*nsB->id, *epB->id)), IsOk());
+  std::string ipA = *epA->ipConfigurations[0].ipAddress, ipB = *epB->ipConfigurations[0].ipAddress;
+
+  auto& vmA = boot("vm-net-a");
+  auto& vmB = boot("vm-net-b");
+  ASSERT_THAT(run(vmA.addNetworkEndpoint(*epA, *nsA->id)), IsOk());
+  ASSERT_THAT(run(vmB.addNetworkEndpoint(*epB, *nsB->id)), IsOk());
+  EXPECT_THAT(run(vmB.addNetworkEndpoint(*epB, *nsB->id)), StatusIs(Code::kAlreadyExists));
+  auto layer = functional::makeBusyboxLayer(*rt_, dir_);
+  ASSERT_THAT(layer, IsOk());
+  auto container = [&](uvm::UtilityVM& vm, const std::string& id, const std::string& ns, const std::string& script) {
+    auto spec = functional::runcSpec(*rt_, dir_, "/", {"sh", "-c", script});
+    EXPECT_THAT(spec, IsOk());
+    (*spec)["windows"]["network"]["networkNamespace"] = ns;
+    auto c = run(vm.createContainer(id, {*layer}, *spec));
+    EXPECT_THAT(c, IsOk());
+    return std::move(*c);
+  };
+  // B listens; A shows its interface, DNS and route, then talks to B.
+  auto b = container(vmB, "peer-b", *nsB->id, "nc -l -p 7777");
+  auto pb = run(b->start({}, {.out = true}));
+  ASSERT_THAT(pb, IsOk());
+  auto a = container(vmA, "peer-a", *nsA->id,
+                     "ip addr show eth0; ip route; cat /etc/resolv.conf; "
+                     "for i in $(seq 50); do echo hello-from-a | nc -w 2 " + ipB + " 7777 && exit 0; sleep 0.1; done; exit 1");
+  auto pa = run(a->start({}, {.out = true}));
+  ASSERT_THAT(pa, IsOk());
+  std::string outA = *run(runtime::readToEnd(*(*pa)->stdoutStream()));
+  EXPECT_EQ(*run((*pa)->wait()), 0u) << outA;
+  EXPECT_THAT(outA, HasSubstr("inet " + ipA + "/24"));
+  std::string mac = *epA->macAddress;
+  for (auto& ch : mac) ch = ch == '-' ? ':' : static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  EXPECT_THAT(outA, HasSubstr("link/ether " + mac));
+  EXPECT_THAT(outA, HasSubstr("default via 192.0.2.1 dev eth0"));
+  EXPECT_THAT(outA, HasSubstr("nameserver 192.0.2.53"));
+  EXPECT_THAT(outA, HasSubstr("search sim.test"));
+  EXPECT_EQ(*run(runtime::readToEnd(*(*pb)->stdoutStream())), "hello-from-a\n");
+  EXPECT_EQ(*run((*pb)->wait()), 0u);
+  (void)run(a->waitExit());
+  (void)run(b->waitExit());
+  EXPECT_THAT(run(a->remove()), IsOk());
+  EXPECT_THAT(run(b->remove()), IsOk());
+  // Unplugging: the NIC leaves the guest's namespace and the host.
+  ASSERT_THAT(run(vmA.removeNetworkEndpoint(*epA->id)), IsOk());
+  auto links = [&] {
+    return runtime::blockOn(rt_->loop(), [](runtime::Runtime& rt) -> Task<std::string> {
+      runtime::ProcessSpec spec{.path = "ip", .args = {"ip", "-br", "link"}};
+      spec.stdoutMode = runtime::StdioMode::kPipe;
+      auto p = rt.processes().spawn(spec);
+      if (!p.ok()) co_return std::string();
+      auto out = co_await runtime::readToEnd(*(*p)->stdoutStream());
+      (void)co_await (*p)->wait();
+      co_return out.ok() ? *out : std::string();
+    }(*rt_));
+  };
+  auto hex8 = [](const std::string& id) {
+    std::string h;
+    for (char ch : id) if (std::isxdigit(static_cast<unsigned char>(ch)) && h.size() < 8) h.push_back(ch);
+    return h;
+  };
+  EXPECT_THAT(links(), ::testing::Not(HasSubstr("hcsh" + hex8(*epA->id))));
+  EXPECT_THAT(links(), HasSubstr("hcsh" + hex8(*epB->id)));
+  for (auto& vm : vms_) EXPECT_THAT(run(vm->close()), IsOk());
+  vms_.clear();
+  // Stopping a VM takes its NICs and, with the last one, the network's bridge.
+  for (int i = 0; i < 100 && links().find("hcs") != std::string::npos; ++i) usleep(20000);
+  EXPECT_THAT(links(), ::testing::Not(HasSubstr("hcs"))) << "NIC or bridge left on the host";
+  EXPECT_THAT(run(hcn.deleteEndpoint(*epA->id)), IsOk());
 }
 
 TEST_F(UvmTest, HotAddAndRemoveAnExt4DiskAsScsi) {

@@ -95,6 +95,7 @@ struct AgentState {
   Mounter& mounter;
   AgentOptions options;
   PathPolicy paths;
+  NetworkManager* network = nullptr;  // null: Network requests answer E_NOTIMPL
   std::shared_ptr<Connection> conn;
   bool stopping = false;
   bool shutdownRequested = false;  // the host shut the UVM down
@@ -272,6 +273,39 @@ Result createContainer(State& s, const std::string& payload) {
   // in a parent's cgroup.
   if (!spec.contains("linux") || !spec["linux"].is_object()) spec["linux"] = Json::object();
   spec["linux"]["cgroupsPath"] = s.options.cgroupParent + "/gcs/" + id;
+  // The HCN namespace the host put the container in (hcsshim sends it as
+  // windows.network.networkNamespace): join its network namespace, use its DNS.
+  const Json* nsid = nullptr;
+  if (spec.contains("windows") && spec["windows"].is_object() && spec["windows"].contains("network") &&
+      spec["windows"]["network"].is_object() && spec["windows"]["network"].contains("networkNamespace")) {
+    nsid = &spec["windows"]["network"]["networkNamespace"];
+  }
+  if (nsid && (!nsid->is_string() || nsid->get<std::string>().empty())) {
+    return invalidArg("ContainerConfig.OciSpecification.windows.network.networkNamespace: want a namespace id");
+  }
+  if (nsid) {
+    if (!s.network) {
+      return Status::fromHResult(hr::kNotImpl, "", id, "this guest has no network support (networkNamespace requested)");
+    }
+    std::string ns = nsid->get<std::string>();
+    HCS_ASSIGN_OR_RETURN(std::string path, s.network->namespacePath(ns));
+    Json& namespaces = spec["linux"]["namespaces"];
+    if (!namespaces.is_array()) namespaces = Json::array();
+    bool found = false;
+    for (auto& n : namespaces) {
+      if (n.is_object() && n.value("type", "") == "network") {
+        n["path"] = path;
+        found = true;
+      }
+    }
+    if (!found) namespaces.push_back(Json{{"type", "network"}, {"path", path}});
+    std::string resolv = s.network->resolvConf(ns);
+    if (!resolv.empty()) {
+      if (!spec["mounts"].is_array()) spec["mounts"] = Json::array();
+      spec["mounts"].push_back(Json{{"destination", "/etc/resolv.conf"}, {"type", "bind"}, {"source", resolv},
+                                    {"options", Json::array({"rbind", "ro"})}});
+    }
+  }
   auto c = std::make_shared<Container>();
   c->id = id;
   c->bundle = s.options.stateDir + "/c/" + id;
@@ -664,11 +698,31 @@ Result modifySettings(State& s, const std::string& payload) {
     }
     return Json::object();
   }
-  if (r.resourceType == resource::kNetwork || r.resourceType == resource::kVPciDevice) {
+  if (r.resourceType == resource::kVPciDevice) {
     return Status::fromHResult(hr::kNotImpl, "", req.containerId,
                                "resource type " + r.resourceType + " is not implemented in this guest yet");
   }
   return invalidArg("Request.ResourceType: unknown resource type \"" + r.resourceType + "\"");
+}
+
+// modifyNetwork: an endpoint's NIC into (Add) or out of (Remove) its namespace.
+Task<Result> modifyNetwork(StateP s, ModifyRequest r) {
+  if (!s->network) co_return Status::fromHResult(hr::kNotImpl, "", "", "this guest has no network support");
+  if (r.requestType != "Add" && r.requestType != "Remove") {
+    co_return invalidArg("Request.RequestType: Network takes Add or Remove, got \"" + r.requestType + "\"");
+  }
+  auto a = decodeAs<LcowNetworkAdapter>(jsonText(r.settings), "Request.Settings");
+  if (!a.ok()) co_return a.status();
+  Status st = r.requestType == "Add" ? co_await s->network->addAdapter(*a)
+                                     : co_await s->network->removeAdapter(a->namespaceId, a->id);
+  if (!st.ok()) co_return st;
+  co_return Json::object();
+}
+
+Task<Result> modifySettingsAsync(StateP s, std::string payload) {
+  auto req = decodeAs<ModifySettingsRequest>(payload);
+  if (req.ok() && req->request.resourceType == resource::kNetwork) co_return co_await modifyNetwork(s, req->request);
+  co_return modifySettings(*s, payload);
 }
 
 Result shutdownContainer(State& s, const std::string& payload, bool forced) {
@@ -766,7 +820,7 @@ Task<Result> dispatch(StateP s, uint32_t type, std::string payload) {
     case msg::kSignalProcess: co_return signalProcess(*s, payload);
     case msg::kResizeConsole: co_return resizeConsole(*s, payload);
     case msg::kGetProperties: co_return co_await getProperties(s, payload);
-    case msg::kModifySettings: co_return modifySettings(*s, payload);
+    case msg::kModifySettings: co_return co_await modifySettingsAsync(s, payload);
     case msg::kDumpStacks: co_return dumpStacks(*s);
     case msg::kDeleteContainerState: co_return co_await deleteContainerState(s, payload);
     case msg::kUpdateContainer: co_return co_await updateContainer(s, payload);
@@ -857,8 +911,10 @@ Task<void> serve(StateP s, std::shared_ptr<Connection> conn) {
 }  // namespace
 
 Agent::Agent(runtime::Runtime& rt, HostDialer& dialer, ContainerRuntime& containers, Mounter& mounter,
-             AgentOptions options)
-    : s_(std::make_shared<AgentState>(rt, dialer, containers, mounter, std::move(options))) {}
+             AgentOptions options, NetworkManager* network)
+    : s_(std::make_shared<AgentState>(rt, dialer, containers, mounter, std::move(options))) {
+  s_->network = network;
+}
 
 Agent::~Agent() { stop(); }
 

@@ -17,6 +17,7 @@
 
 #include "gcs/container_runtime.h"
 #include "gcs/host_dialer.h"
+#include "gcs/network.h"
 #include "gcs/storage.h"
 #include "src/bridge/messages.h"
 #include "src/bridge/protocol.h"
@@ -47,8 +48,10 @@ struct AgentState;
 
 class Agent {
  public:
+  // network: the guest's network configurator (null: Network requests and
+  // containers asking for a network namespace answer E_NOTIMPL).
   Agent(runtime::Runtime& rt, HostDialer& dialer, ContainerRuntime& containers, Mounter& mounter,
-        AgentOptions options);
+        AgentOptions options, NetworkManager* network = nullptr);
   ~Agent();
 
   // run dials and serves until stop() or the host shuts the UVM down

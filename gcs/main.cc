@@ -217,13 +217,15 @@ int main(int argc, char** argv) {
   gcs::RuncRuntime runc((*rt)->epoll(), (*rt)->posixProcesses(),
                         gcs::RuncOptions{.runcPath = runcPath, .root = stateDir + "/runc", .noPivot = noPivot});
   gcs::LinuxMounter mounter;
+  gcs::LinuxNetworkManager network((*rt)->processes(), stateDir);
   gcs::Agent agent(**rt, dialer, runc, mounter,
                    gcs::AgentOptions{.stateDir = stateDir,
                                      .mountRoots = mountRoots,
                                      .plan9Root = plan9Root,
                                      .scsiRoot = scsiRoot,
                                      .pmemRoot = pmemRoot,
-                                     .cgroupParent = cgroupParent});
+                                     .cgroupParent = cgroupParent},
+                   &network);
   HLOG(Info, "gcs.starting").kv("host", prefix).kv("state_dir", stateDir).kv("pid", getpid());
 
   // Orphans reparented to us are reaped once a second (after a grace period

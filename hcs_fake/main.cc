@@ -130,6 +130,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "hcs_fake: %s\n", rt.status().toString().c_str());
     return 1;
   }
+  runtime::Random& random = (*rt)->random();
+  hcs_fake::FakeHns hns(hcs_fake::FakeHnsOptions{
+      .version = hnsVersion,
+      .statePath = hnsState.empty() ? stateDir + "/hns.json" : hnsState,
+      .newId = [&random] { return Guid::fromRandom(random.next(), random.next()).toString(); }});
   std::unique_ptr<hcs_fake::VmBackend> backend;
   if (vmBackend == "sim") {
     backend = std::make_unique<hcs_fake::SimVmBackend>(
@@ -137,16 +142,18 @@ int main(int argc, char** argv) {
                                           .vsockRoot = vsockRoot,
                                           .vmRoot = stateDir + "/vm",
                                           .cgroupParent = "/hcs-fake-" + std::to_string(getpid()),
-                                          .extraGcsArgs = gcsArgs});
+                                          .extraGcsArgs = gcsArgs,
+                                          .lookupEndpoint = [&hns](const std::string& endpointId)
+                                              -> StatusOr<hcs_fake::EndpointNic> {
+                                            auto ep = hns.endpoint(endpointId);
+                                            if (!ep.ok()) return ep.status();
+                                            return hcs_fake::EndpointNic{ep->hostComputeNetwork.value_or(""),
+                                                                         ep->macAddress.value_or("")};
+                                          }});
   }
   hcs_fake::FakeHcsService service(**rt, std::move(backend));
   ttrpc::Server server(**rt, ttrpc::ServerOptions{.requireSameUser = true});
   hcs_fake::DaemonService daemon(**rt, service, server, stateDir + "/stdio");
-  runtime::Random& random = (*rt)->random();
-  hcs_fake::FakeHns hns(hcs_fake::FakeHnsOptions{
-      .version = hnsVersion,
-      .statePath = hnsState.empty() ? stateDir + "/hns.json" : hnsState,
-      .newId = [&random] { return Guid::fromRandom(random.next(), random.next()).toString(); }});
   hcs_fake::registerHnsService(hns, server);
   auto listener = (*rt)->transport().listen(address);
   if (!listener.ok()) {

@@ -17,6 +17,10 @@ namespace fs = std::filesystem;
 namespace hr = hresult;
 
 struct SimVmBackend::Vm {
+  struct Nic {
+    std::string hostEnd, bridge;
+  };
+  std::map<std::string, Nic> nics;  // adapter id -> its veth and bridge
   std::unique_ptr<runtime::Process> guest;
   std::shared_ptr<runtime::Listener> vmm;  // CONNECT requests from the host
   bool stopping = false;
@@ -266,6 +270,9 @@ Task<void> SimVmBackend::connectToGuest(std::string id, std::unique_ptr<runtime:
 
 void SimVmBackend::cleanup(const std::string& id, Vm& vm) {
   if (vm.vmm) vm.vmm->close();
+  std::vector<std::string> nics;
+  for (auto& [adapter, nic] : vm.nics) nics.push_back(adapter);
+  for (auto& adapter : nics) releaseNic(vm, adapter);
   // The guest's mounts died with its mount namespace and its processes with
   // its pid namespace; what is left on the host is files and cgroups.
   for (const auto& h : hierarchies(options_.cgroupRoot)) removeCgroupTree(h + cgroupPath(id));
@@ -358,7 +365,136 @@ Task<Status> SimVmBackend::modify(const std::string& id, const schema::ModifySet
     }
     co_return link(req.settings.value("Path", ""), dir + "/shares/" + name);
   }
-  co_return OkStatus();  // memory/processor updates, NICs (HNS issue), opaque devices
+  if (parts.size() == 4 && parts[2] == "NetworkAdapters") {
+    if (type == "Remove") co_return co_await removeNic(id, parts[3]);
+    if (type == "Add") co_return co_await addNic(id, parts[3], req.settings);
+  }
+  co_return OkStatus();  // memory/processor updates, opaque devices
+}
+
+namespace {
+
+// hexId: the first 8 hex digits of a GUID-ish id (interface names are at most 15 bytes).
+std::string hexId(const std::string& id) {
+  std::string out;
+  for (char c : id) {
+    if (std::isxdigit(static_cast<unsigned char>(c))) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    if (out.size() == 8) break;
+  }
+  return out;
+}
+
+std::string colonMac(std::string mac) {
+  for (auto& c : mac) c = c == '-' ? ':' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return mac;
+}
+
+}  // namespace
+
+Task<Status> SimVmBackend::ip(std::vector<std::string> args) {
+  runtime::ProcessSpec spec;
+  spec.path = options_.ipPath;
+  spec.args = {"ip"};
+  spec.args.insert(spec.args.end(), args.begin(), args.end());
+  spec.stderrMode = runtime::StdioMode::kPipe;
+  auto p = rt_.processes().spawn(spec);
+  if (!p.ok()) co_return p.status();
+  auto err = co_await runtime::readToEnd(*(*p)->stderrStream(), 64 * 1024);
+  auto st = co_await (*p)->wait();
+  if (st.exitCode == 0) co_return OkStatus();
+  std::string cmd, msg = err.ok() ? *err : "";
+  for (auto& a : args) cmd += " " + a;
+  while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+  co_return Status::fromHResult(hr::kFail, "Modify", "", "ip" + cmd + ": " + msg);
+}
+
+Task<Status> SimVmBackend::addNic(std::string id, std::string adapterId, Json settings) {
+  auto it = vms_.find(id);
+  if (it == vms_.end()) co_return Status::fromHResult(hr::kInvalidState, "Modify", id, "the VM is not running");
+  std::shared_ptr<Vm> vm = it->second;
+  if (!options_.lookupEndpoint) {
+    co_return Status::fromHResult(hr::kNotImpl, "Modify", id, "network adapters need HNS: none is configured");
+  }
+  std::string endpointId = settings.is_object() ? settings.value("EndpointId", "") : "";
+  auto ep = options_.lookupEndpoint(endpointId);
+  if (!ep.ok()) co_return Status::fromHResult(ep.status().hresult(), "Modify", id, "Settings.EndpointId: " + ep.status().message());
+  std::string mac = settings.is_object() && settings.contains("MacAddress") && settings["MacAddress"].is_string()
+                        ? settings["MacAddress"].get<std::string>()
+                        : ep->macAddress;
+  if (colonMac(mac) != colonMac(ep->macAddress)) {
+    co_return Status::fromHResult(hr::kInvalidArg, "Modify", id,
+                                  "Settings.MacAddress " + mac + " is not endpoint " + endpointId + "'s (" + ep->macAddress + ")");
+  }
+  Vm::Nic nic{"hcsh" + hexId(adapterId), "hcsbr" + hexId(ep->networkId)};
+  std::string guestEnd = "hcsg" + hexId(adapterId);
+  if (bridgePorts_[nic.bridge]++ == 0) {
+    std::vector<std::string> mk = {"link", "add", nic.bridge, "type", "bridge"};
+    Status st = co_await ip(mk);
+    if (!st.ok() && st.message().find("File exists") == std::string::npos) {
+      --bridgePorts_[nic.bridge];
+      co_return st;
+    }
+    std::vector<std::string> up = {"link", "set", "dev", nic.bridge, "up"};
+    (void)co_await ip(up);
+  }
+  std::vector<std::vector<std::string>> steps = {
+      {"link", "add", nic.hostEnd, "type", "veth", "peer", "name", guestEnd},
+      {"link", "set", "dev", guestEnd, "address", colonMac(mac)},
+      {"link", "set", "dev", nic.hostEnd, "master", nic.bridge},
+      {"link", "set", "dev", nic.hostEnd, "up"},
+  };
+  vm->nics[adapterId] = nic;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    Status st = co_await ip(steps[i]);
+    if (!st.ok()) {
+      releaseNic(*vm, adapterId);
+      co_return st;
+    }
+  }
+  HLOG(Info, "hcs_fake.sim.nic_added").kv("id", id).kv("adapter", adapterId).kv("endpoint", endpointId)
+      .kv("veth", nic.hostEnd).kv("bridge", nic.bridge).kv("mac", mac);
+  co_return OkStatus();
+}
+
+Task<Status> SimVmBackend::removeNic(std::string id, std::string adapterId) {
+  auto it = vms_.find(id);
+  if (it == vms_.end()) co_return OkStatus();
+  std::shared_ptr<Vm> vm = it->second;
+  auto nic = vm->nics.find(adapterId);
+  if (nic == vm->nics.end()) co_return OkStatus();
+  std::vector<std::string> del = {"link", "del", nic->second.hostEnd};
+  Status st = co_await ip(del);  // deleting one end of a veth deletes both
+  if (!st.ok() && st.message().find("Cannot find device") == std::string::npos) co_return st;
+  std::string bridge = nic->second.bridge;
+  vm->nics.erase(nic);
+  if (--bridgePorts_[bridge] <= 0) {
+    bridgePorts_.erase(bridge);
+    std::vector<std::string> delBridge = {"link", "del", bridge};
+    (void)co_await ip(delBridge);
+  }
+  HLOG(Info, "hcs_fake.sim.nic_removed").kv("id", id).kv("adapter", adapterId);
+  co_return OkStatus();
+}
+
+void SimVmBackend::releaseNic(Vm& vm, const std::string& adapterId) {
+  auto nic = vm.nics.find(adapterId);
+  if (nic == vm.nics.end()) return;
+  // Detached runs: this is also the daemon's exit path, which does not wait.
+  auto detached = [&](std::vector<std::string> args) {
+    runtime::ProcessSpec spec;
+    spec.path = options_.ipPath;
+    spec.args = {"ip"};
+    spec.args.insert(spec.args.end(), args.begin(), args.end());
+    spec.stderrMode = runtime::StdioMode::kNull;
+    spec.killOnParentDeath = false;
+    (void)rt_.processes().spawn(spec);
+  };
+  detached({"link", "del", nic->second.hostEnd});
+  if (--bridgePorts_[nic->second.bridge] <= 0) {
+    bridgePorts_.erase(nic->second.bridge);
+    detached({"link", "del", nic->second.bridge});
+  }
+  vm.nics.erase(nic);
 }
 
 Task<StatusOr<hcs::CreatedProcess>> SimVmBackend::createProcess(const std::string& id,

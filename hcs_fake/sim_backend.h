@@ -17,6 +17,7 @@
 // reported as SystemExited/UnexpectedExit.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -27,6 +28,12 @@
 
 namespace hcsshim::hcs_fake {
 
+// EndpointNic: what the backend needs of an HNS endpoint to plug its NIC in.
+struct EndpointNic {
+  std::string networkId;
+  std::string macAddress;  // HNS style 00-15-5D-..
+};
+
 struct SimBackendOptions {
   std::string gcsPath;    // the guest agent binary
   std::string vsockRoot;  // hybrid vsock sockets, one set per VM
@@ -35,6 +42,13 @@ struct SimBackendOptions {
   std::string cgroupParent = "/hcs-fake";
   std::vector<std::string> extraGcsArgs;  // e.g. -debug
   runtime::Duration gracefulStopTimeout = std::chrono::seconds(10);
+  // NICs (VirtualMachine/Devices/NetworkAdapters/<id>, EndpointId): the HNS
+  // endpoint's network and MAC. Unset: adding a NIC answers E_NOTIMPL.
+  // Each NIC is a veth pair: the host end on the network's bridge
+  // (hcsbr<network>), the guest end (hcsg<adapter>, the endpoint's MAC)
+  // where the guest agent finds it by MAC.
+  std::function<StatusOr<EndpointNic>(const std::string& endpointId)> lookupEndpoint;
+  std::string ipPath = "ip";
 };
 
 // findGuestAgent: the gcs binary for a daemon started as `argv0` - in its
@@ -69,12 +83,19 @@ class SimVmBackend final : public VmBackend {
   runtime::Task<void> serveConnects(std::string id, std::shared_ptr<runtime::Listener> l);
   runtime::Task<void> connectToGuest(std::string id, std::unique_ptr<runtime::Stream> host);
   void cleanup(const std::string& id, Vm& vm);
+  runtime::Task<Status> ip(std::vector<std::string> args);
+  runtime::Task<Status> addNic(std::string id, std::string adapterId, Json settings);
+  runtime::Task<Status> removeNic(std::string id, std::string adapterId);
+  // releaseNic: forget a NIC; its veth (and a bridge left without ports) are
+  // deleted by detached `ip` runs when `wait` is false.
+  void releaseNic(Vm& vm, const std::string& adapterId);
   std::string vmDir(const std::string& id) const { return options_.vmRoot + "/" + id; }
   std::string cgroupPath(const std::string& id) const { return options_.cgroupParent + "/" + id; }
 
   runtime::Runtime& rt_;
   SimBackendOptions options_;
   std::map<std::string, std::shared_ptr<Vm>> vms_;
+  std::map<std::string, int> bridgePorts_;  // bridge -> NICs on it
 };
 
 }  // namespace hcsshim::hcs_fake

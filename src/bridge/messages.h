@@ -364,6 +364,64 @@ struct MappedDirectory {
   }
 };
 
+// Network (LCOWNetworkAdapter): an endpoint's NIC, moved by the guest into
+// the network namespace NamespaceID and configured there.
+struct LcowIpConfig {
+  std::string ipAddress;
+  std::optional<uint8_t> prefixLength;
+  Json extra;
+  template <typename S, typename V>
+  static void fields(S& s, V& v) {
+    BRIDGE_FIELD("IPAddress", ipAddress);
+    BRIDGE_FIELD("PrefixLength", prefixLength);
+  }
+};
+
+struct LcowRoute {
+  std::optional<std::string> nextHop;
+  std::optional<std::string> destinationPrefix;
+  std::optional<uint16_t> metric;
+  Json extra;
+  template <typename S, typename V>
+  static void fields(S& s, V& v) {
+    BRIDGE_FIELD("NextHop", nextHop);
+    BRIDGE_FIELD("DestinationPrefix", destinationPrefix);
+    BRIDGE_FIELD("Metric", metric);
+  }
+};
+
+struct LcowNetworkAdapter {
+  std::string namespaceId;
+  std::string id;
+  std::string macAddress;
+  std::vector<LcowIpConfig> ipConfigs;
+  std::vector<LcowRoute> routes;
+  std::optional<std::string> dnsSuffix;
+  std::optional<std::string> dnsServerList;  // comma-separated
+  std::optional<uint16_t> encapOverhead;
+  std::optional<bool> enableLowMetric;
+  // The older single-address form (still sent by some hosts).
+  std::optional<std::string> ipAddress;
+  std::optional<uint8_t> prefixLength;
+  std::optional<std::string> gatewayAddress;
+  Json extra;
+  template <typename S, typename V>
+  static void fields(S& s, V& v) {
+    BRIDGE_FIELD("NamespaceID", namespaceId);
+    BRIDGE_FIELD("ID", id);
+    BRIDGE_FIELD("MacAddress", macAddress);
+    BRIDGE_FIELD("IPConfigs", ipConfigs);
+    BRIDGE_FIELD("Routes", routes);
+    BRIDGE_FIELD("DNSSuffix", dnsSuffix);
+    BRIDGE_FIELD("DNSServerList", dnsServerList);
+    BRIDGE_FIELD("EncapOverhead", encapOverhead);
+    BRIDGE_FIELD("EnableLowMetric", enableLowMetric);
+    BRIDGE_FIELD("IPAddress", ipAddress);
+    BRIDGE_FIELD("PrefixLength", prefixLength);
+    BRIDGE_FIELD("GatewayAddress", gatewayAddress);
+  }
+};
+
 struct MappedVirtualDisk {
   std::string mountPath;
   uint8_t controller = 0;

@@ -272,6 +272,51 @@ Task<Status> UtilityVM::removeVPMem(std::string hostPath) {
   co_return fail("RemoveVPMem " + hostPath, co_await system_->modify(req));
 }
 
+Task<Status> UtilityVM::addNetworkEndpoint(schema::HostComputeEndpoint ep, std::string namespaceId) {
+  if (!guest_) co_return fail("AddNetworkEndpoint", FailedPreconditionError("the VM is not started"));
+  std::string id = ep.id.value_or("");
+  if (id.empty() || !ep.macAddress) co_return fail("AddNetworkEndpoint", InvalidArgumentError("the endpoint needs an ID and a MacAddress"));
+  if (nics_.count(id)) co_return fail("AddNetworkEndpoint " + id, AlreadyExistsError("the endpoint is already in this VM"));
+  Json nic = {{"EndpointId", id}, {"MacAddress", *ep.macAddress}};
+  auto req = hcsModify("VirtualMachine/Devices/NetworkAdapters/" + id, "Add", nic);
+  Status st = co_await system_->modify(req);
+  if (!st.ok()) co_return fail("AddNetworkEndpoint " + id, st);
+  bridge::LcowNetworkAdapter a;
+  a.namespaceId = namespaceId;
+  a.id = id;
+  a.macAddress = *ep.macAddress;
+  for (auto& ip : ep.ipConfigurations) a.ipConfigs.push_back({ip.ipAddress.value_or(""), ip.prefixLength, {}});
+  for (auto& r : ep.routes) a.routes.push_back({r.nextHop, r.destinationPrefix, r.metric, {}});
+  if (ep.dns) {
+    a.dnsSuffix = ep.dns->suffix ? ep.dns->suffix : ep.dns->domain;
+    std::string servers;
+    for (auto& server : ep.dns->serverList) servers += (servers.empty() ? "" : ",") + server;
+    if (!servers.empty()) a.dnsServerList = servers;
+  }
+  auto greq = guestModify(bridge::resource::kNetwork, "Add", schema::encode(a));
+  st = co_await guest_->modifySettings(std::string(bridge::kUvmContainerId), greq);
+  if (!st.ok()) {
+    auto undo = hcsModify("VirtualMachine/Devices/NetworkAdapters/" + id, "Remove", Json::object());
+    (void)co_await system_->modify(undo);
+    co_return fail("AddNetworkEndpoint " + id + ": configuring it in the guest", st);
+  }
+  nics_[id] = a;
+  co_return OkStatus();
+}
+
+Task<Status> UtilityVM::removeNetworkEndpoint(std::string endpointId) {
+  auto it = nics_.find(endpointId);
+  if (it == nics_.end()) co_return fail("RemoveNetworkEndpoint", NotFoundError(endpointId + " is not in this VM"));
+  Json settings = {{"NamespaceID", it->second.namespaceId}, {"ID", endpointId}};
+  nics_.erase(it);
+  auto greq = guestModify(bridge::resource::kNetwork, "Remove", settings);
+  Status st = co_await guest_->modifySettings(std::string(bridge::kUvmContainerId), greq);
+  auto req = hcsModify("VirtualMachine/Devices/NetworkAdapters/" + endpointId, "Remove", Json::object());
+  Status unplug = co_await system_->modify(req);
+  if (!st.ok()) co_return fail("RemoveNetworkEndpoint " + endpointId + ": in the guest", st);
+  co_return fail("RemoveNetworkEndpoint " + endpointId, unplug);
+}
+
 Task<StatusOr<std::string>> UtilityVM::addPlan9(std::string hostPath, bool readOnly) {
   if (!guest_) co_return fail("AddPlan9", FailedPreconditionError("the VM is not started"));
   auto it = plan9_.find(hostPath);

@@ -20,6 +20,7 @@
 
 #include "src/bridge/guest_connection.h"
 #include "src/hcs/compute_system.h"
+#include "src/schema/hns.h"
 #include "src/runtime/runtime.h"
 
 namespace hcsshim::uvm {
@@ -114,6 +115,14 @@ class UtilityVM {
   runtime::Task<StatusOr<std::string>> addPlan9(std::string hostPath, bool readOnly);
   runtime::Task<Status> removePlan9(std::string hostPath);
 
+  // addNetworkEndpoint: an HNS endpoint's NIC into the VM (HCS
+  // NetworkAdapters, keyed by the endpoint id) and, in the guest, into the
+  // network namespace of HCN namespace `namespaceId` with the endpoint's
+  // addresses, routes and DNS (ModifySettings, resource type Network).
+  // Containers join it through their spec's windows.network.networkNamespace.
+  runtime::Task<Status> addNetworkEndpoint(schema::HostComputeEndpoint endpoint, std::string namespaceId);
+  runtime::Task<Status> removeNetworkEndpoint(std::string endpointId);
+
   // createContainer: layers (host paths, top-most first: directories are
   // shared with Plan9, image files attached as VPMem) combined with a
   // scratch into the container's root; `spec` is its OCI runtime spec.
@@ -145,6 +154,7 @@ class UtilityVM {
   runtime::Task<void> serveEntropy(std::shared_ptr<runtime::Listener> l);
   runtime::Task<void> serveLog(std::shared_ptr<runtime::Listener> l);
   runtime::Task<Status> releaseLayer(std::string hostPath);
+  std::map<std::string, bridge::LcowNetworkAdapter> nics_;  // endpoint id -> what the guest was told
 
   runtime::Runtime& rt_;
   std::unique_ptr<bridge::VsockHost> vsock_;

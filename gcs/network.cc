@@ -1,0 +1,261 @@
+#include "gcs/network.h"
+
+#include <fcntl.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "src/common/hresult.h"
+#include "src/common/log.h"
+
+namespace hcsshim::gcs {
+
+using runtime::Task;
+namespace fs = std::filesystem;
+namespace hr = hresult;
+
+namespace {
+
+Status fail(const std::string& what) { return Status::fromHResult(hr::kFail, "", "", what); }
+
+bool validId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!std::isxdigit(static_cast<unsigned char>(c)) && c != '-') return false;
+  }
+  return true;
+}
+
+std::string lowerMac(std::string mac) {
+  for (auto& c : mac) c = c == '-' ? ':' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return mac;
+}
+
+// linkWithMac: the interface (in this process's network namespace) with that MAC.
+std::string linkWithMac(const std::string& mac) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/sys/class/net", ec)) {
+    std::ifstream in(e.path() / "address");
+    std::string addr;
+    in >> addr;
+    if (addr == mac) return e.path().filename();
+  }
+  return "";
+}
+
+// moveLink: RTM_NEWLINK with IFLA_NET_NS_FD moves interface `name` into the
+// namespace open at nsFd.
+Status moveLink(const std::string& name, int nsFd) {
+  unsigned index = if_nametoindex(name.c_str());
+  if (index == 0) return errnoStatus(errno, "if_nametoindex", name);
+  int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (sock < 0) return errnoStatus(errno, "socket", "netlink");
+  struct {
+    nlmsghdr h;
+    ifinfomsg i;
+    char attrs[64];
+  } req{};
+  req.h.nlmsg_len = NLMSG_LENGTH(sizeof(ifinfomsg));
+  req.h.nlmsg_type = RTM_NEWLINK;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  req.h.nlmsg_seq = 1;
+  req.i.ifi_family = AF_UNSPEC;
+  req.i.ifi_index = static_cast<int>(index);
+  auto* attr = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(&req) + NLMSG_ALIGN(req.h.nlmsg_len));
+  attr->rta_type = IFLA_NET_NS_FD;
+  attr->rta_len = RTA_LENGTH(sizeof(int));
+  std::memcpy(RTA_DATA(attr), &nsFd, sizeof(int));
+  req.h.nlmsg_len = NLMSG_ALIGN(req.h.nlmsg_len) + RTA_ALIGN(attr->rta_len);
+  Status st;
+  if (send(sock, &req, req.h.nlmsg_len, 0) < 0) {
+    st = errnoStatus(errno, "send", "netlink");
+  } else {
+    char buf[4096];
+    ssize_t n = recv(sock, buf, sizeof buf, 0);
+    auto* h = reinterpret_cast<nlmsghdr*>(buf);
+    if (n < 0) {
+      st = errnoStatus(errno, "recv", "netlink");
+    } else if (n >= static_cast<ssize_t>(NLMSG_LENGTH(sizeof(nlmsgerr))) && h->nlmsg_type == NLMSG_ERROR) {
+      int e = -reinterpret_cast<nlmsgerr*>(NLMSG_DATA(h))->error;
+      if (e != 0) st = errnoStatus(e, "moving " + name + " into its network namespace", name);
+    }
+  }
+  close(sock);
+  return st;
+}
+
+}  // namespace
+
+LinuxNetworkManager::LinuxNetworkManager(runtime::ProcessRunner& runner, std::string stateDir, std::string ipPath,
+                                         std::string nsenterPath)
+    : runner_(runner), stateDir_(std::move(stateDir)), ipPath_(std::move(ipPath)), nsenterPath_(std::move(nsenterPath)) {}
+
+LinuxNetworkManager::~LinuxNetworkManager() { cleanup(); }
+
+StatusOr<std::string> LinuxNetworkManager::namespacePath(const std::string& nsid) {
+  if (!validId(nsid)) return InvalidArgumentError("NamespaceID: \"" + nsid + "\" is not a namespace id");
+  auto it = namespaces_.find(nsid);
+  if (it != namespaces_.end()) return it->second.path;
+  std::string dir = stateDir_ + "/netns", path = dir + "/" + nsid;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  { std::ofstream touch(path); }
+  // A new namespace, pinned by a bind mount; this thread goes back to its own.
+  int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (self < 0) return errnoStatus(errno, "open", "/proc/thread-self/ns/net");
+  Status st;
+  if (unshare(CLONE_NEWNET) < 0) {
+    st = errnoStatus(errno, "unshare", "CLONE_NEWNET");
+  } else {
+    if (mount("/proc/thread-self/ns/net", path.c_str(), nullptr, MS_BIND, nullptr) < 0) st = errnoStatus(errno, "mount", path);
+    if (setns(self, CLONE_NEWNET) < 0) {
+      // Stuck in the new namespace: nothing network-related would work any more.
+      HLOG(Error, "gcs.network.setns_failed").kv("error", std::strerror(errno));
+      std::abort();
+    }
+  }
+  close(self);
+  if (!st.ok()) {
+    fs::remove(path, ec);
+    return st;
+  }
+  namespaces_[nsid].path = path;
+  HLOG(Info, "gcs.network.namespace_created").kv("namespace", nsid).kv("path", path);
+  return path;
+}
+
+std::string LinuxNetworkManager::resolvConf(const std::string& nsid) const {
+  auto it = namespaces_.find(nsid);
+  return it == namespaces_.end() ? "" : it->second.resolvConf;
+}
+
+Task<Status> LinuxNetworkManager::ip(std::string nsPath, std::vector<std::string> args) {
+  runtime::ProcessSpec spec;
+  spec.path = nsenterPath_;
+  spec.args = {"nsenter", "--net=" + nsPath, ipPath_};
+  spec.args.insert(spec.args.end(), args.begin(), args.end());
+  spec.stderrMode = runtime::StdioMode::kPipe;
+  auto p = runner_.spawn(spec);
+  if (!p.ok()) co_return p.status();
+  auto err = co_await runtime::readToEnd(*(*p)->stderrStream(), 64 * 1024);
+  auto st = co_await (*p)->wait();
+  if (st.exitCode != 0) {
+    std::string cmd;
+    for (auto& a : args) cmd += " " + a;
+    std::string msg = err.ok() ? *err : "";
+    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+    co_return fail("ip" + cmd + ": " + msg);
+  }
+  co_return OkStatus();
+}
+
+Task<Status> LinuxNetworkManager::addAdapter(bridge::LcowNetworkAdapter a) {
+  auto path = namespacePath(a.namespaceId);
+  if (!path.ok()) co_return path.status();
+  if (!validId(a.id)) co_return InvalidArgumentError("ID: \"" + a.id + "\" is not an adapter id");
+  Namespace& ns = namespaces_[a.namespaceId];
+  if (ns.adapters.count(a.id)) {
+    co_return Status::fromHResult(hr::kAlreadyExists, "", a.id, "adapter " + a.id + " is already in namespace " + a.namespaceId);
+  }
+  std::string mac = lowerMac(a.macAddress);
+  std::string dev = linkWithMac(mac);
+  if (dev.empty()) {
+    co_return Status::fromHResult(hr::kElementNotFound, "", a.id, "no network interface with MAC " + a.macAddress + " in the VM");
+  }
+  int nsFd = open(path->c_str(), O_RDONLY | O_CLOEXEC);
+  if (nsFd < 0) co_return errnoStatus(errno, "open", *path);
+  Status moved = moveLink(dev, nsFd);
+  close(nsFd);
+  if (!moved.ok()) co_return moved;
+  std::string name = "eth" + std::to_string(ns.nextIndex++);
+  ns.adapters[a.id] = name;
+  std::vector<std::vector<std::string>> steps;
+  steps.push_back({"link", "set", "dev", dev, "name", name});
+  steps.push_back({"link", "set", "dev", "lo", "up"});
+  if (a.encapOverhead && *a.encapOverhead > 0 && *a.encapOverhead < 1500) {
+    steps.push_back({"link", "set", "dev", name, "mtu", std::to_string(1500 - *a.encapOverhead)});
+  }
+  std::vector<bridge::LcowIpConfig> ips = a.ipConfigs;
+  if (ips.empty() && a.ipAddress) ips.push_back({*a.ipAddress, a.prefixLength, {}});
+  for (auto& c : ips) {
+    bool v6 = c.ipAddress.find(':') != std::string::npos;
+    steps.push_back({"addr", "add", c.ipAddress + "/" + std::to_string(c.prefixLength.value_or(v6 ? 64 : 24)), "dev", name});
+  }
+  steps.push_back({"link", "set", "dev", name, "up"});
+  std::vector<bridge::LcowRoute> routes = a.routes;
+  if (routes.empty() && a.gatewayAddress) routes.push_back({*a.gatewayAddress, "0.0.0.0/0", {}, {}});
+  for (auto& r : routes) {
+    std::string dest = r.destinationPrefix.value_or("0.0.0.0/0");
+    bool v6 = dest.find(':') != std::string::npos;
+    std::vector<std::string> cmd = {"-6", "route", "add", (dest == "0.0.0.0/0" || dest == "::/0") ? "default" : dest};
+    if (!v6) cmd.erase(cmd.begin());
+    if (r.nextHop && !r.nextHop->empty()) cmd.insert(cmd.end(), {"via", *r.nextHop});
+    cmd.insert(cmd.end(), {"dev", name});
+    uint16_t metric = r.metric.value_or(0) + (a.enableLowMetric.value_or(false) ? 500 : 0);
+    if (metric) cmd.insert(cmd.end(), {"metric", std::to_string(metric)});
+    steps.push_back(cmd);
+  }
+  for (auto& step : steps) {
+    Status st = co_await ip(*path, step);
+    if (!st.ok()) {
+      // Leave nothing half-configured: the interface goes back out of the namespace.
+      (void)co_await removeAdapter(a.namespaceId, a.id);
+      co_return st;
+    }
+  }
+  std::ostringstream resolv;
+  if (a.dnsSuffix && !a.dnsSuffix->empty()) resolv << "search " << *a.dnsSuffix << "\n";
+  std::stringstream servers(a.dnsServerList.value_or(""));
+  std::string server;
+  while (std::getline(servers, server, ',')) {
+    if (!server.empty()) resolv << "nameserver " << server << "\n";
+  }
+  if (!resolv.str().empty()) {
+    ns.resolvConf = stateDir_ + "/netns/" + a.namespaceId + ".resolv.conf";
+    std::ofstream(ns.resolvConf) << resolv.str();
+  }
+  HLOG(Info, "gcs.network.adapter_added").kv("namespace", a.namespaceId).kv("adapter", a.id).kv("interface", name)
+      .kv("mac", a.macAddress).kv("ip", ips.empty() ? "" : ips[0].ipAddress);
+  co_return OkStatus();
+}
+
+Task<Status> LinuxNetworkManager::removeAdapter(std::string nsid, std::string adapterId) {
+  auto it = namespaces_.find(nsid);
+  if (it == namespaces_.end() || !it->second.adapters.count(adapterId)) {
+    co_return Status::fromHResult(hr::kElementNotFound, "", adapterId, "adapter " + adapterId + " is not in namespace " + nsid);
+  }
+  std::string path = it->second.path, name = it->second.adapters[adapterId];
+  it->second.adapters.erase(adapterId);
+  // Back to the VM's own namespace (PID 1's), under a name that cannot clash there.
+  std::string parked = "gcs" + adapterId.substr(0, std::min<size_t>(8, adapterId.size()));
+  // (Argument lists built outside co_await: GCC 12 miscompiles braced lists there.)
+  std::vector<std::vector<std::string>> steps = {{"link", "set", "dev", name, "down"},
+                                                 {"link", "set", "dev", name, "name", parked},
+                                                 {"link", "set", "dev", parked, "netns", "1"}};
+  Status st;
+  for (size_t i = 0; i < steps.size() && st.ok(); ++i) st = co_await ip(path, steps[i]);
+  HLOG(Info, "gcs.network.adapter_removed").kv("namespace", nsid).kv("adapter", adapterId).kv("ok", st.ok());
+  co_return st;
+}
+
+void LinuxNetworkManager::cleanup() {
+  std::error_code ec;
+  for (auto& [id, ns] : namespaces_) {
+    umount2(ns.path.c_str(), MNT_DETACH);
+    fs::remove(ns.path, ec);
+    if (!ns.resolvConf.empty()) fs::remove(ns.resolvConf, ec);
+  }
+  namespaces_.clear();
+}
+
+}  // namespace hcsshim::gcs
