@@ -16,6 +16,7 @@ namespace {
 
 using ::hcsshim::testing::HResultIs;
 using ::hcsshim::testing::IsOk;
+using ::hcsshim::testing::StatusIs;
 using ::testing::HasSubstr;
 using bridge::GuestProcess;
 using runtime::Task;
@@ -302,6 +303,22 @@ TEST_F(GcsTest, UnknownIdsAndHostilePathsGetPreciseErrors) {
   EXPECT_THAT(bad.status().message(), HasSubstr("ProcessId"));
   EXPECT_THAT(run(gc().request(bridge::msg::kSignalProcess, "x", Json{{"ProcessId", 999999}})),
               HResultIs(hr::kElementNotFound));
+  // Network requests: hostile namespace ids, NICs that are not there, wrong shapes.
+  auto net = [&](const char* op, Json settings) {
+    return run(gc().modifySettings(std::string(bridge::kUvmContainerId), {bridge::resource::kNetwork, op, settings, {}}));
+  };
+  const std::string nsid = "6f1c0c4e-0000-4000-8000-00000000abcd";
+  EXPECT_THAT(net("Add", Json{{"NamespaceID", "../../etc"}, {"ID", "a1"}, {"MacAddress", "00-15-5D-00-00-01"}}),
+              StatusIs(Code::kInvalidArgument, "NamespaceID: \"../../etc\" is not a namespace id"));
+  EXPECT_THAT(net("Add", Json{{"NamespaceID", nsid}, {"ID", "a1"}, {"MacAddress", "00-15-5D-7F-7F-7F"}}),
+              HResultIs(hr::kElementNotFound));
+  EXPECT_THAT(net("Update", Json{{"NamespaceID", nsid}, {"ID", "a1"}}), HResultIs(hr::kInvalidArg));
+  EXPECT_THAT(net("Add", Json("not an object")), HResultIs(hr::kInvalidArg));
+  EXPECT_THAT(net("Add", Json{{"NamespaceID", nsid}, {"IPConfigs", "no"}}), StatusIs(Code::kInvalidArgument, "IPConfigs"));
+  EXPECT_THAT(net("Remove", Json{{"NamespaceID", nsid}, {"ID", "a1"}}), HResultIs(hr::kElementNotFound));
+  config.ociSpecification = Json{{"root", {{"path", guest_->dir()}}}, {"process", {{"args", {"true"}}}},
+                                 {"windows", {{"network", {{"networkNamespace", 5}}}}}};
+  EXPECT_THAT(run(gc().createContainer("netbad", config)), StatusIs(Code::kInvalidArgument, "networkNamespace"));
   EXPECT_TRUE(guest_->running());
 }
 

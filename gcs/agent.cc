@@ -713,8 +713,13 @@ Task<Result> modifyNetwork(StateP s, ModifyRequest r) {
   }
   auto a = decodeAs<LcowNetworkAdapter>(jsonText(r.settings), "Request.Settings");
   if (!a.ok()) co_return a.status();
-  Status st = r.requestType == "Add" ? co_await s->network->addAdapter(*a)
-                                     : co_await s->network->removeAdapter(a->namespaceId, a->id);
+  // (No co_await inside ?: - GCC 12 miscompiles it.)
+  Status st;
+  if (r.requestType == "Add") {
+    st = co_await s->network->addAdapter(*a);
+  } else {
+    st = co_await s->network->removeAdapter(a->namespaceId, a->id);
+  }
   if (!st.ok()) co_return st;
   co_return Json::object();
 }

@@ -443,7 +443,12 @@ Task<StatusOr<Empty>> doPauseResume(StateP s, std::string id, bool pause) {
     co_return UnimplementedError("pausing one container of a pod (its utility VM is shared) is not supported");
   }
   if ((*t)->paused == pause) co_return FailedPreconditionError("task " + id + (pause ? " is already paused" : " is not paused"));
-  Status st = pause ? co_await (*t)->vm->system().pause() : co_await (*t)->vm->system().resume();
+  Status st;  // (no co_await inside ?: - GCC 12 miscompiles it)
+  if (pause) {
+    st = co_await (*t)->vm->system().pause();
+  } else {
+    st = co_await (*t)->vm->system().resume();
+  }
   if (!st.ok()) co_return st;
   (*t)->paused = pause;
   if (pause) {

@@ -205,7 +205,12 @@ Task<int> runCommand(hns::HnsApi& api, std::vector<std::string> args) {
     co_return 0;
   }
   if ((cmd == "attach" || cmd == "detach") && args.size() == 3) {
-    Status st = cmd == "attach" ? co_await hcn.attachEndpoint(args[1], args[2]) : co_await hcn.detachEndpoint(args[1], args[2]);
+    Status st;  // (no co_await inside ?: - GCC 12 miscompiles it)
+    if (cmd == "attach") {
+      st = co_await hcn.attachEndpoint(args[1], args[2]);
+    } else {
+      st = co_await hcn.detachEndpoint(args[1], args[2]);
+    }
     if (!st.ok()) co_return fail(st);
     co_return 0;
   }
