@@ -40,11 +40,70 @@ std::string lower(std::string s) {
   return s;
 }
 
+// IP arithmetic on the low 64 bits (enough for IPv4 and IPv6 host parts).
+IpAddress addToIp(IpAddress a, uint64_t n) {
+  int last = a.v6 ? 15 : 3;
+  for (int i = last; i >= 0 && n; --i) {
+    uint64_t sum = a.bytes[i] + (n & 0xff);
+    a.bytes[i] = static_cast<uint8_t>(sum);
+    n = (n >> 8) + (sum >> 8);
+  }
+  return a;
+}
+
+// SubnetPool: a subnet's addresses as offsets from its network address.
+// Allocation hands out the lowest released offset first, else the next never
+// used one (O(log n) either way, however many endpoints exist).
 struct SubnetPool {
   std::string text;
   IpPrefix prefix;
   std::optional<IpAddress> gateway;
-  std::set<std::string> used;
+  std::set<uint64_t> used;
+  std::set<uint64_t> freed;  // released offsets below `next`
+  uint64_t next = 1;         // offset 0 is the network address
+
+  uint64_t size() const {
+    int hostBits = (prefix.address.v6 ? 128 : 32) - prefix.length;
+    return hostBits >= 63 ? (1ULL << 62) : (1ULL << hostBits);
+  }
+  // offset: a's offset in the subnet (the low 64 bits; host parts are never wider here).
+  uint64_t offset(const IpAddress& a) const {
+    int last = a.v6 ? 15 : 3;
+    uint64_t x = 0, base = 0;
+    for (int i = std::max(0, last - 7); i <= last; ++i) {
+      x = x << 8 | a.bytes[i];
+      base = base << 8 | prefix.address.bytes[i];
+    }
+    return x - base;
+  }
+  bool reserved(uint64_t o) const { return o == 0 || o + 1 >= size() || (gateway && offset(*gateway) == o); }
+  bool taken(const IpAddress& a) const { return used.count(offset(a)) || reserved(offset(a)); }
+  void claim(const IpAddress& a) {
+    used.insert(offset(a));
+    freed.erase(offset(a));
+  }
+  std::optional<IpAddress> allocate() {
+    while (!freed.empty()) {
+      uint64_t o = *freed.begin();
+      freed.erase(freed.begin());
+      if (!used.count(o) && !reserved(o)) {
+        used.insert(o);
+        return addToIp(prefix.address, o);
+      }
+    }
+    for (; next + 1 < size(); ++next) {
+      if (used.count(next) || reserved(next)) continue;
+      used.insert(next);
+      return addToIp(prefix.address, next++);
+    }
+    return std::nullopt;
+  }
+  void release(const std::string& text) {
+    auto a = parseIp(text);
+    if (!a.ok() || a->v6 != prefix.address.v6 || !prefix.contains(*a)) return;
+    uint64_t o = offset(*a);
+    if (used.erase(o) && o < next) freed.insert(o);
+  }
 };
 
 struct NetworkRec {
@@ -74,17 +133,6 @@ struct LbRec {
   HostComputeLoadBalancer doc;
   std::vector<std::string> ports;  // "proto/port/vip" claimed globally
 };
-
-// IP arithmetic on the low 64 bits (enough for IPv4 and IPv6 host parts).
-IpAddress addToIp(IpAddress a, uint64_t n) {
-  int last = a.v6 ? 15 : 3;
-  for (int i = last; i >= 0 && n; --i) {
-    uint64_t sum = a.bytes[i] + (n & 0xff);
-    a.bytes[i] = static_cast<uint8_t>(sum);
-    n = (n >> 8) + (sum >> 8);
-  }
-  return a;
-}
 
 }  // namespace
 
@@ -498,32 +546,26 @@ StatusOr<std::string> FakeHns::create(HcnObject type, const std::string& request
           return err(hresult::kHcnInvalidIp, op, id,
                      "IP address is either invalid or not part of any configured subnet(s): \"" + ipc.ipAddress.value_or("") + "\"");
         }
-        if (pool->used.count(ip->toString()) || (pool->gateway && *pool->gateway == *ip)) {
+        if (pool->taken(*ip)) {
           return err(hresult::kHcnInvalidIp, op, id, "IP address " + ip->toString() + " is already in use on network " + netId);
         }
         if (!ipc.prefixLength) ipc.prefixLength = static_cast<uint8_t>(pool->prefix.length);
         r.ip = ip->toString();
         ipc.ipAddress = r.ip;
-        pool->used.insert(r.ip);
+        pool->claim(*ip);
       } else if (!net.pools.empty()) {
         for (auto& p : net.pools) {
-          int max = p.prefix.address.v6 ? 128 : 32;
-          uint64_t hosts = max - p.prefix.length >= 63 ? (1ULL << 62) : (1ULL << (max - p.prefix.length));
-          for (uint64_t n = 1; n + 1 < hosts && n < 1000000; ++n) {
-            IpAddress a = addToIp(p.prefix.address, n);
-            if ((p.gateway && a == *p.gateway) || p.used.count(a.toString())) continue;
-            r.ip = a.toString();
-            p.used.insert(r.ip);
-            r.doc.ipConfigurations.push_back({r.ip, static_cast<uint8_t>(p.prefix.length), {}});
-            if (r.doc.routes.empty() && p.gateway) r.doc.routes.push_back({p.gateway->toString(), p.prefix.address.v6 ? "::/0" : "0.0.0.0/0", {}, {}});
-            break;
-          }
-          if (!r.ip.empty()) break;
+          auto a = p.allocate();
+          if (!a) continue;
+          r.ip = a->toString();
+          r.doc.ipConfigurations.push_back({r.ip, static_cast<uint8_t>(p.prefix.length), {}});
+          if (r.doc.routes.empty() && p.gateway) r.doc.routes.push_back({p.gateway->toString(), p.prefix.address.v6 ? "::/0" : "0.0.0.0/0", {}, {}});
+          break;
         }
         if (r.ip.empty()) return err(hresult::kNoMoreItems, op, id, "network " + netId + ": no free address in its subnets");
       }
       auto releaseIp = [&] {
-        for (auto& p : net.pools) p.used.erase(r.ip);
+        for (auto& p : net.pools) p.release(r.ip);
       };
       // MAC: the one asked for (unique), or the next free one of the pool.
       if (r.doc.macAddress) {
@@ -824,7 +866,7 @@ Status FakeHns::remove(HcnObject type, const std::string& rawId) {
         if (ns != s_->namespaces.end()) std::erase(ns->second.endpoints, id);
       }
       auto& net = s_->networks.at(*ep.doc.hostComputeNetwork);
-      for (auto& p : net.pools) p.used.erase(ep.ip);
+      for (auto& p : net.pools) p.release(ep.ip);
       for (auto& claim : ep.ports) net.ports.erase(claim);
       net.endpoints.erase(id);
       s_->macsUsed.erase(ep.mac);

@@ -1,0 +1,120 @@
+// hnsbench: HCN endpoint churn - endpoints created and deleted per second
+// with 1,000 endpoints already on the network - through the hcs_fake daemon
+// (unix socket, ttrpc, DaemonHns) and, for comparison, in process.
+//
+//   hnsbench [--existing N] [--cycles N]
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "functional/harness/hcs_fake_daemon.h"
+#include "hcs_fake/hns.h"
+#include "platforms/linux/daemon_hns.h"
+#include "src/common/log.h"
+#include "src/hns/hcn.h"
+#include "src/runtime/real_runtime.h"
+
+namespace {
+
+using namespace hcsshim;
+using runtime::Task;
+
+struct Result {
+  double perSecond = 0;
+  double p50us = 0, p99us = 0;
+  std::string error;
+};
+
+Task<Result> churn(runtime::EventLoop& loop, hns::HnsApi& api, int existing, int cycles) {
+  hns::HcnClient hcn(api);
+  Result r;
+  schema::HostComputeNetwork n;
+  n.name = "bench";
+  n.type = "NAT";
+  schema::HcnSubnet sub;
+  sub.ipAddressPrefix = "10.200.0.0/16";
+  sub.routes.push_back({"10.200.0.1", "0.0.0.0/0", {}, {}});
+  n.ipams.push_back({"Static", {sub}, {}});
+  auto net = co_await hcn.createNetwork(n);
+  if (!net.ok()) {
+    r.error = net.status().toString();
+    co_return r;
+  }
+  std::vector<std::string> ids;
+  for (int i = 0; i < existing; ++i) {
+    auto ep = co_await hcn.createEndpoint(*net->id, {});
+    if (!ep.ok()) {
+      r.error = ep.status().toString();
+      co_return r;
+    }
+    ids.push_back(*ep->id);
+  }
+  std::vector<double> lat;
+  auto start = loop.now();
+  for (int i = 0; i < cycles; ++i) {
+    auto t0 = loop.now();
+    auto ep = co_await hcn.createEndpoint(*net->id, {});
+    if (!ep.ok()) {
+      r.error = ep.status().toString();
+      co_return r;
+    }
+    Status st = co_await hcn.deleteEndpoint(*ep->id);
+    if (!st.ok()) {
+      r.error = st.toString();
+      co_return r;
+    }
+    lat.push_back(std::chrono::duration<double, std::micro>(loop.now() - t0).count());
+  }
+  double secs = std::chrono::duration<double>(loop.now() - start).count();
+  r.perSecond = cycles / secs;
+  std::sort(lat.begin(), lat.end());
+  r.p50us = lat[lat.size() / 2];
+  r.p99us = lat[std::min(lat.size() - 1, lat.size() * 99 / 100)];
+  for (auto& id : ids) (void)co_await hcn.deleteEndpoint(id);
+  (void)co_await hcn.deleteNetwork(*net->id);
+  co_return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int existing = 1000, cycles = 2000;
+  for (int i = 1; i + 1 < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--existing") existing = std::max(0, std::atoi(argv[++i]));
+    if (a == "--cycles") cycles = std::max(1, std::atoi(argv[++i]));
+  }
+  log::setLevel(LogLevel::kWarn);
+  auto rt = std::move(*runtime::RealRuntime::create("hnsbench"));
+  char tmpl[] = "/tmp/hnsbench-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  auto daemon = functional::HcsFakeDaemon::start(*rt, dir, {"-quiet", "--vm-backend", "none"});
+  if (!daemon.ok()) {
+    std::fprintf(stderr, "hnsbench: %s\n", daemon.status().toString().c_str());
+    return 1;
+  }
+  auto api = runtime::blockOn(rt->loop(), platforms::DaemonHns::connect(*rt, (*daemon)->address()));
+  if (!api.ok()) {
+    std::fprintf(stderr, "hnsbench: %s\n", api.status().toString().c_str());
+    return 1;
+  }
+  Result wire = runtime::blockOn(rt->loop(), churn(rt->loop(), **api, existing, cycles));
+  hcs_fake::FakeHns fake(hcs_fake::FakeHnsOptions{});
+  hcs_fake::InProcessHns local(fake);
+  Result inproc = runtime::blockOn(rt->loop(), churn(rt->loop(), local, existing, cycles));
+  api->reset();
+  (*daemon)->stop();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (!wire.error.empty() || !inproc.error.empty()) {
+    std::fprintf(stderr, "hnsbench: %s%s\n", wire.error.c_str(), inproc.error.c_str());
+    return 1;
+  }
+  std::printf("| HCN endpoint create+delete, %d existing (%d cycles) | per second | p50 | p99 |\n|---|---|---|---|\n",
+              existing, cycles);
+  std::printf("| through the hcs_fake daemon (DaemonHns) | %.0f | %.0f us | %.0f us |\n", wire.perSecond, wire.p50us, wire.p99us);
+  std::printf("| in process (InProcessHns) | %.0f | %.0f us | %.0f us |\n", inproc.perSecond, inproc.p50us, inproc.p99us);
+  return 0;
+}
