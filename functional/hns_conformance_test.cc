@@ -16,6 +16,7 @@
 #include "src/common/hresult.h"
 #include "src/common/status_matchers.h"
 #include "src/hns/hcn.h"
+#include "src/hns/hns_v1.h"
 #include "src/runtime/real_runtime.h"
 
 namespace hcsshim::functional {
@@ -226,55 +227,98 @@ TEST_P(HnsConformanceTest, EveryEndpointPolicyTypeRoundTrips) {
   EXPECT_THAT(run(hcn_->deleteEndpoint(*ep.id)), IsOk());
 }
 
-// The v1 API: every v1 policy type on networks, endpoints and policy lists
-// comes back exactly as sent.
+// The v1 API (hcsshim's HNSNetwork/HNSEndpoint/PolicyList): every v1 policy
+// type on networks, endpoints and policy lists comes back exactly as sent.
 TEST_P(HnsConformanceTest, EveryV1PolicyTypeRoundTrips) {
-  auto call = [&](const char* m, std::string path, std::string body) {
-    return run(backend_->api().hnsCall(m, std::move(path), std::move(body)));
-  };
-  Json netPolicies = *parseJson(
-      R"([{"Type":"VLAN","VLAN":100},{"Type":"VSID","VSID":5001},{"Type":"VNET"},{"Type":"L2Driver"},)"
-      R"({"Type":"Isolation","VLAN":7,"VSID":4097,"InDefaultIsolation":true},{"Type":"PA","PA":"10.0.0.7"}])");
-  Json net = {{"Name", "v1net"}, {"Type", "NAT"}, {"Policies", netPolicies},
-              {"Subnets", Json::array({Json{{"AddressPrefix", "172.29.0.0/24"}, {"GatewayAddress", "172.29.0.1"}}})}};
-  auto n = call("POST", "/networks/", net.dump());
+  hns::HnsV1Client v1(backend_->api());
+  EXPECT_EQ(run(v1.version())->major, 15u);
+  HnsNetwork net;
+  net.name = "v1net";
+  net.type = "NAT";
+  net.policies = {encode(VlanPolicy{.vlan = 100}), encode(VsidPolicy{.vsid = 5001}), encode(GenericPolicy{v1policy::kVNet, {}}),
+                  encode(GenericPolicy{v1policy::kL2Driver, {}}),
+                  encode(IsolationPolicy{.vlan = 7, .vsid = 4097, .inDefaultIsolation = true}),
+                  encode(PaPolicy{.pa = "10.0.0.7"})};
+  net.subnets.push_back({"172.29.0.0/24", "172.29.0.1", {}, {}});
+  net.dnsServerList = "172.29.0.53,172.29.0.54";
+  auto n = run(v1.createNetwork(net));
   ASSERT_THAT(n, IsOk());
-  std::string netId = (*parseJson(*n))["Id"];
-  EXPECT_EQ((*parseJson(*call("GET", "/networks/" + netId, "")))["Policies"], netPolicies);
-  Json epPolicies = *parseJson(
-      R"([{"Type":"NAT","Protocol":"TCP","InternalPort":80,"ExternalPort":8081},)"
-      R"({"Type":"ACL","Protocols":"6","Action":"Allow","Direction":"In","LocalPorts":"80","RuleType":"Switch","Priority":200},)"
-      R"({"Type":"ACL","Action":"Block","Direction":"Out","RuleType":"Host"},)"
-      R"({"Type":"QOS","MaximumOutgoingBandwidthInBytes":5000},)"
-      R"({"Type":"OutBoundNAT","VIP":"10.0.0.9","ExceptionList":["10.0.0.0/8"]},)"
-      R"({"Type":"PROXY","IP":"10.0.0.3","Port":"3128","ExceptionList":["localhost"],"OutboundNat":true}])");
-  Json ep = {{"Name", "v1ep"}, {"VirtualNetwork", netId}, {"Policies", epPolicies}};
-  auto e = call("POST", "/endpoints/", ep.dump());
+  auto gotNet = run(v1.getNetwork(*n->id));
+  ASSERT_THAT(gotNet, IsOk());
+  EXPECT_EQ(encode(gotNet->policies), encode(net.policies));
+  EXPECT_EQ(gotNet->dnsServerList, net.dnsServerList);
+  ASSERT_EQ(gotNet->subnets.size(), 1u);
+  EXPECT_EQ(gotNet->subnets[0].gatewayAddress, "172.29.0.1");
+  // The same network is an HCN network too.
+  EXPECT_EQ(run(hcn_->getNetwork(*n->id))->ipams.at(0).subnets.at(0).ipAddressPrefix, "172.29.0.0/24");
+  AclPolicy allowIn;
+  allowIn.protocols = "6";
+  allowIn.action = kActionAllow;
+  allowIn.direction = kDirectionIn;
+  allowIn.localPorts = "80";
+  allowIn.ruleType = kRuleSwitch;
+  allowIn.priority = 200;
+  AclPolicy blockOut;
+  blockOut.action = kActionBlock;
+  blockOut.direction = kDirectionOut;
+  blockOut.ruleType = kRuleHost;
+  OutboundNatPolicy onat;
+  onat.vip = "10.0.0.9";
+  onat.exceptions = {"10.0.0.0/8"};
+  ProxyPolicy proxy;
+  proxy.ip = "10.0.0.3";
+  proxy.port = "3128";
+  proxy.exceptionList = {"localhost"};
+  proxy.outboundNat = true;
+  HnsEndpoint ep;
+  ep.name = "v1ep";
+  ep.virtualNetwork = n->id;
+  ep.policies = {encode(NatPolicy{.protocol = "TCP", .internalPort = 80, .externalPort = 8081}), encode(allowIn), encode(blockOut),
+                 encode(QosPolicy{.maximumOutgoingBandwidthInBytes = 5000}), encode(onat), encode(proxy)};
+  auto e = run(v1.createEndpoint(ep));
   ASSERT_THAT(e, IsOk());
-  Json eGot = *parseJson(*e);
-  std::string epId = eGot["ID"];
-  EXPECT_EQ((*parseJson(*call("GET", "/endpoints/" + epId, "")))["Policies"], epPolicies);
-  EXPECT_EQ(eGot["IPAddress"], "172.29.0.2");
-  EXPECT_EQ(eGot["GatewayAddress"], "172.29.0.1");
-  Json listPolicies = *parseJson(
-      R"([{"Type":"ELB","Protocol":6,"InternalPort":80,"ExternalPort":9000,"SourceVIP":"172.29.0.2","VIPs":["10.0.0.100"],"ILB":true},)"
-      R"({"Type":"ROUTE","DestinationPrefix":"10.3.0.0/16","NextHop":"172.29.0.1","NeedEncap":true}])");
-  Json pl = {{"References", Json::array({"/endpoints/" + epId})}, {"Policies", listPolicies}};
-  auto l = call("POST", "/policylists/", pl.dump());
+  EXPECT_EQ(e->ipAddress, "172.29.0.2");
+  EXPECT_EQ(e->gatewayAddress, "172.29.0.1");
+  EXPECT_EQ(e->virtualNetworkName, "v1net");
+  EXPECT_EQ(encode(run(v1.getEndpoint(*e->id))->policies), encode(ep.policies));
+  // A second endpoint with the same NAT mapping: a port conflict.
+  EXPECT_THAT(run(v1.createEndpoint(ep)), HResultIs(hr::kHcnPortAlreadyExists));
+  ElbPolicy elb;
+  elb.protocol = 6;
+  elb.internalPort = 80;
+  elb.externalPort = 9000;
+  elb.sourceVip = "172.29.0.2";
+  elb.vips = {"10.0.0.100"};
+  elb.ilb = true;
+  RoutePolicy route;
+  route.destinationPrefix = "10.3.0.0/16";
+  route.nextHop = "172.29.0.1";
+  route.encapEnabled = true;
+  HnsPolicyList pl;
+  pl.endpointReferences = {"/endpoints/" + *e->id};
+  pl.policies = {encode(elb), encode(route)};
+  auto l = run(v1.createPolicyList(pl));
   ASSERT_THAT(l, IsOk());
-  std::string plId = (*parseJson(*l))["ID"];
-  EXPECT_EQ((*parseJson(*call("GET", "/policylists/" + plId, "")))["Policies"], listPolicies);
+  EXPECT_EQ(encode(run(v1.getPolicyList(*l->id))->policies), encode(pl.policies));
+  EXPECT_EQ(run(v1.listPolicyLists())->size(), 1u);
   // The same ELB frontend again: a port conflict.
-  EXPECT_THAT(call("POST", "/policylists/", pl.dump()), HResultIs(hr::kHcnPortAlreadyExists));
-  // A NAT policy on the endpoint list is not a policy-list policy.
-  Json wrong = {{"References", Json::array()}, {"Policies", Json::array({epPolicies[0]})}};
-  EXPECT_THAT(call("POST", "/policylists/", wrong.dump()), HResultIs(hr::kHcnInvalidPolicyType));
+  EXPECT_THAT(run(v1.createPolicyList(pl)), HResultIs(hr::kHcnPortAlreadyExists));
+  // A NAT policy is not a policy-list policy.
+  HnsPolicyList wrong;
+  wrong.policies = {ep.policies[0]};
+  EXPECT_THAT(run(v1.createPolicyList(wrong)), HResultIs(hr::kHcnInvalidPolicyType));
   // The endpoint is referenced by the list: it stays until the list goes.
-  EXPECT_THAT(call("DELETE", "/endpoints/" + epId, ""), HResultIs(hr::kHcnEntityHasReferences));
-  EXPECT_THAT(call("DELETE", "/policylists/" + plId, ""), IsOk());
-  EXPECT_THAT(call("DELETE", "/endpoints/" + epId, ""), IsOk());
-  EXPECT_THAT(call("DELETE", "/networks/" + netId, ""), IsOk());
-  EXPECT_THAT(call("GET", "/networks/" + netId, ""), HResultIs(hr::kElementNotFound));
+  EXPECT_THAT(run(v1.deleteEndpoint(*e->id)), HResultIs(hr::kHcnEntityHasReferences));
+  EXPECT_THAT(run(v1.deletePolicyList(*l->id)), IsOk());
+  EXPECT_THAT(run(v1.deleteEndpoint(*e->id)), IsOk());
+  EXPECT_TRUE(run(v1.listEndpoints())->empty());
+  EXPECT_THAT(run(v1.deleteNetwork(*n->id)), IsOk());
+  EXPECT_THAT(run(v1.getNetwork(*n->id)), HResultIs(hr::kElementNotFound));
+  EXPECT_THAT(run(v1.getNetwork("../globals/version")), StatusIs(Code::kInvalidArgument));
+  // The raw wire form: VNet in, VNET out (hcsshim's spelling).
+  auto raw = run(backend_->api().hnsCall("POST", "/networks/", R"({"Type":"NAT","Policies":[{"Type":"VNet"}]})"));
+  ASSERT_THAT(raw, IsOk());
+  EXPECT_EQ((*parseJson(*raw))["Policies"], *parseJson(R"([{"Type":"VNET"}])"));
 }
 
 TEST_P(HnsConformanceTest, IpamAllocatesReleasesAndExhausts) {
