@@ -105,6 +105,7 @@ int main(int argc, char** argv) {
   hcs_fake::InProcessHns local(fake);
   Result inproc = runtime::blockOn(rt->loop(), churn(rt->loop(), local, existing, cycles));
   api->reset();
+  runtime::drain(rt->loop());
   (*daemon)->stop();
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);

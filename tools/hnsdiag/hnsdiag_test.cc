@@ -45,15 +45,24 @@ class HnsdiagTest : public ::testing::Test {
     spec.stderrMode = runtime::StdioMode::kPipe;
     auto p = rt_->processes().spawn(spec);
     EXPECT_THAT(p, IsOk());
-    return runtime::blockOn(rt_->loop(), [](runtime::Process& p) -> Task<Result> {
+    // Both streams at once: a child blocked on a full stderr pipe would never close stdout.
+    auto err = std::make_shared<std::string>();
+    auto errDone = std::make_shared<bool>(false);
+    runtime::spawn([](runtime::Stream* s, std::shared_ptr<std::string> out, std::shared_ptr<bool> done) -> Task<void> {
+      auto text = co_await runtime::readToEnd(*s);
+      *out = text.ok() ? *text : "";
+      *done = true;
+    }((*p)->stderrStream(), err, errDone));
+    Result r = runtime::blockOn(rt_->loop(), [](runtime::Process& p) -> Task<Result> {
       Result r;
       auto out = co_await runtime::readToEnd(*p.stdoutStream());
-      auto err = co_await runtime::readToEnd(*p.stderrStream());
       r.out = out.ok() ? *out : "";
-      r.err = err.ok() ? *err : "";
       r.code = (co_await p.wait()).exitCode;
       co_return r;
     }(**p));
+    rt_->loop().runUntil([&] { return *errDone; });
+    r.err = *err;
+    return r;
   }
   static std::string firstWord(const std::string& s) { return s.substr(0, s.find_first_of(" \n")); }
 

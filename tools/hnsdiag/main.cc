@@ -245,5 +245,8 @@ int main(int argc, char** argv) {
   if (!rt.ok()) return fail(rt.status());
   auto api = runtime::blockOn((*rt)->loop(), platforms::DaemonHns::connect(**rt, address));
   if (!api.ok()) return fail(api.status());
-  return runtime::blockOn((*rt)->loop(), runCommand(**api, args));
+  int code = runtime::blockOn((*rt)->loop(), runCommand(**api, args));
+  api->reset();
+  runtime::drain((*rt)->loop());  // the client's reader ends with the connection
+  return code;
 }
