@@ -26,51 +26,46 @@ Status checkId(const std::string& id) {
 }
 }  // namespace
 
+template <typename T>
+Task<StatusOr<T>> HnsV1Client::getAt(std::string kind, std::string id) {
+  HCS_CO_RETURN_IF_ERROR(checkId(id));
+  co_return co_await call<T>("GET", "/" + kind + "/" + id, "");
+}
+
+Task<Status> HnsV1Client::deleteAt(std::string kind, std::string id) {
+  HCS_CO_RETURN_IF_ERROR(checkId(id));
+  co_return (co_await api_.hnsCall("DELETE", "/" + kind + "/" + id, "")).status();
+}
+
 Task<StatusOr<HcnVersion>> HnsV1Client::version() { co_return co_await call<HcnVersion>("GET", "/globals/version", ""); }
 
 Task<StatusOr<HnsNetwork>> HnsV1Client::createNetwork(HnsNetwork n) {
   co_return co_await call<HnsNetwork>("POST", "/networks/", encode(n).dump());
 }
-Task<StatusOr<HnsNetwork>> HnsV1Client::getNetwork(std::string id) {
-  HCS_CO_RETURN_IF_ERROR(checkId(id));
-  co_return co_await call<HnsNetwork>("GET", "/networks/" + id, "");
-}
+Task<StatusOr<HnsNetwork>> HnsV1Client::getNetwork(std::string id) { co_return co_await getAt<HnsNetwork>("networks", id); }
 Task<StatusOr<std::vector<HnsNetwork>>> HnsV1Client::listNetworks() {
   co_return co_await call<std::vector<HnsNetwork>>("GET", "/networks/", "");
 }
-Task<Status> HnsV1Client::deleteNetwork(std::string id) {
-  HCS_CO_RETURN_IF_ERROR(checkId(id));
-  co_return (co_await api_.hnsCall("DELETE", "/networks/" + id, "")).status();
-}
+Task<Status> HnsV1Client::deleteNetwork(std::string id) { co_return co_await deleteAt("networks", id); }
 
 Task<StatusOr<HnsEndpoint>> HnsV1Client::createEndpoint(HnsEndpoint e) {
   co_return co_await call<HnsEndpoint>("POST", "/endpoints/", encode(e).dump());
 }
-Task<StatusOr<HnsEndpoint>> HnsV1Client::getEndpoint(std::string id) {
-  HCS_CO_RETURN_IF_ERROR(checkId(id));
-  co_return co_await call<HnsEndpoint>("GET", "/endpoints/" + id, "");
-}
+Task<StatusOr<HnsEndpoint>> HnsV1Client::getEndpoint(std::string id) { co_return co_await getAt<HnsEndpoint>("endpoints", id); }
 Task<StatusOr<std::vector<HnsEndpoint>>> HnsV1Client::listEndpoints() {
   co_return co_await call<std::vector<HnsEndpoint>>("GET", "/endpoints/", "");
 }
-Task<Status> HnsV1Client::deleteEndpoint(std::string id) {
-  HCS_CO_RETURN_IF_ERROR(checkId(id));
-  co_return (co_await api_.hnsCall("DELETE", "/endpoints/" + id, "")).status();
-}
+Task<Status> HnsV1Client::deleteEndpoint(std::string id) { co_return co_await deleteAt("endpoints", id); }
 
 Task<StatusOr<HnsPolicyList>> HnsV1Client::createPolicyList(HnsPolicyList l) {
   co_return co_await call<HnsPolicyList>("POST", "/policylists/", encode(l).dump());
 }
 Task<StatusOr<HnsPolicyList>> HnsV1Client::getPolicyList(std::string id) {
-  HCS_CO_RETURN_IF_ERROR(checkId(id));
-  co_return co_await call<HnsPolicyList>("GET", "/policylists/" + id, "");
+  co_return co_await getAt<HnsPolicyList>("policylists", id);
 }
 Task<StatusOr<std::vector<HnsPolicyList>>> HnsV1Client::listPolicyLists() {
   co_return co_await call<std::vector<HnsPolicyList>>("GET", "/policylists/", "");
 }
-Task<Status> HnsV1Client::deletePolicyList(std::string id) {
-  HCS_CO_RETURN_IF_ERROR(checkId(id));
-  co_return (co_await api_.hnsCall("DELETE", "/policylists/" + id, "")).status();
-}
+Task<Status> HnsV1Client::deletePolicyList(std::string id) { co_return co_await deleteAt("policylists", id); }
 
 }  // namespace hcsshim::hns

@@ -40,6 +40,9 @@ class HnsV1Client {
  private:
   template <typename T>
   runtime::Task<StatusOr<T>> call(std::string method, std::string path, std::string body);
+  template <typename T>
+  runtime::Task<StatusOr<T>> getAt(std::string kind, std::string id);
+  runtime::Task<Status> deleteAt(std::string kind, std::string id);
 
   HnsApi& api_;
 };
