@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 
 #include "functional/harness/hcs_fake_daemon.h"
 #include "hcs_fake/hns.h"
@@ -17,6 +18,7 @@
 #include "src/common/status_matchers.h"
 #include "src/hns/hcn.h"
 #include "src/hns/hns_v1.h"
+#include "src/runtime/random.h"
 #include "src/runtime/real_runtime.h"
 
 namespace hcsshim::functional {
@@ -577,6 +579,71 @@ TEST_P(HnsConformanceTest, BadInputGetsPreciseErrorsAndLosesNothing) {
   EXPECT_EQ(encode(eps->at(0)), encode(*run(hcn_->getEndpoint(*ep.id))));
   // The next endpoint still gets the next address (no address leaked by the failures).
   EXPECT_EQ(*mustEndpoint(*net.id).ipConfigurations[0].ipAddress, "172.30.9.3");
+}
+
+// Generated hostile documents (mutations of valid ones: keys dropped, values
+// of the wrong type, out-of-range numbers, garbage strings, truncation) for
+// every object type and verb. Every call is answered (no crash, no hang), and
+// what existed before is still there and unchanged afterwards.
+TEST_P(HnsConformanceTest, GeneratedHostileDocumentsAreAnsweredAndLoseNothing) {
+  auto net = mustNetwork(natNetwork("keeper", "172.30.11.0/24", "172.30.11.1"));
+  auto ep = mustEndpoint(*net.id);
+  std::string netBefore = encode(*run(hcn_->getNetwork(*net.id))).dump();
+  std::string epBefore = encode(*run(hcn_->getEndpoint(*ep.id))).dump();
+  hns::HnsApi& api = backend_->api();
+  runtime::Random rnd(0x4e5301);  // fixed seed: a failure replays
+  const Json seeds[] = {
+      *parseJson(R"({"Name":"x","Type":"NAT","Ipams":[{"Type":"Static","Subnets":[{"IpAddressPrefix":"10.77.0.0/24","Routes":[{"NextHop":"10.77.0.1","DestinationPrefix":"0.0.0.0/0"}],"Policies":[{"Type":"VLAN","Settings":{"IsolationId":5}}]}]}],"MacPool":{"Ranges":[{"StartMacAddress":"00-15-5D-10-00-00","EndMacAddress":"00-15-5D-10-00-0F"}]},"Policies":[{"Type":"NetAdapterName","Settings":{"NetworkAdapterName":"e"}}]})"),
+      *parseJson(R"({"IpConfigurations":[{"IpAddress":"172.30.11.9","PrefixLength":24}],"MacAddress":"00-15-5D-20-00-01","Policies":[{"Type":"PortMapping","Settings":{"Protocol":6,"InternalPort":1,"ExternalPort":2}},{"Type":"ACL","Settings":{"Action":"Allow","Direction":"In"}}]})"),
+      *parseJson(R"({"Type":"Host"})"),
+      *parseJson(R"({"HostComputeEndpoints":[],"FrontendVIPs":["10.1.1.1"],"PortMappings":[{"Protocol":6,"InternalPort":80,"ExternalPort":81}]})"),
+      *parseJson(R"({"ResourceType":"Policy","RequestType":"Add","Settings":{"Policies":[{"Type":"QOS","Settings":{"MaximumOutgoingBandwidthInBytes":1}}]}})"),
+  };
+  const Json junk[] = {Json(), Json(true), Json(-1), Json(1e300), Json("\xff\xfe"), Json::array({1, "a"}), Json::object(),
+                       Json(std::string(5000, 'A')), Json(18446744073709551615ULL)};
+  std::function<void(Json&, int)> mutate = [&](Json& j, int depth) {
+    if (j.is_object() && !j.empty() && depth < 6) {
+      auto it = j.begin();
+      std::advance(it, static_cast<long>(rnd.uniform(j.size())));
+      switch (rnd.uniform(3)) {
+        case 0: j.erase(it); return;
+        case 1: it.value() = junk[rnd.uniform(std::size(junk))]; return;
+        default: mutate(it.value(), depth + 1); return;
+      }
+    }
+    if (j.is_array() && !j.empty() && depth < 6) {
+      mutate(j[rnd.uniform(j.size())], depth + 1);
+      return;
+    }
+    j = junk[rnd.uniform(std::size(junk))];
+  };
+  int answered = 0;
+  for (int i = 0; i < 400; ++i) {
+    Json doc = seeds[rnd.uniform(std::size(seeds))];
+    for (uint64_t k = rnd.between(1, 3); k > 0; --k) mutate(doc, 0);
+    std::string text = doc.dump(-1, ' ', false, Json::error_handler_t::replace);
+    if (rnd.chance(0.1)) text = text.substr(0, rnd.uniform(text.size() + 1));  // truncated
+    auto type = static_cast<HcnObject>(rnd.uniform(5));
+    switch (rnd.uniform(4)) {
+      case 0: (void)run(api.create(type, "", rnd.chance(0.5) ? *net.id : std::string("junk"), text)); break;
+      case 1: (void)run(api.modify(type, rnd.chance(0.5) ? *ep.id : *net.id, text)); break;
+      case 2: (void)run(api.enumerate(type, text)); break;
+      default: (void)run(api.hnsCall(rnd.chance(0.5) ? "POST" : "GET", rnd.chance(0.5) ? "/networks/" : "/endpoints/" + text.substr(0, 8), text));
+    }
+    ++answered;
+  }
+  EXPECT_EQ(answered, 400);
+  // Still serving, and the objects that were there are unchanged.
+  EXPECT_EQ(encode(*run(hcn_->getNetwork(*net.id))).dump(), netBefore);
+  auto epAfter = run(hcn_->getEndpoint(*ep.id));
+  ASSERT_THAT(epAfter, IsOk());
+  // (Modify requests that were valid may have added policies; the identity,
+  // address and MAC of the endpoint must be what they were.)
+  Json a = encode(*epAfter), b = *parseJson(epBefore);
+  a.erase("Policies");
+  b.erase("Policies");
+  EXPECT_EQ(a, b);
+  EXPECT_THAT(run(hcn_->createEndpoint(*net.id, {})), IsOk());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, HnsConformanceTest, ::testing::Values("inprocess", "daemon"),
