@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 
 #include "functional/harness/hcs_fake_daemon.h"
@@ -518,6 +519,32 @@ TEST_P(HnsConformanceTest, NetworksPersistAcrossRestart) {
   // Endpoints are runtime state: gone, and their addresses free again.
   EXPECT_THAT(run(hcn_->getEndpoint(*ep.id)), HResultIs(hr::kElementNotFound));
   EXPECT_EQ(*mustEndpoint(*n1.id).ipConfigurations[0].ipAddress, *ep.ipConfigurations[0].ipAddress);
+}
+
+// A state file that cannot be read (a crash mid-write on another
+// implementation, a disk error): the service starts empty and keeps the
+// unreadable file aside instead of overwriting it.
+TEST_P(HnsConformanceTest, UnreadableStateIsKeptAsideNotLost) {
+  mustNetwork(natNetwork("before", "172.30.12.0/24", "172.30.12.1"));
+  const std::string state = dir_ + "/hns.json";
+  ASSERT_TRUE(std::filesystem::exists(state));
+  hcn_.reset();
+  backend_.reset();  // the service is down while the file is damaged
+  { std::ofstream(state, std::ios::trunc) << "{\"Networks\": [ {\"ID\": tru"; }
+  if (GetParam() == "daemon") {
+    backend_ = std::make_unique<DaemonBackend>(*rt_, dir_);
+  } else {
+    backend_ = std::make_unique<InProcessBackend>(dir_);
+  }
+  hcn_ = std::make_unique<hns::HcnClient>(backend_->api());
+  EXPECT_TRUE(run(hcn_->listNetworks(Json()))->empty());
+  std::ifstream aside(state + ".corrupt");
+  std::string kept((std::istreambuf_iterator<char>(aside)), {});
+  EXPECT_EQ(kept, "{\"Networks\": [ {\"ID\": tru");
+  // And it works on: a new network persists.
+  auto n = mustNetwork(natNetwork("after", "172.30.13.0/24", "172.30.13.1"));
+  restart({15, 4, {}});
+  EXPECT_EQ(run(hcn_->getNetwork(*n.id))->name, "after");
 }
 
 // Hostile input: precise errors, and the service keeps everything it had.
