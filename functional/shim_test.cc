@@ -17,7 +17,9 @@
 #include "functional/harness/hcs_fake_daemon.h"
 #include "functional/harness/oci_image.h"
 #include "platforms/linux/daemon_hcs.h"
+#include "platforms/linux/daemon_hns.h"
 #include "src/containerd/api/task.pb.h"
+#include "src/hns/hcn.h"
 #include "src/ttrpc/client.h"
 #include "src/common/status_matchers.h"
 #include "src/runtime/real_runtime.h"
@@ -260,6 +262,52 @@ TEST_F(ShimTest, MalformedOptionsAreInvalidArgumentAndLeakNothing) {
   EXPECT_THAT(out, HasSubstr("is not a number")) << out;
   EXPECT_EQ(systemCount(*rt_, hcs_->address()), 0u) << "no utility VM was left behind";
   (void)ctr({"containers", "delete", "bad"});
+}
+
+// A task whose spec names an HCN namespace (windows.network.networkNamespace,
+// as containerd's CRI sets it for a pod): the shim plugs the namespace's
+// endpoints into the task's utility VM and the container runs in that
+// namespace - `ip addr` inside shows the endpoint's address and MAC.
+TEST_F(ShimTest, TaskInAnHcnNamespaceGetsItsEndpoints) {
+  auto hnsApi = runtime::blockOn(rt_->loop(), platforms::DaemonHns::connect(*rt_, hcs_->address()));
+  ASSERT_THAT(hnsApi, IsOk());
+  hns::HcnClient hcn(**hnsApi);
+  auto run = [&](auto task) { return runtime::blockOn(rt_->loop(), std::move(task)); };
+  schema::HostComputeNetwork n;
+  n.name = "shim-net";
+  n.type = "NAT";
+  schema::HcnSubnet sub;
+  sub.ipAddressPrefix = "198.51.100.0/24";  // TEST-NET-2
+  sub.routes.push_back({"198.51.100.1", "0.0.0.0/0", {}, {}});
+  n.ipams.push_back({"Static", {sub}, {}});
+  auto net = run(hcn.createNetwork(n));
+  ASSERT_THAT(net, IsOk());
+  auto ep = run(hcn.createEndpoint(*net->id, {}));
+  ASSERT_THAT(ep, IsOk());
+  schema::HostComputeNamespace nsDoc;
+  nsDoc.type = "Guest";
+  auto ns = run(hcn.createNamespace(nsDoc));
+  ASSERT_THAT(ns, IsOk());
+  ASSERT_THAT(run(hcn.attachEndpoint(*ns->id, *ep->id)), IsOk());
+  // ctr --config: the whole spec, its root a busybox directory.
+  auto root = functional::makeBusyboxLayer(*rt_, dir_ + "/netroot");
+  ASSERT_THAT(root, IsOk());
+  auto spec = functional::runcSpec(*rt_, dir_, *root, {"ip", "addr", "show", "eth0"});
+  ASSERT_THAT(spec, IsOk());
+  (*spec)["windows"]["network"]["networkNamespace"] = *ns->id;
+  std::string specPath = dir_ + "/netspec.json";
+  std::ofstream(specPath) << spec->dump();
+  auto [code, out] = ctr({"run", "--rm", "--runtime", kRuntime, "--config", specPath, "netted"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_THAT(out, HasSubstr("inet " + *ep->ipConfigurations[0].ipAddress + "/24"));
+  // A namespace that does not exist: refused, no VM left.
+  (*spec)["windows"]["network"]["networkNamespace"] = "0badc0de-0000-4000-8000-00000000beef";
+  std::ofstream(specPath, std::ios::trunc) << spec->dump();
+  std::tie(code, out) = ctr({"run", "--rm", "--runtime", kRuntime, "--config", specPath, "unnetted"});
+  EXPECT_NE(code, 0);
+  EXPECT_THAT(out, HasSubstr("0badc0de-0000-4000-8000-00000000beef"));
+  EXPECT_EQ(systemCount(*rt_, hcs_->address()), 0u) << "no utility VM was left behind";
+  (void)ctr({"containers", "delete", "unnetted"});
 }
 
 // kill -9 of the shim while its task runs: containerd runs `shim delete`,

@@ -21,6 +21,7 @@
 #include <sstream>
 
 #include "platforms/linux/daemon_hcs.h"
+#include "platforms/linux/daemon_hns.h"
 #include "src/common/log.h"
 #include "src/common/sha256.h"
 #include "src/containerd/api/task.pb.h"
@@ -148,6 +149,13 @@ int deleteTask(const Flags& f) {
   return 0;
 }
 
+// connectHns: the HNS of the same fake HCS daemon (computenetwork.dll on Windows).
+Task<StatusOr<std::unique_ptr<hns::HnsApi>>> connectHns(runtime::Runtime& rt) {
+  auto api = co_await platforms::DaemonHns::connect(rt, platforms::defaultHcsAddress());
+  if (!api.ok()) co_return api.status();
+  co_return std::unique_ptr<hns::HnsApi>(std::move(*api));
+}
+
 int serve(const Flags& f) {
   // Our log goes to the bundle's `log` FIFO when containerd reads it.
   int logFd = ::open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
@@ -177,7 +185,8 @@ int serve(const Flags& f) {
   shim::TaskService service(**rt, **api, events,
                             shim::ShimConfig{.ns = f.ns,
                                              .vsockRoot = platforms::vsockRootFor(hcsAddress),
-                                             .defaultBootFiles = boot});
+                                             .defaultBootFiles = boot,
+                                             .connectHns = connectHns});
   ttrpc::Server server(**rt, ttrpc::ServerOptions{.requireSameUser = true});
   service.registerWith(server);
   fs::create_directories(fs::path(f.socket).parent_path());

@@ -15,6 +15,7 @@
 #include "src/containerd/api/events.pb.h"
 #include "src/containerd/api/runhcs_options.pb.h"
 #include "src/containerd/api/task.pb.h"
+#include "src/hns/hcn.h"
 #include "src/protobuf/wkt.pb.h"
 #include "src/shim/shimdiag.pb.h"
 #include "src/shim/stdio.h"
@@ -65,6 +66,7 @@ struct TaskState {
   hcs::HcsApi& hcs;
   Publisher& events;
   ShimConfig config;
+  std::unique_ptr<hns::HnsApi> hns;  // connected on first use
   std::map<std::string, std::shared_ptr<TaskRecord>> tasks;
   bool done = false;
   runtime::WaitList doneChanged;
@@ -198,6 +200,41 @@ Status mountRootfs(const task::CreateTaskRequest& req, const std::string& target
 
 // ---- RPCs ----
 
+// attachNetwork: a sandbox (or standalone task) whose spec names an HCN
+// namespace (windows.network.networkNamespace) gets that namespace's
+// endpoints in its utility VM, as hcsshim does for a pod; its containers
+// join the namespace inside the VM through the same spec field.
+Task<Status> attachNetwork(StateP s, uvm::UtilityVM& vm, Json spec) {
+  const Json* ns = nullptr;
+  if (spec.contains("windows") && spec["windows"].is_object() && spec["windows"].contains("network") &&
+      spec["windows"]["network"].is_object() && spec["windows"]["network"].contains("networkNamespace")) {
+    ns = &spec["windows"]["network"]["networkNamespace"];
+  }
+  if (!ns) co_return OkStatus();
+  if (!ns->is_string() || ns->get<std::string>().empty()) {
+    co_return InvalidArgumentError("spec windows.network.networkNamespace: want an HCN namespace id");
+  }
+  std::string nsid = ns->get<std::string>();
+  if (!s->hns) {
+    if (!s->config.connectHns) co_return FailedPreconditionError("network namespace " + nsid + " requested, but this shim has no HNS");
+    auto api = co_await s->config.connectHns(s->rt);
+    if (!api.ok()) co_return api.status();
+    s->hns = std::move(*api);
+  }
+  hns::HcnClient hcn(*s->hns);
+  auto n = co_await hcn.getNamespace(nsid);
+  if (!n.ok()) co_return n.status();
+  Json filter = Json::object();
+  filter["HostComputeNamespace"] = nsid;
+  auto endpoints = co_await hcn.listEndpoints(filter);
+  if (!endpoints.ok()) co_return endpoints.status();
+  for (auto& ep : *endpoints) {
+    HCS_CO_RETURN_IF_ERROR(co_await vm.addNetworkEndpoint(ep, nsid));
+    HLOG(Info, "shim.endpoint_attached").kv("namespace", nsid).kv("endpoint", ep.id.value_or(""));
+  }
+  co_return OkStatus();
+}
+
 Task<StatusOr<task::CreateTaskResponse>> doCreate(StateP s, task::CreateTaskRequest req) {
   if (s->tasks.count(req.id())) co_return AlreadyExistsError("task " + req.id() + " already exists");
   if (!req.checkpoint().empty()) co_return UnimplementedError("checkpoint/restore is not supported by runhcs");
@@ -213,7 +250,14 @@ Task<StatusOr<task::CreateTaskResponse>> doCreate(StateP s, task::CreateTaskRequ
   t->id = req.id();
   t->bundle = req.bundle();
   t->spec = *spec;
+  // containerd mounts a snapshot at <bundle>/rootfs; without mounts the
+  // spec's root.path (relative to the bundle) is the root, as for runc.
   std::string rootfs = req.bundle() + "/rootfs";
+  if (req.rootfs_size() == 0 && spec->contains("root") && (*spec)["root"].is_object() &&
+      (*spec)["root"].value("path", "") != "") {
+    std::string p = (*spec)["root"]["path"].get<std::string>();
+    rootfs = p[0] == '/' ? p : req.bundle() + "/" + p;
+  }
   auto layers = overlayLayers(req);
   if (req.rootfs_size() > 0 && !layers) {
     std::error_code ec;
@@ -254,6 +298,14 @@ Task<StatusOr<task::CreateTaskResponse>> doCreate(StateP s, task::CreateTaskRequ
     }
   }
   bool ownVm = vm.use_count() == 1;
+  if (ownVm) {
+    Status net = co_await attachNetwork(s, *vm, *spec);
+    if (!net.ok()) {
+      (void)co_await vm->close();
+      cleanupRootfs();
+      co_return net;
+    }
+  }
   Json guestSpec = *spec;
   if (guestSpec.contains("linux") && guestSpec["linux"].is_object()) {
     guestSpec["linux"].erase("cgroupsPath");  // the guest agent places it

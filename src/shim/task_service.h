@@ -7,11 +7,13 @@
 // TaskExit per process, published through containerd's events service.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 
 #include "src/hcs/hcs_api.h"
+#include "src/hns/hns_api.h"
 #include "src/runtime/real_runtime.h"
 #include "src/shim/events.h"
 #include "src/ttrpc/server.h"
@@ -22,6 +24,10 @@ struct ShimConfig {
   std::string ns;
   std::string vsockRoot;         // the HCS (fake) daemon's hybrid vsock sockets
   std::string defaultBootFiles;  // when options/annotations name none
+  // connectHns reaches HNS; called the first time a task's spec names a
+  // network namespace (windows.network.networkNamespace, as containerd's
+  // CRI sets it for a pod). Unset: such a task is refused.
+  std::function<runtime::Task<StatusOr<std::unique_ptr<hns::HnsApi>>>(runtime::Runtime&)> connectHns;
 };
 
 struct TaskState;
