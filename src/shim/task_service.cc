@@ -45,6 +45,8 @@ struct Proc {
   Json ociProcess;  // execs
   std::unique_ptr<bridge::GuestProcess> gp;
   std::shared_ptr<runtime::Stream> stdinRelay;  // the guest's stdin (CloseIO)
+  int outputRelays = 0;                          // stdout/stderr copies still running
+  runtime::WaitList outputDrained;
 };
 
 struct TaskRecord {
@@ -346,6 +348,18 @@ Task<StatusOr<task::CreateTaskResponse>> doCreate(StateP s, task::CreateTaskRequ
 // watchExit records the exit and publishes the one TaskExit of the process.
 Task<void> watchExit(StateP s, std::shared_ptr<TaskRecord> t, std::shared_ptr<Proc> p) {
   auto code = co_await p->gp->wait();
+  // The exit can overtake the output (separate guest connections): let the
+  // output relays finish first, for a bounded time (a process whose children
+  // keep its stdout open must still be reported).
+  if (p->outputRelays > 0) {
+    bool late = false;
+    auto timer = s->rt.loop().addTimer(std::chrono::seconds(5), [p, &late] {
+      late = true;
+      p->outputDrained.notifyAll();
+    });
+    while (p->outputRelays > 0 && !late) co_await p->outputDrained.wait();
+    s->rt.loop().cancelTimer(timer);
+  }
   p->exitStatus = code.ok() ? *code : 255u;
   p->exitedAtNanos = s->rt.loop().clock().wallNanos();
   ev::TaskExit e;
@@ -356,6 +370,15 @@ Task<void> watchExit(StateP s, std::shared_ptr<TaskRecord> t, std::shared_ptr<Pr
   *e.mutable_exited_at() = timestamp(p->exitedAtNanos);
   s->events.publish("/tasks/exit", e);
   p->exited.notifyAll();
+}
+
+// outputRelay: a stdout/stderr copy the process's exit report waits for, so
+// that everything the process wrote is in containerd's FIFO (or file, or
+// logger) before anyone learns that it exited.
+Task<void> outputRelay(std::shared_ptr<Proc> p, std::shared_ptr<runtime::Stream> from, std::shared_ptr<runtime::Stream> to) {
+  ++p->outputRelays;
+  co_await relay(std::move(from), std::move(to), true);
+  if (--p->outputRelays == 0) p->outputDrained.notifyAll();
 }
 
 Task<Status> attachStdio(StateP s, std::string taskId, std::shared_ptr<Proc> p) {
@@ -370,24 +393,24 @@ Task<Status> attachStdio(StateP s, std::string taskId, std::shared_ptr<Proc> p) 
     if (!logger.ok()) co_return logger.status();
     if (p->gp->stdoutStream()) {
       std::shared_ptr<runtime::Stream> from(p->gp->takeStdio(1)), to(std::move(logger->out));
-      runtime::spawn(relay(from, to, true));
+      runtime::spawn(outputRelay(p, from, to));
     }
     if (!p->terminal && p->gp->stderrStream()) {
       std::shared_ptr<runtime::Stream> from(p->gp->takeStdio(2)), to(std::move(logger->err));
-      runtime::spawn(relay(from, to, true));
+      runtime::spawn(outputRelay(p, from, to));
     }
   }
   if (!isBinaryUri(p->stdoutPath) && !p->stdoutPath.empty() && p->gp->stdoutStream()) {
     auto out = co_await openOutput(loop, p->stdoutPath);
     if (!out.ok()) co_return out.status();
     std::shared_ptr<runtime::Stream> from(p->gp->takeStdio(1)), to(std::move(*out));
-    runtime::spawn(relay(from, to, true));
+    runtime::spawn(outputRelay(p, from, to));
   }
   if (!isBinaryUri(p->stdoutPath) && !p->terminal && !p->stderrPath.empty() && p->gp->stderrStream()) {
     auto err = co_await openOutput(loop, p->stderrPath);
     if (!err.ok()) co_return err.status();
     std::shared_ptr<runtime::Stream> from(p->gp->takeStdio(2)), to(std::move(*err));
-    runtime::spawn(relay(from, to, true));
+    runtime::spawn(outputRelay(p, from, to));
   }
   if (!p->stdinPath.empty() && p->gp->stdinStream()) {
     auto in = co_await openInput(loop, p->stdinPath);
