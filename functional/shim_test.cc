@@ -18,6 +18,7 @@
 #include "functional/harness/oci_image.h"
 #include "platforms/linux/daemon_hcs.h"
 #include "platforms/linux/daemon_hns.h"
+#include "src/common/read_file.h"
 #include "src/containerd/api/task.pb.h"
 #include "src/hns/hcn.h"
 #include "src/ttrpc/client.h"
@@ -92,8 +93,7 @@ TEST_F(ShimTest, LogUris) {
   auto [code, out] = ctr({"run", "--rm", "--runtime", kRuntime, "--log-uri", "file://" + log, kImage, "logged", "sh",
                           "-c", "echo to-stdout; echo to-stderr >&2"});
   EXPECT_EQ(code, 0) << out;
-  std::ifstream in(log);
-  std::string content((std::istreambuf_iterator<char>(in)), {});
+  std::string content = readFile(std::string(log)).value_or("");
   EXPECT_THAT(content, HasSubstr("to-stdout\n"));
   EXPECT_THAT(content, HasSubstr("to-stderr\n"));
 }
@@ -165,8 +165,7 @@ TEST_F(ShimTest, DetachedTaskExecPsKillDeleteAndEvents) {
   EXPECT_THAT(out, ::testing::ContainsRegex("memory.usage_in_bytes +[1-9][0-9]*")) << out;
   EXPECT_THAT(out, ::testing::ContainsRegex("pids.current +[1-9]")) << out;
   // ctr 1.6 has no `task update`: call Update on the shim as containerd would.
-  std::ifstream addressFile(ctd_->dir() + "/state/io.containerd.runtime.v2.task/default/svc/address");
-  std::string shimAddress((std::istreambuf_iterator<char>(addressFile)), {});
+  std::string shimAddress = readFile(std::string(ctd_->dir() + "/state/io.containerd.runtime.v2.task/default/svc/address")).value_or("");
   auto client = runtime::blockOn(rt_->loop(), ttrpc::Client::connect(*rt_, shimAddress));
   ASSERT_THAT(client, IsOk()) << shimAddress;
   containerd::task::v2::UpdateTaskRequest update;
@@ -246,8 +245,7 @@ size_t systemCount(runtime::Runtime& rt, const std::string& address) {
 int pidOf(std::vector<std::string> needles) {
   std::error_code ec;
   for (const auto& p : fs::directory_iterator("/proc", ec)) {
-    std::ifstream cmd(p.path() / "cmdline");
-    std::string line((std::istreambuf_iterator<char>(cmd)), {});
+    std::string line = readFile(std::string(p.path() / "cmdline")).value_or("");
     bool all = !line.empty();
     for (auto& n : needles) all = all && line.find(n) != std::string::npos;
     if (all) return std::atoi(p.path().filename().c_str());
@@ -316,7 +314,7 @@ TEST_F(ShimTest, KilledShimIsCleanedUpByDelete) {
   auto [code, out] = ctr({"run", "-d", "--runtime", kRuntime, kImage, "doomed", "sleep", "1000"});
   ASSERT_EQ(code, 0) << out;
   EXPECT_EQ(systemCount(*rt_, hcs_->address()), 1u);
-  int shim = pidOf({"containerd-shim-runhcs-v1", "doomed", "serve"});
+  int shim = pidOf({ctd_->grpcAddress(), "containerd-shim-runhcs-v1", "doomed", "serve"});
   ASSERT_GT(shim, 0);
   ASSERT_EQ(::kill(shim, SIGKILL), 0);
   std::string hcsDir = fs::path(hcs_->address().substr(7)).parent_path().string() + "/";
@@ -372,10 +370,10 @@ TEST_F(ShimTest, PauseAndResume) {
 TEST_F(ShimTest, ContainerdRestartReconnectsToTheShim) {
   auto [code, out] = ctr({"run", "-d", "--runtime", kRuntime, kImage, "persist", "sleep", "1000"});
   ASSERT_EQ(code, 0) << out;
-  int shim = pidOf({"containerd-shim-runhcs-v1", "persist", "serve"});
+  int shim = pidOf({ctd_->grpcAddress(), "containerd-shim-runhcs-v1", "persist", "serve"});
   ASSERT_GT(shim, 0);
   ASSERT_THAT(runtime::blockOn(rt_->loop(), ctd_->restart()), IsOk());
-  EXPECT_EQ(pidOf({"containerd-shim-runhcs-v1", "persist", "serve"}), shim) << "the same shim survived";
+  EXPECT_EQ(pidOf({ctd_->grpcAddress(), "containerd-shim-runhcs-v1", "persist", "serve"}), shim) << "the same shim survived";
   std::tie(code, out) = ctr({"task", "ls"});
   EXPECT_THAT(out, ::testing::ContainsRegex("persist +[0-9]+ +RUNNING")) << out;
   std::tie(code, out) = ctr({"task", "kill", "-s", "SIGKILL", "persist"});
@@ -389,8 +387,8 @@ TEST_F(ShimTest, ContainerdRestartReconnectsToTheShim) {
   EXPECT_THAT(out, HasSubstr("137"));
   std::tie(code, out) = ctr({"containers", "delete", "persist"});
   EXPECT_EQ(code, 0) << out;
-  for (int i = 0; i < 200 && pidOf({"containerd-shim-runhcs-v1", "persist", "serve"}) != 0; ++i) usleep(25000);
-  EXPECT_EQ(pidOf({"containerd-shim-runhcs-v1", "persist", "serve"}), 0) << "the shim exits with its last task";
+  for (int i = 0; i < 200 && pidOf({ctd_->grpcAddress(), "containerd-shim-runhcs-v1", "persist", "serve"}) != 0; ++i) usleep(25000);
+  EXPECT_EQ(pidOf({ctd_->grpcAddress(), "containerd-shim-runhcs-v1", "persist", "serve"}), 0) << "the shim exits with its last task";
 }
 
 // `ctr task exec -t` from a real terminal: the process gets a pty that
@@ -463,8 +461,8 @@ TEST_F(ShimTest, PodContainersShareTheSandboxVmAndShim) {
                              "echo from-app1 > /x; sleep 1000"});
   ASSERT_EQ(code, 0) << out;
   EXPECT_EQ(systemCount(*rt_, hcs_->address()), 1u) << "one utility VM for the pod";
-  EXPECT_EQ(pidOf({"containerd-shim-runhcs-v1", "app1", "serve"}), 0) << "no shim of its own";
-  EXPECT_GT(pidOf({"containerd-shim-runhcs-v1", "pod1", "serve"}), 0);
+  EXPECT_EQ(pidOf({ctd_->grpcAddress(), "containerd-shim-runhcs-v1", "app1", "serve"}), 0) << "no shim of its own";
+  EXPECT_GT(pidOf({ctd_->grpcAddress(), "containerd-shim-runhcs-v1", "pod1", "serve"}), 0);
   for (int i = 0; i < 40; ++i) {  // the init writes it just after it starts
     std::tie(code, out) = ctr({"task", "exec", "--exec-id", "x" + std::to_string(i), "app1", "cat", "/x"});
     if (code == 0) break;

@@ -6,10 +6,12 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -41,16 +43,25 @@ std::string lowerMac(std::string mac) {
   return mac;
 }
 
-// linkWithMac: the interface (in this process's network namespace) with that MAC.
+// linkWithMac: the interface (in this thread's network namespace - asked
+// through a socket, as /sys may show another namespace's) with that MAC.
 std::string linkWithMac(const std::string& mac) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/sys/class/net", ec)) {
-    std::ifstream in(e.path() / "address");
-    std::string addr;
-    in >> addr;
-    if (addr == mac) return e.path().filename();
+  std::string found;
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return found;
+  struct if_nameindex* list = if_nameindex();
+  for (auto* i = list; i && i->if_index != 0 && found.empty(); ++i) {
+    ifreq req{};
+    std::strncpy(req.ifr_name, i->if_name, IFNAMSIZ - 1);
+    if (ioctl(sock, SIOCGIFHWADDR, &req) < 0) continue;
+    const auto* b = reinterpret_cast<const unsigned char*>(req.ifr_hwaddr.sa_data);
+    char text[18];
+    std::snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
+    if (mac == text) found = i->if_name;
   }
-  return "";
+  if (list) if_freenameindex(list);
+  close(sock);
+  return found;
 }
 
 // moveLink: RTM_NEWLINK with IFLA_NET_NS_FD moves interface `name` into the

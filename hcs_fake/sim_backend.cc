@@ -162,6 +162,7 @@ Task<Status> SimVmBackend::start(const std::string& id, const schema::VirtualMac
                                      "--plan9-root", dir + "/shares", "--cgroup-parent", cg}};
   spec.args.insert(spec.args.end(), options_.extraGcsArgs.begin(), options_.extraGcsArgs.end());
   spec.isolate = true;
+  spec.isolateNetwork = true;     // the VM's own network stack: only its NICs are in it
   spec.killOnParentDeath = true;  // a VM does not outlive its HCS
   auto guest = rt_.processes().spawn(spec);
   if (!guest.ok()) co_return guest.status().withContext("Start", id);
@@ -440,6 +441,7 @@ Task<Status> SimVmBackend::addNic(std::string id, std::string adapterId, Json se
   std::vector<std::vector<std::string>> steps = {
       {"link", "add", nic.hostEnd, "type", "veth", "peer", "name", guestEnd},
       {"link", "set", "dev", guestEnd, "address", colonMac(mac)},
+      {"link", "set", "dev", guestEnd, "netns", std::to_string(vm->guest->pid())},  // into the VM
       {"link", "set", "dev", nic.hostEnd, "master", nic.bridge},
       {"link", "set", "dev", nic.hostEnd, "up"},
   };

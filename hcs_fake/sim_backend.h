@@ -45,8 +45,8 @@ struct SimBackendOptions {
   // NICs (VirtualMachine/Devices/NetworkAdapters/<id>, EndpointId): the HNS
   // endpoint's network and MAC. Unset: adding a NIC answers E_NOTIMPL.
   // Each NIC is a veth pair: the host end on the network's bridge
-  // (hcsbr<network>), the guest end (hcsg<adapter>, the endpoint's MAC)
-  // where the guest agent finds it by MAC.
+  // (hcsbr<network>), the guest end (hcsg<adapter>, the endpoint's MAC) in
+  // the VM's own network namespace, where the guest agent finds it by MAC.
   std::function<StatusOr<EndpointNic>(const std::string& endpointId)> lookupEndpoint;
   std::string ipPath = "ip";
 };

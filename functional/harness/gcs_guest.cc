@@ -1,10 +1,13 @@
 #include "functional/harness/gcs_guest.h"
+
 #include "functional/harness/hcs_fake_daemon.h"
+#include "src/common/read_file.h"
 
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -16,6 +19,31 @@ namespace hcsshim::functional {
 namespace fs = std::filesystem;
 
 std::string GcsGuest::runfile(const std::string& relative) { return HcsFakeDaemon::runfile(relative); }
+
+std::string cgroupParentFor(const std::string& dir) { return "/gcs-test-" + fs::path(dir).filename().string(); }
+
+namespace {
+
+// removeCgroupParent: the guest's (empty) parent cgroups, deepest first, in
+// every hierarchy.
+void removeCgroupParent(const std::string& dir) {
+  std::error_code ec;
+  std::vector<std::string> roots = {"/sys/fs/cgroup"};
+  for (const auto& h : fs::directory_iterator("/sys/fs/cgroup", ec)) roots.push_back(h.path().string());
+  for (const auto& root : roots) {
+    std::string top = root + cgroupParentFor(dir);
+    if (!fs::exists(top, ec)) continue;
+    std::vector<std::string> dirs;
+    for (auto it = fs::recursive_directory_iterator(top, ec); it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_directory(ec)) dirs.push_back(it->path().string());
+    }
+    std::sort(dirs.begin(), dirs.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+    for (const auto& d : dirs) ::rmdir(d.c_str());
+    ::rmdir(top.c_str());
+  }
+}
+
+}  // namespace
 
 StatusOr<std::unique_ptr<GcsGuest>> GcsGuest::start(runtime::Runtime& rt, Options options) {
   std::unique_ptr<GcsGuest> g(new GcsGuest(rt));
@@ -29,7 +57,8 @@ StatusOr<std::unique_ptr<GcsGuest>> GcsGuest::start(runtime::Runtime& rt, Option
   runtime::ProcessSpec spec{.path = bin,
                             .args = {bin, "--hybrid-vsock", g->dir_ + "/vm.sock", "--state-dir", g->dir_ + "/state",
                                      "--mount-root", g->dir_, "--scsi-root", g->dir_ + "/scsi", "--pmem-root",
-                                     g->dir_ + "/pmem", "--plan9-root", g->dir_ + "/shares"}};
+                                     g->dir_ + "/pmem", "--plan9-root", g->dir_ + "/shares", "--cgroup-parent",
+                                     cgroupParentFor(g->dir_)}};
   spec.args.insert(spec.args.end(), options.extraArgs.begin(), options.extraArgs.end());
   HCS_ASSIGN_OR_RETURN(g->process_, rt.processes().spawn(spec));
   if (options.connect) {
@@ -54,6 +83,7 @@ GcsGuest::~GcsGuest() {
   conn_.reset();
   if (running()) stop();
   bridgeListener_.reset();
+  removeCgroupParent(dir_);
   std::error_code ec;
   fs::remove_all(dir_, ec);
 }
@@ -134,22 +164,24 @@ std::vector<std::string> leftovers(const std::string& runcRoot, const std::strin
     f >> a >> b >> c >> root >> point;
     if (point.rfind(dir, 0) == 0) found.push_back("mount " + point);
   }
-  // Processes in the container's cgroup (the agent puts it at /gcs/<id>).
+  // Processes in the container's cgroup (the agent puts it at <parent>/gcs/<id>;
+  // the parent is per guest, so tests running side by side do not see each other).
+  const std::string cgroup = cgroupParentFor(dir) + "/gcs/" + id;
   std::error_code ec;
   for (const auto& p : fs::directory_iterator("/proc", ec)) {
     std::string name = p.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream cg(p.path() / "cgroup");
+    std::istringstream cg(readFile(std::string(p.path() / "cgroup")).value_or(""));
     std::string l;
     while (std::getline(cg, l)) {
-      if (l.size() >= id.size() + 5 && l.compare(l.size() - id.size() - 5, std::string::npos, "/gcs/" + id) == 0) {
-        found.push_back("process " + name + " in cgroup /gcs/" + id);
+      if (l.size() >= cgroup.size() && l.compare(l.size() - cgroup.size(), std::string::npos, cgroup) == 0) {
+        found.push_back("process " + name + " in cgroup " + cgroup);
         break;
       }
     }
   }
   for (const char* ctl : {"memory", "pids", "cpu", "freezer", "unified", ""}) {
-    std::string cg = std::string("/sys/fs/cgroup/") + ctl + (ctl[0] ? "/" : "") + "gcs/" + id;
+    std::string cg = std::string("/sys/fs/cgroup/") + ctl + (ctl[0] ? "" : "") + cgroup;
     if (fs::exists(cg)) found.push_back("cgroup " + cg);
   }
   return found;

@@ -66,6 +66,8 @@ class GcsGuest {
 
 // makeBusyboxLayer writes a layer directory <dir>/layers/busybox with
 // /bin/busybox (busybox-static) and its applet links.
+std::string cgroupParentFor(const std::string& dir);
+
 StatusOr<std::string> makeBusyboxLayer(runtime::Runtime& rt, const std::string& dir);
 // runcSpec: `runc spec` (generated in <dir>/specgen) with root.path = rootfs
 // and process.args = args - the OCI spec a host would send.
@@ -74,6 +76,7 @@ StatusOr<Json> runcSpec(runtime::Runtime& rt, const std::string& dir, const std:
 
 // leftovers lists what a container left behind on this host: runc state,
 // mounts under `dir`, processes in its cgroup, its cgroups.
+// (cgroupParentFor(dir): the agent's --cgroup-parent for a guest in dir.)
 std::vector<std::string> leftovers(const std::string& runcRoot, const std::string& dir, const std::string& containerId);
 
 }  // namespace hcsshim::functional

@@ -25,11 +25,11 @@ extern char** environ;
 namespace hcsshim::runtime {
 namespace {
 
-// cloneIsolated forks into new pid/mount/UTS/IPC namespaces (clone3 has no
-// glibc wrapper). Returns -1 with errno set when not permitted.
-pid_t cloneIsolated() {
+// cloneIsolated forks into new pid/mount/UTS/IPC (and network) namespaces
+// (clone3 has no glibc wrapper). Returns -1 with errno set when not permitted.
+pid_t cloneIsolated(bool network) {
   struct clone_args args {};
-  args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+  args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (network ? CLONE_NEWNET : 0);
   args.exit_signal = SIGCHLD;
   return static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof args));
 }
@@ -272,7 +272,7 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
   bool isolated = false;
   pid_t pid = -1;
   if (spec.isolate && !joining) {
-    pid = cloneIsolated();
+    pid = cloneIsolated(spec.isolateNetwork);
     isolated = pid >= 0;
     if (pid < 0) {
       static bool warned = false;

@@ -48,6 +48,9 @@ struct ProcessSpec {
   // PID 1 there, with its own /proc) where the kernel and privileges allow;
   // otherwise it runs unisolated (Process::isolated() says which).
   bool isolate = false;
+  // isolateNetwork (with isolate): a new network namespace too (only a
+  // loopback device; a utility VM's own network stack in simulation).
+  bool isolateNetwork = false;
   // joinNamespacesOf: start the child inside the pid, mount, UTS and IPC
   // namespaces of that (isolated) process - another process of the same
   // container. The child stays this process's child, so its exit is seen.
