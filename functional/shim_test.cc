@@ -18,7 +18,7 @@
 #include "functional/harness/oci_image.h"
 #include "platforms/linux/daemon_hcs.h"
 #include "platforms/linux/daemon_hns.h"
-#include "src/common/read_file.h"
+#include "src/runtime/read_file.h"
 #include "src/containerd/api/task.pb.h"
 #include "src/hns/hcn.h"
 #include "src/ttrpc/client.h"
@@ -93,7 +93,7 @@ TEST_F(ShimTest, LogUris) {
   auto [code, out] = ctr({"run", "--rm", "--runtime", kRuntime, "--log-uri", "file://" + log, kImage, "logged", "sh",
                           "-c", "echo to-stdout; echo to-stderr >&2"});
   EXPECT_EQ(code, 0) << out;
-  std::string content = readFile(std::string(log)).value_or("");
+  std::string content = runtime::readFile(std::string(log)).value_or("");
   EXPECT_THAT(content, HasSubstr("to-stdout\n"));
   EXPECT_THAT(content, HasSubstr("to-stderr\n"));
 }
@@ -165,7 +165,7 @@ TEST_F(ShimTest, DetachedTaskExecPsKillDeleteAndEvents) {
   EXPECT_THAT(out, ::testing::ContainsRegex("memory.usage_in_bytes +[1-9][0-9]*")) << out;
   EXPECT_THAT(out, ::testing::ContainsRegex("pids.current +[1-9]")) << out;
   // ctr 1.6 has no `task update`: call Update on the shim as containerd would.
-  std::string shimAddress = readFile(std::string(ctd_->dir() + "/state/io.containerd.runtime.v2.task/default/svc/address")).value_or("");
+  std::string shimAddress = runtime::readFile(std::string(ctd_->dir() + "/state/io.containerd.runtime.v2.task/default/svc/address")).value_or("");
   auto client = runtime::blockOn(rt_->loop(), ttrpc::Client::connect(*rt_, shimAddress));
   ASSERT_THAT(client, IsOk()) << shimAddress;
   containerd::task::v2::UpdateTaskRequest update;
@@ -245,7 +245,7 @@ size_t systemCount(runtime::Runtime& rt, const std::string& address) {
 int pidOf(std::vector<std::string> needles) {
   std::error_code ec;
   for (const auto& p : fs::directory_iterator("/proc", ec)) {
-    std::string line = readFile(std::string(p.path() / "cmdline")).value_or("");
+    std::string line = runtime::readFile(std::string(p.path() / "cmdline")).value_or("");
     bool all = !line.empty();
     for (auto& n : needles) all = all && line.find(n) != std::string::npos;
     if (all) return std::atoi(p.path().filename().c_str());

@@ -13,7 +13,7 @@
 #include "platforms/linux/daemon_hcs.h"
 #include "platforms/linux/daemon_hns.h"
 #include "platforms/linux/hybrid_vsock.h"
-#include "src/common/read_file.h"
+#include "src/runtime/read_file.h"
 #include "src/common/status_matchers.h"
 #include "src/hns/hcn.h"
 #include "src/runtime/real_runtime.h"
@@ -109,7 +109,7 @@ class UvmTest : public ::testing::Test {
     std::string needle = vsockRoot_ + "/" + id + ".sock";
     std::error_code ec;
     for (const auto& p : fs::directory_iterator("/proc", ec)) {
-      std::string line = readFile(std::string(p.path() / "cmdline")).value_or("");
+      std::string line = runtime::readFile(std::string(p.path() / "cmdline")).value_or("");
       if (line.find(needle) != std::string::npos && line.find("--sim-vm") != std::string::npos) {
         return std::atoi(p.path().filename().c_str());
       }
@@ -122,7 +122,7 @@ class UvmTest : public ::testing::Test {
     std::vector<std::string> found;
     std::error_code ec;
     for (const auto& p : fs::directory_iterator("/proc", ec)) {
-      std::string line = readFile(std::string(p.path() / "cmdline")).value_or("");
+      std::string line = runtime::readFile(std::string(p.path() / "cmdline")).value_or("");
       if (line.find(vsockRoot_) != std::string::npos) found.push_back("process " + p.path().filename().string());
     }
     for (const auto& e : fs::directory_iterator(vsockRoot_, ec)) found.push_back("socket " + e.path().string());

@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "functional/harness/hcs_fake_daemon.h"
-#include "src/common/read_file.h"
+#include "src/runtime/read_file.h"
 #include "src/common/status_matchers.h"
 #include "src/runtime/real_runtime.h"
 
@@ -30,7 +30,7 @@ std::vector<std::string> hostLeftovers() {
     }
   }
   for (const auto& p : fs::directory_iterator("/proc", ec)) {
-    std::string line = readFile(std::string(p.path() / "cmdline")).value_or("");
+    std::string line = runtime::readFile(std::string(p.path() / "cmdline")).value_or("");
     if (line.find("/tmp/uvmboot-") != std::string::npos) found.push_back("process " + p.path().filename().string());
   }
   return found;

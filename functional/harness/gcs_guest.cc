@@ -1,7 +1,7 @@
 #include "functional/harness/gcs_guest.h"
 
 #include "functional/harness/hcs_fake_daemon.h"
-#include "src/common/read_file.h"
+#include "src/runtime/read_file.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -171,7 +171,7 @@ std::vector<std::string> leftovers(const std::string& runcRoot, const std::strin
   for (const auto& p : fs::directory_iterator("/proc", ec)) {
     std::string name = p.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::istringstream cg(readFile(std::string(p.path() / "cgroup")).value_or(""));
+    std::istringstream cg(runtime::readFile(std::string(p.path() / "cgroup")).value_or(""));
     std::string l;
     while (std::getline(cg, l)) {
       if (l.size() >= cgroup.size() && l.compare(l.size() - cgroup.size(), std::string::npos, cgroup) == 0) {

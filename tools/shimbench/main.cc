@@ -21,7 +21,7 @@
 #include "functional/harness/gcs_guest.h"
 #include "functional/harness/hcs_fake_daemon.h"
 #include "functional/harness/oci_image.h"
-#include "src/common/read_file.h"
+#include "src/runtime/read_file.h"
 #include "src/common/log.h"
 #include "src/runtime/real_runtime.h"
 
@@ -72,7 +72,7 @@ void printMappings(const fs::path& smaps, const std::string& who) {
 std::pair<uint64_t, uint64_t> memoryOf(std::vector<std::string> needles, bool mappings) {
   std::error_code ec;
   for (const auto& p : fs::directory_iterator("/proc", ec)) {
-    std::string line = readFile(std::string(p.path() / "cmdline")).value_or("");
+    std::string line = runtime::readFile(std::string(p.path() / "cmdline")).value_or("");
     bool all = !line.empty();
     for (auto& n : needles) all = all && line.find(n) != std::string::npos;
     if (!all) continue;

@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "src/common/read_file.h"
+#include "src/runtime/read_file.h"
 #include "src/common/log.h"
 #include "src/runtime/real_runtime.h"
 #include "src/shim/shimdiag.pb.h"
@@ -37,7 +37,7 @@ int usage() {
 
 std::string addressOf(const std::string& state, const std::string& target) {
   if (target.rfind("unix://", 0) == 0) return target;
-  std::string a = readFile(std::string(state + "/io.containerd.runtime.v2.task/" + target + "/address")).value_or("");
+  std::string a = runtime::readFile(std::string(state + "/io.containerd.runtime.v2.task/" + target + "/address")).value_or("");
   return a;
 }
 

@@ -26,7 +26,7 @@
 #include "functional/harness/hcs_fake_daemon.h"
 #include "platforms/linux/daemon_hcs.h"
 #include "platforms/linux/hybrid_vsock.h"
-#include "src/common/read_file.h"
+#include "src/runtime/read_file.h"
 #include "src/common/log.h"
 #include "src/runtime/real_runtime.h"
 #include "src/uvm/uvm.h"
@@ -176,7 +176,7 @@ uint64_t rssKiB(const std::string& needle) {
   uint64_t total = 0;
   std::error_code ec;
   for (const auto& p : fs::directory_iterator("/proc", ec)) {
-    std::string line = readFile(std::string(p.path() / "cmdline")).value_or("");
+    std::string line = runtime::readFile(std::string(p.path() / "cmdline")).value_or("");
     if (line.find(needle) == std::string::npos) continue;
     std::ifstream status(p.path() / "status");
     std::string key;

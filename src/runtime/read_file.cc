@@ -1,11 +1,11 @@
-#include "src/common/read_file.h"
+#include "src/runtime/read_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 
-namespace hcsshim {
+namespace hcsshim::runtime {
 
 std::optional<std::string> readFile(const std::string& path, size_t maxBytes) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -27,4 +27,4 @@ std::optional<std::string> readFile(const std::string& path, size_t maxBytes) {
   return out;
 }
 
-}  // namespace hcsshim
+}  // namespace hcsshim::runtime
