@@ -259,7 +259,8 @@ struct V1Subnet {
   }
 };
 
-struct V1MacPool {
+// A MAC range: v1 MacPools entries and HCN MacPool.Ranges share the shape.
+struct MacRange {
   std::optional<std::string> startMacAddress;
   std::optional<std::string> endMacAddress;
   Json extra;
@@ -269,6 +270,7 @@ struct V1MacPool {
     HCS_FIELD("EndMacAddress", endMacAddress);
   }
 };
+using V1MacPool = MacRange;
 
 // HNSNetwork (v1 /networks).
 struct HnsNetwork {
@@ -554,16 +556,7 @@ struct HcnIpam {
   }
 };
 
-struct HcnMacRange {
-  std::optional<std::string> startMacAddress;
-  std::optional<std::string> endMacAddress;
-  Json extra;
-  template <typename S, typename V>
-  static void fields(S& s, V& v) {
-    HCS_FIELD("StartMacAddress", startMacAddress);
-    HCS_FIELD("EndMacAddress", endMacAddress);
-  }
-};
+using HcnMacRange = MacRange;
 
 struct HcnMacPool {
   std::vector<HcnMacRange> ranges;
