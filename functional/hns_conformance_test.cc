@@ -69,6 +69,13 @@ class DaemonBackend : public HnsBackend {
     if (daemon_) daemon_->stop();
   }
   hns::HnsApi& api() override { return *api_; }
+  // stopDaemon: the service goes away; the client stays (calls must fail).
+  void stopDaemon() {
+    if (daemon_) {
+      EXPECT_EQ(daemon_->stop(), 0);
+    }
+    daemon_.reset();
+  }
   void restart(HcnVersion version) override {
     api_.reset();
     if (daemon_) {
@@ -545,6 +552,22 @@ TEST_P(HnsConformanceTest, UnreadableStateIsKeptAsideNotLost) {
   auto n = mustNetwork(natNetwork("after", "172.30.13.0/24", "172.30.13.1"));
   restart({15, 4, {}});
   EXPECT_EQ(run(hcn_->getNetwork(*n.id))->name, "after");
+}
+
+// The service goes away under a client (daemon only): calls fail with a
+// clear Unavailable error instead of hanging or crashing; a new client of the
+// restarted service sees the persisted networks.
+TEST_P(HnsConformanceTest, ServiceGoingAwayFailsCallsCleanly) {
+  if (GetParam() != "daemon") GTEST_SKIP() << "an in-process service cannot go away under its client";
+  auto n = mustNetwork(natNetwork("survives", "172.30.14.0/24", "172.30.14.1"));
+  auto* daemon = static_cast<DaemonBackend*>(backend_.get());
+  hns::HnsApi& stale = backend_->api();
+  daemon->stopDaemon();
+  auto r = run(stale.query(HcnObject::kNetwork, *n.id, ""));
+  EXPECT_THAT(r, StatusIs(Code::kUnavailable));
+  EXPECT_THAT(r, HResultIs(hr::kHcsConnectionClosed));
+  restart({15, 4, {}});
+  EXPECT_EQ(run(hcn_->getNetwork(*n.id))->name, "survives");
 }
 
 // Hostile input: precise errors, and the service keeps everything it had.
