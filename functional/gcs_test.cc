@@ -139,6 +139,20 @@ TEST_F(GcsTest, EchoHelloInABusyboxContainerFromCombinedLayers) {
   unprepare("hello");
 }
 
+// An init with stdin goes through runc create + start; one that exits at
+// once must not have its runtime state deleted under `runc start` (which
+// then fails on its exec.fifo). Many short inits in a row.
+TEST_F(GcsTest, FastInitsWithStdinStartEveryTime) {
+  for (int i = 0; i < 15; ++i) {
+    std::string id = "fast" + std::to_string(i);
+    prepare(id, {"true"});
+    auto init = start(id, {}, {.in = true, .out = true});
+    ASSERT_NE(init, nullptr) << "start " << i;
+    EXPECT_EQ(waitExit(*init), 0);
+    unprepare(id);
+  }
+}
+
 TEST_F(GcsTest, ExitCodesPropagate) {
   prepare("fails", {"sh", "-c", "exit 1"});
   auto init = start("fails", {});

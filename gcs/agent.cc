@@ -84,6 +84,10 @@ struct Container {
   bool runtimeRemoving = false;
   std::optional<Status> runtimeRemoved;
   runtime::WaitList runtimeRemovedChanged;
+  // `runc start` is running: a fast init may exit meanwhile, and deleting
+  // the runtime state under `runc start` makes it fail (exec.fifo gone).
+  bool starting = false;
+  runtime::WaitList startDone;
 };
 
 struct AgentState {
@@ -136,6 +140,7 @@ Task<void> pump(std::shared_ptr<runtime::Stream> from, std::shared_ptr<runtime::
 // removeRuntimeState deletes the container's runc state once (concurrent
 // callers wait for the first).
 Task<Status> removeRuntimeState(StateP s, std::shared_ptr<Container> c) {
+  while (c->starting) co_await c->startDone.wait();
   if (!c->runtimeRemoving) {
     c->runtimeRemoving = true;
     Status st;
@@ -401,7 +406,10 @@ Task<Result> executeProcess(StateP s, std::string payload) {
     }
     c->init = s->procs[*pid];
     if (!runNow) {
+      c->starting = true;
       Status started = co_await s->runtimes.start(cid);
+      c->starting = false;
+      c->startDone.notifyAll();
       if (!started.ok()) co_return started;
     }
     HLOG(Info, "gcs.container.started").kv("container", cid).kv("pid", *pid);
