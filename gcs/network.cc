@@ -155,18 +155,8 @@ Task<Status> LinuxNetworkManager::ip(std::string nsPath, std::vector<std::string
   spec.path = nsenterPath_;
   spec.args = {"nsenter", "--net=" + nsPath, ipPath_};
   spec.args.insert(spec.args.end(), args.begin(), args.end());
-  spec.stderrMode = runtime::StdioMode::kPipe;
-  auto p = runner_.spawn(spec);
-  if (!p.ok()) co_return p.status();
-  auto err = co_await runtime::readToEnd(*(*p)->stderrStream(), 64 * 1024);
-  auto st = co_await (*p)->wait();
-  if (st.exitCode != 0) {
-    std::string cmd;
-    for (auto& a : args) cmd += " " + a;
-    std::string msg = err.ok() ? *err : "";
-    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
-    co_return fail("ip" + cmd + ": " + msg);
-  }
+  Status st = co_await runtime::runCommand(runner_, spec);
+  if (!st.ok()) co_return fail(st.message());
   co_return OkStatus();
 }
 

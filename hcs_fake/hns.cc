@@ -193,15 +193,8 @@ Status validateEndpointPolicy(const HcnPolicy& p, const std::string& path, const
   } else if (p.type == endpointpolicy::kAcl || p.type == endpointpolicy::kTierAcl) {
     auto s = decode<AclPolicySetting>(settings, sp);
     if (!s.ok()) return bad(s.status());
-    if (s->action != kActionAllow && s->action != kActionBlock) {
-      return bad(InvalidArgumentError(sp + ".Action: \"" + s->action + "\" is not one of Allow|Block"));
-    }
-    if (s->direction != kDirectionIn && s->direction != kDirectionOut) {
-      return bad(InvalidArgumentError(sp + ".Direction: \"" + s->direction + "\" is not one of In|Out"));
-    }
-    if (s->ruleType && *s->ruleType != kRuleHost && *s->ruleType != kRuleSwitch) {
-      return bad(InvalidArgumentError(sp + ".RuleType: \"" + *s->ruleType + "\" is not one of Host|Switch"));
-    }
+    Status values = checkAclValues(sp, s->action, s->direction, s->ruleType);
+    if (!values.ok()) return bad(values);
   } else if (p.type == endpointpolicy::kQos) {
     auto s = decode<QosPolicySetting>(settings, sp);
     if (!s.ok()) return bad(s.status());
@@ -294,17 +287,6 @@ namespace {
 void saveNetworks(const FakeHnsOptions& o, const FakeHns::State& s);
 
 }  // namespace
-
-size_t FakeHns::objectCount(HcnObject type) const {
-  switch (type) {
-    case HcnObject::kNetwork: return s_->networks.size();
-    case HcnObject::kEndpoint: return s_->endpoints.size();
-    case HcnObject::kNamespace: return s_->namespaces.size();
-    case HcnObject::kLoadBalancer: return s_->lbs.size();
-    case HcnObject::kRoute: return s_->routes.size();
-  }
-  return 0;
-}
 
 // ------------------------------------------------------------- properties
 
@@ -898,12 +880,6 @@ Status FakeHns::remove(HcnObject type, const std::string& rawId) {
 StatusOr<HostComputeEndpoint> FakeHns::endpoint(const std::string& id) const {
   auto it = s_->endpoints.find(lower(id));
   if (it == s_->endpoints.end()) return err(hresult::kElementNotFound, "endpoint", id, "endpoint " + id + " not found");
-  return it->second.doc;
-}
-
-StatusOr<HostComputeNetwork> FakeHns::network(const std::string& id) const {
-  auto it = s_->networks.find(lower(id));
-  if (it == s_->networks.end()) return err(hresult::kElementNotFound, "network", id, "network " + id + " not found");
   return it->second.doc;
 }
 

@@ -53,11 +53,6 @@ class FakeHns {
 
   // endpoint: the current document of an endpoint (for the VM backend).
   StatusOr<schema::HostComputeEndpoint> endpoint(const std::string& id) const;
-  // networkOf: the network document an endpoint is on.
-  StatusOr<schema::HostComputeNetwork> network(const std::string& id) const;
-  const schema::HcnVersion& version() const { return options_.version; }
-  // objectCount: how many objects of a type exist (tests, benchmarks).
-  size_t objectCount(hns::HcnObject type) const;
 
   struct State;  // the object store (hns.cc)
 

@@ -397,16 +397,9 @@ Task<Status> SimVmBackend::ip(std::vector<std::string> args) {
   spec.path = options_.ipPath;
   spec.args = {"ip"};
   spec.args.insert(spec.args.end(), args.begin(), args.end());
-  spec.stderrMode = runtime::StdioMode::kPipe;
-  auto p = rt_.processes().spawn(spec);
-  if (!p.ok()) co_return p.status();
-  auto err = co_await runtime::readToEnd(*(*p)->stderrStream(), 64 * 1024);
-  auto st = co_await (*p)->wait();
-  if (st.exitCode == 0) co_return OkStatus();
-  std::string cmd, msg = err.ok() ? *err : "";
-  for (auto& a : args) cmd += " " + a;
-  while (!msg.empty() && msg.back() == '\n') msg.pop_back();
-  co_return Status::fromHResult(hr::kFail, "Modify", "", "ip" + cmd + ": " + msg);
+  Status st = co_await runtime::runCommand(rt_.processes(), spec);
+  if (!st.ok()) co_return Status::fromHResult(hr::kFail, "Modify", "", st.message());
+  co_return OkStatus();
 }
 
 Task<Status> SimVmBackend::addNic(std::string id, std::string adapterId, Json settings) {

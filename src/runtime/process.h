@@ -100,6 +100,12 @@ class Process {
   virtual bool isolated() const { return false; }
 };
 
+class ProcessRunner;
+
+// runCommand runs a command to completion; an exit code other than 0 is an
+// Internal error with the command line and what it wrote to stderr.
+Task<Status> runCommand(ProcessRunner& runner, ProcessSpec spec);
+
 class ProcessRunner {
  public:
   virtual ~ProcessRunner() = default;

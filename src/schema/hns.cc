@@ -40,6 +40,14 @@ StatusOr<Json> roundTrip(const Json& policy, const std::string& path) {
 
 }  // namespace
 
+Status checkAclValues(const std::string& path, const std::string& action, const std::string& direction,
+                      const std::optional<std::string>& ruleType) {
+  HCS_RETURN_IF_ERROR(checkOneOf(path + ".Action", action, {kActionAllow, kActionBlock}));
+  HCS_RETURN_IF_ERROR(checkOneOf(path + ".Direction", direction, {kDirectionIn, kDirectionOut}));
+  if (ruleType) HCS_RETURN_IF_ERROR(checkOneOf(path + ".RuleType", *ruleType, {kRuleHost, kRuleSwitch}));
+  return OkStatus();
+}
+
 StatusOr<Json> validateV1Policy(const Json& policy, const std::string& path) {
   if (!policy.is_object()) return InvalidArgumentError(path + ": a policy must be an object");
   auto t = policy.find("Type");
@@ -54,9 +62,7 @@ StatusOr<Json> validateV1Policy(const Json& policy, const std::string& path) {
   if (type == v1policy::kAcl) {
     auto p = decode<AclPolicy>(policy, path);
     if (!p.ok()) return p.status();
-    HCS_RETURN_IF_ERROR(checkOneOf(path + ".Action", p->action, {kActionAllow, kActionBlock}));
-    HCS_RETURN_IF_ERROR(checkOneOf(path + ".Direction", p->direction, {kDirectionIn, kDirectionOut}));
-    if (p->ruleType) HCS_RETURN_IF_ERROR(checkOneOf(path + ".RuleType", *p->ruleType, {kRuleHost, kRuleSwitch}));
+    HCS_RETURN_IF_ERROR(checkAclValues(path, p->action, p->direction, p->ruleType));
     HCS_RETURN_IF_ERROR(checkAddressList(path + ".LocalAddresses", p->localAddresses));
     HCS_RETURN_IF_ERROR(checkAddressList(path + ".RemoteAddresses", p->remoteAddresses));
     return encode(*p);

@@ -240,6 +240,11 @@ struct GenericPolicy {
   }
 };
 
+// checkAclValues: Action Allow|Block, Direction In|Out, RuleType Host|Switch
+// (v1 ACL policies and v2 ACL/TierAcl settings); InvalidArgument naming the field.
+Status checkAclValues(const std::string& path, const std::string& action, const std::string& direction,
+                      const std::optional<std::string>& ruleType);
+
 // validateV1Policy decodes a v1 policy by its Type and checks its values
 // (Action/Direction/RuleType spellings, ports, addresses); the normalised
 // document on success. InvalidArgument naming `path` otherwise; an unknown
