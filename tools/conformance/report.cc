@@ -1,163 +1,207 @@
-// conformance_report: turns the gtest XML files of the functional suites into
-// a readable report and one merged JUnit XML file.
-//
-//   conformance_report --junit out/junit.xml bazel-testlogs/functional/*/test.xml
-//
-// Prints one line per scenario (PASS/FAIL/SKIP, suite.name, time) and the
-// failure messages, then "N passed, N failed, N skipped". Exit status 1 if
-// anything failed or no scenario ran.
-#include <cstdio>
-#include <fstream>
-#include <iostream>
-#include <map>
+#include "tools/conformance/report.h"
+
 #include <sstream>
-#include <string>
-#include <vector>
+
+namespace hcsshim::conformance {
 
 namespace {
 
-struct Case {
-  std::string suite, name, time, status, message;
-};
-
-std::string attr(const std::string& tag, const std::string& name) {
-  std::string key = " " + name + "=\"";
-  auto p = tag.find(key);
-  if (p == std::string::npos) return {};
-  p += key.size();
-  auto e = tag.find('"', p);
-  return tag.substr(p, e == std::string::npos ? std::string::npos : e - p);
-}
-
-std::string unescape(std::string s) {
-  const std::pair<const char*, const char*> ents[] = {
-      {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"}, {"&#x0A;", "\n"}, {"&amp;", "&"}};
-  for (auto& [from, to] : ents) {
-    std::string f(from);
-    for (size_t p = s.find(f); p != std::string::npos; p = s.find(f, p + 1)) s.replace(p, f.size(), to);
-  }
-  return s;
-}
-
-std::string escape(const std::string& s) {
+std::string xmlEscape(const std::string& s) {
   std::string o;
-  for (char c : s) {
+  for (unsigned char c : s) {
     switch (c) {
       case '<': o += "&lt;"; break;
       case '>': o += "&gt;"; break;
       case '"': o += "&quot;"; break;
       case '&': o += "&amp;"; break;
-      default: o += c;
+      case '\n': o += "&#10;"; break;
+      case '\t': o += "&#9;"; break;
+      case '\r': break;
+      default:
+        if (c < 0x20) o += "?";  // not allowed in XML 1.0
+        else o += static_cast<char>(c);
     }
   }
   return o;
 }
 
-// parse extracts <testcase> elements from a gtest XML report.
-std::vector<Case> parse(const std::string& xml) {
-  std::vector<Case> out;
-  size_t pos = 0;
-  while ((pos = xml.find("<testcase ", pos)) != std::string::npos) {
-    size_t tagEnd = xml.find('>', pos);
-    if (tagEnd == std::string::npos) break;
-    std::string tag = xml.substr(pos, tagEnd - pos + 1);
-    Case c;
-    c.suite = attr(tag, "classname");
-    c.name = attr(tag, "name");
-    c.time = attr(tag, "time");
-    std::string result = attr(tag, "result");
-    bool selfClosing = tag.size() >= 2 && tag[tag.size() - 2] == '/';
-    std::string body;
-    if (!selfClosing) {
-      size_t close = xml.find("</testcase>", tagEnd);
-      body = xml.substr(tagEnd + 1, close == std::string::npos ? std::string::npos : close - tagEnd - 1);
-      pos = close == std::string::npos ? xml.size() : close;
-    } else {
-      pos = tagEnd;
-    }
-    if (body.find("<failure") != std::string::npos) {
-      c.status = "FAIL";
-      size_t f = body.find("<failure");
-      c.message = unescape(attr(body.substr(f, body.find('>', f) - f + 1), "message"));
-    } else if (result == "skipped" || body.find("<skipped") != std::string::npos) {
-      c.status = "SKIP";
-    } else {
-      c.status = "PASS";
-    }
-    out.push_back(c);
-  }
-  return out;
+std::string seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", s);
+  return buf;
 }
+
+std::string firstLine(const std::string& s) {
+  auto nl = s.find('\n');
+  return nl == std::string::npos ? s : s.substr(0, nl);
+}
+
+const char* freshness(const SuiteResult& s) { return s.cached ? "cached" : "fresh"; }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  std::string junitPath;
-  std::vector<std::string> files;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--junit" && i + 1 < argc) {
-      junitPath = argv[++i];
-    } else {
-      files.push_back(a);
+Totals count(const std::vector<SuiteResult>& suites) {
+  Totals t;
+  for (const auto& s : suites) {
+    if (!s.ok()) ++t.brokenSuites;
+    if (s.cached) ++t.cachedSuites;
+    for (const auto& c : s.scenarios) {
+      switch (c.outcome) {
+        case Outcome::kPass: ++t.passed; break;
+        case Outcome::kFail: ++t.failed; break;
+        case Outcome::kError: ++t.errors; break;
+        case Outcome::kSkip: ++t.skipped; break;
+      }
     }
   }
-  std::vector<Case> all;
-  for (auto& f : files) {
-    std::ifstream in(f);
-    if (!in) {
-      std::cerr << "conformance_report: cannot read " << f << "\n";
-      continue;
+  return t;
+}
+
+void printHeader(std::FILE* out, const RunDescription& run) {
+  std::fprintf(out, "Conformance run %s\n", run.startedAt.c_str());
+  for (const auto& [k, v] : run.facts) std::fprintf(out, "  %-11s %s\n", (k + ":").c_str(), v.c_str());
+  std::fprintf(out, "  %-11s %s\n", "results:",
+               run.cachedAllowed ? "suites whose inputs did not change are reported from the cache (--cached)"
+                                 : "fresh: every suite runs now");
+}
+
+void printSuite(std::FILE* out, const SuiteResult& s) {
+  std::fprintf(out, "\n%s  (%s, %s s%s)\n", s.label.c_str(), freshness(s), seconds(s.seconds).c_str(),
+               s.cached ? (", ran " + s.ranAt).c_str() : "");
+  std::string group;
+  for (const auto& c : s.scenarios) {
+    if (c.suite != group) {
+      std::fprintf(out, "  %s\n", c.suite.c_str());
+      group = c.suite;
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    auto cases = parse(ss.str());
-    all.insert(all.end(), cases.begin(), cases.end());
-  }
-  int passed = 0, failed = 0, skipped = 0;
-  std::string lastSuite;
-  for (auto& c : all) {
-    if (c.suite != lastSuite) {
-      std::printf("\n%s\n", c.suite.c_str());
-      lastSuite = c.suite;
-    }
-    std::printf("  %-4s %-70s %ss\n", c.status.c_str(), c.name.c_str(), c.time.c_str());
-    if (c.status == "FAIL") {
-      ++failed;
+    std::fprintf(out, "    %-5s %-68s %ss\n", outcomeName(c.outcome), c.name.c_str(), seconds(c.seconds).c_str());
+    if (c.outcome == Outcome::kFail || c.outcome == Outcome::kError || (c.outcome == Outcome::kSkip && !c.message.empty())) {
       std::istringstream msg(c.message);
       std::string line;
       int shown = 0;
-      while (std::getline(msg, line) && shown++ < 8) std::printf("         | %s\n", line.c_str());
-    } else if (c.status == "SKIP") {
-      ++skipped;
-    } else {
-      ++passed;
+      while (std::getline(msg, line) && shown++ < 10) std::fprintf(out, "          | %s\n", line.c_str());
     }
   }
-  if (!junitPath.empty()) {
-    std::ofstream j(junitPath);
-    j << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"conformance\" tests=\"" << all.size()
-      << "\" failures=\"" << failed << "\" skipped=\"" << skipped << "\">\n";
-    std::map<std::string, std::vector<const Case*>> bySuite;
-    for (auto& c : all) bySuite[c.suite].push_back(&c);
-    for (auto& [suite, cases] : bySuite) {
-      j << "  <testsuite name=\"" << escape(suite) << "\" tests=\"" << cases.size() << "\">\n";
-      for (auto* c : cases) {
-        j << "    <testcase classname=\"" << escape(suite) << "\" name=\"" << escape(c->name) << "\" time=\""
-          << escape(c->time) << "\"";
-        if (c->status == "FAIL") {
-          j << "><failure message=\"" << escape(c->message) << "\"/></testcase>\n";
-        } else if (c->status == "SKIP") {
-          j << "><skipped/></testcase>\n";
-        } else {
-          j << "/>\n";
-        }
-      }
-      j << "  </testsuite>\n";
-    }
-    j << "</testsuites>\n";
-    std::printf("\nJUnit XML: %s\n", junitPath.c_str());
-  }
-  std::printf("\n%d passed, %d failed, %d skipped\n", passed, failed, skipped);
-  return (failed > 0 || passed == 0) ? 1 : 0;
+  if (!s.ok()) std::fprintf(out, "  FAIL  %s: %s (log: %s)\n", s.label.c_str(), s.cause.c_str(), s.logPath.c_str());
 }
+
+void printSummary(std::FILE* out, const std::vector<SuiteResult>& suites) {
+  std::fprintf(out, "\nPer suite%*s pass  fail error  skip  result\n", 52, "");
+  for (const auto& s : suites) {
+    Totals t = count({s});
+    std::fprintf(out, "  %-58s %5d %5d %5d %5d  %s%s\n", s.label.c_str(), t.passed, t.failed, t.errors, t.skipped,
+                 s.ok() && t.ok() ? "ok" : "FAIL", s.cached ? " (cached)" : "");
+  }
+  Totals t = count(suites);
+  std::fprintf(out, "\n%d suites (%d fresh, %d cached), %d did not end properly\n", static_cast<int>(suites.size()),
+               static_cast<int>(suites.size()) - t.cachedSuites, t.cachedSuites, t.brokenSuites);
+  std::fprintf(out, "%d passed, %d failed, %d errors, %d skipped\n", t.passed, t.failed, t.errors, t.skipped);
+}
+
+std::string junitXml(const RunDescription& run, const std::vector<SuiteResult>& suites) {
+  Totals all = count(suites);
+  std::ostringstream j;
+  double total = 0;
+  for (const auto& s : suites) total += s.seconds;
+  // A suite that ended badly without a scenario to blame gets one <error> case of its own.
+  int extra = 0;
+  for (const auto& s : suites) {
+    bool blamed = false;
+    for (const auto& c : s.scenarios) blamed |= c.outcome == Outcome::kError;
+    if (!s.ok() && !blamed) ++extra;
+  }
+  j << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"conformance\" tests=\""
+    << all.passed + all.failed + all.errors + all.skipped + extra << "\" failures=\"" << all.failed << "\" errors=\""
+    << all.errors + extra << "\" skipped=\"" << all.skipped << "\" time=\"" << seconds(total) << "\" timestamp=\""
+    << xmlEscape(run.startedAt) << "\">\n";
+  for (const auto& s : suites) {
+    Totals t = count({s});
+    bool blamed = t.errors > 0;
+    int own = (!s.ok() && !blamed) ? 1 : 0;
+    j << "  <testsuite name=\"" << xmlEscape(s.label) << "\" tests=\"" << s.scenarios.size() + own << "\" failures=\""
+      << t.failed << "\" errors=\"" << t.errors + own << "\" skipped=\"" << t.skipped << "\" time=\""
+      << seconds(s.seconds) << "\" timestamp=\"" << xmlEscape(s.ranAt) << "\">\n";
+    j << "    <properties>\n";
+    for (const auto& [k, v] : run.facts) {
+      j << "      <property name=\"" << xmlEscape(k) << "\" value=\"" << xmlEscape(v) << "\"/>\n";
+    }
+    j << "      <property name=\"results\" value=\"" << freshness(s) << "\"/>\n";
+    if (!s.ok()) j << "      <property name=\"suite-end\" value=\"" << xmlEscape(s.cause) << "\"/>\n";
+    j << "    </properties>\n";
+    for (const auto& c : s.scenarios) {
+      j << "    <testcase classname=\"" << xmlEscape(c.suite) << "\" name=\"" << xmlEscape(c.name) << "\" time=\""
+        << seconds(c.seconds) << "\"";
+      switch (c.outcome) {
+        case Outcome::kPass: j << "/>\n"; break;
+        case Outcome::kFail:
+          j << ">\n      <failure message=\"" << xmlEscape(firstLine(c.message)) << "\">" << xmlEscape(c.message)
+            << "</failure>\n    </testcase>\n";
+          break;
+        case Outcome::kError:
+          j << ">\n      <error message=\"" << xmlEscape(firstLine(c.message)) << "\" type=\"" << xmlEscape(s.cause)
+            << "\">" << xmlEscape(c.message) << "</error>\n    </testcase>\n";
+          break;
+        case Outcome::kSkip:
+          j << ">\n      <skipped message=\"" << xmlEscape(c.message) << "\"/>\n    </testcase>\n";
+          break;
+      }
+    }
+    if (own) {
+      j << "    <testcase classname=\"" << xmlEscape(s.label) << "\" name=\"(suite)\" time=\"" << seconds(s.seconds)
+        << "\">\n      <error message=\"" << xmlEscape(s.cause) << "\" type=\"suite\">" << xmlEscape(s.cause)
+        << " (log: " << xmlEscape(s.logPath) << ")</error>\n    </testcase>\n";
+    }
+    j << "  </testsuite>\n";
+  }
+  j << "</testsuites>\n";
+  return j.str();
+}
+
+std::string htmlReport(const RunDescription& run, const std::vector<SuiteResult>& suites) {
+  Totals all = count(suites);
+  std::ostringstream h;
+  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>Conformance report "
+    << xmlEscape(run.startedAt) << "</title>\n<style>\n"
+    << "body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}\n"
+    << "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}\n"
+    << "th{background:#eee}.PASS{background:#dfd}.FAIL,.ERROR{background:#fdd}.SKIP{background:#eee}\n"
+    << "pre{margin:0;white-space:pre-wrap;max-width:70em;font-size:.9em}.ok{color:#060}.bad{color:#a00;font-weight:bold}\n"
+    << "</style></head><body>\n<h1>Conformance report</h1>\n<p class=\"" << (all.ok() ? "ok" : "bad") << "\">"
+    << (all.ok() ? "PASSED" : "FAILED") << ": " << all.passed << " passed, " << all.failed << " failed, " << all.errors
+    << " errors, " << all.skipped << " skipped; " << all.brokenSuites << " of " << suites.size()
+    << " suites did not end properly</p>\n<table>\n<tr><th>run started</th><td>" << xmlEscape(run.startedAt)
+    << "</td></tr>\n";
+  for (const auto& [k, v] : run.facts) h << "<tr><th>" << xmlEscape(k) << "</th><td>" << xmlEscape(v) << "</td></tr>\n";
+  h << "<tr><th>results</th><td>"
+    << (run.cachedAllowed ? "suites whose inputs did not change are reported from the cache (--cached); "
+                          : "fresh: every suite ran now; ")
+    << all.cachedSuites << " of " << suites.size() << " suites from the cache</td></tr>\n</table>\n";
+  h << "<h2>Suites</h2>\n<table>\n<tr><th>suite</th><th>result</th><th>pass</th><th>fail</th><th>error</th><th>skip</th>"
+       "<th>time (s)</th><th>ran</th><th>end</th></tr>\n";
+  for (const auto& s : suites) {
+    Totals t = count({s});
+    const char* cls = s.ok() && t.ok() ? "PASS" : "FAIL";
+    h << "<tr class=\"" << cls << "\"><td>" << xmlEscape(s.label) << "</td><td>" << cls << "</td><td>" << t.passed
+      << "</td><td>" << t.failed << "</td><td>" << t.errors << "</td><td>" << t.skipped << "</td><td>"
+      << seconds(s.seconds) << "</td><td>" << xmlEscape(s.ranAt) << (s.cached ? " (cached)" : "") << "</td><td>"
+      << xmlEscape(s.ok() ? "completed" : s.cause) << "</td></tr>\n";
+  }
+  h << "</table>\n<h2>Scenarios</h2>\n<table>\n<tr><th>suite</th><th>scenario</th><th>result</th><th>time (s)</th>"
+       "<th>details</th></tr>\n";
+  for (const auto& s : suites) {
+    for (const auto& c : s.scenarios) {
+      const char* o = outcomeName(c.outcome);
+      h << "<tr class=\"" << o << "\"><td>" << xmlEscape(s.label) << "</td><td>" << xmlEscape(c.suite + "." + c.name)
+        << "</td><td>" << o << "</td><td>" << seconds(c.seconds) << "</td><td><pre>" << xmlEscape(c.message)
+        << "</pre></td></tr>\n";
+    }
+    if (!s.ok()) {
+      h << "<tr class=\"ERROR\"><td>" << xmlEscape(s.label) << "</td><td>(suite)</td><td>ERROR</td><td>"
+        << seconds(s.seconds) << "</td><td><pre>" << xmlEscape(s.cause + "\nlog: " + s.logPath) << "</pre></td></tr>\n";
+    }
+  }
+  h << "</table>\n</body></html>\n";
+  return h.str();
+}
+
+}  // namespace hcsshim::conformance
