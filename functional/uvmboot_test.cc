@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "functional/harness/hcs_fake_daemon.h"
@@ -18,20 +19,27 @@ namespace {
 using ::hcsshim::testing::IsOk;
 namespace fs = std::filesystem;
 
-std::vector<std::string> hostLeftovers() {
-  std::vector<std::string> found;
+// hostLeftovers: uvmboot's temp dirs and processes, and fake HCS cgroups
+// (/hcs-fake-<pid>) whose daemon is gone. Other suites may run a fake HCS
+// at the same time: a live daemon's cgroup is its own business (if the
+// daemon is uvmboot's, its /tmp/uvmboot- command line shows it).
+std::set<std::string> hostLeftovers() {
+  std::set<std::string> found;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator("/tmp", ec)) {
-    if (e.path().filename().string().rfind("uvmboot-", 0) == 0) found.push_back(e.path().string());
+    if (e.path().filename().string().rfind("uvmboot-", 0) == 0) found.insert(e.path().string());
   }
   for (const auto& h : fs::directory_iterator("/sys/fs/cgroup", ec)) {
     for (const auto& c : fs::directory_iterator(h.path(), ec)) {
-      if (c.path().filename().string().rfind("hcs-fake-", 0) == 0) found.push_back(c.path().string());
+      std::string name = c.path().filename().string();
+      if (name.rfind("hcs-fake-", 0) != 0) continue;
+      if (fs::exists("/proc/" + name.substr(9))) continue;
+      found.insert(c.path().string());
     }
   }
   for (const auto& p : fs::directory_iterator("/proc", ec)) {
     std::string line = runtime::readFile(std::string(p.path() / "cmdline")).value_or("");
-    if (line.find("/tmp/uvmboot-") != std::string::npos) found.push_back("process " + p.path().filename().string());
+    if (line.find("/tmp/uvmboot-") != std::string::npos) found.insert("process " + p.path().filename().string());
   }
   return found;
 }
@@ -39,7 +47,7 @@ std::vector<std::string> hostLeftovers() {
 TEST(UvmbootTest, EightVmsFourAtATimeLeaveNothingBehind) {
   if (geteuid() != 0) GTEST_SKIP() << "the sim VM backend needs root";
   auto rt = std::move(*runtime::RealRuntime::create("uvmboot-test"));
-  ASSERT_THAT(hostLeftovers(), ::testing::IsEmpty()) << "a clean start";
+  std::set<std::string> before = hostLeftovers();  // another run's leaks are not this run's
   std::string bin = functional::HcsFakeDaemon::runfile("tools/uvmboot/uvmboot");
   runtime::ProcessSpec spec{.path = bin,
                             .args = {bin, "lcow", "--count", "8", "--parallel", "4", "--exec", "echo hi",
@@ -61,7 +69,11 @@ TEST(UvmbootTest, EightVmsFourAtATimeLeaveNothingBehind) {
   }
   EXPECT_EQ(booted, 8) << *out;
   EXPECT_EQ(his, 8) << *out;
-  EXPECT_THAT(hostLeftovers(), ::testing::IsEmpty());
+  std::set<std::string> after = hostLeftovers(), added;
+  for (const auto& f : after) {
+    if (!before.count(f)) added.insert(f);
+  }
+  EXPECT_THAT(added, ::testing::IsEmpty());
 }
 
 }  // namespace

@@ -33,6 +33,7 @@
 #include "gcs/agent.h"
 #include "src/bridge/protocol.h"
 #include "gcs/runc_runtime.h"
+#include "src/common/flags.h"
 #include "src/common/log.h"
 #include "src/runtime/real_runtime.h"
 #include "src/runtime/signals.h"
@@ -40,14 +41,6 @@
 namespace {
 
 using namespace hcsshim;
-
-int usage() {
-  std::fprintf(stderr,
-               "usage: gcs [--hybrid-vsock UDS | --vsock-cid CID] [--state-dir DIR] [--mount-root DIR]...\n"
-               "           [--plan9-root DIR] [--scsi-root DIR] [--pmem-root DIR] [--runc PATH] [--no-pivot]\n"
-               "           [-debug | -quiet]\n");
-  return 2;
-}
 
 // As PID 1 of a VM: the filesystems everything else expects.
 void initMounts() {
@@ -137,55 +130,34 @@ int main(int argc, char** argv) {
   uint32_t cid = 2;
   bool noPivot = false;
   std::vector<std::string> mountRoots;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](std::string& out) {
-      if (i + 1 >= argc) return false;
-      out = argv[++i];
-      return true;
-    };
-    std::string v;
-    if (a == "--hybrid-vsock" && value(hybrid)) continue;
-    if (a == "--state-dir" && value(stateDir)) continue;
-    if (a == "--plan9-root" && value(plan9Root)) continue;
-    if (a == "--scsi-root" && value(scsiRoot)) continue;
-    if (a == "--pmem-root" && value(pmemRoot)) continue;
-    if (a == "--cgroup-parent" && value(cgroupParent)) continue;
-    if (a == "--init") {
-      init = true;
-      continue;
-    }
-    if (a == "--sim-vm") {
-      simVm = true;
-      continue;
-    }
-    if (a == "--boot") {
-      boot = true;
-      continue;
-    }
-    if (a == "--runc" && value(runcPath)) continue;
-    if (a == "--mount-root" && value(v)) {
-      mountRoots.push_back(v);
-      continue;
-    }
-    if (a == "--vsock-cid" && value(v)) {
-      cid = static_cast<uint32_t>(std::strtoul(v.c_str(), nullptr, 10));
-      continue;
-    }
-    if (a == "--no-pivot") {
-      noPivot = true;
-      continue;
-    }
-    if (a == "-debug" || a == "--debug") {
-      log::setLevel(LogLevel::kDebug);
-      continue;
-    }
-    if (a == "-quiet" || a == "--quiet") {
-      log::setLevel(LogLevel::kWarn);
-      continue;
-    }
-    return usage();
+  bool debug = false, quiet = false;
+  int64_t cidFlag = cid;
+  FlagSet flags("gcs");
+  flags.string("hybrid-vsock", &hybrid, "reach the host over hybrid vsock unix sockets <path>_<port> (sim VMs)");
+  flags.integer("vsock-cid", &cidFlag, "the host's vsock CID (default 2)");
+  flags.string("state-dir", &stateDir, "the agent's state (default /run/gcs)");
+  flags.string("plan9-root", &plan9Root, "where Plan9 shares appear (sim VMs)");
+  flags.string("scsi-root", &scsiRoot, "where SCSI disks appear (sim VMs)");
+  flags.string("pmem-root", &pmemRoot, "where VPMem devices appear (sim VMs)");
+  flags.string("cgroup-parent", &cgroupParent, "the cgroup containers are placed under");
+  flags.boolean("init", &init, "run as the VM's PID 1 (mount /proc, /sys, ...)");
+  flags.boolean("sim-vm", &simVm, "a simulated VM: a private /run");
+  flags.boolean("boot", &boot, "the boot sequence: entropy from port 1, logs to port 109");
+  flags.string("runc", &runcPath, "the runc binary");
+  flags.strings("mount-root", &mountRoots, "a directory guest mounts may go under (repeatable)");
+  flags.boolean("no-pivot", &noPivot, "runc --no-pivot (an initramfs root)");
+  flags.boolean("debug", &debug, "log debug events");
+  flags.boolean("quiet", &quiet, "log warnings and errors only");
+  auto rest = flags.parse(argc, argv);
+  if (!rest.ok() || !rest->empty() || cidFlag < 0 || cidFlag > 0xffffffffll) {
+    std::fprintf(stderr, "%s\n", !rest.ok() ? rest.status().message().c_str()
+                                            : rest->empty() ? "gcs: -vsock-cid out of range" : ("gcs: unexpected argument " + rest->front()).c_str());
+    std::fprintf(stderr, "usage: gcs [flags]\n%s", flags.usage().c_str());
+    return 2;
   }
+  cid = static_cast<uint32_t>(cidFlag);
+  if (debug) log::setLevel(LogLevel::kDebug);
+  if (quiet) log::setLevel(LogLevel::kWarn);
   if (init) initMounts();
   if (simVm) {
     // A simulated VM: this process has its own (private) mount namespace;

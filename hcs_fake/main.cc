@@ -31,6 +31,7 @@
 #include "hcs_fake/service.h"
 #include "hcs_fake/sim_backend.h"
 #include "platforms/linux/daemon_hcs.h"
+#include "src/common/flags.h"
 #include "src/common/guid.h"
 #include "src/common/log.h"
 #include "src/runtime/real_runtime.h"
@@ -41,11 +42,8 @@ namespace {
 
 using hcsshim::runtime::Task;
 
-void usage() {
-  std::fprintf(stderr,
-               "usage: hcs_fake [--address unix:///path/hcs.sock] [--state-dir DIR] [--vm-backend sim|none]\n"
-               "                [--gcs PATH] [--vsock-root DIR] [--gcs-debug] [-debug | -quiet]\n"
-               "                [--hns-version MAJOR.MINOR] [--hns-state FILE]\n");
+void usage(const hcsshim::FlagSet& flags) {
+  std::fprintf(stderr, "usage: hcs_fake [flags]\n%s", flags.usage().c_str());
 }
 
 }  // namespace
@@ -56,52 +54,42 @@ int main(int argc, char** argv) {
   std::string stateDir, vmBackend = "sim", gcsPath, vsockRoot, hnsState;
   schema::HcnVersion hnsVersion{15, 4, {}};
   std::vector<std::string> gcsArgs;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](const char* name) -> std::string {
-      std::string prefix = std::string(name) + "=";
-      if (a.rfind(prefix, 0) == 0) return a.substr(prefix.size());
-      if (i + 1 < argc) return argv[++i];
-      usage();
-      std::exit(2);
-    };
-    if (a == "-debug" || a == "--debug") {
-      log::setLevel(LogLevel::kDebug);
-    } else if (a == "-quiet" || a == "--quiet") {
-      log::setLevel(LogLevel::kWarn);
-      gcsArgs.push_back("-quiet");
-    } else if (a.rfind("--address", 0) == 0 || a.rfind("-address", 0) == 0) {
-      address = value(a.rfind("--", 0) == 0 ? "--address" : "-address");
-    } else if (a.rfind("--state-dir", 0) == 0) {
-      stateDir = value("--state-dir");
-    } else if (a.rfind("--vm-backend", 0) == 0) {
-      vmBackend = value("--vm-backend");
-    } else if (a.rfind("--gcs", 0) == 0) {
-      gcsPath = value("--gcs");
-    } else if (a.rfind("--vsock-root", 0) == 0) {
-      vsockRoot = value("--vsock-root");
-    } else if (a.rfind("--hns-version", 0) == 0) {
-      std::string v = value("--hns-version");
-      unsigned major = 0, minor = 0;
-      char tail = 0;
-      if (std::sscanf(v.c_str(), "%u.%u%c", &major, &minor, &tail) != 2) {
-        std::fprintf(stderr, "hcs_fake: --hns-version: want MAJOR.MINOR, got %s\n", v.c_str());
-        return 2;
-      }
-      hnsVersion = schema::HcnVersion{major, minor, {}};
-    } else if (a.rfind("--hns-state", 0) == 0) {
-      hnsState = value("--hns-state");
-    } else if (a == "--gcs-debug") {
-      gcsArgs.push_back("-debug");
-    } else if (a == "-h" || a == "--help") {
-      usage();
-      return 0;
-    } else {
-      std::fprintf(stderr, "hcs_fake: unknown argument %s\n", a.c_str());
-      usage();
-      return 2;
-    }
+  bool debug = false, quiet = false, gcsDebug = false, help = false;
+  FlagSet flags("hcs_fake");
+  flags.string("address", &address, "the socket to serve on (unix:///path/hcs.sock)");
+  flags.string("state-dir", &stateDir, "state (stdio, VMs, hns.json; default: the socket's directory)");
+  flags.string("vm-backend", &vmBackend, "sim (default) or none");
+  flags.string("gcs", &gcsPath, "the guest agent the sim backend runs (default: next to this binary)");
+  flags.string("vsock-root", &vsockRoot, "where VMs' hybrid vsock sockets go (default: vsock/ next to the socket)");
+  flags.boolean("gcs-debug", &gcsDebug, "the guest agents log debug events");
+  flags.boolean("debug", &debug, "log debug events");
+  flags.boolean("quiet", &quiet, "log warnings and errors only");
+  flags.custom("hns-version", [&](const std::string& v) -> Status {
+    unsigned major = 0, minor = 0;
+    char tail = 0;
+    if (std::sscanf(v.c_str(), "%u.%u%c", &major, &minor, &tail) != 2) return InvalidArgumentError("want MAJOR.MINOR, got " + v);
+    hnsVersion = schema::HcnVersion{major, minor, {}};
+    return OkStatus();
+  }, "the HNS version reported (MAJOR.MINOR, default 15.4)");
+  flags.string("hns-state", &hnsState, "where HNS networks persist (default: hns.json in the state dir)");
+  flags.boolean("help", &help, "this text");
+  auto rest = flags.parse(argc, argv);
+  if (!rest.ok() || !rest->empty()) {
+    std::fprintf(stderr, "%s\n", rest.ok() ? ("hcs_fake: unexpected argument " + rest->front()).c_str()
+                                           : rest.status().message().c_str());
+    usage(flags);
+    return 2;
   }
+  if (help) {
+    usage(flags);
+    return 0;
+  }
+  if (debug) log::setLevel(LogLevel::kDebug);
+  if (quiet) {
+    log::setLevel(LogLevel::kWarn);
+    gcsArgs.push_back("-quiet");
+  }
+  if (gcsDebug) gcsArgs.push_back("-debug");
   auto path = runtime::unixSocketPath(address);
   if (!path.ok()) {
     std::fprintf(stderr, "hcs_fake: %s\n", path.status().toString().c_str());
