@@ -82,8 +82,11 @@ class DaemonBackend : public HnsBackend {
       EXPECT_EQ(daemon_->stop(), 0);
     }
     daemon_.reset();
-    auto d = HcsFakeDaemon::start(
-        rt_, dir_, {"-quiet", "--vm-backend", "none", "--hns-version", std::to_string(version.major) + "." + std::to_string(version.minor)});
+    // --gcs-debug right before --hns-version: a flag parser that matched
+    // prefixes took "--gcs-debug" for "--gcs" and the next flag for its value.
+    auto d = HcsFakeDaemon::start(rt_, dir_,
+                                  {"-quiet", "--vm-backend", "none", "--gcs-debug", "--hns-version",
+                                   std::to_string(version.major) + "." + std::to_string(version.minor)});
     ASSERT_THAT(d, IsOk());
     daemon_ = std::move(*d);
     auto c = runtime::blockOn(rt_.loop(), platforms::DaemonHns::connect(rt_, daemon_->address()));

@@ -21,6 +21,7 @@
 
 #include "functional/harness/gcs_guest.h"
 #include "gcs/storage.h"
+#include "src/common/flags.h"
 #include "src/common/log.h"
 #include "src/runtime/fd_stream.h"
 #include "src/runtime/real_runtime.h"
@@ -291,34 +292,26 @@ Task<int> bench(runtime::RealRuntime& rt, functional::GcsGuest& g, int iteration
 int main(int argc, char** argv) {
   if (argc < 2) return usage();
   std::string cmd = argv[1];
-  std::vector<std::string> layers, args;
-  bool interactive = false, tty = false;
-  int iterations = 20;
-  uint64_t relayMiB = 1024;
-  for (int i = 2; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--") {
-      args.assign(argv + i + 1, argv + argc);
-      break;
-    }
-    if (a == "-i") {
-      interactive = true;
-    } else if (a == "-t") {
-      tty = true;
-    } else if (a == "-it" || a == "-ti") {
-      interactive = tty = true;
-    } else if (a == "--layer" && i + 1 < argc) {
-      layers.push_back(argv[++i]);
-    } else if (a == "--iterations" && i + 1 < argc) {
-      iterations = std::max(1, std::atoi(argv[++i]));
-    } else if (a == "--relay-mib" && i + 1 < argc) {
-      relayMiB = std::max(1, std::atoi(argv[++i]));
-    } else if (a == "-debug") {
-      log::setLevel(LogLevel::kDebug);
-    } else {
-      return usage();
-    }
+  std::vector<std::string> layers;
+  bool interactive = false, tty = false, both = false, debug = false;
+  int64_t iterations = 20, relayMiB = 1024;
+  FlagSet flags("gcshost");
+  flags.boolean("i", &interactive, "keep stdin open");
+  flags.boolean("t", &tty, "a terminal");
+  flags.boolean("it", &both, "-i and -t");
+  flags.boolean("ti", &both, "-i and -t");
+  flags.strings("layer", &layers, "a layer directory (repeatable)");
+  flags.integer("iterations", &iterations, "runs to time (bench)");
+  flags.integer("relay-mib", &relayMiB, "MiB to relay (bench)");
+  flags.boolean("debug", &debug, "log debug events");
+  auto parsed = flags.parse(argc - 1, argv + 1);
+  if (!parsed.ok() || iterations < 1 || relayMiB < 1) {
+    if (!parsed.ok()) std::fprintf(stderr, "%s\n", parsed.status().message().c_str());
+    return usage();
   }
+  std::vector<std::string> args = *parsed;
+  if (both) interactive = tty = true;
+  if (debug) log::setLevel(LogLevel::kDebug);
   if ((cmd == "run" || cmd == "uvm") && args.empty()) return usage();
   if (cmd != "run" && cmd != "uvm" && cmd != "bench") return usage();
   if (!getenv("GCSHOST_DEBUG")) log::setLevel(LogLevel::kWarn);

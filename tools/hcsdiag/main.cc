@@ -23,6 +23,7 @@
 #include <sstream>
 
 #include "platforms/linux/daemon_hcs.h"
+#include "src/common/flags.h"
 #include "src/common/log.h"
 #include "src/hcs/compute_system.h"
 #include "src/runtime/epoll_loop.h"
@@ -274,20 +275,14 @@ Task<int> runCommand(runtime::RealRuntime& rt, std::string address, std::vector<
 
 int main(int argc, char** argv) {
   std::string address = hcsshim::platforms::defaultHcsAddress();
-  std::vector<std::string> args;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (args.empty() && (a == "--address" || a == "-address") && i + 1 < argc) {
-      address = argv[++i];
-    } else if (args.empty() && a.rfind("--address=", 0) == 0) {
-      address = a.substr(10);
-    } else if (args.empty() && (a == "-h" || a == "--help")) {
-      return usage();
-    } else {
-      args.push_back(a);
-    }
-  }
-  if (args.empty()) return usage();
+  bool help = false;
+  hcsshim::FlagSet flags("hcsdiag");
+  flags.string("address", &address, "the HCS (fake) daemon's socket");
+  flags.boolean("help", &help, "this text");
+  auto parsed = flags.parse(argc, argv, {.stopAtPositional = true});
+  if (!parsed.ok()) std::fprintf(stderr, "%s\n", parsed.status().message().c_str());
+  if (!parsed.ok() || help || parsed->empty()) return usage();
+  std::vector<std::string> args = *parsed;
   hcsshim::log::setLevel(hcsshim::LogLevel::kWarn);
   auto rt = hcsshim::runtime::RealRuntime::create("hcsdiag");
   if (!rt.ok()) return fail(rt.status());

@@ -12,6 +12,7 @@
 #include "functional/harness/hcs_fake_daemon.h"
 #include "hcs_fake/hns.h"
 #include "platforms/linux/daemon_hns.h"
+#include "src/common/flags.h"
 #include "src/common/log.h"
 #include "src/hns/hcn.h"
 #include "src/runtime/real_runtime.h"
@@ -80,12 +81,17 @@ Task<Result> churn(runtime::EventLoop& loop, hns::HnsApi& api, int existing, int
 }  // namespace
 
 int main(int argc, char** argv) {
-  int existing = 1000, cycles = 2000;
-  for (int i = 1; i + 1 < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--existing") existing = std::max(0, std::atoi(argv[++i]));
-    if (a == "--cycles") cycles = std::max(1, std::atoi(argv[++i]));
+  int64_t existingFlag = 1000, cyclesFlag = 2000;
+  FlagSet flags("hnsbench");
+  flags.integer("existing", &existingFlag, "endpoints that exist while measuring");
+  flags.integer("cycles", &cyclesFlag, "create+delete cycles");
+  auto parsed = flags.parse(argc, argv);
+  if (!parsed.ok() || !parsed->empty() || existingFlag < 0 || cyclesFlag < 1) {
+    std::fprintf(stderr, "%s\nusage: hnsbench [flags]\n%s", parsed.ok() ? "hnsbench: bad arguments" : parsed.status().message().c_str(),
+                 flags.usage().c_str());
+    return 2;
   }
+  int existing = static_cast<int>(existingFlag), cycles = static_cast<int>(cyclesFlag);
   log::setLevel(LogLevel::kWarn);
   auto rt = std::move(*runtime::RealRuntime::create("hnsbench"));
   char tmpl[] = "/tmp/hnsbench-XXXXXX";

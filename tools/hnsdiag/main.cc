@@ -21,6 +21,7 @@
 
 #include "platforms/linux/daemon_hcs.h"
 #include "platforms/linux/daemon_hns.h"
+#include "src/common/flags.h"
 #include "src/common/log.h"
 #include "src/hns/hcn.h"
 #include "src/runtime/real_runtime.h"
@@ -228,18 +229,14 @@ Task<int> runCommand(hns::HnsApi& api, std::vector<std::string> args) {
 
 int main(int argc, char** argv) {
   std::string address = platforms::defaultHcsAddress();
-  std::vector<std::string> args;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if ((a == "--address" || a == "-address") && i + 1 < argc) {
-      address = argv[++i];
-    } else if (a == "-h" || a == "--help") {
-      return usage();
-    } else {
-      args.push_back(a);
-    }
-  }
-  if (args.empty()) return usage();
+  bool help = false;
+  FlagSet flags("hnsdiag");
+  flags.string("address", &address, "the HCS (fake) daemon's socket");
+  flags.boolean("help", &help, "this text");
+  auto parsed = flags.parse(argc, argv, {.stopAtPositional = true});
+  if (!parsed.ok()) std::fprintf(stderr, "%s\n", parsed.status().message().c_str());
+  if (!parsed.ok() || help || parsed->empty()) return usage();
+  std::vector<std::string> args = *parsed;
   log::setLevel(LogLevel::kWarn);
   auto rt = runtime::RealRuntime::create("hnsdiag");
   if (!rt.ok()) return fail(rt.status());

@@ -21,6 +21,7 @@
 #include "functional/harness/gcs_guest.h"
 #include "functional/harness/hcs_fake_daemon.h"
 #include "functional/harness/oci_image.h"
+#include "src/common/flags.h"
 #include "src/runtime/read_file.h"
 #include "src/common/log.h"
 #include "src/runtime/real_runtime.h"
@@ -93,12 +94,18 @@ std::pair<uint64_t, uint64_t> memoryOf(std::vector<std::string> needles, bool ma
 }  // namespace
 
 int main(int argc, char** argv) {
-  int iterations = 15;
+  int64_t iterationsFlag = 15;
   bool mappings = false;
-  for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]) == "--mappings") mappings = true;
-    if (std::string(argv[i]) == "--iterations" && i + 1 < argc) iterations = std::max(1, std::atoi(argv[++i]));
+  FlagSet flags("shimbench");
+  flags.integer("iterations", &iterationsFlag, "runs to time");
+  flags.boolean("mappings", &mappings, "print the shim's memory mappings");
+  auto parsed = flags.parse(argc, argv);
+  if (!parsed.ok() || !parsed->empty() || iterationsFlag < 1) {
+    std::fprintf(stderr, "%s\nusage: shimbench [flags]\n%s", parsed.ok() ? "shimbench: bad arguments" : parsed.status().message().c_str(),
+                 flags.usage().c_str());
+    return 2;
   }
+  int iterations = static_cast<int>(iterationsFlag);
   log::setLevel(LogLevel::kWarn);
   auto rt = std::move(*runtime::RealRuntime::create("shimbench"));
   char tmpl[] = "/tmp/shimbench-XXXXXX";

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "src/common/flags.h"
 #include "src/runtime/read_file.h"
 #include "src/common/log.h"
 #include "src/runtime/real_runtime.h"
@@ -62,17 +63,12 @@ StatusOr<Resp> call(runtime::RealRuntime& rt, const std::string& address, const 
 
 int main(int argc, char** argv) {
   std::string state = "/run/containerd";
-  std::vector<std::string> args;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--state" && i + 1 < argc) {
-      state = argv[++i];
-    } else {
-      args.assign(argv + i, argv + argc);
-      break;
-    }
-  }
-  if (args.empty()) return usage();
+  FlagSet flags("shimdiag");
+  flags.string("state", &state, "containerd's state directory");
+  auto parsed = flags.parse(argc, argv, {.stopAtPositional = true});
+  if (!parsed.ok()) std::fprintf(stderr, "%s\n", parsed.status().message().c_str());
+  if (!parsed.ok() || parsed->empty()) return usage();
+  std::vector<std::string> args = *parsed;
   log::setLevel(LogLevel::kWarn);
   auto rt = runtime::RealRuntime::create("shimdiag");
   if (!rt.ok()) return 1;

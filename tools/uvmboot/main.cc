@@ -26,6 +26,7 @@
 #include "functional/harness/hcs_fake_daemon.h"
 #include "platforms/linux/daemon_hcs.h"
 #include "platforms/linux/hybrid_vsock.h"
+#include "src/common/flags.h"
 #include "src/runtime/read_file.h"
 #include "src/common/log.h"
 #include "src/runtime/real_runtime.h"
@@ -319,38 +320,32 @@ Task<int> bench(runtime::Runtime& rt, hcs::HcsApi& hcs, std::string vsockRoot, A
 int main(int argc, char** argv) {
   if (argc < 2 || (std::string(argv[1]) != "lcow" && std::string(argv[1]) != "bench")) return usage();
   bool benchMode = std::string(argv[1]) == "bench";
-  int iterations = 20;
+  int64_t iterations = 20, count = 1, parallel = 1, memory = 512, processors = 1;
+  bool debug = false;
   Args args;
   args.address = platforms::defaultHcsAddress();
-  for (int i = 2; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--count") {
-      args.count = std::max(1, std::atoi(value().c_str()));
-    } else if (a == "--parallel") {
-      args.parallel = std::max(1, std::atoi(value().c_str()));
-    } else if (a == "--exec") {
-      args.exec = value();
-    } else if (a == "--mount-scsi") {
-      args.scsi.push_back(value());
-    } else if (a == "--share") {
-      args.shares.push_back(value());
-    } else if (a == "--boot-files-path") {
-      args.bootFiles = value();
-    } else if (a == "--memory") {
-      args.memoryMB = std::strtoull(value().c_str(), nullptr, 10);
-    } else if (a == "--processors") {
-      args.processors = static_cast<uint32_t>(std::atoi(value().c_str()));
-    } else if (a == "--address") {
-      args.address = value();
-    } else if (a == "--iterations") {
-      iterations = std::max(1, std::atoi(value().c_str()));
-    } else if (a == "-debug") {
-      log::setLevel(LogLevel::kDebug);
-    } else {
-      return usage();
-    }
+  FlagSet flags("uvmboot");
+  flags.integer("count", &count, "VMs to boot");
+  flags.integer("parallel", &parallel, "VMs booting at once");
+  flags.string("exec", &args.exec, "a command to run in each VM");
+  flags.strings("mount-scsi", &args.scsi, "a disk image to attach (repeatable)");
+  flags.strings("share", &args.shares, "a directory to share (repeatable)");
+  flags.string("boot-files-path", &args.bootFiles, "the kernel and initrd.img");
+  flags.integer("memory", &memory, "MB per VM");
+  flags.integer("processors", &processors, "vCPUs per VM");
+  flags.string("address", &args.address, "the HCS (fake) daemon's socket");
+  flags.integer("iterations", &iterations, "boots to time (bench)");
+  flags.boolean("debug", &debug, "log debug events");
+  auto parsed = flags.parse(argc - 1, argv + 1);
+  if (!parsed.ok() || !parsed->empty() || count < 1 || parallel < 1 || memory < 1 || processors < 1 || iterations < 1) {
+    if (!parsed.ok()) std::fprintf(stderr, "%s\n", parsed.status().message().c_str());
+    return usage();
   }
+  args.count = static_cast<int>(count);
+  args.parallel = static_cast<int>(parallel);
+  args.memoryMB = static_cast<uint64_t>(memory);
+  args.processors = static_cast<uint32_t>(processors);
+  if (debug) log::setLevel(LogLevel::kDebug);
   if (!getenv("UVMBOOT_DEBUG") && log::level() != LogLevel::kDebug) log::setLevel(LogLevel::kWarn);
   auto rt = runtime::RealRuntime::create("uvmboot");
   if (!rt.ok()) return 1;
