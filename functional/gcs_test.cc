@@ -226,6 +226,31 @@ TEST_F(GcsTest, TerminalProcessFollowsResize) {
   unprepare("tty");
 }
 
+// A client whose own terminal reports no size resizes to 0x0 (ctr run -t
+// under a pipe): accepted and applied, as runc's shim does. (The size
+// change shows as SIGWINCH: busybox's stty reports 0x0 as its 24x80 default.)
+TEST_F(GcsTest, AZeroByZeroResizeIsAppliedNotRefused) {
+  prepare("tty0", {"sleep", "1000"});
+  auto init = start("tty0", {}, {});
+  auto p = start("tty0", {"sh", "-c", "trap 'echo zero-size; exit 0' WINCH; echo ready; while :; do sleep 0.05; done"},
+                 {.out = true}, /*terminal=*/true);
+  ASSERT_TRUE(p);
+  std::string seen;
+  char buf[256];
+  while (seen.find("ready") == std::string::npos) {
+    auto n = run(p->stdoutStream()->read(buf));
+    ASSERT_TRUE(n.ok() && *n > 0) << seen;
+    seen.append(buf, *n);
+  }
+  ASSERT_THAT(run(p->resizeConsole(0, 0)), IsOk());
+  seen += readAll(p->stdoutStream());
+  EXPECT_THAT(seen, HasSubstr("zero-size"));
+  EXPECT_EQ(waitExit(*p), 0);
+  (void)run(init->signal(SIGKILL));
+  waitExit(*init);
+  unprepare("tty0");
+}
+
 TEST_F(GcsTest, ClosingStdinEndsCat) {
   prepare("cat", {"sleep", "1000"});
   auto init = start("cat", {}, {});

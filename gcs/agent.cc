@@ -462,7 +462,8 @@ Result resizeConsole(State& s, const std::string& payload) {
   HCS_ASSIGN_OR_RETURN(auto req, decodeAs<ResizeConsoleRequest>(payload));
   HCS_ASSIGN_OR_RETURN(auto p, findProcess(s, req.processId));
   if (p->exit) return notFound("process " + std::to_string(p->pid) + " has exited");
-  if (req.height == 0 || req.width == 0) return invalidArg("Height/Width: a console needs both");
+  // 0x0 is a size like any other: a terminal that reports none (ctr -t
+  // under a pipe) sends it, and runc's shim applies it as is.
   Status st = p->p->resize(req.height, req.width);
   if (!st.ok()) return invalidArg(st.message());
   return Json::object();
