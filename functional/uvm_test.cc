@@ -47,7 +47,7 @@ class UvmTest : public ::testing::Test {
     rt_ = std::move(*runtime::RealRuntime::create("uvm-test"));
     char tmpl[] = "/tmp/uvm-XXXXXX";
     dir_ = mkdtemp(tmpl);
-    auto d = functional::HcsFakeDaemon::start(*rt_, dir_);
+    auto d = functional::HcsFakeDaemon::start(*rt_, dir_, daemonArgs());
     ASSERT_THAT(d, IsOk());
     daemon_ = std::move(*d);
     auto api = run(platforms::DaemonHcs::connect(*rt_, daemon_->address()));
@@ -59,6 +59,9 @@ class UvmTest : public ::testing::Test {
     std::ofstream(boot_ + "/vmlinux") << "sim backend: the guest is the gcs binary\n";
     std::ofstream(boot_ + "/initrd.img") << "sim backend: the guest is the gcs binary\n";
   }
+
+  // daemonArgs: extra flags for the fake HCS daemon of this fixture.
+  virtual std::vector<std::string> daemonArgs() const { return {}; }
 
   void TearDown() override {
     for (auto& vm : vms_) (void)run(vm->close());
@@ -427,6 +430,22 @@ TEST_F(UvmTest, ContainerFromAnImageLayerWithPropertiesAndMetrics) {
   ASSERT_THAT(run((*c)->remove()), IsOk());
   std::tie(code, out) = uvmRun(vm, "grep -c ' /run/layers/p0 ' /proc/mounts");
   EXPECT_EQ(out, "0\n") << "the VPMem device went with the container";
+}
+
+// The guest agent of hcsshim treats EOF on the bridge as fatal (it exits 1).
+// Against such a guest, close() must shut the VM down through HCS while the
+// bridge is up and hang up only after the VM exited: the exit is graceful.
+class UvmEofFatalGuestTest : public UvmTest {
+ protected:
+  std::vector<std::string> daemonArgs() const override { return {"--gcs-arg=--exit-on-bridge-eof"}; }
+};
+
+TEST_F(UvmEofFatalGuestTest, CloseShutsTheVmDownBeforeHangingUp) {
+  auto& vm = boot("vm-eof");
+  ASSERT_THAT(run(vm.close()), IsOk());
+  hcs::SystemExit exit = run(vm.waitExit());
+  EXPECT_EQ(exit.exitType, "GracefulExit") << "status " << exit.status;
+  EXPECT_EQ(exit.status, hr::kOk);
 }
 
 }  // namespace

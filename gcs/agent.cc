@@ -103,6 +103,7 @@ struct AgentState {
   std::shared_ptr<Connection> conn;
   bool stopping = false;
   bool shutdownRequested = false;  // the host shut the UVM down
+  bool failed = false;             // the bridge was lost (exitOnBridgeEof)
   size_t connections = 0;
   std::map<std::string, std::shared_ptr<Container>> containers;
   std::map<uint32_t, std::shared_ptr<Proc>> procs;
@@ -941,6 +942,7 @@ void Agent::stop() {
 
 size_t Agent::connections() const { return s_->connections; }
 bool Agent::shutdownRequested() const { return s_->shutdownRequested; }
+bool Agent::failed() const { return s_->failed; }
 size_t Agent::containerCount() const { return s_->containers.size(); }
 size_t Agent::processCount() const { return s_->procs.size(); }
 
@@ -962,6 +964,12 @@ Task<void> Agent::run() {
     for (auto& n : queued) (void)s->conn->send(msg::kContainerNotification, 0, n);
     co_await serve(s, s->conn);
     s->conn.reset();
+    if (!s->stopping && s->options.exitOnBridgeEof) {
+      HLOG(Error, "gcs.bridge.eof").kv("address", bridge).kv("error", "the host hung up the bridge; exiting");
+      s->failed = true;
+      s->stopping = true;
+      break;
+    }
     if (!s->stopping) co_await pauseBeforeRedial(s);
   }
   // Leave nothing behind: kill and delete every container, undo mounts.

@@ -42,6 +42,11 @@ struct AgentOptions {
   // cgroup in simulation, so its limits cover them).
   std::string cgroupParent;
   runtime::Duration redialInterval = std::chrono::milliseconds(100);
+  // exitOnBridgeEof: a lost bridge ends the agent with an error (hcsshim's
+  // guest agent does this: "bridge: failed reading message header: EOF",
+  // exit 1) instead of redialling. Tests use it to check that the host shuts
+  // the VM down before it hangs up.
+  bool exitOnBridgeEof = false;
 };
 
 struct AgentState;
@@ -59,6 +64,8 @@ class Agent {
   runtime::Task<void> run();
   // shutdownRequested: run() ended because the host shut the UVM down.
   bool shutdownRequested() const;
+  // failed: run() ended because the bridge was lost and exitOnBridgeEof is set.
+  bool failed() const;
   void stop();
 
   size_t connections() const;  // how many bridge connections were served so far

@@ -146,6 +146,8 @@ int main(int argc, char** argv) {
   flags.string("runc", &runcPath, "the runc binary");
   flags.strings("mount-root", &mountRoots, "a directory guest mounts may go under (repeatable)");
   flags.boolean("no-pivot", &noPivot, "runc --no-pivot (an initramfs root)");
+  bool exitOnBridgeEof = false;
+  flags.boolean("exit-on-bridge-eof", &exitOnBridgeEof, "exit 1 when the host hangs up the bridge (as hcsshim's guest does)");
   flags.boolean("debug", &debug, "log debug events");
   flags.boolean("quiet", &quiet, "log warnings and errors only");
   auto rest = flags.parse(argc, argv);
@@ -196,7 +198,8 @@ int main(int argc, char** argv) {
                                      .plan9Root = plan9Root,
                                      .scsiRoot = scsiRoot,
                                      .pmemRoot = pmemRoot,
-                                     .cgroupParent = cgroupParent},
+                                     .cgroupParent = cgroupParent,
+                                     .exitOnBridgeEof = exitOnBridgeEof},
                    &network);
   HLOG(Info, "gcs.starting").kv("host", prefix).kv("state_dir", stateDir).kv("pid", getpid());
 
@@ -222,5 +225,5 @@ int main(int argc, char** argv) {
     sync();
     reboot(RB_POWER_OFF);
   }
-  return 0;
+  return agent.failed() ? 1 : 0;
 }

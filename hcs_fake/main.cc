@@ -62,6 +62,8 @@ int main(int argc, char** argv) {
   flags.string("gcs", &gcsPath, "the guest agent the sim backend runs (default: next to this binary)");
   flags.string("vsock-root", &vsockRoot, "where VMs' hybrid vsock sockets go (default: vsock/ next to the socket)");
   flags.boolean("gcs-debug", &gcsDebug, "the guest agents log debug events");
+  std::vector<std::string> extraGcsArgs;
+  flags.strings("gcs-arg", &extraGcsArgs, "one more argument for every guest agent (repeatable)");
   flags.boolean("debug", &debug, "log debug events");
   flags.boolean("quiet", &quiet, "log warnings and errors only");
   flags.custom("hns-version", [&](const std::string& v) -> Status {
@@ -90,6 +92,7 @@ int main(int argc, char** argv) {
     gcsArgs.push_back("-quiet");
   }
   if (gcsDebug) gcsArgs.push_back("-debug");
+  gcsArgs.insert(gcsArgs.end(), extraGcsArgs.begin(), extraGcsArgs.end());
   auto path = runtime::unixSocketPath(address);
   if (!path.ok()) {
     std::fprintf(stderr, "hcs_fake: %s\n", path.status().toString().c_str());

@@ -418,7 +418,13 @@ Task<Status> FakeHcsService::shutdown(std::shared_ptr<SystemRecord> s) {
   }
   if (s->doc.virtualMachine && s->state != SystemState::kStopped) {
     s->guestStopRequested = true;
-    (void)co_await vm_->stop(s->id, /*graceful=*/true);
+    Status stopped = co_await vm_->stop(s->id, /*graceful=*/true);
+    if (stopped.hresult() == hr::kHcsUnexpectedExit) {
+      // The guest died instead of shutting down: HCS reports the crash.
+      HLOG(Warn, "hcs_fake.shutdown.guest_crashed").kv("id", s->id).kv("error", stopped.message());
+      stopSystem(s, "UnexpectedExit", hr::kHcsUnexpectedExit);
+      co_return OkStatus();
+    }
   }
   stopSystem(s, "GracefulExit", hr::kOk);
   co_return OkStatus();

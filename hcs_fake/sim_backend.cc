@@ -25,6 +25,7 @@ struct SimVmBackend::Vm {
   std::shared_ptr<runtime::Listener> vmm;  // CONNECT requests from the host
   bool stopping = false;
   bool exited = false;
+  runtime::ExitStatus exit;
   runtime::WaitList exitedChanged;
 };
 
@@ -191,6 +192,7 @@ Task<Status> SimVmBackend::start(const std::string& id, const schema::VirtualMac
 Task<void> SimVmBackend::watch(std::string id, std::shared_ptr<Vm> vm) {
   runtime::ExitStatus st = co_await vm->guest->wait();
   vm->exited = true;
+  vm->exit = st;
   HLOG(Info, "hcs_fake.sim.guest_exited").kv("id", id).kv("exit_code", st.exitCode).kv("signal", st.signal)
       .kv("asked", vm->stopping);
   cleanup(id, *vm);
@@ -301,6 +303,13 @@ Task<Status> SimVmBackend::stop(const std::string& id, bool graceful) {
     });
     while (!vm->exited && !late) co_await vm->exitedChanged.wait();
     rt_.loop().cancelTimer(timer);
+    // A guest that ends with an error while it is being shut down did not
+    // shut down: it crashed (its agent died on its own, e.g. on bridge EOF).
+    if (vm->exited && (vm->exit.exitCode != 0 || (vm->exit.signal != 0 && vm->exit.signal != SIGTERM))) {
+      co_return Status::fromHResult(hr::kHcsUnexpectedExit, "Shutdown", id,
+                                    "the guest exited with code " + std::to_string(vm->exit.exitCode) +
+                                        " during the shutdown");
+    }
   }
   if (!vm->exited) (void)vm->guest->signal(SIGKILL);
   while (!vm->exited) co_await vm->exitedChanged.wait();

@@ -26,7 +26,8 @@ class VmBackend {
 
   // start boots the guest of system `id` (called from HCS Start).
   virtual runtime::Task<Status> start(const std::string& id, const schema::VirtualMachine& vm) = 0;
-  // stop ends the guest (graceful = Shutdown, else Terminate).
+  // stop ends the guest (graceful = Shutdown, else Terminate). A guest that
+  // crashes instead of shutting down gracefully: HCS_E_UNEXPECTED_EXIT.
   virtual runtime::Task<Status> stop(const std::string& id, bool graceful) = 0;
   virtual runtime::Task<Status> pause(const std::string& id) = 0;
   virtual runtime::Task<Status> resume(const std::string& id) = 0;

@@ -33,6 +33,7 @@ struct ConnectionState {
   runtime::WaitList exitsChanged;
   std::function<void(const ContainerNotification&)> onNotification;
   bool readerRunning = false;
+  bool closeExpected = false;  // the VM is shutting down: EOF is no loss
 };
 
 namespace {
@@ -85,8 +86,12 @@ Task<void> readLoop(std::shared_ptr<ConnectionState> s) {
     auto f = co_await s->conn.recv();
     if (!f.ok()) {
       if (s->lost.ok()) {
-        failAll(*s, Status::fromHResult(hr::kHcsConnectionClosed, "bridge", s->vmId,
-                                        "the bridge connection to the guest was lost: " + f.status().message()));
+        failAll(*s,
+                Status::fromHResult(hr::kHcsConnectionClosed, "bridge", s->vmId,
+                                    (s->closeExpected ? "the guest closed the bridge (the VM is shutting down): "
+                                                      : "the bridge connection to the guest was lost: ") +
+                                        f.status().message()),
+                /*deliberate=*/s->closeExpected);
       }
       break;
     }
@@ -224,6 +229,8 @@ size_t GuestConnection::pendingRequests() const { return s_->pending.size(); }
 void GuestConnection::onNotification(std::function<void(const ContainerNotification&)> fn) {
   s_->onNotification = std::move(fn);
 }
+
+void GuestConnection::expectClose() { s_->closeExpected = true; }
 
 void GuestConnection::close() {
   failAll(*s_, Status::fromHResult(hr::kHcsConnectionClosed, "close", s_->vmId, "the bridge connection was closed"),

@@ -118,6 +118,10 @@ class GuestConnection {
   bool closed() const;
   Status lostReason() const;
   void close();
+  // expectClose: the VM is being shut down; the guest hanging up from now on
+  // is the end of the connection, not its loss (logged as a close; calls
+  // still pending fail as for any close).
+  void expectClose();
   size_t pendingRequests() const;
 
  private:

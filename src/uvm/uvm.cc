@@ -457,8 +457,12 @@ Task<Status> UtilityVM::close() {
   closed_ = true;
   for (auto& l : bootListeners_) l->close();
   Status result;
-  // We hang up first, so the guest going away is not a lost connection.
-  if (guest_) guest_->close();
+  // hcsshim's order: the VM is shut down (or terminated) through HCS while
+  // the bridge is still up, and the bridge is closed only once the VM has
+  // exited. A guest agent that treats EOF on the bridge as fatal (hcsshim's
+  // does) would otherwise die before the shutdown reaches it, and the exit
+  // would be reported as unexpected.
+  if (guest_) guest_->expectClose();
   if (!system_->exited()) {
     // A graceful HCS shutdown (the guest gets to stop its containers);
     // terminate if it takes too long.
@@ -470,13 +474,13 @@ Task<Status> UtilityVM::close() {
       if (!forced.ok() && !system_->exited()) result = fail("Close: terminate", forced);
     }
   }
-  if (guest_) guest_->close();
   // Keep how it ended for waitExit() before the handle goes.
   if (!exit_) {
     exit_ = co_await runtime::withTimeout(rt_.loop(), system_->wait(), options_.shutdownTimeout, []() {
       return hcs::SystemExit{hr::kHcsOperationTimeout, "Unknown"};
     });
   }
+  if (guest_) guest_->close();
   system_->close();
   HLOG(Info, "uvm.closed").kv("vm", options_.id).kv("exit_type", exit_->exitType);
   co_return result;
