@@ -43,11 +43,15 @@ class ShimTest : public ::testing::Test {
     rt_ = std::move(*runtime::RealRuntime::create("shim-test"));
     char tmpl[] = "/tmp/shim-XXXXXX";
     dir_ = mkdtemp(tmpl);
-    auto d = functional::HcsFakeDaemon::start(*rt_, dir_, {"-quiet"});
+    // A long vsock root (as under a deep state directory): the VMs' hybrid
+    // vsock sockets must not depend on fitting sockaddr_un.
+    vsockRoot_ = dir_ + "/" + std::string(60, 'v') + "/" + std::string(60, 'w');
+    auto d = functional::HcsFakeDaemon::start(*rt_, dir_, {"-quiet", "--vsock-root", vsockRoot_});
     ASSERT_THAT(d, IsOk());
     hcs_ = std::move(*d);
     functional::ContainerdOptions o;
     o.env["HCS_FAKE_ADDRESS"] = hcs_->address();
+    o.env["HCS_FAKE_VSOCK_ROOT"] = vsockRoot_;
     o.pathPrepend = fs::path(functional::HcsFakeDaemon::runfile("src/shim/containerd-shim-runhcs-v1")).parent_path();
     auto c = runtime::blockOn(rt_->loop(), functional::ContainerdInstance::start(*rt_, o));
     ASSERT_THAT(c, IsOk());
@@ -76,7 +80,7 @@ class ShimTest : public ::testing::Test {
   }
 
   std::unique_ptr<runtime::RealRuntime> rt_;
-  std::string dir_;
+  std::string dir_, vsockRoot_;
   std::unique_ptr<functional::HcsFakeDaemon> hcs_;
   std::unique_ptr<functional::ContainerdInstance> ctd_;
 };
@@ -85,6 +89,16 @@ TEST_F(ShimTest, CtrRunEchoHello) {
   auto [code, out] = ctr({"run", "--runtime", kRuntime, "--rm", kImage, "hello1", "echo", "hello"});
   EXPECT_EQ(code, 0) << out;
   EXPECT_EQ(out, "hello\n");
+}
+
+// CRI, nerdctl and docker name containers with 64 hex characters; the VM's
+// vsock rendezvous must not grow with the id (sockaddr_un holds 107 bytes).
+TEST_F(ShimTest, SixtyFourCharacterIds) {
+  std::string id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  ASSERT_EQ(id.size(), 64u);
+  auto [code, out] = ctr({"run", "--runtime", kRuntime, "--rm", kImage, id, "echo", "hi"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out, "hi\n");
 }
 
 // stdout and stderr to a file:// log URI (appended).

@@ -86,7 +86,7 @@ class UvmTest : public ::testing::Test {
   uvm::UtilityVM& boot(const std::string& id, uint64_t memoryMB = 512) {
     uvm::LcowOptions o{.id = id, .bootFilesPath = boot_, .memoryMB = memoryMB, .processors = 1};
     o.bootTimeout = std::chrono::seconds(20);
-    auto vsock = std::make_unique<platforms::HybridVsockHost>(rt_->transport(), vsockRoot_ + "/" + id + ".sock");
+    auto vsock = std::make_unique<platforms::HybridVsockHost>(rt_->transport(), platforms::hybridVsockPath(vsockRoot_, id));
     auto vm = run(uvm::UtilityVM::create(*rt_, *hcs_, std::move(vsock), o));
     EXPECT_THAT(vm, IsOk());
     if (!vm.ok()) return *static_cast<uvm::UtilityVM*>(nullptr);
@@ -109,7 +109,7 @@ class UvmTest : public ::testing::Test {
 
   // guestPid: the host pid of VM id's guest agent.
   int guestPid(const std::string& id) {
-    std::string needle = vsockRoot_ + "/" + id + ".sock";
+    std::string needle = platforms::hybridVsockPath(vsockRoot_, id);
     std::error_code ec;
     for (const auto& p : fs::directory_iterator("/proc", ec)) {
       std::string line = runtime::readFile(std::string(p.path() / "cmdline")).value_or("");
@@ -379,7 +379,7 @@ TEST_F(UvmTest, BadOptionsAreRefusedBeforeAnythingIsCreated) {
 // forwards port 5000 to); a port nobody listens on is refused by closing.
 TEST_F(UvmTest, HostDialsAGuestPortOverHybridVsock) {
   auto& vm = boot("vm-dial");
-  std::string uds = vsockRoot_ + "/vm-dial.sock";
+  std::string uds = platforms::hybridVsockPath(vsockRoot_, "vm-dial");
   auto guestListener = rt_->transport().listen("unix://" + uds + ".guest_5000");
   ASSERT_THAT(guestListener, IsOk());
   platforms::HybridVsockHost host(rt_->transport(), uds);

@@ -70,25 +70,18 @@ void initMounts() {
 // hybrid vsock "<uds>_<port>" or AF_VSOCK CID:port.
 int dialHost(const std::string& hybrid, uint32_t cid, uint32_t port) {
   for (int attempt = 0; attempt < 100; ++attempt) {
-    int fd;
-    int rc;
     if (!hybrid.empty()) {
-      fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_un a{};
-      a.sun_family = AF_UNIX;
-      std::string path = hybrid + "_" + std::to_string(port);
-      std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
-      rc = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+      // Hybrid vsock: the host's unix socket (any path length).
+      auto fd = hcsshim::runtime::connectUnixBlocking(hybrid + "_" + std::to_string(port));
+      if (fd.ok()) return fd->release();
     } else {
-      fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      hcsshim::runtime::UniqueFd fd(socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
       sockaddr_vm a{};
       a.svm_family = AF_VSOCK;
       a.svm_cid = cid;
       a.svm_port = port;
-      rc = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+      if (fd && connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd.release();
     }
-    if (rc == 0) return fd;
-    close(fd);
     usleep(100 * 1000);
   }
   return -1;

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "platforms/linux/hybrid_vsock.h"
 #include "src/common/log.h"
 
 namespace hcsshim::hcs_fake {
@@ -157,7 +158,7 @@ Task<Status> SimVmBackend::start(const std::string& id, const schema::VirtualMac
   }
 
   runtime::ProcessSpec spec{.path = options_.gcsPath,
-                            .args = {options_.gcsPath, "--hybrid-vsock", options_.vsockRoot + "/" + id + ".sock",
+                            .args = {options_.gcsPath, "--hybrid-vsock", platforms::hybridVsockPath(options_.vsockRoot, id),
                                      "--sim-vm", "--boot", "--state-dir", "/run/gcs", "--mount-root", "/run",
                                      "--mount-root", dir, "--scsi-root", dir + "/scsi", "--pmem-root", dir + "/pmem",
                                      "--plan9-root", dir + "/shares", "--cgroup-parent", cg}};
@@ -177,7 +178,7 @@ Task<Status> SimVmBackend::start(const std::string& id, const schema::VirtualMac
   }
   auto vm = std::make_shared<Vm>();
   vm->guest = std::move(*guest);
-  auto vmm = rt_.transport().listen("unix://" + options_.vsockRoot + "/" + id + ".sock");
+  auto vmm = rt_.transport().listen("unix://" + platforms::hybridVsockPath(options_.vsockRoot, id));
   if (vmm.ok()) {
     vm->vmm = std::shared_ptr<runtime::Listener>(std::move(*vmm));
     runtime::spawn(serveConnects(id, vm->vmm));
@@ -257,8 +258,8 @@ Task<void> SimVmBackend::connectToGuest(std::string id, std::unique_ptr<runtime:
     HLOG(Warn, "hcs_fake.sim.vsock_bad_request").kv("id", id).kv("line", line);
     co_return;  // closing is the protocol's only "no"
   }
-  auto guest = co_await rt_.transport().connect("unix://" + options_.vsockRoot + "/" + id + ".sock.guest_" +
-                                                std::to_string(port));
+  auto guest = co_await rt_.transport().connect("unix://" + platforms::hybridVsockPath(options_.vsockRoot, id) +
+                                                ".guest_" + std::to_string(port));
   if (!guest.ok()) co_return;
   static uint32_t nextHostPort = 1024;
   std::string ok = "OK " + std::to_string(nextHostPort++) + "\n";
@@ -281,9 +282,10 @@ void SimVmBackend::cleanup(const std::string& id, Vm& vm) {
   for (const auto& h : hierarchies(options_.cgroupRoot)) removeCgroupTree(h + cgroupPath(id));
   std::error_code ec;
   fs::remove_all(vmDir(id), ec);
+  std::string prefix = fs::path(platforms::hybridVsockPath(options_.vsockRoot, id)).filename();
   for (const auto& e : fs::directory_iterator(options_.vsockRoot, ec)) {
     std::string name = e.path().filename();
-    if (name.rfind(id + ".sock", 0) == 0) fs::remove(e.path(), ec);
+    if (name.rfind(prefix, 0) == 0) fs::remove(e.path(), ec);
   }
 }
 

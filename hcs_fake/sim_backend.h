@@ -2,11 +2,11 @@
 // `gcs` binary running as a host process in its own pid/mount/UTS/IPC
 // namespaces and its own cgroup, wired to the VM's hybrid vsock sockets.
 //
-// Per VM (id X):
-//   <vsockRoot>/X.sock_<port>   host listeners the guest dials (hybrid vsock)
-//   <vsockRoot>/X.sock          the VMM's socket: the host says "CONNECT <port>\n"
+// Per VM (id X; V = platforms::hybridVsockPath(vsockRoot, X), a digest of X):
+//   V_<port>                    host listeners the guest dials (hybrid vsock)
+//   V                           the VMM's socket: the host says "CONNECT <port>\n"
 //                               to reach a guest listener, which in simulation
-//                               is the unix socket <vsockRoot>/X.sock.guest_<port>
+//                               is the unix socket V.guest_<port>
 //   <vmRoot>/X/scsi/<c>/<lun>   hot-added SCSI disks (symlinks to the images)
 //   <vmRoot>/X/pmem/<n>         VPMem devices
 //   <vmRoot>/X/shares/<name>    Plan9 shares (symlinks to the directories)

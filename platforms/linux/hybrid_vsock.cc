@@ -1,6 +1,12 @@
 #include "platforms/linux/hybrid_vsock.h"
 
+#include "src/common/sha256.h"
+
 namespace hcsshim::platforms {
+
+std::string hybridVsockPath(const std::string& vsockRoot, const std::string& vmId) {
+  return vsockRoot + "/" + sha256Hex(vmId).substr(0, 24) + ".sock";
+}
 
 using runtime::Task;
 

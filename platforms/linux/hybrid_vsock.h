@@ -13,6 +13,16 @@
 
 namespace hcsshim::platforms {
 
+// hybridVsockPath: the VMM socket of VM `vmId` under `vsockRoot`, the one
+// place this convention lives (the fake HCS's sim backend serves it; the
+// shim, uvmboot and tests reach it). The name is a digest of the id, so any
+// id - CRI's 64 hex characters, an id with '/' or '..' - gives a short,
+// safe name; a long root is handled by the transport.
+//   <path>            the VMM: "CONNECT <port>\n" reaches a guest listener
+//   <path>_<port>     host listeners the guest dials
+//   <path>.guest_<port>  guest listeners (sim backend)
+std::string hybridVsockPath(const std::string& vsockRoot, const std::string& vmId);
+
 class HybridVsockHost final : public bridge::VsockHost {
  public:
   HybridVsockHost(runtime::Transport& transport, std::string udsPath)

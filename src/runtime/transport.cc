@@ -68,10 +68,6 @@ StatusOr<std::string> unixSocketPath(std::string_view address) {
   if (p.empty() || p.front() != '/') {
     return InvalidArgumentError("unix socket address \"" + std::string(address) + "\" is not an absolute path");
   }
-  if (p.size() > 107) {
-    return InvalidArgumentError("unix socket path \"" + std::string(p) + "\" is " + std::to_string(p.size()) +
-                                " bytes; the limit is 107");
-  }
   return std::string(p);
 }
 

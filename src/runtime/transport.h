@@ -86,7 +86,9 @@ class Transport {
 };
 
 // unixSocketPath strips an optional "unix://" prefix and checks the result is
-// an absolute path that fits sockaddr_un (<= 107 bytes).
+// an absolute path. Paths longer than sockaddr_un holds (107 bytes) are
+// reached through their directory (UnixTransport: /proc/self/fd/N/<name>),
+// so only the socket's own name is limited.
 StatusOr<std::string> unixSocketPath(std::string_view address);
 
 }  // namespace hcsshim::runtime

@@ -1,5 +1,6 @@
 #include "src/runtime/unix_transport.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -10,26 +11,47 @@
 #include <cstring>
 
 #include "src/common/log.h"
+#include "src/runtime/unique_fd.h"
 
 namespace hcsshim::runtime {
 namespace {
 
-sockaddr_un makeAddr(const std::string& path) {
+// SocketAddress: a sockaddr_un for any absolute path. sun_path holds 107
+// bytes; a longer path is named through its directory, opened O_PATH and
+// kept open while the address is in use: /proc/self/fd/<dir>/<name>.
+struct SocketAddress {
   sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  return addr;
+  UniqueFd dir;
+  sockaddr* get() { return reinterpret_cast<sockaddr*>(&addr); }
+};
+
+StatusOr<SocketAddress> socketAddress(const std::string& path) {
+  constexpr size_t kMax = sizeof(sockaddr_un::sun_path) - 1;
+  SocketAddress a;
+  a.addr.sun_family = AF_UNIX;
+  std::string name = path;
+  if (path.size() > kMax) {
+    auto slash = path.rfind('/');
+    std::string dir = path.substr(0, slash == 0 ? 1 : slash);
+    a.dir.reset(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!a.dir) return errnoStatus(errno, "open socket directory", dir);
+    name = "/proc/self/fd/" + std::to_string(a.dir.get()) + path.substr(slash);
+    if (name.size() > kMax) {
+      return InvalidArgumentError("unix socket name \"" + path.substr(slash + 1) + "\" is too long (" +
+                                  std::to_string(path.size() - slash - 1) + " bytes) for sockaddr_un");
+    }
+  }
+  std::memcpy(a.addr.sun_path, name.data(), name.size());
+  return a;
 }
 
 // isLive tells whether something accepts connections on path (a stale socket
 // file left by a dead process refuses them).
 bool isLive(const std::string& path) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return true;  // cannot tell: do not unlink
-  sockaddr_un addr = makeAddr(path);
-  bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 || errno != ECONNREFUSED;
-  ::close(fd);
-  return live;
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  auto addr = socketAddress(path);
+  if (!fd || !addr.ok()) return true;  // cannot tell: do not unlink
+  return ::connect(fd.get(), addr->get(), sizeof addr->addr) == 0 || errno != ECONNREFUSED;
 }
 
 class UnixListener final : public Listener {
@@ -83,38 +105,36 @@ class UnixListener final : public Listener {
 
 }  // namespace
 
+StatusOr<UniqueFd> connectUnixBlocking(const std::string& path) {
+  HCS_ASSIGN_OR_RETURN(SocketAddress addr, socketAddress(path));
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return errnoStatus(errno, "socket", path);
+  if (::connect(fd.get(), addr.get(), sizeof addr.addr) < 0) return errnoStatus(errno, "connect", path);
+  return fd;
+}
+
 StatusOr<std::unique_ptr<Listener>> UnixTransport::listen(std::string_view address) {
   HCS_ASSIGN_OR_RETURN(std::string path, unixSocketPath(address));
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return errnoStatus(errno, "socket", path);
-  sockaddr_un addr = makeAddr(path);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
-    if (errno != EADDRINUSE || isLive(path)) {
-      Status s = errnoStatus(errno, "bind", path);
-      ::close(fd);
-      return s;
-    }
+  HCS_ASSIGN_OR_RETURN(SocketAddress addr, socketAddress(path));
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return errnoStatus(errno, "socket", path);
+  if (::bind(fd.get(), addr.get(), sizeof addr.addr) < 0) {
+    if (errno != EADDRINUSE || isLive(path)) return errnoStatus(errno, "bind", path);
     ::unlink(path.c_str());  // stale socket from a dead process
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
-      Status s = errnoStatus(errno, "bind", path);
-      ::close(fd);
-      return s;
-    }
+    if (::bind(fd.get(), addr.get(), sizeof addr.addr) < 0) return errnoStatus(errno, "bind", path);
   }
-  if (::chmod(path.c_str(), options_.mode) < 0 || ::listen(fd, SOMAXCONN) < 0) {
+  if (::chmod(path.c_str(), options_.mode) < 0 || ::listen(fd.get(), SOMAXCONN) < 0) {
     Status s = errnoStatus(errno, "listen", path);
-    ::close(fd);
     ::unlink(path.c_str());
     return s;
   }
-  auto watch = loop_.watchFd(fd);
+  auto watch = loop_.watchFd(fd.get());
   if (!watch.ok()) {
-    ::close(fd);
     ::unlink(path.c_str());
     return watch.status();
   }
   HLOG(Debug, "unix.listen").kv("path", path);
-  return std::unique_ptr<Listener>(new UnixListener(loop_, fd, std::move(*watch), path));
+  return std::unique_ptr<Listener>(new UnixListener(loop_, fd.release(), std::move(*watch), path));
 }
 
 static StatusOr<std::pair<uint32_t, uint32_t>> parseVsockAddress(std::string_view address) {
@@ -182,20 +202,19 @@ Task<StatusOr<std::unique_ptr<Stream>>> UnixTransport::connect(std::string_view 
   if (address.starts_with("vsock://")) co_return co_await connectVsock(std::string(address));
   HCS_CO_ASSIGN_OR_RETURN(std::string path, unixSocketPath(address));
   static uint64_t seq = 0;
-  sockaddr_un addr = makeAddr(path);
+  HCS_CO_ASSIGN_OR_RETURN(SocketAddress addr, socketAddress(path));
   // A non-blocking unix connect either completes at once or fails; EAGAIN means
   // the listener's backlog is full, and the connect must be retried.
   constexpr int kBacklogRetries = 100;
   for (int attempt = 0;; ++attempt) {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) co_return errnoStatus(errno, "socket", path);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-      HCS_CO_ASSIGN_OR_RETURN(auto stream, FdStream::create(loop_, fd, FdStream::Kind::kSocket,
+    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd) co_return errnoStatus(errno, "socket", path);
+    if (::connect(fd.get(), addr.get(), sizeof addr.addr) == 0) {
+      HCS_CO_ASSIGN_OR_RETURN(auto stream, FdStream::create(loop_, fd.release(), FdStream::Kind::kSocket,
                                                             "unix:" + path + "#c" + std::to_string(++seq)));
       co_return std::unique_ptr<Stream>(std::move(stream));
     }
     int err = errno;
-    ::close(fd);
     if (err != EAGAIN || attempt >= kBacklogRetries) co_return errnoStatus(err, "connect", path);
     co_await sleep(loop_, std::chrono::milliseconds(1));
   }

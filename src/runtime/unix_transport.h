@@ -11,8 +11,14 @@
 #include "src/runtime/epoll_loop.h"
 #include "src/runtime/fd_stream.h"
 #include "src/runtime/transport.h"
+#include "src/runtime/unique_fd.h"
 
 namespace hcsshim::runtime {
+
+// connectUnixBlocking: a blocking connect to the socket at path (any length,
+// as UnixTransport), for code that runs before an event loop exists (a VM's
+// boot sequence) and needs the raw descriptor.
+StatusOr<UniqueFd> connectUnixBlocking(const std::string& path);
 
 struct UnixListenOptions {
   mode_t mode = 0600;  // socket file permissions (containerd shims use 0600)

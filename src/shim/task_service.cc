@@ -285,7 +285,7 @@ Task<StatusOr<task::CreateTaskResponse>> doCreate(StateP s, task::CreateTaskRequ
     vm = it->second->vm;
   } else {
     auto vsock = std::make_unique<platforms::HybridVsockHost>(s->rt.transport(),
-                                                              s->config.vsockRoot + "/" + opts->id + ".sock");
+                                                              platforms::hybridVsockPath(s->config.vsockRoot, opts->id));
     auto created = co_await uvm::UtilityVM::create(s->rt, s->hcs, std::move(vsock), *opts);
     if (!created.ok()) {
       cleanupRootfs();

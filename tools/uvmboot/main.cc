@@ -70,7 +70,7 @@ Task<Result> runOne(runtime::Runtime& rt, hcs::HcsApi& hcs, std::string vsockRoo
   r.id = "uvmboot-" + std::to_string(getpid()) + "-" + std::to_string(index);
   uvm::LcowOptions o{.id = r.id, .bootFilesPath = args.bootFiles, .memoryMB = args.memoryMB,
                      .processors = args.processors};
-  auto vsock = std::make_unique<platforms::HybridVsockHost>(rt.transport(), vsockRoot + "/" + r.id + ".sock");
+  auto vsock = std::make_unique<platforms::HybridVsockHost>(rt.transport(), platforms::hybridVsockPath(vsockRoot, r.id));
   auto t0 = rt.loop().now();
   auto vm = co_await uvm::UtilityVM::create(rt, hcs, std::move(vsock), o);
   if (!vm.ok()) {
@@ -197,7 +197,7 @@ uint64_t rssKiB(const std::string& needle) {
 Task<StatusOr<std::unique_ptr<uvm::UtilityVM>>> bootVm(runtime::Runtime& rt, hcs::HcsApi& hcs, std::string vsockRoot,
                                                        Args args, std::string id) {
   uvm::LcowOptions o{.id = id, .bootFilesPath = args.bootFiles, .memoryMB = args.memoryMB, .processors = args.processors};
-  auto vsock = std::make_unique<platforms::HybridVsockHost>(rt.transport(), vsockRoot + "/" + id + ".sock");
+  auto vsock = std::make_unique<platforms::HybridVsockHost>(rt.transport(), platforms::hybridVsockPath(vsockRoot, id));
   auto vm = co_await uvm::UtilityVM::create(rt, hcs, std::move(vsock), o);
   if (!vm.ok()) co_return vm.status();
   Status st = co_await (*vm)->start();
