@@ -184,6 +184,13 @@ Task<Status> SimVmBackend::start(const std::string& id, const schema::VirtualMac
     runtime::spawn(serveConnects(id, vm->vmm));
   }
   vms_[id] = vm;
+  // The sim backend runs our gcs as the guest: the document's kernel, initrd
+  // and command line (checked to exist, as HCS does) are not booted.
+  if (doc.chipset && doc.chipset->linuxKernelDirect) {
+    HLOG(Info, "hcs_fake.sim.boot_files_unused").kv("id", id)
+        .kv("kernel", doc.chipset->linuxKernelDirect->kernelFilePath.value_or(""))
+        .kv("cmdline", doc.chipset->linuxKernelDirect->kernelCmdLine.value_or(""));
+  }
   HLOG(Info, "hcs_fake.sim.vm_started").kv("id", id).kv("guest_pid", vm->guest->pid()).kv("memory_mb", memoryMB)
       .kv("processors", processors);
   runtime::spawn(watch(id, vm));

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "src/common/log.h"
+#include "src/runtime/read_file.h"
 
 namespace hcsshim::uvm {
 
@@ -34,13 +35,34 @@ bridge::ModifyRequest guestModify(const char* resource, const char* type, Json s
 
 }  // namespace
 
-std::string kernelCommandLine(const LcowOptions& o) {
-  // The kernel hands everything after "--" to init, which takes entropy from
-  // vsock port 1 and runs the agent with its output on port 109.
-  std::string cmd = "panic=-1 quiet pci=off nr_cpus=" + std::to_string(o.processors) +
-                    " brd.rd_nr=0 pmtmr=0 -- -e " + std::to_string(bridge::kEntropyPort) + " /bin/vsockexec -e " +
-                    std::to_string(bridge::kLogPort) + " /bin/gcs --init";
+StatusOr<std::string> initArgsFor(const LcowOptions& o) {
+  auto bad = [&](const std::string& why) { return Status::fromHResult(hr::kInvalidArg, "CreateUVM", o.id, why); };
+  if (!o.initArgs.empty()) {
+    if (o.initArgs.find('\n') != std::string::npos) return bad("initArgs: one line, no newline");
+    return o.initArgs;
+  }
+  std::string file = o.bootFilesPath + "/" + kInitArgsFile;
+  if (!fs::exists(file)) return std::string(kDefaultInitArgs);
+  auto text = runtime::readFile(file, 4096);
+  if (!text) return bad("boot files: " + file + " cannot be read");
+  std::string line = *text;
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  if (line.empty()) return bad("boot files: " + file + " is empty (remove it for the default init)");
+  if (line.find('\n') != std::string::npos) return bad("boot files: " + file + " must be one line");
+  return line;
+}
+
+StatusOr<std::string> kernelCommandLine(const LcowOptions& o) {
+  HCS_ASSIGN_OR_RETURN(std::string init, initArgsFor(o));
+  // The kernel hands everything after "--" to init (by default ours: it
+  // takes entropy from vsock port 1 and runs the agent with its output on
+  // port 109).
+  std::string cmd = "panic=-1 quiet pci=off nr_cpus=" + std::to_string(o.processors) + " brd.rd_nr=0 pmtmr=0 -- " + init;
   if (!o.kernelBootOptions.empty()) cmd = o.kernelBootOptions + " " + cmd;
+  if (cmd.size() > 2048) {
+    return Status::fromHResult(hr::kInvalidArg, "CreateUVM", o.id,
+                               "the kernel command line is " + std::to_string(cmd.size()) + " bytes; the limit is 2048");
+  }
   return cmd;
 }
 
@@ -63,7 +85,7 @@ StatusOr<schema::ComputeSystem> lcowDocument(const LcowOptions& o) {
   auto& direct = vm.chipset.emplace().linuxKernelDirect.emplace();
   direct.kernelFilePath = o.bootFilesPath + "/" + kernel;
   direct.initRdPath = o.bootFilesPath + "/" + o.rootfsFile;
-  direct.kernelCmdLine = kernelCommandLine(o);
+  HCS_ASSIGN_OR_RETURN(direct.kernelCmdLine, kernelCommandLine(o));
   auto& topo = vm.computeTopology.emplace();
   auto& mem = topo.memory.emplace();
   mem.sizeInMB = o.memoryMB;

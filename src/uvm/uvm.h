@@ -32,6 +32,12 @@ struct LcowOptions {
   std::string kernelFile;              // default: "vmlinux" if present, else "kernel"
   std::string rootfsFile = "initrd.img";
   std::string kernelBootOptions;       // appended to the kernel command line
+  // initArgs: what the kernel hands the guest's init (after "--"). Empty:
+  // the boot files' own configuration, the file <bootFilesPath>/init-args
+  // (one line), else kDefaultInitArgs (our init and gcs). A vendor booting
+  // another guest image (hcsshim's own: "-e 1 /bin/vsockexec -e 109 /bin/gcs
+  // -v4 -log-format json -loglevel info") puts its line there.
+  std::string initArgs;
   uint64_t memoryMB = 1024;
   uint32_t processors = 2;
   uint32_t scsiControllers = 4;        // LCOW has 4
@@ -42,10 +48,20 @@ struct LcowOptions {
   bridge::GuestConnectionOptions guest;
 };
 
+// kDefaultInitArgs: entropy from vsock port 1, then our agent (as PID 1's
+// child, its output on port 109) - the LCOW boot sequence.
+inline constexpr const char* kDefaultInitArgs = "-e 1 /bin/vsockexec -e 109 /bin/gcs --init";
+// kInitArgsFile: the boot files' init configuration (see LcowOptions.initArgs).
+inline constexpr const char* kInitArgsFile = "init-args";
+
 // lcowDocument: the schema2 ComputeSystem document for these options.
 StatusOr<schema::ComputeSystem> lcowDocument(const LcowOptions& options);
-// kernelCommandLine: what the guest kernel is started with.
-std::string kernelCommandLine(const LcowOptions& options);
+// initArgsFor: the init arguments the options resolve to (InvalidArgument
+// for an init-args file that is empty, not one line, or unreadable).
+StatusOr<std::string> initArgsFor(const LcowOptions& options);
+// kernelCommandLine: what the guest kernel is started with (at most 2048
+// bytes, the x86 kernel's COMMAND_LINE_SIZE: InvalidArgument beyond).
+StatusOr<std::string> kernelCommandLine(const LcowOptions& options);
 
 inline constexpr const char* kScsiControllerGuids[] = {
     "df6d0690-79e5-55b6-a5ec-c1e2f77f580a", "0110f83b-de10-5172-a266-78bca56bf50a",
