@@ -52,7 +52,7 @@ class ShimTest : public ::testing::Test {
     functional::ContainerdOptions o;
     o.env["HCS_FAKE_ADDRESS"] = hcs_->address();
     o.env["HCS_FAKE_VSOCK_ROOT"] = vsockRoot_;
-    o.pathPrepend = fs::path(functional::HcsFakeDaemon::runfile("src/shim/containerd-shim-runhcs-v1")).parent_path();
+    o.pathPrepend = fs::path(functional::HcsFakeDaemon::runfile("src/shim/cmd/containerd-shim-runhcs-v1")).parent_path();
     auto c = runtime::blockOn(rt_->loop(), functional::ContainerdInstance::start(*rt_, o));
     ASSERT_THAT(c, IsOk());
     ctd_ = std::move(*c);

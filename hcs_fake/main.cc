@@ -1,5 +1,11 @@
 // hcs_fake: the fake HCS service daemon.
 //
+// As a host service (what containerd's shims need running):
+//   hcs_fake --detach     start in the background at the default address
+//   hcs_fake --status     is it running
+//   hcs_fake --stop       stop it (every VM is stopped first)
+// (see host_service.h: pid file and log in the state directory).
+//
 //   hcs_fake [--address unix:///path/hcs.sock] [--state-dir DIR] [--vm-backend sim|none]
 //            [--gcs PATH] [--vsock-root DIR] [--gcs-debug] [-debug | -quiet]
 //            [--hns-version MAJOR.MINOR] [--hns-state FILE]
@@ -18,6 +24,7 @@
 // the client. Default address: $HCS_FAKE_ADDRESS, else
 // unix:///tmp/hcs-fake-<uid>/hcs.sock. SIGTERM/SIGINT stop every compute
 // system, tell clients (their event waits fail: ServiceDisconnect) and exit 0.
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -28,6 +35,7 @@
 
 #include "hcs_fake/daemon_service.h"
 #include "hcs_fake/hns_daemon_service.h"
+#include "hcs_fake/host_service.h"
 #include "hcs_fake/service.h"
 #include "hcs_fake/sim_backend.h"
 #include "platforms/linux/daemon_hcs.h"
@@ -75,6 +83,12 @@ int main(int argc, char** argv) {
   }, "the HNS version reported (MAJOR.MINOR, default 15.4)");
   flags.string("hns-state", &hnsState, "where HNS networks persist (default: hns.json in the state dir)");
   flags.boolean("help", &help, "this text");
+  bool detachFlag = false, stopFlag = false, statusFlag = false;
+  std::string logFile;
+  flags.boolean("detach", &detachFlag, "start the daemon in the background, wait until it serves, exit");
+  flags.boolean("stop", &stopFlag, "stop the daemon serving at --address (its pid file), wait");
+  flags.boolean("status", &statusFlag, "say whether a daemon serves at --address (exit 3 if not)");
+  flags.string("log-file", &logFile, "append the log here instead of stderr");
   auto rest = flags.parse(argc, argv);
   if (!rest.ok() || !rest->empty()) {
     std::fprintf(stderr, "%s\n", rest.ok() ? ("hcs_fake: unexpected argument " + rest->front()).c_str()
@@ -99,6 +113,27 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (stateDir.empty()) stateDir = std::filesystem::path(*path).parent_path().string();
+  hcs_fake::ServicePaths paths = hcs_fake::servicePaths(address, stateDir);
+  if (stopFlag) return hcs_fake::stop(paths);
+  if (statusFlag) return hcs_fake::status(paths);
+  if (detachFlag) {
+    std::vector<std::string> args;
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      if (a != "--detach" && a != "-detach") args.push_back(a);
+    }
+    if (!flags.seen("address")) args.push_back("--address=" + address);
+    return hcs_fake::detach(argv[0], args, paths);
+  }
+  if (!logFile.empty()) {
+    int fd = ::open(logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      std::fprintf(stderr, "hcs_fake: --log-file %s: %s\n", logFile.c_str(), std::strerror(errno));
+      return 1;
+    }
+    ::dup2(fd, STDERR_FILENO);
+    ::close(fd);
+  }
   if (vsockRoot.empty()) vsockRoot = platforms::vsockRootFor(address);
   if (vmBackend != "sim" && vmBackend != "none") {
     std::fprintf(stderr, "hcs_fake: --vm-backend: want sim or none (qemu is not built yet), got %s\n", vmBackend.c_str());
@@ -156,7 +191,8 @@ int main(int argc, char** argv) {
     (void)co_await s.serve(std::move(l));
     done = true;
   }(server, std::move(*listener), served));
-  HLOG(Info, "hcs_fake.ready").kv("address", address).kv("state_dir", stateDir).kv("pid", getpid())
+  hcs_fake::writePidFile(paths.pidFile);
+  HLOG(Info, "hcs_fake.ready").kv("address", address).kv("pid_file", paths.pidFile).kv("state_dir", stateDir).kv("pid", getpid())
       .kv("vm_backend", vmBackend).kv("vsock_root", vsockRoot).kv("gcs", gcsPath);
 
   int sig = runtime::blockOn((*rt)->loop(), signals.wait((*rt)->epoll()));
@@ -171,6 +207,7 @@ int main(int argc, char** argv) {
   (*rt)->loop().runUntil([&] {
     return served && server.connectionCount() == 0 && server.activeCalls() == 0 && daemon.activeRelays() == 0;
   });
+  hcs_fake::removePidFile(paths.pidFile);
   HLOG(Info, "hcs_fake.stopped");
   return 0;
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "sim/node.h"
+#include "src/runtime/wait_for.h"
 
 namespace hcsshim::sim {
 namespace {
@@ -24,6 +25,31 @@ TEST(WorldTest, VirtualTimeJumpsToTheNextEvent) {
   EXPECT_EQ(fired[1], std::make_pair(10, int64_t{10'000'000'000}));
   EXPECT_EQ(fired[2], std::make_pair(3600, int64_t{3'600'000'000'000}));
   EXPECT_LT(w.eventsRun(), 10u);
+}
+
+// waitFor on virtual time: true as soon as the condition holds (checked on
+// its interval), false exactly at the deadline - an hour costs nothing.
+TEST(WorldTest, WaitForMeetsTheConditionOrTheDeadline) {
+  World w(1);
+  Node& n = w.addNode("n");
+  bool flag = false;
+  n.loop().addTimer(250ms, [&] { flag = true; });
+  std::optional<bool> met, missed;
+  TimePoint metAt{}, missedAt{};
+  runtime::spawn([](runtime::EventLoop& loop, bool& flag, std::optional<bool>& met, TimePoint& at) -> Task<void> {
+    met = co_await runtime::waitFor(loop, [&] { return flag; }, 10s, 100ms);
+    at = loop.now();
+  }(n.loop(), flag, met, metAt));
+  runtime::spawn([](runtime::EventLoop& loop, std::optional<bool>& missed, TimePoint& at) -> Task<void> {
+    missed = co_await runtime::waitFor(loop, [] { return false; }, 1h, 7min);
+    at = loop.now();
+  }(n.loop(), missed, missedAt));
+  w.runUntil([&] { return met && missed; });
+  ASSERT_TRUE(met && missed);
+  EXPECT_TRUE(*met);
+  EXPECT_EQ(metAt, TimePoint(300ms)) << "the first check after the flag was set";
+  EXPECT_FALSE(*missed);
+  EXPECT_EQ(missedAt, TimePoint(1h));
 }
 
 TEST(WorldTest, CancelledTimersDoNotFire) {

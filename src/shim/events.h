@@ -1,5 +1,6 @@
-// events.h: task events to containerd (ttrpc Forward to TTRPC_ADDRESS), in
-// the order they are published.
+// events.h: task events (TaskCreate, TaskStart, TaskExit, ...) in the order
+// they happen. The task model publishes to an EventSink; the shim's is a
+// Publisher (ttrpc Forward to containerd's TTRPC_ADDRESS), a test's records.
 #pragma once
 
 #include <deque>
@@ -13,12 +14,20 @@
 
 namespace hcsshim::shim {
 
-class Publisher {
+// EventSink: where the task model's events go, in order.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  // publish: topic is containerd's ("/tasks/exit"), event its message.
+  virtual void publish(const std::string& topic, const google::protobuf::MessageLite& event) = 0;
+};
+
+class Publisher final : public EventSink {
  public:
   // address: containerd's ttrpc socket ("" = events are only logged).
   Publisher(runtime::Runtime& rt, std::string address, std::string ns);
   // publish queues topic + event; they are forwarded one at a time, in order.
-  void publish(const std::string& topic, const google::protobuf::MessageLite& event);
+  void publish(const std::string& topic, const google::protobuf::MessageLite& event) override;
   // flushed completes when everything queued so far was forwarded (or failed).
   runtime::Task<void> flushed();
 

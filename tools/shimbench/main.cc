@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
   }
   functional::ContainerdOptions o;
   o.env["HCS_FAKE_ADDRESS"] = (*hcs)->address();
-  o.pathPrepend = fs::path(functional::HcsFakeDaemon::runfile("src/shim/containerd-shim-runhcs-v1")).parent_path();
+  o.pathPrepend = fs::path(functional::HcsFakeDaemon::runfile("src/shim/cmd/containerd-shim-runhcs-v1")).parent_path();
   auto ctd = runtime::blockOn(rt->loop(), functional::ContainerdInstance::start(*rt, o));
   if (!ctd.ok()) {
     std::fprintf(stderr, "shimbench: %s\n", ctd.status().toString().c_str());

@@ -7,28 +7,34 @@
 // `start` prints the task socket's address (starting the long-lived `serve`
 // process, or reusing the group's) and writes it to the bundle's `address`
 // file; `delete` cleans up after a shim that died and prints a
-// DeleteResponse. The HCS is found at $HCS_FAKE_ADDRESS (default: the fake
-// HCS's socket).
+// DeleteResponse. This file is the shim's lifecycle and its platform
+// (Linux: the HCS is the fake HCS daemon at $HCS_FAKE_ADDRESS, default
+// unix:///tmp/hcs-fake-<uid>/hcs.sock); the tasks are src/shim/task_model.h.
+//
+// Boot files: the runtime options' BootFilesRootPath or the annotation
+// io.microsoft.virtualmachine.lcow.bootfilesrootpath, else LinuxBootFiles
+// next to this binary (hcsshim's default).
 #include <fcntl.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
-#include <sstream>
 
 #include "platforms/linux/daemon_hcs.h"
-#include "platforms/linux/daemon_hns.h"
+#include "platforms/linux/rootfs_mounter.h"
+#include "platforms/linux/shim_platform.h"
+#include "src/common/flags.h"
 #include "src/common/log.h"
 #include "src/common/sha256.h"
 #include "src/containerd/api/task.pb.h"
 #include "src/hcs/compute_system.h"
+#include "src/runtime/read_file.h"
 #include "src/runtime/real_runtime.h"
 #include "src/runtime/signals.h"
+#include "src/runtime/wait_for.h"
 #include "src/shim/task_service.h"
+#include "src/shim/vm_options.h"
 #include "src/ttrpc/server.h"
 
 namespace {
@@ -38,30 +44,16 @@ using runtime::Task;
 namespace fs = std::filesystem;
 
 struct Flags {
-  std::string ns, address, publishBinary, id, bundle, socket, verb;
+  std::string ns, address, publishBinary, id, bundle, socket;
   bool debug = false;
 };
 
-int usage() {
-  std::fprintf(stderr,
-               "usage: containerd-shim-runhcs-v1 -namespace NS -address ADDR -publish-binary BIN -id ID "
-               "[-bundle DIR] [-debug] start|delete|serve\n");
-  return 2;
-}
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // The group a task joins: a pod's sandbox, else the task itself.
 std::string groupOf(const std::string& bundle, const std::string& id) {
-  auto spec = parseJson(readFile(bundle + "/config.json"));
+  auto spec = parseJson(runtime::readFile(bundle + "/config.json", 16 << 20).value_or(""));
   if (spec.ok() && spec->is_object()) {
     auto a = spec->value("annotations", Json::object());
-    if (a.contains("io.kubernetes.cri.sandbox-id") && a["io.kubernetes.cri.sandbox-id"].is_string()) {
+    if (a.is_object() && a.contains("io.kubernetes.cri.sandbox-id") && a["io.kubernetes.cri.sandbox-id"].is_string()) {
       return a["io.kubernetes.cri.sandbox-id"].get<std::string>();
     }
   }
@@ -72,7 +64,15 @@ std::string socketFor(const Flags& f, const std::string& group) {
   return "/run/containerd/s/" + sha256Hex(f.address + "/" + f.ns + "/" + group);
 }
 
-int start(const Flags& f, char* self) {
+// noHcs: what containerd shows when there is no HCS to talk to.
+std::string noHcs(const std::string& address, const Status& why) {
+  return "no HCS at " + address + " (" + why.message() +
+         "): start the fake HCS with `hcs_fake --detach` (or set HCS_FAKE_ADDRESS to where it serves)";
+}
+
+int start(const Flags& f, const char* argv0) {
+  std::error_code ec;
+  std::string self = fs::absolute(argv0, ec).string();  // the server runs in the bundle
   std::string bundle = f.bundle.empty() ? fs::current_path().string() : f.bundle;
   std::string socket = socketFor(f, groupOf(bundle, f.id));
   std::string address = "unix://" + socket;
@@ -80,6 +80,14 @@ int start(const Flags& f, char* self) {
   if (!rt.ok()) return 1;
   auto probe = runtime::blockOn((*rt)->loop(), (*rt)->transport().connect(address));
   if (!probe.ok()) {
+    // Say up front when there is no HCS: the server would only die of it.
+    std::string hcsAddress = platforms::defaultHcsAddress();
+    auto hcs = runtime::blockOn((*rt)->loop(), (*rt)->transport().connect(hcsAddress));
+    if (!hcs.ok()) {
+      std::fprintf(stderr, "%s\n", noHcs(hcsAddress, hcs.status()).c_str());
+      return 1;
+    }
+    (*hcs)->close();
     // Start the server: its own session, no handle on our stdout.
     runtime::ProcessSpec spec{.path = self,
                               .args = {self, "-namespace", f.ns, "-address", f.address, "-publish-binary",
@@ -97,16 +105,17 @@ int start(const Flags& f, char* self) {
       std::fprintf(stderr, "start: %s\n", p.status().toString().c_str());
       return 1;
     }
-    bool up = runtime::blockOn((*rt)->loop(), [](runtime::Runtime& rt, runtime::Process& server,
-                                                 std::string address) -> Task<bool> {
-      for (int i = 0; i < 5000 && !server.exitStatus(); ++i) {
-        if ((co_await rt.transport().connect(address)).ok()) co_return true;
-        co_await runtime::sleep(rt.loop(), std::chrono::milliseconds(1));
-      }
-      co_return false;
-    }(**rt, **p, address));
-    if (!up) {
-      std::fprintf(stderr, "start: the shim server did not come up on %s\n", socket.c_str());
+    runtime::Process& server = **p;
+    bool up = runtime::blockOn((*rt)->loop(), runtime::waitForAsync(
+                                                  (*rt)->loop(),
+                                                  [&]() -> Task<bool> {
+                                                    if (server.exitStatus()) co_return true;
+                                                    co_return (co_await (*rt)->transport().connect(address)).ok();
+                                                  },
+                                                  std::chrono::seconds(5), std::chrono::milliseconds(1)));
+    if (!up || server.exitStatus()) {
+      std::fprintf(stderr, "start: the shim server did not come up on %s%s\n", socket.c_str(),
+                   server.exitStatus() ? " (it exited; see containerd's log)" : "");
       return 1;
     }
   }
@@ -123,7 +132,8 @@ int deleteTask(const Flags& f) {
   if (!rt.ok()) return 1;
   // A pod's containers run in the sandbox's VM: only the sandbox's own
   // cleanup takes the VM down.
-  if (groupOf(bundle, f.id) == f.id) {
+  bool ownGroup = groupOf(bundle, f.id) == f.id;
+  if (ownGroup) {
     runtime::blockOn((*rt)->loop(), [](runtime::Runtime& rt, std::string id) -> Task<void> {
       auto api = co_await platforms::DaemonHcs::connect(rt, platforms::defaultHcsAddress());
       if (!api.ok()) co_return;
@@ -135,9 +145,9 @@ int deleteTask(const Flags& f) {
     }(**rt, f.id));
     runtime::drain((*rt)->loop());
   }
-  ::umount2((bundle + "/rootfs").c_str(), MNT_DETACH);
+  platforms::LinuxRootfsMounter().unmount(bundle + "/rootfs");
   // The dead server's socket, if it was the group's own.
-  if (groupOf(bundle, f.id) == f.id) ::unlink(socketFor(f, f.id).c_str());
+  if (ownGroup) ::unlink(socketFor(f, f.id).c_str());
   containerd::task::v2::DeleteResponse r;
   r.set_pid(0);
   r.set_exit_status(137);
@@ -149,14 +159,7 @@ int deleteTask(const Flags& f) {
   return 0;
 }
 
-// connectHns: the HNS of the same fake HCS daemon (computenetwork.dll on Windows).
-Task<StatusOr<std::unique_ptr<hns::HnsApi>>> connectHns(runtime::Runtime& rt) {
-  auto api = co_await platforms::DaemonHns::connect(rt, platforms::defaultHcsAddress());
-  if (!api.ok()) co_return api.status();
-  co_return std::unique_ptr<hns::HnsApi>(std::move(*api));
-}
-
-int serve(const Flags& f) {
+int serve(const Flags& f, const std::string& bootFiles) {
   // Our log goes to the bundle's `log` FIFO when containerd reads it.
   int logFd = ::open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   if (logFd >= 0) {
@@ -171,25 +174,18 @@ int serve(const Flags& f) {
   std::string hcsAddress = platforms::defaultHcsAddress();
   auto api = runtime::blockOn((*rt)->loop(), platforms::DaemonHcs::connect(**rt, hcsAddress));
   if (!api.ok()) {
-    HLOG(Error, "shim.no_hcs").kv("address", hcsAddress).kv("error", api.status().toString());
+    HLOG(Error, "shim.no_hcs").kv("address", hcsAddress).kv("error", noHcs(hcsAddress, api.status()));
     return 1;
   }
   const char* ttrpcAddress = std::getenv("TTRPC_ADDRESS");
   shim::Publisher events(**rt, ttrpcAddress ? std::string("unix://") + ttrpcAddress : "", f.ns);
-  std::string boot = "/run/hcsshim-cpp/boot";
-  if (!fs::exists(boot + "/vmlinux")) {
-    fs::create_directories(boot);
-    std::ofstream(boot + "/vmlinux") << "placeholder: the fake HCS's sim backend runs gcs as the guest\n";
-    std::ofstream(boot + "/initrd.img") << "placeholder: the fake HCS's sim backend runs gcs as the guest\n";
-  }
-  shim::TaskService service(**rt, **api, events,
-                            shim::ShimConfig{.ns = f.ns,
-                                             .vsockRoot = platforms::vsockRootFor(hcsAddress),
-                                             .defaultBootFiles = boot,
-                                             .connectHns = connectHns});
+  platforms::LinuxShimPlatform platform(**rt, hcsAddress);
+  shim::TaskModel model(**rt, **api, events, platform, shim::ShimConfig{.ns = f.ns, .defaultBootFiles = bootFiles});
   ttrpc::Server server(**rt, ttrpc::ServerOptions{.requireSameUser = true});
-  service.registerWith(server);
-  fs::create_directories(fs::path(f.socket).parent_path());
+  shim::registerTaskService(model, server);
+  shim::registerDiagService(model, server);
+  std::error_code ec;
+  fs::create_directories(fs::path(f.socket).parent_path(), ec);
   auto listener = (*rt)->transport().listen("unix://" + f.socket);
   if (!listener.ok()) {
     HLOG(Error, "shim.listen_failed").kv("socket", f.socket).kv("error", listener.status().toString());
@@ -200,20 +196,21 @@ int serve(const Flags& f) {
     (void)co_await s.serve(std::move(l));
     done = true;
   }(server, std::move(*listener), served));
-  HLOG(Info, "shim.serving").kv("id", f.id).kv("socket", f.socket).kv("namespace", f.ns).kv("pid", getpid());
+  HLOG(Info, "shim.serving").kv("id", f.id).kv("socket", f.socket).kv("namespace", f.ns).kv("pid", getpid())
+      .kv("boot_files", bootFiles);
   bool stop = false;
-  runtime::spawn([](shim::TaskService& svc, bool& stop) -> Task<void> {
-    co_await svc.waitDone();
+  runtime::spawn([](shim::TaskModel& m, bool& stop) -> Task<void> {
+    co_await m.waitDone();
     stop = true;
-  }(service, stop));
+  }(model, stop));
   runtime::spawn([](runtime::TerminationSignals& sigs, runtime::EpollEventLoop& loop, bool& stop) -> Task<void> {
     (void)co_await sigs.wait(loop);
     stop = true;
   }(signals, (*rt)->epoll(), stop));
   (*rt)->loop().runUntil([&] { return stop; });
-  service.finish();   // whichever way we stop, the other waiter ends too
+  model.finish();  // whichever way we stop, the other waiter ends too
   signals.cancel();
-  runtime::blockOn((*rt)->loop(), service.closeAll());
+  runtime::blockOn((*rt)->loop(), model.closeAll());
   runtime::blockOn((*rt)->loop(), events.flushed());
   server.shutdown();
   (*rt)->loop().runUntil([&] { return served; });
@@ -227,36 +224,36 @@ int serve(const Flags& f) {
 
 int main(int argc, char** argv) {
   Flags f;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (!a.empty() && a[0] == '-' && a.size() > 1) {
-      std::string name = a.substr(a[1] == '-' ? 2 : 1);
-      std::string value;
-      auto eq = name.find('=');
-      if (eq != std::string::npos) {
-        value = name.substr(eq + 1);
-        name = name.substr(0, eq);
-      } else if (name != "debug" && i + 1 < argc) {
-        value = argv[++i];
-      }
-      if (name == "namespace") f.ns = value;
-      else if (name == "address") f.address = value;
-      else if (name == "publish-binary") f.publishBinary = value;
-      else if (name == "id") f.id = value;
-      else if (name == "bundle") f.bundle = value;
-      else if (name == "socket") f.socket = value;
-      else if (name == "debug") f.debug = true;
-      else if (name == "v" || name == "version") {
-        std::printf("containerd-shim-runhcs-v1 (hcsshim-cpp)\n");
-        return 0;
-      }
-      continue;
-    }
-    f.verb = a;
+  bool version = false;
+  FlagSet flags("containerd-shim-runhcs-v1");
+  flags.string("namespace", &f.ns, "containerd namespace");
+  flags.string("address", &f.address, "containerd's grpc address");
+  flags.string("publish-binary", &f.publishBinary, "containerd's binary for publishing events");
+  flags.string("id", &f.id, "the task id");
+  flags.string("bundle", &f.bundle, "the task's bundle directory");
+  flags.string("socket", &f.socket, "(serve) the task socket");
+  flags.boolean("debug", &f.debug, "log debug events");
+  flags.boolean("v", &version, "print the version");
+  flags.boolean("version", &version, "print the version");
+  auto args = flags.parse(argc, argv);
+  if (version) {
+    std::printf("containerd-shim-runhcs-v1 (hcsshim-cpp)\n");
+    return 0;
+  }
+  std::string verb = args.ok() && args->size() == 1 ? args->front() : "";
+  if (verb.empty() || (verb == "serve" && f.socket.empty())) {
+    std::fprintf(stderr, "%susage: containerd-shim-runhcs-v1 [flags] start|delete|serve\n%s",
+                 args.ok() ? "" : (args.status().message() + "\n").c_str(), flags.usage().c_str());
+    return 2;
   }
   log::setLevel(f.debug ? LogLevel::kDebug : LogLevel::kInfo);
-  if (f.verb == "start") return start(f, argv[0]);
-  if (f.verb == "delete") return deleteTask(f);
-  if (f.verb == "serve" && !f.socket.empty()) return serve(f);
-  return usage();
+  if (verb == "start") return start(f, argv[0]);
+  if (verb == "delete") return deleteTask(f);
+  if (verb == "serve") {
+    std::error_code ec;
+    std::string bootFiles = (fs::absolute(argv[0], ec).parent_path() / "LinuxBootFiles").string();
+    return serve(f, bootFiles);
+  }
+  std::fprintf(stderr, "containerd-shim-runhcs-v1: unknown verb %s (want start, delete or serve)\n", verb.c_str());
+  return 2;
 }

@@ -1,0 +1,43 @@
+// rootfs.h: a task's root filesystem from containerd's mounts.
+//
+// containerd's usual rootfs is one overlay mount whose upperdir/workdir are
+// <snapshot>/fs and <snapshot>/work: the shim hands the VM the layers and the
+// snapshot directory (overlayLayers) and the VM builds the overlay itself -
+// nothing is mounted on the host. Any other mount list is mounted on the host
+// (at <bundle>/rootfs) through the platform's RootfsMounter and the result is
+// shared into the VM.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/repeated_ptr_field.h>
+
+#include "src/common/status.h"
+#include "src/containerd/api/mount.pb.h"
+
+namespace hcsshim::shim {
+
+using Mounts = google::protobuf::RepeatedPtrField<containerd::types::Mount>;
+
+struct OverlayLayers {
+  std::vector<std::string> lower;  // read-only layers, top-most first
+  std::string snapshotDir;         // holds fs/ (upper) and work/
+};
+
+// overlayLayers: the layers of containerd's single overlay mount, or nullopt
+// when the mounts are anything else.
+std::optional<OverlayLayers> overlayLayers(const Mounts& mounts);
+
+// RootfsMounter: the platform's mount/unmount of containerd's mounts.
+class RootfsMounter {
+ public:
+  virtual ~RootfsMounter() = default;
+  // mount mounts each of `mounts` at target, in order.
+  virtual Status mount(const Mounts& mounts, const std::string& target) = 0;
+  // unmount detaches whatever is mounted at target (no error if nothing is).
+  virtual void unmount(const std::string& target) = 0;
+};
+
+}  // namespace hcsshim::shim

@@ -1,0 +1,36 @@
+// vm_options.h: a task's utility VM settings from containerd's runtime
+// options (containerd.runhcs.v1.Options in the CreateTaskRequest) and the
+// spec's annotations, which win, as in hcsshim:
+//   io.microsoft.virtualmachine.computetopology.memory.sizeinmb
+//   io.microsoft.virtualmachine.computetopology.processor.count
+//   io.microsoft.virtualmachine.lcow.bootfilesrootpath
+// Boot files: the options' boot_files_root_path, else the annotation, else
+// the platform's default (ShimConfig.defaultBootFiles).
+#pragma once
+
+#include <string>
+
+#include "src/common/json.h"
+#include "src/protobuf/wkt.pb.h"
+#include "src/uvm/uvm.h"
+
+namespace hcsshim::shim {
+
+// vmIdFor: the utility VM a task runs in (also used by `delete` to clean up).
+std::string vmIdFor(const std::string& taskId);
+
+// vmOptions: InvalidArgument naming the option or annotation at fault.
+StatusOr<uvm::LcowOptions> vmOptions(const std::string& taskId, const hcsshim::protobuf::Any& runtimeOptions,
+                                     const Json& spec, const std::string& defaultBootFiles);
+
+// sandboxOf: the pod sandbox a container of a pod belongs to (CRI's
+// annotations io.kubernetes.cri.container-type = container and
+// io.kubernetes.cri.sandbox-id), or "" for a sandbox or standalone task.
+std::string sandboxOf(const Json& spec);
+
+// networkNamespaceOf: the HCN namespace the spec names
+// (windows.network.networkNamespace, as containerd's CRI sets it), "" if
+// none; InvalidArgument if it is there but not a non-empty string.
+StatusOr<std::string> networkNamespaceOf(const Json& spec);
+
+}  // namespace hcsshim::shim
