@@ -113,18 +113,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (stateDir.empty()) stateDir = std::filesystem::path(*path).parent_path().string();
-  hcs_fake::ServicePaths paths = hcs_fake::servicePaths(address, stateDir);
-  if (stopFlag) return hcs_fake::stop(paths);
-  if (statusFlag) return hcs_fake::status(paths);
-  if (detachFlag) {
-    std::vector<std::string> args;
-    for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
-      if (a != "--detach" && a != "-detach") args.push_back(a);
-    }
-    if (!flags.seen("address")) args.push_back("--address=" + address);
-    return hcs_fake::detach(argv[0], args, paths);
-  }
   if (!logFile.empty()) {
     int fd = ::open(logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -138,6 +126,18 @@ int main(int argc, char** argv) {
   if (vmBackend != "sim" && vmBackend != "none") {
     std::fprintf(stderr, "hcs_fake: --vm-backend: want sim or none (qemu is not built yet), got %s\n", vmBackend.c_str());
     return 2;
+  }
+  hcs_fake::ServicePaths paths = hcs_fake::servicePaths(address, stateDir);
+  if (stopFlag) return hcs_fake::stop(paths);
+  if (statusFlag) return hcs_fake::status(paths);
+  if (detachFlag) {
+    std::vector<std::string> args;
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      if (a != "--detach" && a != "-detach") args.push_back(a);
+    }
+    if (!flags.seen("address")) args.push_back("--address=" + address);
+    return hcs_fake::detach(argv[0], args, paths);
   }
   if (gcsPath.empty()) gcsPath = hcs_fake::findGuestAgent(argv[0]);
   std::error_code ec;
