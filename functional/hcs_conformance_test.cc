@@ -17,7 +17,9 @@
 #include "platforms/linux/daemon_hcs.h"
 #include "src/common/status_matchers.h"
 #include "src/hcs/compute_system.h"
+#include "src/runtime/read_file.h"
 #include "src/runtime/real_runtime.h"
+#include "src/runtime/wait_for.h"
 
 namespace hcsshim::functional {
 namespace {
@@ -46,9 +48,15 @@ class Backend {
   virtual bool stopService() { return false; }
 };
 
+// freezer: what the daemon gives its service (Container systems pause
+// through a cgroup of their own).
+std::unique_ptr<hcs_fake::Freezer> freezer(runtime::Runtime& rt) {
+  return std::make_unique<hcs_fake::CgroupFreezer>(rt.loop(), "/sys/fs/cgroup", "/hcs-fake-" + std::to_string(getpid()));
+}
+
 class InProcessBackend : public Backend {
  public:
-  explicit InProcessBackend(runtime::Runtime& rt) : service_(rt), api_(service_) {}
+  explicit InProcessBackend(runtime::Runtime& rt) : service_(rt, nullptr, freezer(rt)), api_(service_) {}
   hcs::HcsApi& api() override { return api_; }
   std::unique_ptr<hcs::HcsApi> secondClient() override { return std::make_unique<hcs_fake::InProcessHcs>(service_); }
   Task<void> stopAll() override { return service_.shutdownService(); }
@@ -62,7 +70,7 @@ class InProcessBackend : public Backend {
 // process, on the same loop), reached through platforms/linux's DaemonHcs.
 class WireBackend : public Backend {
  public:
-  WireBackend(runtime::Runtime& rt, const std::string& dir) : rt_(rt), service_(rt), server_(rt) {
+  WireBackend(runtime::Runtime& rt, const std::string& dir) : rt_(rt), service_(rt, nullptr, freezer(rt)), server_(rt) {
     std::filesystem::create_directories(dir + "/stdio");
     daemon_ = std::make_unique<hcs_fake::DaemonService>(rt, service_, server_, dir + "/stdio");
     address_ = "unix://" + dir + "/hcs.sock";
@@ -294,13 +302,37 @@ TEST_P(HcsConformanceTest, TerminateIsAForcedExit) {
   EXPECT_EQ(run(cs.wait()).exitType, "ForcedExit");
 }
 
-TEST_P(HcsConformanceTest, PauseResumeAndSave) {
+// Pause stops every process of the container - also the ones its processes
+// started, which HCS never saw - and Resume lets them go on: a counter kept
+// by a grandchild does not advance while paused and does after.
+TEST_P(HcsConformanceTest, PauseFreezesEveryProcessAndResumeThawsThem) {
+  if (geteuid() != 0) GTEST_SKIP() << "freezing a container needs a cgroup freezer (root)";
   ComputeSystem& cs = running("c");
+  std::string counter = dir_ + "/counter";
+  auto p = spawn(cs, {"/bin/sh", "-c", "(i=0; while :; do i=$((i+1)); echo $i > " + counter + ".tmp; mv " + counter +
+                                           ".tmp " + counter + "; done) & wait"},
+                 false, false);
+  ASSERT_TRUE(p);
+  auto value = [&] { return std::atol(runtime::readFile(counter, 64).value_or("0").c_str()); };
+  auto advances = [&](runtime::Duration within) {
+    long from = value();
+    return runtime::blockOn(rt_->loop(), runtime::waitFor(rt_->loop(), [&] { return value() > from + 10; }, within));
+  };
+  ASSERT_TRUE(advances(std::chrono::seconds(10))) << "the counter runs before the pause";
   ASSERT_THAT(run(cs.pause()), IsOk());
   EXPECT_EQ(stateOf(cs), "Paused");
+  long frozenAt = value();
+  // Observed for a while: nothing of the container may make progress.
+  EXPECT_FALSE(advances(std::chrono::milliseconds(500))) << "the grandchild kept counting while paused";
+  EXPECT_EQ(value(), frozenAt);
   EXPECT_THAT(run(cs.save()), IsOk());
   ASSERT_THAT(run(cs.resume()), IsOk());
   EXPECT_EQ(stateOf(cs), "Running");
+  EXPECT_TRUE(advances(std::chrono::seconds(10))) << "the counter goes on after resume";
+  // A paused container can still be terminated (its frozen processes die).
+  ASSERT_THAT(run(cs.pause()), IsOk());
+  ASSERT_THAT(run(cs.terminate()), IsOk());
+  EXPECT_EQ(run(cs.wait()).exitType, "ForcedExit");
 }
 
 struct Transition {

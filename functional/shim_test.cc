@@ -24,6 +24,7 @@
 #include "src/ttrpc/client.h"
 #include "src/common/status_matchers.h"
 #include "src/runtime/real_runtime.h"
+#include "src/runtime/wait_for.h"
 
 namespace hcsshim {
 namespace {
@@ -345,20 +346,43 @@ TEST_F(ShimTest, KilledShimIsCleanedUpByDelete) {
 }
 
 // Pause freezes the task (its utility VM); resume lets it go on.
+// Pause freezes the task (its whole utility VM): a counter its process
+// keeps in its rootfs does not advance while paused, and does after resume.
 TEST_F(ShimTest, PauseAndResume) {
   auto [code, out] = ctr({"run", "-d", "--runtime", kRuntime, kImage, "frozen", "sh", "-c",
-                          "trap 'exit 0' TERM; while :; do sleep 0.05; done"});
+                          "trap 'exit 0' TERM; i=0; while :; do i=$((i+1)); echo $i > /c.tmp; mv /c.tmp /pause-counter; done"});
   ASSERT_EQ(code, 0) << out;
+  // The rootfs's writable layer is containerd's snapshot on this host: find the counter there.
+  std::string counter;
+  auto found = [&] {
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(ctd_->dir(), ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (it->path().filename() == "pause-counter") counter = it->path().string();
+    }
+    return !counter.empty();
+  };
+  ASSERT_TRUE(runtime::blockOn(rt_->loop(), runtime::waitFor(rt_->loop(), found, std::chrono::seconds(20))));
+  auto value = [&] { return std::atol(runtime::readFile(counter, 64).value_or("0").c_str()); };
+  auto advances = [&](runtime::Duration within) {
+    long from = value();
+    return runtime::blockOn(rt_->loop(), runtime::waitFor(rt_->loop(), [&] { return value() > from + 10; }, within));
+  };
+  ASSERT_TRUE(advances(std::chrono::seconds(10))) << "the counter runs before the pause";
   std::tie(code, out) = ctr({"task", "pause", "frozen"});
   EXPECT_EQ(code, 0) << out;
   std::tie(code, out) = ctr({"task", "ls"});
   EXPECT_THAT(out, ::testing::ContainsRegex("frozen +[0-9]+ +PAUSED")) << out;
+  long frozenAt = value();
+  EXPECT_FALSE(advances(std::chrono::milliseconds(500))) << "the task kept counting while paused";
+  EXPECT_EQ(value(), frozenAt);
   std::tie(code, out) = ctr({"task", "pause", "frozen"});
   EXPECT_NE(code, 0) << "already paused";
   std::tie(code, out) = ctr({"task", "resume", "frozen"});
   EXPECT_EQ(code, 0) << out;
   std::tie(code, out) = ctr({"task", "ls"});
   EXPECT_THAT(out, ::testing::ContainsRegex("frozen +[0-9]+ +RUNNING")) << out;
+  EXPECT_TRUE(advances(std::chrono::seconds(10))) << "the counter goes on after resume";
   // kill --all reaches the exec'd processes too.
   auto execd = ctd_->ctr({"task", "exec", "--exec-id", "long", "frozen", "sleep", "1000"}, /*pipeStdout=*/true);
   ASSERT_THAT(execd, IsOk());

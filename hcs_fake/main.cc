@@ -177,7 +177,10 @@ int main(int argc, char** argv) {
                                                                          ep->macAddress.value_or("")};
                                           }});
   }
-  hcs_fake::FakeHcsService service(**rt, std::move(backend));
+  // Container systems' processes are frozen through a cgroup of their own.
+  auto freezer = std::make_unique<hcs_fake::CgroupFreezer>((*rt)->loop(), "/sys/fs/cgroup",
+                                                           "/hcs-fake-" + std::to_string(getpid()));
+  hcs_fake::FakeHcsService service(**rt, std::move(backend), std::move(freezer));
   ttrpc::Server server(**rt, ttrpc::ServerOptions{.requireSameUser = true});
   hcs_fake::DaemonService daemon(**rt, service, server, stateDir + "/stdio");
   hcs_fake::registerHnsService(hns, server);

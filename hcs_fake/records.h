@@ -50,6 +50,9 @@ struct SystemRecord {
   // UTS and IPC namespaces (PID 1 there); every process joins them. Null when
   // the host does not allow namespaces (processes then run unisolated).
   std::unique_ptr<runtime::Process> init;
+  // Container systems: the freezer group every process of the system (and
+  // so every descendant) is in; empty when the fake has no freezer.
+  std::vector<std::string> cgroups;
 };
 
 }  // namespace hcsshim::hcs_fake

@@ -136,8 +136,9 @@ std::optional<uint32_t> parseIndex(const std::string& s, uint32_t max) {
 
 }  // namespace
 
-FakeHcsService::FakeHcsService(runtime::Runtime& rt, std::unique_ptr<VmBackend> vmBackend)
-    : rt_(rt), vm_(vmBackend ? std::move(vmBackend) : std::make_unique<NoGuestBackend>()) {
+FakeHcsService::FakeHcsService(runtime::Runtime& rt, std::unique_ptr<VmBackend> vmBackend,
+                               std::unique_ptr<Freezer> freezer)
+    : rt_(rt), vm_(vmBackend ? std::move(vmBackend) : std::make_unique<NoGuestBackend>()), freezer_(std::move(freezer)) {
   vm_->setExitHandler([this](const std::string& id, HResult status) {
     auto it = systems_.find(id);
     if (it != systems_.end()) stopSystem(it->second, status == hr::kOk ? "GracefulExit" : "UnexpectedExit", status);
@@ -181,6 +182,8 @@ void FakeHcsService::stopSystem(const std::shared_ptr<SystemRecord>& s, const st
   s->state = SystemState::kStopped;
   s->exitType = exitType;
   s->exitStatus = status;
+  // A process frozen by the v1 freezer does not die until thawed.
+  if (freezer_ && !s->cgroups.empty()) freezer_->thawNow(s->id);
   if (s->init && !s->init->exitStatus()) (void)s->init->signal(SIGKILL);
   for (auto& [pid, p] : s->processes) {
     if (p->proc && !p->exit) (void)p->proc->signal(SIGKILL);
@@ -372,12 +375,22 @@ void FakeHcsService::forget(const std::shared_ptr<SystemRecord>& s) {
   for (auto& [pid, p] : s->processes) {
     if (p->proc && !p->proc->exitStatus()) dyingProcesses_.push_back(p);
   }
+  if (freezer_ && !s->cgroups.empty()) runtime::spawn(freezer_->destroy(s->id));
   systems_.erase(s->id);
 }
 
 void FakeHcsService::startContainerInit(const std::shared_ptr<SystemRecord>& s) {
+  if (freezer_) {
+    auto dirs = freezer_->create(s->id);
+    if (dirs.ok()) {
+      s->cgroups = *dirs;
+    } else {
+      HLOG(Warn, "hcs_fake.container.no_freezer").kv("id", s->id).kv("err", dirs.status());
+    }
+  }
   runtime::ProcessSpec spec{.path = "sleep", .args = {"sleep", "infinity"}};
   spec.isolate = true;
+  spec.cgroups = s->cgroups;
   auto init = rt_.processes().spawn(spec);
   if (!init.ok() || !(*init)->isolated()) {
     if (init.ok()) (void)(*init)->signal(SIGKILL);
@@ -447,9 +460,19 @@ Task<Status> FakeHcsService::pause(std::shared_ptr<SystemRecord> s) {
   HCS_CO_RETURN_IF_ERROR(checkState(*s, "Pause", {SystemState::kRunning}));
   co_await settle();
   HCS_CO_RETURN_IF_ERROR(checkState(*s, "Pause", {SystemState::kRunning}));
-  if (s->doc.virtualMachine) HCS_CO_RETURN_IF_ERROR((co_await vm_->pause(s->id)).withContext("Pause", s->id));
-  for (auto& [pid, p] : s->processes) {
-    if (p->proc && !p->exit) (void)p->proc->signal(SIGSTOP);
+  if (s->doc.virtualMachine) {
+    HCS_CO_RETURN_IF_ERROR((co_await vm_->pause(s->id)).withContext("Pause", s->id));
+  } else {
+    // Every process of the container and every descendant: its freezer group.
+    if (!freezer_ || s->cgroups.empty()) {
+      co_return hcsError(hr::kNotImpl, "Pause", s->id,
+                         "this fake HCS cannot freeze the container's processes (no cgroup freezer: run it as root)");
+    }
+    Status frozen = co_await freezer_->freeze(s->id);
+    if (!frozen.ok()) {
+      freezer_->thawNow(s->id);  // nothing half-frozen is left behind
+      co_return hcsError(hr::kFail, "Pause", s->id, frozen.message());
+    }
   }
   s->state = SystemState::kPaused;
   co_return OkStatus();
@@ -459,9 +482,11 @@ Task<Status> FakeHcsService::resume(std::shared_ptr<SystemRecord> s) {
   HCS_CO_RETURN_IF_ERROR(checkState(*s, "Resume", {SystemState::kPaused}));
   co_await settle();
   HCS_CO_RETURN_IF_ERROR(checkState(*s, "Resume", {SystemState::kPaused}));
-  if (s->doc.virtualMachine) HCS_CO_RETURN_IF_ERROR((co_await vm_->resume(s->id)).withContext("Resume", s->id));
-  for (auto& [pid, p] : s->processes) {
-    if (p->proc && !p->exit) (void)p->proc->signal(SIGCONT);
+  if (s->doc.virtualMachine) {
+    HCS_CO_RETURN_IF_ERROR((co_await vm_->resume(s->id)).withContext("Resume", s->id));
+  } else if (freezer_ && !s->cgroups.empty()) {
+    Status thawed = co_await freezer_->thaw(s->id);
+    if (!thawed.ok()) co_return hcsError(hr::kFail, "Resume", s->id, thawed.message());
   }
   s->state = SystemState::kRunning;
   s->saved = false;
@@ -802,6 +827,7 @@ Task<StatusOr<hcs::CreatedProcess>> FakeHcsService::createProcess(std::shared_pt
   spec.stdoutMode = params->createStdOutPipe.value_or(false) ? runtime::StdioMode::kPipe : runtime::StdioMode::kNull;
   spec.stderrMode = params->createStdErrPipe.value_or(false) ? runtime::StdioMode::kPipe : runtime::StdioMode::kNull;
   spec.newSession = true;
+  spec.cgroups = s->cgroups;  // a pause freezes it and everything it starts
   if (s->init) spec.joinNamespacesOf = s->init->pid();
   if (console) {
     // One terminal: stdin and stdout are its two directions; stderr joins stdout.

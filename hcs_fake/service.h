@@ -30,6 +30,7 @@
 #include <set>
 #include <string>
 
+#include "hcs_fake/freezer.h"
 #include "hcs_fake/vm_backend.h"
 #include "src/hcs/hcs_api.h"
 #include "src/runtime/runtime.h"
@@ -45,8 +46,12 @@ struct SystemRecord;
 
 class FakeHcsService {
  public:
-  // vmBackend runs the guests of VirtualMachine systems (NoGuestBackend if null).
-  explicit FakeHcsService(runtime::Runtime& rt, std::unique_ptr<VmBackend> vmBackend = nullptr);
+  // vmBackend runs the guests of VirtualMachine systems (NoGuestBackend if
+  // null); freezer pauses Container systems (without one, Pause of a
+  // Container system answers E_NOTIMPL: a pause that froze only some of its
+  // processes would be a lie).
+  explicit FakeHcsService(runtime::Runtime& rt, std::unique_ptr<VmBackend> vmBackend = nullptr,
+                          std::unique_ptr<Freezer> freezer = nullptr);
   ~FakeHcsService();
 
   runtime::Runtime& runtime() { return rt_; }
@@ -106,6 +111,7 @@ class FakeHcsService {
 
   runtime::Runtime& rt_;
   std::unique_ptr<VmBackend> vm_;
+  std::unique_ptr<Freezer> freezer_;
   std::map<std::string, std::shared_ptr<SystemRecord>> systems_;
   // Processes of forgotten systems that have been killed but not reaped yet.
   std::vector<std::unique_ptr<runtime::Process>> dying_;

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "hcs_fake/freezer.h"
 #include "platforms/linux/hybrid_vsock.h"
 #include "src/common/log.h"
 
@@ -32,7 +33,6 @@ struct SimVmBackend::Vm {
 
 namespace {
 
-bool isCgroupV2(const std::string& root) { return fs::exists(root + "/cgroup.controllers"); }
 
 // The hierarchies a VM's cgroup lives in (v1: every mounted hierarchy, as
 // runc creates its containers' cgroups in all of them).
@@ -163,6 +163,9 @@ Task<Status> SimVmBackend::start(const std::string& id, const schema::VirtualMac
                                      "--mount-root", dir, "--scsi-root", dir + "/scsi", "--pmem-root", dir + "/pmem",
                                      "--plan9-root", dir + "/shares", "--cgroup-parent", cg}};
   spec.args.insert(spec.args.end(), options_.extraGcsArgs.begin(), options_.extraGcsArgs.end());
+  // In the freezer group from before it runs: a pause freezes everything it starts.
+  std::string freezerDir = isCgroupV2(options_.cgroupRoot) ? options_.cgroupRoot + cg : options_.cgroupRoot + "/freezer" + cg;
+  if (fs::exists(freezerDir)) spec.cgroups = {freezerDir};
   spec.isolate = true;
   spec.isolateNetwork = true;     // the VM's own network stack: only its NICs are in it
   spec.killOnParentDeath = true;  // a VM does not outlive its HCS
@@ -325,27 +328,27 @@ Task<Status> SimVmBackend::stop(const std::string& id, bool graceful) {
   co_return OkStatus();
 }
 
-Task<Status> SimVmBackend::pause(const std::string& id) {
+// Pause/resume: the VM's cgroup frozen (every guest process: the agent, its
+// containers, everything they started), written and read back; a write that
+// fails is the operation's error.
+Task<Status> SimVmBackend::freeze(const std::string& id, bool frozen) {
   std::string cg = cgroupPath(id);
-  if (isCgroupV2(options_.cgroupRoot)) {
-    writeFile(options_.cgroupRoot + cg + "/cgroup.freeze", "1");
-  } else if (fs::exists(options_.cgroupRoot + "/freezer" + cg)) {
-    writeFile(options_.cgroupRoot + "/freezer" + cg + "/freezer.state", "FROZEN");
-  } else {
-    co_return Status::fromHResult(hr::kNotImpl, "Pause", id, "no cgroup freezer on this host");
+  bool v2 = isCgroupV2(options_.cgroupRoot);
+  std::string dir = v2 ? options_.cgroupRoot + cg : options_.cgroupRoot + "/freezer" + cg;
+  if (!fs::exists(dir)) {
+    co_return Status::fromHResult(hr::kNotImpl, frozen ? "Pause" : "Resume", id,
+                                  "no cgroup freezer for this VM (" + dir + ")");
+  }
+  Status st = co_await freezeCgroup(rt_.loop(), dir, v2, frozen);
+  if (!st.ok()) {
+    if (frozen) (void)writeFreezerState(dir, v2, false);  // nothing half-frozen is left behind
+    co_return Status::fromHResult(hr::kFail, frozen ? "Pause" : "Resume", id, st.message());
   }
   co_return OkStatus();
 }
 
-Task<Status> SimVmBackend::resume(const std::string& id) {
-  std::string cg = cgroupPath(id);
-  if (isCgroupV2(options_.cgroupRoot)) {
-    writeFile(options_.cgroupRoot + cg + "/cgroup.freeze", "0");
-  } else if (fs::exists(options_.cgroupRoot + "/freezer" + cg)) {
-    writeFile(options_.cgroupRoot + "/freezer" + cg + "/freezer.state", "THAWED");
-  }
-  co_return OkStatus();
-}
+Task<Status> SimVmBackend::pause(const std::string& id) { return freeze(id, true); }
+Task<Status> SimVmBackend::resume(const std::string& id) { return freeze(id, false); }
 
 Task<Status> SimVmBackend::modify(const std::string& id, const schema::ModifySettingRequest& req) {
   if (!req.resourcePath) co_return OkStatus();  // guest requests travel over the guest connection

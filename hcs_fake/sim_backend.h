@@ -78,6 +78,7 @@ class SimVmBackend final : public VmBackend {
   int guestPid(const std::string& id) const;
 
  private:
+  runtime::Task<Status> freeze(const std::string& id, bool frozen);
   struct Vm;
   runtime::Task<void> watch(std::string id, std::shared_ptr<Vm> vm);
   runtime::Task<void> serveConnects(std::string id, std::shared_ptr<runtime::Listener> l);

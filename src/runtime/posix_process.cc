@@ -173,6 +173,8 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<std::string> cgroupProcs;
+  for (const auto& dir : spec.cgroups) cgroupProcs.push_back(dir + "/cgroup.procs");
   std::vector<std::string> envStrings;
   std::vector<char*> envp;
   char** envArg = environ;
@@ -340,6 +342,11 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
     for (int i = 0; i < extraCount; ++i) {
       if (dup2(staged[i], 3 + i) < 0) goto fail;  // the new descriptor is not close-on-exec
       ::close(staged[i]);
+    }
+    for (const auto& procs : cgroupProcs) {
+      int cg = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+      if (cg < 0 || ::write(cg, "0", 1) != 1) goto fail;  // "0": the writing process itself
+      ::close(cg);
     }
     if (!spec.cwd.empty() && chdir(spec.cwd.c_str()) < 0) goto fail;
     execvpe(spec.path.c_str(), argv.data(), envArg);

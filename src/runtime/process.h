@@ -58,6 +58,10 @@ struct ProcessSpec {
   // extraFds: descriptors the child inherits as fds 3, 4, ... in this order
   // (a logging binary's pipes). The caller keeps, and closes, its copies.
   std::vector<int> extraFds;
+  // cgroups: cgroup directories the child joins before it execs (it writes
+  // itself into each one's cgroup.procs), so that every process it ever
+  // starts is in them too - what lets a freezer stop a whole container.
+  std::vector<std::string> cgroups;
 };
 
 // ExitStatus: how a process ended. exitCode follows the shell convention
