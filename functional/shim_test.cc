@@ -76,6 +76,11 @@ class ShimTest : public ::testing::Test {
     if (!dir_.empty()) fs::remove_all(dir_, ec);
   }
 
+  // eventually: pred became true within the deadline (checked every 25 ms).
+  bool eventually(const std::function<bool()>& pred, runtime::Duration deadline = std::chrono::seconds(10)) {
+    return runtime::waitForBlocking(rt_->loop(), pred, deadline, std::chrono::milliseconds(25));
+  }
+
   std::pair<int, std::string> ctr(std::vector<std::string> args, std::string input = "") {
     return runtime::blockOn(rt_->loop(), ctd_->ctrOutput(std::move(args), std::move(input)));
   }
@@ -138,7 +143,7 @@ TEST_F(ShimTest, BinaryLogUri) {
     return std::string((std::istreambuf_iterator<char>(in)), {});
   };
   // The logger exits once both streams are closed (the process ended).
-  for (int i = 0; i < 200 && !fs::exists(out + ".done"); ++i) usleep(10000);
+  eventually([&] { return fs::exists(out + ".done"); });
   EXPECT_TRUE(fs::exists(out + ".done")) << "the logger did not see EOF on fd 3 and 4";
   EXPECT_EQ(slurp(out + ".args"), "file " + out + " verbose blogged default\n");
   EXPECT_EQ(slurp(out + ".out"), "to-stdout\n");
@@ -333,9 +338,7 @@ TEST_F(ShimTest, KilledShimIsCleanedUpByDelete) {
   ASSERT_GT(shim, 0);
   ASSERT_EQ(::kill(shim, SIGKILL), 0);
   std::string hcsDir = fs::path(hcs_->address().substr(7)).parent_path().string() + "/";
-  for (int i = 0; i < 200 && (systemCount(*rt_, hcs_->address()) != 0 || pidOf({hcsDir, "--sim-vm"}) != 0); ++i) {
-    usleep(25000);
-  }
+  eventually([&] { return systemCount(*rt_, hcs_->address()) == 0 && pidOf({hcsDir, "--sim-vm"}) == 0; });
   EXPECT_EQ(systemCount(*rt_, hcs_->address()), 0u) << "containerd's delete path terminated the VM";
   EXPECT_EQ(pidOf({hcsDir, "--sim-vm"}), 0) << "no guest left";
   std::tie(code, out) = ctr({"task", "ls"});
@@ -386,19 +389,17 @@ TEST_F(ShimTest, PauseAndResume) {
   // kill --all reaches the exec'd processes too.
   auto execd = ctd_->ctr({"task", "exec", "--exec-id", "long", "frozen", "sleep", "1000"}, /*pipeStdout=*/true);
   ASSERT_THAT(execd, IsOk());
-  for (int i = 0; i < 200; ++i) {
+  eventually([&] {
     std::tie(code, out) = ctr({"task", "ps", "frozen"});
-    if (out.find("sleep") != std::string::npos || std::count(out.begin(), out.end(), '\n') >= 4) break;
-    usleep(25000);
-  }
+    return out.find("sleep") != std::string::npos || std::count(out.begin(), out.end(), '\n') >= 4;
+  });
   std::tie(code, out) = ctr({"task", "kill", "-a", "-s", "SIGKILL", "frozen"});
   EXPECT_EQ(code, 0) << out;
   EXPECT_EQ(runtime::blockOn(rt_->loop(), (*execd)->wait()).exitCode, 137) << "the exec died with the task";
-  for (int i = 0; i < 200; ++i) {
+  eventually([&] {
     std::tie(code, out) = ctr({"task", "delete", "frozen"});
-    if (code == 0) break;
-    usleep(25000);
-  }
+    return code == 0;
+  });
   EXPECT_EQ(code, 0) << out;
   (void)ctr({"containers", "delete", "frozen"});
 }
@@ -416,16 +417,15 @@ TEST_F(ShimTest, ContainerdRestartReconnectsToTheShim) {
   EXPECT_THAT(out, ::testing::ContainsRegex("persist +[0-9]+ +RUNNING")) << out;
   std::tie(code, out) = ctr({"task", "kill", "-s", "SIGKILL", "persist"});
   EXPECT_EQ(code, 0) << out;
-  for (int i = 0; i < 200; ++i) {
+  eventually([&] {
     std::tie(code, out) = ctr({"task", "delete", "persist"});
-    if (code == 0) break;
-    usleep(25000);
-  }
+    return code == 0;
+  });
   EXPECT_EQ(code, 0) << out;
   EXPECT_THAT(out, HasSubstr("137"));
   std::tie(code, out) = ctr({"containers", "delete", "persist"});
   EXPECT_EQ(code, 0) << out;
-  for (int i = 0; i < 200 && pidOf({ctd_->grpcAddress(), "containerd-shim-runhcs-v1", "persist", "serve"}) != 0; ++i) usleep(25000);
+  eventually([&] { return pidOf({ctd_->grpcAddress(), "containerd-shim-runhcs-v1", "persist", "serve"}) == 0; });
   EXPECT_EQ(pidOf({ctd_->grpcAddress(), "containerd-shim-runhcs-v1", "persist", "serve"}), 0) << "the shim exits with its last task";
 }
 
@@ -466,11 +466,10 @@ TEST_F(ShimTest, ExecWithTtyAndStdin) {
   catSpec.stdoutMode = runtime::StdioMode::kPipe;
   auto cat = rt_->processes().spawn(catSpec);
   ASSERT_THAT(cat, IsOk());
-  for (int i = 0; i < 200; ++i) {
+  eventually([&] { // header, sleep, tr
     std::tie(code, out) = ctr({"task", "ps", "term"});
-    if (std::count(out.begin(), out.end(), '\n') >= 3) break;  // header, sleep, tr
-    usleep(25000);
-  }
+    return std::count(out.begin(), out.end(), '\n') >= 3;
+  });
   ASSERT_THAT(runtime::blockOn(rt_->loop(), (*cat)->stdinStream()->write("shout\n")), IsOk());
   (*cat)->stdinStream()->close();
   auto upper = runtime::blockOn(rt_->loop(), runtime::readToEnd(*(*cat)->stdoutStream()));
@@ -479,11 +478,10 @@ TEST_F(ShimTest, ExecWithTtyAndStdin) {
   EXPECT_EQ(*upper, "SHOUT\n");
 
   (void)ctr({"task", "kill", "-s", "SIGKILL", "term"});
-  for (int i = 0; i < 200; ++i) {
+  eventually([&] {
     std::tie(code, out) = ctr({"task", "delete", "term"});
-    if (code == 0) break;
-    usleep(25000);
-  }
+    return code == 0;
+  });
   (void)ctr({"containers", "delete", "term"});
 }
 
@@ -501,28 +499,27 @@ TEST_F(ShimTest, PodContainersShareTheSandboxVmAndShim) {
   EXPECT_EQ(systemCount(*rt_, hcs_->address()), 1u) << "one utility VM for the pod";
   EXPECT_EQ(pidOf({ctd_->grpcAddress(), "containerd-shim-runhcs-v1", "app1", "serve"}), 0) << "no shim of its own";
   EXPECT_GT(pidOf({ctd_->grpcAddress(), "containerd-shim-runhcs-v1", "pod1", "serve"}), 0);
-  for (int i = 0; i < 40; ++i) {  // the init writes it just after it starts
-    std::tie(code, out) = ctr({"task", "exec", "--exec-id", "x" + std::to_string(i), "app1", "cat", "/x"});
-    if (code == 0) break;
-    usleep(25000);
-  }
+  int attempt = 0;  // the init writes it just after it starts
+  eventually([&] {
+    std::tie(code, out) = ctr({"task", "exec", "--exec-id", "x" + std::to_string(attempt++), "app1", "cat", "/x"});
+    return code == 0;
+  });
   EXPECT_EQ(out, "from-app1\n") << "the container's writes land in its own root";
   std::tie(code, out) = ctr({"task", "exec", "--exec-id", "y", "pod1", "cat", "/x"});
   EXPECT_NE(code, 0) << "and not in the sandbox's: " << out;
   for (const char* id : {"app1", "pod1"}) {
     (void)ctr({"task", "kill", "-s", "SIGKILL", id});
-    for (int i = 0; i < 200; ++i) {
+    eventually([&] {
       std::tie(code, out) = ctr({"task", "delete", id});
-      if (code == 0) break;
-      usleep(25000);
-    }
+      return code == 0;
+    });
     EXPECT_EQ(code, 0) << id << ": " << out;
     if (std::string(id) == "app1") {
       EXPECT_EQ(systemCount(*rt_, hcs_->address()), 1u) << "the sandbox still runs in it";
     }
     (void)ctr({"containers", "delete", id});
   }
-  for (int i = 0; i < 200 && systemCount(*rt_, hcs_->address()) != 0; ++i) usleep(25000);
+  eventually([&] { return systemCount(*rt_, hcs_->address()) == 0; });
   EXPECT_EQ(systemCount(*rt_, hcs_->address()), 0u);
 }
 
@@ -558,11 +555,10 @@ TEST_F(ShimTest, ShimdiagListsTasksExecsAndDumpsStacks) {
   EXPECT_THAT(out, HasSubstr("task diag vm runhcs-diag")) << out;
   EXPECT_THAT(out, HasSubstr("container diag")) << "the guest agent's dump: " << out;
   (void)ctr({"task", "kill", "-s", "SIGKILL", "diag"});
-  for (int i = 0; i < 200; ++i) {
+  eventually([&] {
     std::tie(code, out) = ctr({"task", "delete", "diag"});
-    if (code == 0) break;
-    usleep(25000);
-  }
+    return code == 0;
+  });
   (void)ctr({"containers", "delete", "diag"});
 }
 

@@ -17,6 +17,7 @@
 #include "src/common/status_matchers.h"
 #include "src/hns/hcn.h"
 #include "src/runtime/real_runtime.h"
+#include "src/runtime/wait_for.h"
 #include "src/uvm/uvm.h"
 
 namespace hcsshim {
@@ -294,7 +295,7 @@ TEST_F(UvmTest, EndpointsReachTheGuestAndEachOther) {
   for (auto& vm : vms_) EXPECT_THAT(run(vm->close()), IsOk());
   vms_.clear();
   // Stopping a VM takes its NICs and, with the last one, the network's bridge.
-  for (int i = 0; i < 100 && links().find("hcs") != std::string::npos; ++i) usleep(20000);
+  (void)runtime::waitForBlocking(rt_->loop(), [&] { return links().find("hcs") == std::string::npos; }, std::chrono::seconds(2));
   EXPECT_THAT(links(), ::testing::Not(HasSubstr("hcs"))) << "NIC or bridge left on the host";
   EXPECT_THAT(run(hcn.deleteEndpoint(*epA->id)), IsOk());
 }

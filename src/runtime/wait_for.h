@@ -43,4 +43,18 @@ inline Task<bool> waitForAsync(EventLoop& loop, std::function<Task<bool>()> done
   }
 }
 
+// waitForBlocking: the same for synchronous code (tests, main()) whose
+// condition itself blocks on the loop: checks `done`, runs the loop for
+// `interval` between checks. Never call it from inside a coroutine.
+inline bool waitForBlocking(EventLoop& loop, const std::function<bool()>& done, Duration deadline,
+                            Duration interval = std::chrono::milliseconds(10)) {
+  TimePoint end = loop.now() + deadline;
+  for (;;) {
+    if (done()) return true;
+    if (loop.now() >= end) return false;
+    Duration left = end - loop.now();
+    blockOn(loop, [](EventLoop& l, Duration d) -> Task<void> { co_await sleep(l, d); }(loop, left < interval ? left : interval));
+  }
+}
+
 }  // namespace hcsshim::runtime
