@@ -92,7 +92,7 @@ struct Container {
 
 struct AgentState {
   AgentState(runtime::Runtime& r, HostDialer& d, ContainerRuntime& c, Mounter& m, AgentOptions o)
-      : rt(r), dialer(d), runtimes(c), mounter(m), options(std::move(o)), paths(options.mountRoots) {}
+      : rt(r), dialer(d), runtimes(c), mounter(m), options(std::move(o)), paths(options.mountRoots, options.fsRoot) {}
   runtime::Runtime& rt;
   HostDialer& dialer;
   ContainerRuntime& runtimes;
@@ -934,10 +934,13 @@ Agent::Agent(runtime::Runtime& rt, HostDialer& dialer, ContainerRuntime& contain
 Agent::~Agent() { stop(); }
 
 void Agent::stop() {
-  if (s_->stopping) return;
-  s_->stopping = true;
-  if (s_->conn) s_->conn->close();
-  s_->stopped.notifyAll();
+  // Closing the bridge resumes the serve loop inline, which may end run()
+  // and the agent's owner with it: hold what is still touched here.
+  std::shared_ptr<AgentState> s = s_;
+  if (s->stopping) return;
+  s->stopping = true;
+  if (auto conn = s->conn) conn->close();
+  s->stopped.notifyAll();
 }
 
 size_t Agent::connections() const { return s_->connections; }

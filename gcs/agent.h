@@ -47,6 +47,10 @@ struct AgentOptions {
   // exit 1) instead of redialling. Tests use it to check that the host shuts
   // the VM down before it hangs up.
   bool exitOnBridgeEof = false;
+  // fsRoot: where the guest's "/" is ("" in a VM). An agent that runs inside
+  // a test's process (hcs_fake/testing) keeps every host-named path - mount
+  // points, container roots - under this directory.
+  std::string fsRoot;
 };
 
 struct AgentState;

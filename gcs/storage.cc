@@ -71,11 +71,12 @@ std::string resolveExisting(const std::string& path) {
 
 }  // namespace
 
-PathPolicy::PathPolicy(std::vector<std::string> roots) {
+PathPolicy::PathPolicy(std::vector<std::string> roots, std::string fsRoot) : fsRoot_(std::move(fsRoot)) {
+  while (!fsRoot_.empty() && fsRoot_.back() == '/') fsRoot_.pop_back();
   for (auto& r : roots) {
     std::string why;
     std::string n = normalize(r, &why);
-    if (!n.empty()) roots_.push_back(resolveExisting(n));
+    if (!n.empty()) roots_.push_back(resolveExisting(fsRoot_ + n));
   }
 }
 
@@ -93,6 +94,7 @@ StatusOr<std::string> PathPolicy::check(std::string_view path, std::string_view 
     return Status::fromHResult(hresult::kInvalidArg, "", "", std::string(field) + ": \"" + std::string(path) + "\" " + w);
   };
   if (n.empty()) return bad(why);
+  n = fsRoot_ + n;
   if (!inside(n)) return bad("is outside the agent's mount roots");
   if (!inside(resolveExisting(n))) return bad("escapes the agent's mount roots through a symlink");
   return n;

@@ -16,14 +16,18 @@ namespace hcsshim::gcs {
 
 class PathPolicy {
  public:
-  explicit PathPolicy(std::vector<std::string> roots);
-  // check returns the normalized path, or InvalidArgument naming `field`.
+  // fsRoot: where the guest's "/" is on this machine ("" in a VM: "/"); an
+  // agent that runs in a test's process keeps its guest filesystem there.
+  explicit PathPolicy(std::vector<std::string> roots, std::string fsRoot = "");
+  // check returns the normalized path (under fsRoot), or InvalidArgument
+  // naming `field`.
   StatusOr<std::string> check(std::string_view path, std::string_view field) const;
   const std::vector<std::string>& roots() const { return roots_; }
 
  private:
   bool inside(const std::string& path) const;
-  std::vector<std::string> roots_;  // normalized, symlinks resolved
+  std::string fsRoot_;
+  std::vector<std::string> roots_;  // normalized, under fsRoot_, symlinks resolved
 };
 
 // Mounter: mount(2) and umount(2), a seam so tests can watch what happens.

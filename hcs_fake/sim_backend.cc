@@ -350,19 +350,19 @@ Task<Status> SimVmBackend::freeze(const std::string& id, bool frozen) {
 Task<Status> SimVmBackend::pause(const std::string& id) { return freeze(id, true); }
 Task<Status> SimVmBackend::resume(const std::string& id) { return freeze(id, false); }
 
-Task<Status> SimVmBackend::modify(const std::string& id, const schema::ModifySettingRequest& req) {
-  if (!req.resourcePath) co_return OkStatus();  // guest requests travel over the guest connection
+StatusOr<bool> linkGuestDevice(const std::string& dir, const std::string& id, const schema::ModifySettingRequest& req) {
+  if (!req.resourcePath) return false;
   const std::string& path = *req.resourcePath;
   const std::string type = req.requestType.value_or("");
-  std::string dir = vmDir(id);
   // Paths were validated by the service; turn devices into files the guest finds.
-  auto link = [&](const std::string& target, const std::string& at) -> Status {
+  auto link = [&](const std::string& target, const std::string& at) -> StatusOr<bool> {
     std::error_code ec;
     fs::remove(at, ec);
-    if (type == "Remove") return OkStatus();
+    if (type == "Remove") return true;
+    fs::create_directories(fs::path(at).parent_path(), ec);
     fs::create_symlink(target, at, ec);
     if (ec) return Status::fromHResult(hr::kFail, "Modify", id, "linking " + at + ": " + ec.message());
-    return OkStatus();
+    return true;
   };
   std::vector<std::string> parts;
   size_t start = 0;
@@ -374,18 +374,36 @@ Task<Status> SimVmBackend::modify(const std::string& id, const schema::ModifySet
   }
   if (parts.size() == 6 && parts[2] == "Scsi") {
     int c = lcowScsiControllerIndex(parts[3]);
-    if (c < 0) co_return Status::fromHResult(hr::kElementNotFound, "Modify", id, "not an LCOW SCSI controller: " + parts[3]);
-    co_return link(req.settings.value("Path", ""), dir + "/scsi/" + std::to_string(c) + "/" + parts[5]);
+    if (c < 0) return Status::fromHResult(hr::kElementNotFound, "Modify", id, "not an LCOW SCSI controller: " + parts[3]);
+    return link(req.settings.value("Path", ""), dir + "/scsi/" + std::to_string(c) + "/" + parts[5]);
   }
   if (parts.size() == 5 && parts[2] == "VirtualPMem") {
-    co_return link(req.settings.value("HostPath", ""), dir + "/pmem/" + parts[4]);
+    return link(req.settings.value("HostPath", ""), dir + "/pmem/" + parts[4]);
   }
   if (path == "VirtualMachine/Devices/Plan9/Shares") {
     std::string name = req.settings.value("Name", "");
     if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
-      co_return Status::fromHResult(hr::kInvalidArg, "Modify", id, "Settings.Name: not a share name: " + name);
+      return Status::fromHResult(hr::kInvalidArg, "Modify", id, "Settings.Name: not a share name: " + name);
     }
-    co_return link(req.settings.value("Path", ""), dir + "/shares/" + name);
+    return link(req.settings.value("Path", ""), dir + "/shares/" + name);
+  }
+  return false;
+}
+
+Task<Status> SimVmBackend::modify(const std::string& id, const schema::ModifySettingRequest& req) {
+  if (!req.resourcePath) co_return OkStatus();  // guest requests travel over the guest connection
+  auto linked = linkGuestDevice(vmDir(id), id, req);
+  if (!linked.ok()) co_return linked.status();
+  if (*linked) co_return OkStatus();
+  const std::string& path = *req.resourcePath;
+  const std::string type = req.requestType.value_or("");
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      parts.push_back(path.substr(start, i - start));
+      start = i + 1;
+    }
   }
   if (parts.size() == 4 && parts[2] == "NetworkAdapters") {
     if (type == "Remove") co_return co_await removeNic(id, parts[3]);

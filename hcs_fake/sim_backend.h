@@ -58,6 +58,12 @@ std::string findGuestAgent(const std::string& argv0);
 // The index of an LCOW SCSI controller GUID (0..3), or -1.
 int lcowScsiControllerIndex(const std::string& guid);
 
+// linkGuestDevice: a host device change (SCSI disk, VPMem device, Plan9
+// share) as the file a guest agent running on the host finds under its VM
+// directory (<dir>/scsi/<c>/<lun>, <dir>/pmem/<n>, <dir>/shares/<name>).
+// false: not such a device.
+StatusOr<bool> linkGuestDevice(const std::string& dir, const std::string& id, const schema::ModifySettingRequest& req);
+
 class SimVmBackend final : public VmBackend {
  public:
   SimVmBackend(runtime::Runtime& rt, SimBackendOptions options);

@@ -46,15 +46,20 @@ std::string activityIdFor(uint64_t requestId) {
       .toString();
 }
 
-void failAll(ConnectionState& s, const Status& why, bool deliberate = false) {
-  if (!s.lost.ok()) return;
-  s.lost = why;
-  if (deliberate) {
-    HLOG(Info, "bridge.connection.closed").kv("vm", s.vmId).kv("pending", s.pending.size());
-  } else {
-    HLOG(Warn, "bridge.connection.lost").kv("vm", s.vmId).kv("error", why.toString()).kv("pending", s.pending.size());
+void failAll(ConnectionState& s, const Status& reason, bool deliberate = false) {
+  // Once lost, the first reason stands; requests still pending (registered
+  // while the loss was being handled) fail with it too.
+  bool first = s.lost.ok();
+  if (first) {
+    s.lost = reason;
+    if (deliberate) {
+      HLOG(Info, "bridge.connection.closed").kv("vm", s.vmId).kv("pending", s.pending.size());
+    } else {
+      HLOG(Warn, "bridge.connection.lost").kv("vm", s.vmId).kv("error", reason.toString()).kv("pending", s.pending.size());
+    }
   }
-  s.conn.close();
+  const Status why = s.lost;
+  if (first) s.conn.close();
   auto pending = std::move(s.pending);
   s.pending.clear();
   for (auto& [id, p] : pending) {
@@ -135,10 +140,16 @@ Task<StatusOr<std::string>> call(std::shared_ptr<ConnectionState> s, uint32_t ty
   if (!payload.is_object()) payload = Json::object();
   payload["ContainerId"] = containerId;
   payload["ActivityId"] = activityIdFor(id);
-  HCS_CO_RETURN_IF_ERROR(s->conn.send(type, id, jsonText(payload)).withContext(op, s->vmId));
+  // Pending before it is sent: sending can lose the connection on the spot
+  // (the write fails, the reader is resumed inline and fails every pending
+  // request) - this one must be among them, not wait forever.
   auto& p = s->pending[id];
   p.type = type;
   runtime::Oneshot<StatusOr<Frame>> done = p.done;
+  if (Status sent = s->conn.send(type, id, jsonText(payload)); !sent.ok()) {
+    s->pending.erase(id);
+    co_return sent.withContext(op, s->vmId);
+  }
   runtime::TimerId timer = 0;
   if (timed) {
     timer = s->loop.addTimer(s->options.requestTimeout, [w = std::weak_ptr<ConnectionState>(s), id, op] {

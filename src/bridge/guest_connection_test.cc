@@ -146,6 +146,20 @@ TEST_F(GuestConnectionTest, AGuestThatHangsUpMidFrameFailsEveryPendingRequest) {
   EXPECT_THAT(**late, HResultIs(hr::kHcsConnectionClosed));
 }
 
+// The guest is gone before the host notices: the request that discovers it
+// (its write fails, the loss is handled while it is being sent) fails too -
+// it does not wait for the request timeout.
+TEST_F(GuestConnectionTest, ARequestSentAsTheGuestDisappearsFailsAtOnce) {
+  connect();
+  guestConn_->close();
+  listener_->close();
+  runtime::TimePoint asked = world_.now();
+  auto a = request(msg::kGetProperties);
+  ASSERT_TRUE(world_.runUntil([&] { return a->has_value(); }));
+  EXPECT_THAT(**a, HResultIs(hr::kHcsConnectionClosed));
+  EXPECT_LT(world_.now() - asked, 1s) << "it failed with the connection, not by timing out";
+}
+
 TEST_F(GuestConnectionTest, AGuestThatHangsUpMidHeaderToo) {
   connect();
   auto a = request(msg::kGetProperties);

@@ -11,10 +11,14 @@ BufferedStream::BufferedStream(std::unique_ptr<Stream> stream) : s_(std::make_sh
 BufferedStream::~BufferedStream() { close(); }
 
 void BufferedStream::close() {
-  if (s_->closed) return;
-  s_->closed = true;
-  s_->stream->close();
-  s_->flushed.notifyAll();
+  // Closing resumes a waiting reader inline, and what it does next may
+  // destroy this object (its owner tearing down): keep the state, touch no
+  // member after that.
+  std::shared_ptr<State> s = s_;
+  if (s->closed) return;
+  s->closed = true;
+  s->stream->close();
+  s->flushed.notifyAll();
 }
 
 Task<Status> BufferedStream::fill(size_t want) { return fillImpl(s_, want); }
