@@ -1,0 +1,347 @@
+// The shim's task model against the in-process fake HCS and an in-process
+// guest (the real agent, a fake container runtime), on the simulator's
+// virtual time: legal and illegal transitions, containerd's event order,
+// exactly one exit per process, a paused task that makes no progress.
+#include "src/shim/task_model.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "hcs_fake/service.h"
+#include "hcs_fake/testing/in_process_guest.h"
+#include "sim/node.h"
+#include "sim/world.h"
+#include "src/common/status_matchers.h"
+#include "src/containerd/api/events.pb.h"
+
+namespace hcsshim::shim {
+namespace {
+
+using ::hcsshim::testing::IsOk;
+using ::hcsshim::testing::StatusIs;
+using ::testing::ElementsAre;
+using runtime::Task;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+// Output streams that collect what a process wrote, by URI.
+class MemoryStdio final : public StdioEndpoints {
+ public:
+  class Sink final : public runtime::Stream {
+   public:
+    explicit Sink(std::string* out) : out_(out) {}
+    Task<StatusOr<size_t>> read(std::span<char>) override { co_return UnimplementedError("write-only"); }
+    Task<Status> write(std::string_view data) override {
+      out_->append(data);
+      co_return OkStatus();
+    }
+    Status shutdownWrite() override { return OkStatus(); }
+    void close() override {}
+    StatusOr<runtime::PeerCredentials> peerCredentials() const override { return UnimplementedError("memory"); }
+    std::string describe() const override { return "memory"; }
+
+   private:
+    std::string* out_;
+  };
+  Status checkOutputUris(const std::string&, const std::string& err) override {
+    if (err == "bad://") return InvalidArgumentError("stdio bad://: no such scheme");
+    return OkStatus();
+  }
+  Task<StatusOr<std::unique_ptr<runtime::Stream>>> openOutput(std::string uri) override {
+    co_return std::unique_ptr<runtime::Stream>(new Sink(&written[uri]));
+  }
+  Task<StatusOr<std::unique_ptr<runtime::Stream>>> openInput(std::string uri) override {
+    co_return NotFoundError("no stdin in these tests: " + uri);
+  }
+  Task<StatusOr<LoggerStreams>> startBinaryLogger(BinaryLoggerOptions o) override {
+    co_return UnimplementedError("no loggers here: " + o.uri);
+  }
+  std::map<std::string, std::string> written;
+};
+
+class NoMounts final : public RootfsMounter {
+ public:
+  Status mount(const Mounts&, const std::string& target) override {
+    mounted.insert(target);
+    return OkStatus();
+  }
+  void unmount(const std::string& target) override { mounted.erase(target); }
+  std::set<std::string> mounted;
+};
+
+class TestPlatform final : public ShimPlatform {
+ public:
+  explicit TestPlatform(hcs_fake::InProcessGuestBackend& guests) : guests_(guests) {}
+  std::unique_ptr<bridge::VsockHost> vsockFor(const std::string& vmId) override { return guests_.vsockFor(vmId); }
+  Task<StatusOr<std::unique_ptr<hns::HnsApi>>> connectHns() override { co_return UnimplementedError("no HNS here"); }
+  StdioEndpoints& stdio() override { return stdio_; }
+  RootfsMounter& rootfs() override { return mounts_; }
+  MemoryStdio stdio_;
+  NoMounts mounts_;
+
+ private:
+  hcs_fake::InProcessGuestBackend& guests_;
+};
+
+// The events in order: topic and, for exits, "exit <id> <status>".
+class RecordingSink final : public EventSink {
+ public:
+  void publish(const std::string& topic, const google::protobuf::MessageLite& event) override {
+    if (topic == "/tasks/exit") {
+      containerd::events::TaskExit e;
+      e.ParseFromString(event.SerializeAsString());
+      events.push_back("exit " + e.id() + " " + std::to_string(e.exit_status()));
+    } else {
+      events.push_back(topic);
+    }
+  }
+  std::vector<std::string> events;
+};
+
+class TaskModelTest : public ::testing::Test {
+ protected:
+  TaskModelTest() : world_(5), node_(world_.addNode("shim")) {
+    dir_ = std::string(std::getenv("TEST_TMPDIR")) + "/" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ + "/boot");
+    std::ofstream(dir_ + "/boot/vmlinux") << "k";
+    std::ofstream(dir_ + "/boot/initrd.img") << "i";
+    auto backend = std::make_unique<hcs_fake::InProcessGuestBackend>(node_, dir_);
+    guests_ = backend.get();
+    service_ = std::make_unique<hcs_fake::FakeHcsService>(node_, std::move(backend));
+    api_ = std::make_unique<hcs_fake::InProcessHcs>(*service_);
+    platform_ = std::make_unique<TestPlatform>(*guests_);
+    model_ = std::make_unique<TaskModel>(node_, *api_, events_, *platform_,
+                                         ShimConfig{.ns = "default", .defaultBootFiles = dir_ + "/boot"});
+  }
+  ~TaskModelTest() override {
+    run(model_->closeAll());
+    model_.reset();
+    api_.reset();
+    run(service_->shutdownService());
+  }
+
+  template <typename T>
+  T run(Task<T> t) {
+    std::optional<T> out;
+    runtime::spawn([](Task<T> t, std::optional<T>& o) -> Task<void> { o.emplace(co_await std::move(t)); }(std::move(t), out));
+    if (!world_.runUntil([&] { return out.has_value(); })) {
+      ADD_FAILURE() << "the simulation stalled";
+      if constexpr (std::is_constructible_v<T, Status>) return T(InternalError("stalled"));
+    }
+    return std::move(*out);
+  }
+  void run(Task<void> t) {
+    bool done = false;
+    runtime::spawn([](Task<void> t, bool& d) -> Task<void> {
+      co_await std::move(t);
+      d = true;
+    }(std::move(t), done));
+    EXPECT_TRUE(world_.runUntil([&] { return done; }));
+  }
+  // settle: run the world for a while of virtual time.
+  void settle(runtime::Duration d = 1s) { world_.runFor(d); }
+
+  std::string bundle(const std::string& id, std::vector<std::string> args) {
+    std::string b = dir_ + "/bundles/" + id;
+    fs::create_directories(b + "/rootfs");
+    Json spec = {{"ociVersion", "1.0.2"}, {"process", {{"args", args}, {"cwd", "/"}}}, {"root", {{"path", "rootfs"}}},
+                 {"linux", Json::object()}};
+    std::ofstream(b + "/config.json") << jsonText(spec);
+    return b;
+  }
+  Status create(const std::string& id, std::vector<std::string> args) {
+    taskv2::CreateTaskRequest req;
+    req.set_id(id);
+    req.set_bundle(bundle(id, std::move(args)));
+    req.set_stdout("mem://" + id);
+    return run(model_->create(req)).status();
+  }
+  StatusOr<uint32_t> start(const std::string& id, const std::string& exec = "") {
+    taskv2::StartRequest req;
+    req.set_id(id);
+    req.set_exec_id(exec);
+    auto r = run(model_->start(req));
+    if (!r.ok()) return r.status();
+    return r->pid();
+  }
+  StatusOr<uint32_t> wait(const std::string& id, const std::string& exec = "") {
+    taskv2::WaitRequest req;
+    req.set_id(id);
+    req.set_exec_id(exec);
+    auto r = run(model_->wait(req));
+    if (!r.ok()) return r.status();
+    return r->exit_status();
+  }
+  Status kill(const std::string& id, int sig, const std::string& exec = "") {
+    taskv2::KillRequest req;
+    req.set_id(id);
+    req.set_exec_id(exec);
+    req.set_signal(static_cast<uint32_t>(sig));
+    return run(model_->kill(req)).status();
+  }
+  StatusOr<taskv2::DeleteResponse> remove(const std::string& id, const std::string& exec = "") {
+    taskv2::DeleteRequest req;
+    req.set_id(id);
+    req.set_exec_id(exec);
+    return run(model_->remove(req));
+  }
+  containerd::v1::types::Status state(const std::string& id, const std::string& exec = "") {
+    taskv2::StateRequest req;
+    req.set_id(id);
+    req.set_exec_id(exec);
+    auto r = run(model_->state(req));
+    EXPECT_THAT(r, IsOk());
+    return r.ok() ? r->status() : containerd::v1::types::UNKNOWN;
+  }
+  Status exec(const std::string& id, const std::string& execId, std::vector<std::string> args) {
+    taskv2::ExecProcessRequest req;
+    req.set_id(id);
+    req.set_exec_id(execId);
+    req.set_stdout("mem://" + id + "/" + execId);
+    req.mutable_spec()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/Process");
+    req.mutable_spec()->set_value(jsonText(Json{{"args", args}, {"cwd", "/"}}));
+    return run(model_->exec(req)).status();
+  }
+  Status pause(const std::string& id) {
+    taskv2::PauseRequest req;
+    req.set_id(id);
+    return run(model_->pause(req)).status();
+  }
+  Status resume(const std::string& id) {
+    taskv2::ResumeRequest req;
+    req.set_id(id);
+    return run(model_->resume(req)).status();
+  }
+  size_t count(const std::string& prefix) {
+    return std::count_if(events_.events.begin(), events_.events.end(),
+                         [&](const std::string& e) { return e.rfind(prefix, 0) == 0; });
+  }
+
+  sim::World world_;
+  sim::Node& node_;
+  std::string dir_;
+  hcs_fake::InProcessGuestBackend* guests_;
+  std::unique_ptr<hcs_fake::FakeHcsService> service_;
+  std::unique_ptr<hcs_fake::InProcessHcs> api_;
+  std::unique_ptr<TestPlatform> platform_;
+  RecordingSink events_;
+  std::unique_ptr<TaskModel> model_;
+};
+
+TEST_F(TaskModelTest, ATaskRunsItsProcessAndReportsInContainerdsOrder) {
+  ASSERT_THAT(create("t1", {"echo", "hi"}), IsOk());
+  EXPECT_EQ(state("t1"), containerd::v1::types::CREATED);
+  auto pid = start("t1");
+  ASSERT_THAT(pid, IsOk());
+  EXPECT_GT(*pid, 0u);
+  auto code = wait("t1");
+  ASSERT_THAT(code, IsOk());
+  EXPECT_EQ(*code, 0u);
+  EXPECT_EQ(state("t1"), containerd::v1::types::STOPPED);
+  EXPECT_EQ(platform_->stdio_.written["mem://t1"], "hi\n") << "the output is in before the exit is reported";
+  auto del = remove("t1");
+  ASSERT_THAT(del, IsOk());
+  EXPECT_EQ(del->exit_status(), 0u);
+  EXPECT_THAT(events_.events, ElementsAre("/tasks/create", "/tasks/start", "exit t1 0", "/tasks/delete"));
+  EXPECT_EQ(guests_->running(), 0u) << "the task's VM went with it";
+}
+
+TEST_F(TaskModelTest, IllegalCallsGetTheStatesError) {
+  taskv2::StartRequest unknown;
+  unknown.set_id("nope");
+  EXPECT_THAT(run(model_->start(unknown)), StatusIs(Code::kNotFound));
+  ASSERT_THAT(create("t1", {"sleep"}), IsOk());
+  EXPECT_THAT(create("t1", {"sleep"}), StatusIs(Code::kAlreadyExists));
+  EXPECT_THAT(kill("t1", SIGTERM), StatusIs(Code::kFailedPrecondition, "not running"));
+  EXPECT_THAT(pause("t1"), StatusIs(Code::kFailedPrecondition));
+  ASSERT_THAT(start("t1"), IsOk());
+  EXPECT_THAT(start("t1"), StatusIs(Code::kFailedPrecondition, "already started"));
+  EXPECT_THAT(remove("t1"), StatusIs(Code::kFailedPrecondition, "still running"));
+  EXPECT_THAT(resume("t1"), StatusIs(Code::kFailedPrecondition, "not paused"));
+  EXPECT_THAT(kill("t1", 0), StatusIs(Code::kInvalidArgument));
+  ASSERT_THAT(kill("t1", SIGKILL), IsOk());
+  EXPECT_EQ(*wait("t1"), 137u);
+  EXPECT_THAT(kill("t1", SIGKILL), StatusIs(Code::kNotFound, "already exited"));
+  EXPECT_THAT(pause("t1"), StatusIs(Code::kFailedPrecondition));
+  EXPECT_THAT(exec("t1", "e1", {"true"}), StatusIs(Code::kFailedPrecondition, "exited"));
+  ASSERT_THAT(remove("t1"), IsOk());
+  EXPECT_THAT(remove("t1"), StatusIs(Code::kNotFound));
+  EXPECT_EQ(count("exit "), 1u) << "exactly one exit";
+}
+
+TEST_F(TaskModelTest, ExecsHaveTheirOwnLifecycleAndEvents) {
+  ASSERT_THAT(create("t1", {"sleep"}), IsOk());
+  ASSERT_THAT(start("t1"), IsOk());
+  ASSERT_THAT(exec("t1", "e1", {"echo", "from", "exec"}), IsOk());
+  EXPECT_THAT(exec("t1", "e1", {"true"}), StatusIs(Code::kAlreadyExists));
+  EXPECT_EQ(state("t1", "e1"), containerd::v1::types::CREATED);
+  ASSERT_THAT(start("t1", "e1"), IsOk());
+  EXPECT_EQ(*wait("t1", "e1"), 0u);
+  EXPECT_EQ(platform_->stdio_.written["mem://t1/e1"], "from exec\n");
+  EXPECT_EQ(state("t1"), containerd::v1::types::RUNNING) << "the init goes on";
+  ASSERT_THAT(remove("t1", "e1"), IsOk());
+  EXPECT_THAT(remove("t1", "e1"), StatusIs(Code::kNotFound));
+  ASSERT_THAT(exec("t1", "e2", {"no-such-binary"}), IsOk());
+  EXPECT_THAT(start("t1", "e2"), StatusIs(Code::kNotFound, "executable file not found")) << "runc's error, through the guest";
+  ASSERT_THAT(kill("t1", SIGKILL), IsOk());
+  EXPECT_EQ(*wait("t1"), 137u);
+  EXPECT_THAT(events_.events, ElementsAre("/tasks/create", "/tasks/start", "/tasks/exec-added", "/tasks/exec-started",
+                                          "exit e1 0", "/tasks/exec-added", "exit t1 137"));
+}
+
+// A paused task makes no progress: a kill sent while it is paused takes
+// effect only after resume, and its exit is reported once, then.
+TEST_F(TaskModelTest, APausedTaskMakesNoProgressUntilResumed) {
+  ASSERT_THAT(create("t1", {"sleep"}), IsOk());
+  ASSERT_THAT(start("t1"), IsOk());
+  ASSERT_THAT(pause("t1"), IsOk());
+  EXPECT_EQ(state("t1"), containerd::v1::types::PAUSED);
+  EXPECT_THAT(pause("t1"), StatusIs(Code::kFailedPrecondition, "already paused"));
+  EXPECT_THAT(exec("t1", "e1", {"true"}), StatusIs(Code::kFailedPrecondition, "paused"));
+  ASSERT_THAT(kill("t1", SIGKILL), IsOk()) << "a paused process can be signalled";
+  settle(10s);
+  EXPECT_EQ(count("exit "), 0u) << "nothing moves while paused";
+  EXPECT_EQ(state("t1"), containerd::v1::types::PAUSED);
+  ASSERT_THAT(resume("t1"), IsOk());
+  EXPECT_EQ(*wait("t1"), 137u);
+  settle();
+  EXPECT_EQ(count("exit "), 1u);
+  EXPECT_THAT(events_.events, ElementsAre("/tasks/create", "/tasks/start", "/tasks/paused", "/tasks/resumed", "exit t1 137"));
+}
+
+TEST_F(TaskModelTest, BadInputIsRefusedBeforeAnythingRuns) {
+  taskv2::CreateTaskRequest req;
+  req.set_id("t1");
+  req.set_bundle(dir_ + "/no-bundle");
+  EXPECT_THAT(run(model_->create(req)), StatusIs(Code::kInvalidArgument, "config.json"));
+  req.set_bundle(bundle("t1", {"true"}));
+  req.set_stderr("bad://");
+  EXPECT_THAT(run(model_->create(req)), StatusIs(Code::kInvalidArgument, "bad://"));
+  req.set_stderr("");
+  req.mutable_options()->set_type_url("containerd.runc.v1.Options");
+  EXPECT_THAT(run(model_->create(req)), StatusIs(Code::kInvalidArgument, "runtime options"));
+  req.clear_options();
+  req.set_checkpoint("/x");
+  EXPECT_THAT(run(model_->create(req)), StatusIs(Code::kUnimplemented));
+  EXPECT_TRUE(events_.events.empty());
+  EXPECT_EQ(guests_->running(), 0u) << "no VM was booted for a refused task";
+}
+
+TEST_F(TaskModelTest, ShutdownEndsTheShimOnlyWithoutTasks) {
+  ASSERT_THAT(create("t1", {"sleep"}), IsOk());
+  ASSERT_THAT(run(model_->shutdown({})), IsOk());
+  EXPECT_FALSE(model_->done());
+  ASSERT_THAT(remove("t1"), IsOk());
+  ASSERT_THAT(run(model_->shutdown({})), IsOk());
+  EXPECT_TRUE(model_->done());
+}
+
+}  // namespace
+}  // namespace hcsshim::shim
