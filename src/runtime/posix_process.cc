@@ -19,6 +19,7 @@
 
 #include "src/common/log.h"
 #include "src/runtime/fd_stream.h"
+#include "src/runtime/unique_fd.h"
 
 extern char** environ;
 
@@ -145,18 +146,43 @@ class PosixProcess final : public Process {
   int ttyControlFd_ = -1;
 };
 
-struct Pipe {
-  int parent = -1;
-  int child = -1;
-};
-
-void closeFd(int& fd) {
-  if (fd >= 0) ::close(fd);
-  fd = -1;
+// makePipe: a close-on-exec pipe.
+Status makePipe(FdPair& p) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return errnoStatus(errno, "pipe2");
+  p.read.reset(fds[0]);
+  p.write.reset(fds[1]);
+  return OkStatus();
 }
+
+// What the child reports through its error pipe when it cannot exec: the
+// step that failed and errno.
+enum class ChildStep : int { kNamespaces = 1, kTerminal, kStdio, kExtraFds, kCgroup, kCwd, kExec, kSetup };
+
+const char* stepName(ChildStep s) {
+  switch (s) {
+    case ChildStep::kNamespaces: return "joining namespaces";
+    case ChildStep::kTerminal: return "setting up the terminal";
+    case ChildStep::kStdio: return "setting up stdio";
+    case ChildStep::kExtraFds: return "passing descriptors";
+    case ChildStep::kCgroup: return "joining a cgroup";
+    case ChildStep::kCwd: return "changing directory";
+    case ChildStep::kExec: return "exec";
+    case ChildStep::kSetup: return "setting up the child";
+  }
+  return "starting";
+}
+
+struct ChildError {
+  int step = 0;
+  int err = 0;
+};
 
 }  // namespace
 
+// spawn prepares everything the child needs before fork (after fork only
+// async-signal-safe calls are allowed); every descriptor is owned by a
+// UniqueFd, so each early return closes what was opened.
 StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& spec) {
   if (spec.path.empty()) return InvalidArgumentError("ProcessSpec.path is empty");
   for (int fd : spec.extraFds) {
@@ -167,8 +193,6 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
   // descriptor into place never overwrites another still to be moved.
   const int extraCount = static_cast<int>(spec.extraFds.size());
   std::vector<int> staged(spec.extraFds.size(), -1);
-  // Everything the child needs is prepared before fork: after fork only
-  // async-signal-safe calls are allowed.
   std::vector<std::string> args = spec.args.empty() ? std::vector<std::string>{spec.path} : spec.args;
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -185,89 +209,52 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
     envArg = envp.data();
   }
 
-  Pipe pipes[3];
+  // stdio: for each of 0..2, the child's descriptor and (kPipe) ours.
+  UniqueFd childFd[3], parentFd[3];
   StdioMode modes[3] = {spec.stdinMode, spec.stdoutMode, spec.stderrMode};
-  auto cleanup = [&] {
-    for (auto& p : pipes) {
-      closeFd(p.parent);
-      closeFd(p.child);
-    }
-  };
-  for (int i = 0; i < 3; ++i) {
-    if (modes[i] == StdioMode::kPipe) {
-      int fds[2];
-      if (pipe2(fds, O_CLOEXEC) < 0) {
-        cleanup();
-        return errnoStatus(errno, "pipe2");
-      }
-      // stdin: the child reads fds[0]; stdout/stderr: the child writes fds[1].
-      pipes[i].child = i == 0 ? fds[0] : fds[1];
-      pipes[i].parent = i == 0 ? fds[1] : fds[0];
-    } else if (modes[i] == StdioMode::kNull) {
-      pipes[i].child = open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
-      if (pipes[i].child < 0) {
-        cleanup();
-        return errnoStatus(errno, "open(/dev/null)");
+  if (!spec.terminal) {
+    for (int i = 0; i < 3; ++i) {
+      if (modes[i] == StdioMode::kPipe) {
+        FdPair p;
+        HCS_RETURN_IF_ERROR(makePipe(p));
+        // stdin: the child reads; stdout/stderr: the child writes.
+        childFd[i] = i == 0 ? std::move(p.read) : std::move(p.write);
+        parentFd[i] = i == 0 ? std::move(p.write) : std::move(p.read);
+      } else if (modes[i] == StdioMode::kNull) {
+        childFd[i].reset(open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC));
+        if (!childFd[i]) return errnoStatus(errno, "open(/dev/null)");
       }
     }
   }
-  int ptyMaster = -1;
+  UniqueFd ptyMaster;
   char ptySlave[128] = {0};
   if (spec.terminal) {
-    for (auto& p : pipes) closeFd(p.child);  // the terminal replaces all stdio
-    ptyMaster = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    // One terminal replaces all stdio.
+    ptyMaster.reset(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
     struct winsize ws {};
     ws.ws_row = spec.terminalRows;
     ws.ws_col = spec.terminalColumns;
-    if (ptyMaster < 0 || grantpt(ptyMaster) < 0 || unlockpt(ptyMaster) < 0 ||
-        ptsname_r(ptyMaster, ptySlave, sizeof ptySlave) != 0 || ioctl(ptyMaster, TIOCSWINSZ, &ws) < 0) {
-      Status st = errnoStatus(errno, "posix_openpt");
-      if (ptyMaster >= 0) ::close(ptyMaster);
-      cleanup();
-      return st;
+    if (!ptyMaster || grantpt(ptyMaster.get()) < 0 || unlockpt(ptyMaster.get()) < 0 ||
+        ptsname_r(ptyMaster.get(), ptySlave, sizeof ptySlave) != 0 || ioctl(ptyMaster.get(), TIOCSWINSZ, &ws) < 0) {
+      return errnoStatus(errno, "posix_openpt");
     }
   }
-  int errPipe[2];
-  if (pipe2(errPipe, O_CLOEXEC) < 0) {
-    if (ptyMaster >= 0) ::close(ptyMaster);
-    cleanup();
-    return errnoStatus(errno, "pipe2");
-  }
+  FdPair errPipe;
+  HCS_RETURN_IF_ERROR(makePipe(errPipe));
 
   // Joining another process's namespaces: open them now (setns in the child).
   bool joining = spec.joinNamespacesOf > 0;
-  int nsFds[4] = {-1, -1, -1, -1};
-  int pidPipe[2] = {-1, -1};
-  auto closeJoinFds = [&] {
-    for (int& fd : nsFds) closeFd(fd);
-    closeFd(pidPipe[0]);
-    closeFd(pidPipe[1]);
-  };
+  UniqueFd nsFds[4];
+  FdPair pidPipe;
   if (joining) {
     // Order matters: the pid namespace last (it only applies to children).
     const char* kinds[4] = {"ipc", "uts", "mnt", "pid"};
     for (int i = 0; i < 4; ++i) {
       std::string path = "/proc/" + std::to_string(spec.joinNamespacesOf) + "/ns/" + kinds[i];
-      nsFds[i] = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (nsFds[i] < 0) {
-        Status st = errnoStatus(errno, "open", path);
-        closeJoinFds();
-        ::close(errPipe[0]);
-        ::close(errPipe[1]);
-        if (ptyMaster >= 0) ::close(ptyMaster);
-        cleanup();
-        return st;
-      }
+      nsFds[i].reset(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!nsFds[i]) return errnoStatus(errno, "open", path);
     }
-    if (pipe2(pidPipe, O_CLOEXEC) < 0) {
-      Status st = errnoStatus(errno, "pipe2");
-      closeJoinFds();
-      ::close(errPipe[0]);
-      ::close(errPipe[1]);
-      if (ptyMaster >= 0) ::close(ptyMaster);
-      cleanup();
-      return st;
-    }
+    HCS_RETURN_IF_ERROR(makePipe(pidPipe));
   }
 
   pid_t parentPid = getpid();
@@ -285,18 +272,13 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
     }
   }
   if (pid < 0) pid = fork();
-  if (pid < 0) {
-    int err = errno;
-    cleanup();
-    ::close(errPipe[0]);
-    ::close(errPipe[1]);
-    return errnoStatus(err, "fork", spec.path);
-  }
+  if (pid < 0) return errnoStatus(errno, "fork", spec.path);
   if (pid == 0) {
-    // Child.
+    // Child: only async-signal-safe calls from here on.
+    ChildStep step = ChildStep::kNamespaces;
     if (joining) {
-      for (int fd : nsFds) {
-        if (setns(fd, 0) < 0) goto fail;
+      for (auto& fd : nsFds) {
+        if (setns(fd.get(), 0) < 0) goto fail;
       }
       // The pid namespace applies to our children: start the real child as a
       // sibling (CLONE_PARENT), so the runner stays its parent and reaps it.
@@ -305,10 +287,11 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
       pid_t grandchild = static_cast<pid_t>(syscall(SYS_clone3, &a, sizeof a));
       if (grandchild < 0) goto fail;
       if (grandchild > 0) {
-        (void)!::write(pidPipe[1], &grandchild, sizeof grandchild);
+        (void)!::write(pidPipe.write.get(), &grandchild, sizeof grandchild);
         _exit(0);
       }
     }
+    step = ChildStep::kSetup;
     if (spec.killOnParentDeath) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       // In a new or joined pid namespace the parent is invisible (getppid() == 0).
@@ -319,12 +302,15 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
       if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) goto fail;
       if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0) goto fail;
     }
-    sigset_t all;
-    sigemptyset(&all);
-    sigprocmask(SIG_SETMASK, &all, nullptr);
+    {
+      sigset_t all;
+      sigemptyset(&all);
+      sigprocmask(SIG_SETMASK, &all, nullptr);
+    }
     signal(SIGPIPE, SIG_DFL);
     if (spec.newSession || spec.terminal) setsid();
     if (spec.terminal) {
+      step = ChildStep::kTerminal;
       int slave = open(ptySlave, O_RDWR);
       if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) < 0) goto fail;
       for (int i = 0; i < 3; ++i) {
@@ -332,9 +318,11 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
       }
       if (slave > 2) ::close(slave);
     }
+    step = ChildStep::kStdio;
     for (int i = 0; i < 3; ++i) {
-      if (pipes[i].child >= 0 && dup2(pipes[i].child, i) < 0) goto fail;
+      if (childFd[i] && dup2(childFd[i].get(), i) < 0) goto fail;
     }
+    step = ChildStep::kExtraFds;
     for (int i = 0; i < extraCount; ++i) {
       staged[i] = fcntl(spec.extraFds[i], F_DUPFD_CLOEXEC, 3 + extraCount);
       if (staged[i] < 0) goto fail;
@@ -343,52 +331,52 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
       if (dup2(staged[i], 3 + i) < 0) goto fail;  // the new descriptor is not close-on-exec
       ::close(staged[i]);
     }
+    step = ChildStep::kCgroup;
     for (const auto& procs : cgroupProcs) {
       int cg = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
       if (cg < 0 || ::write(cg, "0", 1) != 1) goto fail;  // "0": the writing process itself
       ::close(cg);
     }
+    step = ChildStep::kCwd;
     if (!spec.cwd.empty() && chdir(spec.cwd.c_str()) < 0) goto fail;
+    step = ChildStep::kExec;
     execvpe(spec.path.c_str(), argv.data(), envArg);
   fail:
-    int e = errno;
-    (void)!::write(errPipe[1], &e, sizeof e);
+    ChildError e{static_cast<int>(step), errno};
+    (void)!::write(errPipe.write.get(), &e, sizeof e);
     _exit(127);
   }
-  // Parent.
-  ::close(errPipe[1]);
-  for (auto& p : pipes) closeFd(p.child);
+  // Parent: the child's ends are the child's now.
+  errPipe.write.reset();
+  for (auto& fd : childFd) fd.reset();
   if (joining) {
-    for (int& fd : nsFds) closeFd(fd);
-    closeFd(pidPipe[1]);
+    for (auto& fd : nsFds) fd.reset();
+    pidPipe.write.reset();
     pid_t grandchild = -1;
     ssize_t r;
     do {
-      r = ::read(pidPipe[0], &grandchild, sizeof grandchild);
+      r = ::read(pidPipe.read.get(), &grandchild, sizeof grandchild);
     } while (r < 0 && errno == EINTR);
-    closeFd(pidPipe[0]);
     waitpid(pid, nullptr, 0);  // the short-lived intermediate
     pid = r == sizeof grandchild ? grandchild : -1;
   }
-  int childErr = 0;
+  ChildError childErr;
   ssize_t n;
   do {
-    n = ::read(errPipe[0], &childErr, sizeof childErr);
+    n = ::read(errPipe.read.get(), &childErr, sizeof childErr);
   } while (n < 0 && errno == EINTR);
-  ::close(errPipe[0]);
   if (n == sizeof childErr || pid < 0) {
     if (pid > 0) waitpid(pid, nullptr, 0);
-    if (n != sizeof childErr) childErr = ECHILD;
-    if (ptyMaster >= 0) ::close(ptyMaster);
-    cleanup();
-    return errnoStatus(childErr, "exec", spec.path);
+    if (n != sizeof childErr) return errnoStatus(ECHILD, "starting", spec.path);
+    ChildStep step = static_cast<ChildStep>(childErr.step);
+    // exec's own failure keeps its plain form (callers match "exec(path)").
+    return errnoStatus(childErr.err, step == ChildStep::kExec ? "exec" : stepName(step), spec.path);
   }
 
   auto tracked = track(pid, isolated || joining);
   if (!tracked.ok()) {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
-    cleanup();
     return tracked.status();
   }
   auto state = std::move(*tracked);
@@ -397,31 +385,28 @@ StatusOr<std::unique_ptr<Process>> PosixProcessRunner::spawn(const ProcessSpec& 
   const char* names[3] = {"stdin", "stdout", "stderr"};
   FdStream::Kind kinds[3] = {FdStream::Kind::kPipeWrite, FdStream::Kind::kPipeRead, FdStream::Kind::kPipeRead};
   for (int i = 0; i < 3; ++i) {
-    if (pipes[i].parent < 0) continue;
-    auto st = FdStream::create(loop_, std::exchange(pipes[i].parent, -1), kinds[i],
-                               "pid" + std::to_string(pid) + ":" + names[i]);
+    if (!parentFd[i]) continue;
+    auto st = FdStream::create(loop_, parentFd[i].release(), kinds[i], "pid" + std::to_string(pid) + ":" + names[i]);
     if (!st.ok()) {
       kill(pid, SIGKILL);
-      cleanup();
       return st.status();
     }
     streams[i] = std::move(*st);
   }
   std::unique_ptr<FdStream> tty;
-  int ttyControl = -1;
-  if (ptyMaster >= 0) {
-    ttyControl = fcntl(ptyMaster, F_DUPFD_CLOEXEC, 0);
-    auto st = FdStream::create(loop_, ptyMaster, FdStream::Kind::kPtyMaster, "pid" + std::to_string(pid) + ":tty");
+  UniqueFd ttyControl;
+  if (ptyMaster) {
+    ttyControl.reset(fcntl(ptyMaster.get(), F_DUPFD_CLOEXEC, 0));
+    auto st = FdStream::create(loop_, ptyMaster.release(), FdStream::Kind::kPtyMaster, "pid" + std::to_string(pid) + ":tty");
     if (!st.ok()) {
       kill(pid, SIGKILL);
-      if (ttyControl >= 0) ::close(ttyControl);
       return st.status();
     }
     tty = std::move(*st);
   }
   HLOG(Debug, "process.spawned").kv("pid", pid).kv("path", spec.path).kv("terminal", spec.terminal);
   return std::unique_ptr<Process>(new PosixProcess(std::move(state), std::move(streams[0]), std::move(streams[1]),
-                                                   std::move(streams[2]), std::move(tty), ttyControl));
+                                                   std::move(streams[2]), std::move(tty), ttyControl.release()));
 }
 
 StatusOr<std::shared_ptr<PosixProcessState>> PosixProcessRunner::track(int pid, bool isolated) {

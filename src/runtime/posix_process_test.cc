@@ -2,6 +2,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -260,6 +262,45 @@ TEST_F(PosixProcessTest, AdoptsAndReapsReparentedGrandchildren) {
   EXPECT_EQ(runner_->reapOrphans(), 1u);
   EXPECT_NE(access(procDir.c_str(), F_OK), 0);
   EXPECT_THAT(runner_->adopt(1), StatusIs(Code::kFailedPrecondition)) << "not our child";
+}
+
+}  // namespace
+}  // namespace hcsshim::runtime
+
+namespace hcsshim::runtime {
+namespace {
+
+// A child that cannot be set up says which step failed, and leaks nothing.
+TEST(PosixProcessSetupTest, AFailedStepIsNamedAndNoDescriptorLeaks) {
+  auto loop = std::move(*EpollEventLoop::create());
+  PosixProcessRunner runner(*loop);
+  auto openFds = [] {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+      (void)e;
+      ++n;
+    }
+    return n;
+  };
+  int before = openFds();
+  ProcessSpec cg{.path = "/bin/true", .args = {"true"}};
+  cg.stdoutMode = StdioMode::kPipe;
+  cg.stderrMode = StdioMode::kPipe;
+  cg.cgroups = {"/nonexistent-cgroup-dir"};
+  auto p = runner.spawn(cg);
+  ASSERT_FALSE(p.ok());
+  EXPECT_THAT(p.status().toString(), ::testing::HasSubstr("joining a cgroup"));
+  ProcessSpec cwd{.path = "/bin/true", .args = {"true"}, .cwd = "/nonexistent-dir"};
+  cwd.stdinMode = StdioMode::kPipe;
+  auto q = runner.spawn(cwd);
+  ASSERT_FALSE(q.ok());
+  EXPECT_THAT(q.status().toString(), ::testing::HasSubstr("changing directory"));
+  ProcessSpec missing{.path = "/no/such/binary"};
+  missing.terminal = true;
+  auto r = runner.spawn(missing);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().toString(), ::testing::HasSubstr("exec(/no/such/binary)"));
+  EXPECT_EQ(openFds(), before) << "every pipe and the pty were closed on the failure paths";
 }
 
 }  // namespace
