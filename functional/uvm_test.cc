@@ -249,8 +249,10 @@ TEST_F(UvmTest, EndpointsReachTheGuestAndEachOther) {
     return std::move(*c);
   };
   // B listens; A shows its interface, DNS and route, then talks to B.
+  // (B's stdin stays open: busybox nc quits at stdin EOF, which could come
+  // before A's bytes do.)
   auto b = container(vmB, "peer-b", *nsB->id, "nc -l -p 7777");
-  auto pb = run(b->start({}, {.out = true}));
+  auto pb = run(b->start({}, {.in = true, .out = true}));
   ASSERT_THAT(pb, IsOk());
   auto a = container(vmA, "peer-a", *nsA->id,
                      "ip addr show eth0; ip route; cat /etc/resolv.conf; "

@@ -14,6 +14,7 @@
 
 #include "gcs/testing/fake_runtime.h"
 #include "sim/node.h"
+#include "sim/run.h"
 #include "sim/world.h"
 #include "src/bridge/guest_connection.h"
 #include "src/common/status_matchers.h"
@@ -77,14 +78,9 @@ class AgentTest : public ::testing::Test {
 
   template <typename T>
   T run(Task<T> t) {
-    std::optional<T> out;
-    runtime::spawn([](Task<T> t, std::optional<T>& o) -> Task<void> { o.emplace(co_await std::move(t)); }(std::move(t), out));
-    if (!world_.runUntil([&] { return out.has_value(); })) {
-      ADD_FAILURE() << "the simulation stalled";
-      if constexpr (std::is_constructible_v<T, Status>) return T(InternalError("stalled"));
-    }
-    return std::move(*out);
+    return sim::run(world_, std::move(t));
   }
+
 
   // prepare: a container's layers combined and the container created, as
   // the host does it (init not yet started).

@@ -350,6 +350,23 @@ Task<Status> SimVmBackend::freeze(const std::string& id, bool frozen) {
 Task<Status> SimVmBackend::pause(const std::string& id) { return freeze(id, true); }
 Task<Status> SimVmBackend::resume(const std::string& id) { return freeze(id, false); }
 
+namespace {
+
+// pathParts: a resource path's components ("VirtualMachine/Devices/Scsi/..").
+std::vector<std::string> pathParts(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      parts.push_back(path.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return parts;
+}
+
+}  // namespace
+
 StatusOr<bool> linkGuestDevice(const std::string& dir, const std::string& id, const schema::ModifySettingRequest& req) {
   if (!req.resourcePath) return false;
   const std::string& path = *req.resourcePath;
@@ -364,14 +381,7 @@ StatusOr<bool> linkGuestDevice(const std::string& dir, const std::string& id, co
     if (ec) return Status::fromHResult(hr::kFail, "Modify", id, "linking " + at + ": " + ec.message());
     return true;
   };
-  std::vector<std::string> parts;
-  size_t start = 0;
-  for (size_t i = 0; i <= path.size(); ++i) {
-    if (i == path.size() || path[i] == '/') {
-      parts.push_back(path.substr(start, i - start));
-      start = i + 1;
-    }
-  }
+  std::vector<std::string> parts = pathParts(path);
   if (parts.size() == 6 && parts[2] == "Scsi") {
     int c = lcowScsiControllerIndex(parts[3]);
     if (c < 0) return Status::fromHResult(hr::kElementNotFound, "Modify", id, "not an LCOW SCSI controller: " + parts[3]);
@@ -397,14 +407,7 @@ Task<Status> SimVmBackend::modify(const std::string& id, const schema::ModifySet
   if (*linked) co_return OkStatus();
   const std::string& path = *req.resourcePath;
   const std::string type = req.requestType.value_or("");
-  std::vector<std::string> parts;
-  size_t start = 0;
-  for (size_t i = 0; i <= path.size(); ++i) {
-    if (i == path.size() || path[i] == '/') {
-      parts.push_back(path.substr(start, i - start));
-      start = i + 1;
-    }
-  }
+  std::vector<std::string> parts = pathParts(path);
   if (parts.size() == 4 && parts[2] == "NetworkAdapters") {
     if (type == "Remove") co_return co_await removeNic(id, parts[3]);
     if (type == "Add") co_return co_await addNic(id, parts[3], req.settings);

@@ -16,6 +16,7 @@
 #include "hcs_fake/service.h"
 #include "hcs_fake/testing/in_process_guest.h"
 #include "sim/node.h"
+#include "sim/run.h"
 #include "sim/world.h"
 #include "src/common/status_matchers.h"
 #include "src/containerd/api/events.pb.h"
@@ -129,22 +130,10 @@ class TaskModelTest : public ::testing::Test {
 
   template <typename T>
   T run(Task<T> t) {
-    std::optional<T> out;
-    runtime::spawn([](Task<T> t, std::optional<T>& o) -> Task<void> { o.emplace(co_await std::move(t)); }(std::move(t), out));
-    if (!world_.runUntil([&] { return out.has_value(); })) {
-      ADD_FAILURE() << "the simulation stalled";
-      if constexpr (std::is_constructible_v<T, Status>) return T(InternalError("stalled"));
-    }
-    return std::move(*out);
+    return sim::run(world_, std::move(t));
   }
-  void run(Task<void> t) {
-    bool done = false;
-    runtime::spawn([](Task<void> t, bool& d) -> Task<void> {
-      co_await std::move(t);
-      d = true;
-    }(std::move(t), done));
-    EXPECT_TRUE(world_.runUntil([&] { return done; }));
-  }
+  void run(Task<void> t) { sim::run(world_, std::move(t)); }
+
   // settle: run the world for a while of virtual time.
   void settle(runtime::Duration d = 1s) { world_.runFor(d); }
 
