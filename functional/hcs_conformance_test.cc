@@ -579,11 +579,31 @@ TEST_P(HcsConformanceTest, ProcessErrors) {
   EXPECT_THAT(run(cs.openProcess(999999)), HResultIs(hr::kElementNotFound));
 }
 
+// Terminate and Shutdown end what runs: the processes' exits are reported
+// and they are gone from the host, not just a state that says Stopped.
 TEST_P(HcsConformanceTest, TerminatingTheSystemEndsItsProcesses) {
   ComputeSystem& cs = running("c");
   auto p = spawn(cs, {"sleep", "1000"}, false, false);
+  ASSERT_TRUE(p);
   ASSERT_THAT(run(cs.terminate()), IsOk());
   EXPECT_EQ(run(p->wait()), 137);
+  std::string proc = "/proc/" + std::to_string(p->pid());
+  EXPECT_TRUE(runtime::blockOn(rt_->loop(), runtime::waitFor(rt_->loop(), [&] { return !std::filesystem::exists(proc); },
+                                                          std::chrono::seconds(10))))
+      << "process " << p->pid() << " is still on the host";
+}
+
+TEST_P(HcsConformanceTest, ShutdownEndsItsProcesses) {
+  ComputeSystem& cs = running("c");
+  auto p = spawn(cs, {"sleep", "1000"}, false, false);
+  ASSERT_TRUE(p);
+  ASSERT_THAT(run(cs.shutdown()), IsOk());
+  EXPECT_EQ(run(cs.wait()).exitType, "GracefulExit");
+  EXPECT_EQ(run(p->wait()), 128 + SIGTERM) << "asked to end (SIGTERM), as a graceful shutdown does";
+  std::string proc = "/proc/" + std::to_string(p->pid());
+  EXPECT_TRUE(runtime::blockOn(rt_->loop(), runtime::waitFor(rt_->loop(), [&] { return !std::filesystem::exists(proc); },
+                                                          std::chrono::seconds(10))))
+      << "process " << p->pid() << " is still on the host";
 }
 
 // ---- Properties ----
