@@ -4,7 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <sstream>
+#include <vector>
 
 #include "src/common/json.h"
 #include "src/common/sha256.h"
@@ -21,30 +23,34 @@ std::string ResultCache::fileDigest(const std::string& path) {
                    std::to_string(st.st_mtim.tv_nsec);
   if (auto it = digests_.find(id); it != digests_.end()) return it->second;
   if (S_ISDIR(st.st_mode)) return digests_[id] = "dir";
+  if (!S_ISREG(st.st_mode)) return digests_[id] = "special";
   auto content = runtime::readFile(path, 1ull << 31);
   if (!content) return "";
   return digests_[id] = sha256Hex(*content);
 }
 
 std::string ResultCache::key(const SuiteSpec& spec, const std::string& context) {
-  // The runfiles manifest lists every runfile: "<runfiles path> <real path>".
+  // What the suite runs with: its binary and every file of its runfiles tree
+  // (TEST_SRCDIR), by content.
+  std::string binaryDigest = fileDigest(spec.binary);
+  if (binaryDigest.empty()) return "";
+  std::string material = spec.label + "\n" + context + "\n" + binaryDigest + "\n";
+  fs::path runfiles = spec.binary + ".runfiles";
   std::error_code ec;
-  std::string binary = fs::canonical(spec.binary, ec).string();
-  if (ec) return "";
-  auto manifest = runtime::readFile(binary + ".runfiles_manifest", 16 << 20);
-  if (!manifest) return "";
-  std::string material = spec.label + "\n" + context + "\n" + fileDigest(binary) + "\n";
-  std::istringstream in(*manifest);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto sp = line.find(' ');
-    if (sp == std::string::npos) {
-      material += line + "\n";  // an empty file
-      continue;
+  if (fs::is_directory(runfiles, ec)) {
+    std::vector<std::pair<std::string, std::string>> files;
+    auto opts = fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied;
+    for (auto it = fs::recursive_directory_iterator(runfiles, opts, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (it.depth() > 32) return "";  // a symlink loop: do not cache
+      if (it->is_directory(ec)) continue;
+      std::string d = fileDigest(it->path().string());
+      if (d.empty()) return "";
+      files.emplace_back(fs::relative(it->path(), runfiles, ec).string(), d);
     }
-    std::string d = fileDigest(line.substr(sp + 1));
-    if (d.empty()) return "";
-    material += line.substr(0, sp) + " " + d + "\n";
+    if (ec) return "";
+    std::sort(files.begin(), files.end());
+    for (const auto& [path, d] : files) material += path + " " + d + "\n";
   }
   return sha256Hex(material);
 }
