@@ -16,7 +16,12 @@ namespace hcsshim::conformance {
 
 namespace fs = std::filesystem;
 
-std::string ResultCache::fileDigest(const std::string& path) {
+std::string ResultCache::fileDigest(const std::string& given) {
+  // Runfiles are symlinks: suites share the files they point to (the daemon,
+  // the guest agent), so the real path is what is remembered.
+  std::error_code ec;
+  std::string path = fs::canonical(given, ec).string();
+  if (ec) return "";
   struct stat st {};
   if (::stat(path.c_str(), &st) < 0) return "";
   std::string id = path + "|" + std::to_string(st.st_size) + "|" + std::to_string(st.st_mtim.tv_sec) + "." +
