@@ -13,8 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "hcs_fake/service.h"
-#include "hcs_fake/testing/in_process_guest.h"
+#include "hcs_fake/testing/fake_host.h"
 #include "sim/node.h"
 #include "sim/run.h"
 #include "sim/world.h"
@@ -107,16 +106,7 @@ class RecordingSink final : public EventSink {
 
 class TaskModelTest : public ::testing::Test {
  protected:
-  TaskModelTest() : world_(5), node_(world_.addNode("shim")) {
-    dir_ = std::string(std::getenv("TEST_TMPDIR")) + "/" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ + "/boot");
-    std::ofstream(dir_ + "/boot/vmlinux") << "k";
-    std::ofstream(dir_ + "/boot/initrd.img") << "i";
-    auto backend = std::make_unique<hcs_fake::InProcessGuestBackend>(node_, dir_);
-    guests_ = backend.get();
-    service_ = std::make_unique<hcs_fake::FakeHcsService>(node_, std::move(backend));
-    api_ = std::make_unique<hcs_fake::InProcessHcs>(*service_);
+  TaskModelTest() {
     platform_ = std::make_unique<TestPlatform>(*guests_);
     model_ = std::make_unique<TaskModel>(node_, *api_, events_, *platform_,
                                          ShimConfig{.ns = "default", .defaultBootFiles = dir_ + "/boot"});
@@ -124,8 +114,6 @@ class TaskModelTest : public ::testing::Test {
   ~TaskModelTest() override {
     run(model_->closeAll());
     model_.reset();
-    api_.reset();
-    run(service_->shutdownService());
   }
 
   template <typename T>
@@ -213,12 +201,12 @@ class TaskModelTest : public ::testing::Test {
                          [&](const std::string& e) { return e.rfind(prefix, 0) == 0; });
   }
 
-  sim::World world_;
-  sim::Node& node_;
-  std::string dir_;
-  hcs_fake::InProcessGuestBackend* guests_;
-  std::unique_ptr<hcs_fake::FakeHcsService> service_;
-  std::unique_ptr<hcs_fake::InProcessHcs> api_;
+  hcs_fake::FakeHost host_{5};
+  sim::World& world_ = host_.world;
+  sim::Node& node_ = host_.node;
+  const std::string& dir_ = host_.dir;
+  hcs_fake::InProcessGuestBackend* guests_ = host_.guests;
+  std::unique_ptr<hcs_fake::InProcessHcs>& api_ = host_.api;
   std::unique_ptr<TestPlatform> platform_;
   RecordingSink events_;
   std::unique_ptr<TaskModel> model_;

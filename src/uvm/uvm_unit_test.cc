@@ -9,8 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "hcs_fake/service.h"
-#include "hcs_fake/testing/in_process_guest.h"
+#include "hcs_fake/testing/fake_host.h"
 #include "sim/node.h"
 #include "sim/run.h"
 #include "sim/world.h"
@@ -29,22 +28,7 @@ namespace hr = hresult;
 
 class UvmUnitTest : public ::testing::Test {
  protected:
-  UvmUnitTest() : world_(11), node_(world_.addNode("host")) {
-    dir_ = std::string(std::getenv("TEST_TMPDIR")) + "/" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ + "/boot");
-    std::ofstream(dir_ + "/boot/vmlinux") << "k";
-    std::ofstream(dir_ + "/boot/initrd.img") << "i";
-    auto backend = std::make_unique<hcs_fake::InProcessGuestBackend>(node_, dir_);
-    guests_ = backend.get();
-    service_ = std::make_unique<hcs_fake::FakeHcsService>(node_, std::move(backend));
-    api_ = std::make_unique<hcs_fake::InProcessHcs>(*service_);
-  }
-  ~UvmUnitTest() override {
-    vm_.reset();
-    api_.reset();
-    run(service_->shutdownService());
-  }
+  ~UvmUnitTest() override { vm_.reset(); }
 
   template <typename T>
   T run(Task<T> t) {
@@ -69,12 +53,12 @@ class UvmUnitTest : public ::testing::Test {
     return p.ok() ? p->configuration : Json();
   }
 
-  sim::World world_;
-  sim::Node& node_;
-  std::string dir_;
-  hcs_fake::InProcessGuestBackend* guests_;
-  std::unique_ptr<hcs_fake::FakeHcsService> service_;
-  std::unique_ptr<hcs_fake::InProcessHcs> api_;
+  hcs_fake::FakeHost host_{11};
+  sim::World& world_ = host_.world;
+  sim::Node& node_ = host_.node;
+  const std::string& dir_ = host_.dir;
+  hcs_fake::InProcessGuestBackend* guests_ = host_.guests;
+  std::unique_ptr<hcs_fake::InProcessHcs>& api_ = host_.api;
   std::unique_ptr<UtilityVM> vm_;
 };
 
