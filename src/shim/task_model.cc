@@ -110,7 +110,7 @@ Task<Status> attachNetwork(StateP s, uvm::UtilityVM& vm, std::string nsid) {
   co_return OkStatus();
 }
 
-// ownVm: a task's own utility VM, booted and networked.
+// bootVm: a task's own utility VM, booted and networked (closed again on failure).
 Task<StatusOr<std::shared_ptr<uvm::UtilityVM>>> bootVm(StateP s, uvm::LcowOptions opts, std::string netns) {
   auto created = co_await uvm::UtilityVM::create(s->rt, s->hcs, s->platform.vsockFor(opts.id), opts);
   if (!created.ok()) co_return created.status();
