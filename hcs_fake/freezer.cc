@@ -67,6 +67,7 @@ CgroupFreezer::CgroupFreezer(runtime::EventLoop& loop, std::string root, std::st
     : loop_(loop), root_(std::move(root)), parent_(std::move(parent)), v2_(isCgroupV2(root_)) {}
 
 CgroupFreezer::~CgroupFreezer() {
+  retryPending();
   std::string parent = v2_ ? root_ + parent_ : root_ + "/freezer" + parent_;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(parent, ec)) {
@@ -82,6 +83,7 @@ std::string CgroupFreezer::dirFor(const std::string& id) const {
 }
 
 StatusOr<std::vector<std::string>> CgroupFreezer::create(const std::string& id) {
+  retryPending();
   std::string dir = dirFor(id);
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -93,12 +95,15 @@ Task<Status> CgroupFreezer::freeze(const std::string& id) { return freezeCgroup(
 Task<Status> CgroupFreezer::thaw(const std::string& id) { return freezeCgroup(loop_, dirFor(id), v2_, false); }
 void CgroupFreezer::thawNow(const std::string& id) { (void)writeFreezerState(dirFor(id), v2_, false); }
 
-Task<void> CgroupFreezer::destroy(const std::string& id) {
-  std::string dir = dirFor(id);
-  if (!fs::exists(dir)) co_return;
-  // The last processes may take a moment to leave the group.
-  (void)co_await runtime::waitFor(loop_, [&] { return ::rmdir(dir.c_str()) == 0 || errno == ENOENT; },
-                                  std::chrono::seconds(2), std::chrono::milliseconds(10));
+void CgroupFreezer::retryPending() {
+  std::erase_if(pending_, [](const std::string& dir) { return ::rmdir(dir.c_str()) == 0 || errno == ENOENT; });
+}
+
+void CgroupFreezer::destroy(const std::string& id) {
+  // The last processes may take a moment to leave the group: what cannot go
+  // now goes on a later call.
+  pending_.insert(dirFor(id));
+  retryPending();
 }
 
 }  // namespace hcsshim::hcs_fake

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,8 +32,9 @@ class Freezer {
   // thawNow: thaw without waiting (before killing: a process frozen by the
   // v1 freezer does not die until thawed).
   virtual void thawNow(const std::string& id) = 0;
-  // destroy removes the group once its processes are gone.
-  virtual runtime::Task<void> destroy(const std::string& id) = 0;
+  // destroy removes the group (at once if its processes are gone, else on
+  // a later call or when the freezer goes: nothing waits in the background).
+  virtual void destroy(const std::string& id) = 0;
 };
 
 // freezeCgroup: write the freezer state of cgroup directory `dir` (v2:
@@ -56,10 +58,12 @@ class CgroupFreezer final : public Freezer {
   runtime::Task<Status> freeze(const std::string& id) override;
   runtime::Task<Status> thaw(const std::string& id) override;
   void thawNow(const std::string& id) override;
-  runtime::Task<void> destroy(const std::string& id) override;
+  void destroy(const std::string& id) override;
 
  private:
   std::string dirFor(const std::string& id) const;
+  void retryPending();
+  std::set<std::string> pending_;  // groups whose last processes were still leaving
   runtime::EventLoop& loop_;
   std::string root_, parent_;
   bool v2_;

@@ -152,7 +152,7 @@ void FakeHcsService::forget(const std::shared_ptr<SystemRecord>& s) {
   for (auto& [pid, p] : s->processes) {
     if (p->proc && !p->proc->exitStatus()) dyingProcesses_.push_back(p);
   }
-  if (freezer_ && !s->cgroups.empty()) runtime::spawn(freezer_->destroy(s->id));
+  if (freezer_ && !s->cgroups.empty()) freezer_->destroy(s->id);
   systems_.erase(s->id);
 }
 
