@@ -19,22 +19,19 @@ namespace {
 using ::hcsshim::testing::IsOk;
 namespace fs = std::filesystem;
 
-// hostLeftovers: uvmboot's temp dirs and processes, and fake HCS cgroups
-// (/hcs-fake-<pid>) whose daemon is gone. Other suites may run a fake HCS
-// at the same time: a live daemon's cgroup is its own business (if the
-// daemon is uvmboot's, its /tmp/uvmboot- command line shows it).
-std::set<std::string> hostLeftovers() {
+// hostLeftovers: uvmboot's temp dirs and processes, and the cgroups of the
+// fake HCS it started (/hcs-fake-<its pid>) - other suites may run a fake HCS
+// of their own at the same time; theirs are not this run's business.
+std::set<std::string> hostLeftovers(int daemonPid) {
   std::set<std::string> found;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator("/tmp", ec)) {
     if (e.path().filename().string().rfind("uvmboot-", 0) == 0) found.insert(e.path().string());
   }
-  for (const auto& h : fs::directory_iterator("/sys/fs/cgroup", ec)) {
-    for (const auto& c : fs::directory_iterator(h.path(), ec)) {
-      std::string name = c.path().filename().string();
-      if (name.rfind("hcs-fake-", 0) != 0) continue;
-      if (fs::exists("/proc/" + name.substr(9))) continue;
-      found.insert(c.path().string());
+  if (daemonPid > 0) {
+    for (const auto& h : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+      fs::path cg = h.path() / ("hcs-fake-" + std::to_string(daemonPid));
+      if (fs::exists(cg, ec)) found.insert(cg.string());
     }
   }
   for (const auto& p : fs::directory_iterator("/proc", ec)) {
@@ -47,7 +44,7 @@ std::set<std::string> hostLeftovers() {
 TEST(UvmbootTest, EightVmsFourAtATimeLeaveNothingBehind) {
   if (geteuid() != 0) GTEST_SKIP() << "the sim VM backend needs root";
   auto rt = std::move(*runtime::RealRuntime::create("uvmboot-test"));
-  std::set<std::string> before = hostLeftovers();  // another run's leaks are not this run's
+  std::set<std::string> before = hostLeftovers(0);  // another run's leaks are not this run's
   std::string bin = functional::HcsFakeDaemon::runfile("tools/uvmboot/uvmboot");
   runtime::ProcessSpec spec{.path = bin,
                             .args = {bin, "lcow", "--count", "8", "--parallel", "4", "--exec", "echo hi",
@@ -69,7 +66,11 @@ TEST(UvmbootTest, EightVmsFourAtATimeLeaveNothingBehind) {
   }
   EXPECT_EQ(booted, 8) << *out;
   EXPECT_EQ(his, 8) << *out;
-  std::set<std::string> after = hostLeftovers(), added;
+  int daemonPid = 0;
+  auto at = out->find("started a fake HCS (pid ");
+  if (at != std::string::npos) daemonPid = std::atoi(out->c_str() + at + 24);
+  EXPECT_GT(daemonPid, 0) << "uvmboot says which fake HCS it started: " << *out;
+  std::set<std::string> after = hostLeftovers(daemonPid), added;
   for (const auto& f : after) {
     if (!before.count(f)) added.insert(f);
   }

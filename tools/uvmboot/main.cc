@@ -366,6 +366,7 @@ int main(int argc, char** argv) {
     }
     daemon = std::move(*d);
     args.address = daemon->address();
+    std::printf("no HCS at the default address: started a fake HCS (pid %d) for this run\n", daemon->pid());
   } else {
     (*probe)->close();
   }
