@@ -10,6 +10,7 @@
 // line for every suite that crashed, was killed, timed out or wrote no
 // report, per-suite counts) and writes <out>/junit.xml and <out>/report.html.
 // Exit status: 0 when everything passed, 1 otherwise, 2 for bad usage.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -134,8 +135,21 @@ int main(int argc, char** argv) {
   printHeader(stdout, run);
   for (const auto& r : pool.results) printSuite(stdout, r);
   printSummary(stdout, pool.results);
-  std::ofstream(out + "/junit.xml") << junitXml(run, pool.results);
-  std::ofstream(out + "/report.html") << htmlReport(run, pool.results);
-  std::printf("\nJUnit XML: %s/junit.xml\nHTML report: %s/report.html\n", out.c_str(), out.c_str());
+  std::string junit = junitXml(run, pool.results), html = htmlReport(run, pool.results);
+  std::ofstream(out + "/junit.xml") << junit;
+  std::ofstream(out + "/report.html") << html;
+  // Earlier runs are kept (the newest 50): a failure is not lost to the next run.
+  std::string history = out + "/history";
+  std::filesystem::create_directories(history, ec);
+  std::string stamp = run.startedAt.substr(0, 19);
+  std::replace(stamp.begin(), stamp.end(), ':', '-');
+  std::ofstream(history + "/" + stamp + "-junit.xml") << junit;
+  std::ofstream(history + "/" + stamp + "-report.html") << html;
+  std::vector<std::filesystem::path> kept;
+  for (const auto& e : std::filesystem::directory_iterator(history, ec)) kept.push_back(e.path());
+  std::sort(kept.begin(), kept.end());
+  for (size_t i = 0; i + 100 < kept.size(); ++i) std::filesystem::remove(kept[i], ec);
+  std::printf("\nJUnit XML: %s/junit.xml\nHTML report: %s/report.html (earlier runs: %s)\n", out.c_str(), out.c_str(),
+              history.c_str());
   return count(pool.results).ok() ? 0 : 1;
 }

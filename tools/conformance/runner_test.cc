@@ -135,6 +135,9 @@ TEST_F(RunnerTest, TheRunnerExitsNonZeroAndNamesEveryBrokenSuite) {
   EXPECT_THAT(text, HasSubstr("4 suites (4 fresh, 0 cached), 4 did not end properly"));
   EXPECT_TRUE(fs::exists(out_ + "/junit.xml"));
   EXPECT_TRUE(fs::exists(out_ + "/report.html"));
+  size_t kept = 0;
+  for (const auto& e : fs::directory_iterator(out_ + "/history")) kept += e.path().string().ends_with("-report.html");
+  EXPECT_EQ(kept, 1u) << "the run's report is kept in the history too";
 }
 
 // Cached results are reused only when asked, and then say so.
