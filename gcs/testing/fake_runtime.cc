@@ -32,7 +32,7 @@ namespace {
 
 class FakeProcess final : public ContainerProcess {
  public:
-  FakeProcess(std::shared_ptr<FakeProcessState> s, std::shared_ptr<bool> frozen) : s_(std::move(s)), frozen_(std::move(frozen)) {}
+  explicit FakeProcess(std::shared_ptr<FakeProcessState> s) : s_(std::move(s)) {}
   int pid() const override { return s_->pid; }
   Task<runtime::ExitStatus> wait() override {
     std::shared_ptr<FakeProcessState> s = s_;
@@ -63,7 +63,6 @@ class FakeProcess final : public ContainerProcess {
 
  private:
   std::shared_ptr<FakeProcessState> s_;
-  std::shared_ptr<bool> frozen_;
 };
 
 Task<StatusOr<std::pair<std::unique_ptr<runtime::Stream>, std::unique_ptr<runtime::Stream>>>> streamPair(
@@ -204,7 +203,7 @@ Task<StatusOr<std::unique_ptr<ContainerProcess>>> FakeContainerRuntime::spawnPro
   }
   runtime::spawn(runProgram(s, frozen_, thawed_));
   runtime::spawn(signalWatcher(s, frozen_, thawed_));
-  co_return std::unique_ptr<ContainerProcess>(new FakeProcess(s, frozen_));
+  co_return std::unique_ptr<ContainerProcess>(new FakeProcess(s));
 }
 
 Task<StatusOr<std::unique_ptr<ContainerProcess>>> FakeContainerRuntime::create(std::string id, std::string bundle,
