@@ -1,0 +1,194 @@
+// init: PID 1 of a utility VM booted from our guest image.
+//
+//   /init [-e PORT] CMD [ARGS...]       (the kernel passes what follows "--")
+//
+// Mounts /proc, /sys, /dev (devtmpfs), /run and /tmp; loads the kernel
+// modules the image lists in /lib/modules/<release>/load-order (written by
+// tools/guest_image/mkinitrd, dependencies first) so virtio, vsock, SCSI,
+// pmem, 9p and the Hyper-V drivers are there before anything dials the
+// host (the Hyper-V drivers only under Hyper-V); with -e, reads 512 bytes of entropy from host vsock port PORT
+// (hcsshim's init does the same with `-e 1`) and credits them to the kernel's
+// pool; then becomes CMD (in hcsshim's LCOW: vsockexec, which becomes gcs).
+// Progress and failures go to the kernel log (/dev/kmsg), one line each.
+#include <fcntl.h>
+#include <linux/random.h>
+#include <linux/vm_sockets.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cpuid.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace {
+
+int kmsg = -1;
+
+void logf(const char* fmt, ...) {
+  char line[512];
+  int n = std::snprintf(line, sizeof line, "<6>init: ");
+  va_list ap;
+  va_start(ap, fmt);
+  n += std::vsnprintf(line + n, sizeof line - static_cast<size_t>(n), fmt, ap);
+  va_end(ap);
+  if (n > static_cast<int>(sizeof line) - 2) n = sizeof line - 2;
+  line[n++] = '\n';
+  if (kmsg >= 0) {
+    (void)!write(kmsg, line, static_cast<size_t>(n));
+  } else {
+    (void)!write(STDERR_FILENO, line + 3, static_cast<size_t>(n - 3));
+  }
+}
+
+void mountAll() {
+  struct M {
+    const char *src, *dst, *type;
+    unsigned long flags;
+    const char* data;
+  } mounts[] = {
+      {"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
+      {"sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
+      {"devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755"},
+      {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"},
+      {"tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, nullptr},
+  };
+  for (auto& m : mounts) {
+    mkdir(m.dst, 0755);
+    if (mount(m.src, m.dst, m.type, m.flags, m.data) < 0 && errno != EBUSY) {
+      logf("mount %s: %s", m.dst, std::strerror(errno));
+    }
+  }
+}
+
+// onHyperV: the hypervisor's CPUID signature (leaf 0x40000000) says
+// "Microsoft Hv". Elsewhere the Hyper-V drivers (hv_*) are not loaded: they
+// would only fail with ENODEV.
+bool onHyperV() {
+  unsigned a, b, c, d;
+  __cpuid(0x40000000, a, b, c, d);
+  char sig[13];
+  std::memcpy(sig, &b, 4);
+  std::memcpy(sig + 4, &c, 4);
+  std::memcpy(sig + 8, &d, 4);
+  sig[12] = '\0';
+  return std::strcmp(sig, "Microsoft Hv") == 0;
+}
+
+void loadModules() {
+  bool hyperv = onHyperV();
+  utsname u{};
+  uname(&u);
+  std::string dir = std::string("/lib/modules/") + u.release;
+  FILE* list = std::fopen((dir + "/load-order").c_str(), "re");
+  if (!list) {
+    logf("no %s/load-order: loading no modules", dir.c_str());
+    return;
+  }
+  char rel[512];
+  int loaded = 0;
+  while (std::fgets(rel, sizeof rel, list)) {
+    rel[std::strcspn(rel, "\n")] = '\0';
+    if (!rel[0]) continue;
+    const char* base = std::strrchr(rel, '/');
+    base = base ? base + 1 : rel;
+    if (!hyperv && std::strncmp(base, "hv_", 3) == 0) continue;
+    std::string path = dir + "/" + rel;
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || (syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST)) {
+      logf("module %s: %s", rel, std::strerror(errno));
+    } else {
+      ++loaded;
+    }
+    if (fd >= 0) close(fd);
+  }
+  std::fclose(list);
+  logf("loaded %d modules (hyper-v: %s)", loaded, hyperv ? "yes" : "no");
+}
+
+int dialHost(unsigned port) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    sockaddr_vm a{};
+    a.svm_family = AF_VSOCK;
+    a.svm_cid = VMADDR_CID_HOST;
+    a.svm_port = port;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd;
+    int err = errno;
+    close(fd);
+    if (err != ETIMEDOUT && err != ECONNRESET && err != ECONNREFUSED) {
+      errno = err;
+      return -1;
+    }
+    usleep(100 * 1000);
+  }
+  return -1;
+}
+
+void seedEntropy(unsigned port) {
+  int fd = dialHost(port);
+  if (fd < 0) {
+    logf("entropy: vsock port %u: %s", port, std::strerror(errno));
+    return;
+  }
+  // rand_pool_info ends in a flexible array: the 512 bytes follow it.
+  alignas(rand_pool_info) unsigned char buf[sizeof(rand_pool_info) + 512] = {};
+  auto* info = reinterpret_cast<rand_pool_info*>(buf);
+  unsigned char* bytes = buf + sizeof(rand_pool_info);
+  size_t got = 0;
+  while (got < 512) {
+    ssize_t n = read(fd, bytes + got, 512 - got);
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  close(fd);
+  info->entropy_count = static_cast<int>(got * 8);
+  info->buf_size = static_cast<int>(got);
+  int random = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+  if (random < 0 || ioctl(random, RNDADDENTROPY, info) < 0) {
+    logf("entropy: crediting %zu bytes: %s", got, std::strerror(errno));
+  } else {
+    logf("entropy: %zu bytes from vsock port %u", got, port);
+  }
+  if (random >= 0) close(random);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mountAll();
+  kmsg = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+  int i = 1;
+  long entropyPort = -1;
+  if (i + 1 < argc && std::strcmp(argv[i], "-e") == 0) {
+    char* end = nullptr;
+    entropyPort = std::strtol(argv[i + 1], &end, 10);
+    if (*end || entropyPort < 0 || entropyPort > 0xffffffffl) entropyPort = -1;
+    i += 2;
+  }
+  if (i < argc && std::strcmp(argv[i], "--") == 0) ++i;
+  setenv("PATH", "/bin:/sbin:/usr/bin:/usr/sbin", 1);
+  loadModules();
+  if (entropyPort >= 0) seedEntropy(static_cast<unsigned>(entropyPort));
+  if (i >= argc) {
+    logf("no command to run: usage: init [-e PORT] CMD [ARGS...]");
+  } else {
+    execv(argv[i], argv + i);
+    logf("exec %s: %s", argv[i], std::strerror(errno));
+  }
+  // PID 1 must not exit (the kernel would panic without saying why here).
+  sync();
+  reboot(RB_POWER_OFF);
+  for (;;) pause();
+}
