@@ -6,8 +6,9 @@
 //   hcs_fake --stop       stop it (every VM is stopped first)
 // (see host_service.h: pid file and log in the state directory).
 //
-//   hcs_fake [--address unix:///path/hcs.sock] [--state-dir DIR] [--vm-backend sim|none]
+//   hcs_fake [--address unix:///path/hcs.sock] [--state-dir DIR] [--vm-backend sim|qemu|none]
 //            [--gcs PATH] [--vsock-root DIR] [--gcs-debug] [-debug | -quiet]
+//            [--qemu PATH] [--vsock-device PATH] [--accel auto|kvm|tcg]
 //            [--hns-version MAJOR.MINOR] [--hns-state FILE]
 //
 // Also serves the fake HNS/HCN (service hcsshim.hcsfake.v1.Hns): networks
@@ -17,7 +18,12 @@
 // VirtualMachine systems get a guest from the VM backend: `sim` (default)
 // runs the gcs binary (--gcs; default: next to this binary) as the guest,
 // wired to hybrid vsock sockets under --vsock-root (default: vsock/ next to
-// the socket); `none` runs the lifecycle without a guest.
+// the socket); `qemu` boots the document's kernel and initrd under QEMU
+// (--qemu, default qemu-system-x86_64) with a vhost-user-vsock device
+// (--vsock-device; default: next to this binary) serving the same hybrid
+// vsock sockets, on KVM when a probe guest runs there, else TCG (--accel);
+// `none` runs the lifecycle without a guest. $HCS_BACKEND picks the
+// default backend (sim when unset).
 //
 // Serves the HCS API (service hcsshim.hcsfake.v1.Hcs, see api/hcs_fake.proto)
 // to clients of the same uid on a unix socket; platforms/linux's DaemonHcs is
@@ -37,6 +43,7 @@
 #include "hcs_fake/hns_daemon_service.h"
 #include "hcs_fake/host_service.h"
 #include "hcs_fake/service.h"
+#include "hcs_fake/qemu/qemu_backend.h"
 #include "hcs_fake/sim_backend.h"
 #include "platforms/linux/daemon_hcs.h"
 #include "src/common/flags.h"
@@ -60,13 +67,18 @@ int main(int argc, char** argv) {
   using namespace hcsshim;
   std::string address = platforms::defaultHcsAddress();
   std::string stateDir, vmBackend = "sim", gcsPath, vsockRoot, hnsState;
+  if (const char* b = std::getenv("HCS_BACKEND"); b && *b) vmBackend = b;
+  std::string qemuPath = "qemu-system-x86_64", vsockDevice, accel = "auto";
   schema::HcnVersion hnsVersion{15, 4, {}};
   std::vector<std::string> gcsArgs;
   bool debug = false, quiet = false, gcsDebug = false, help = false;
   FlagSet flags("hcs_fake");
   flags.string("address", &address, "the socket to serve on (unix:///path/hcs.sock)");
   flags.string("state-dir", &stateDir, "state (stdio, VMs, hns.json; default: the socket's directory)");
-  flags.string("vm-backend", &vmBackend, "sim (default) or none");
+  flags.string("vm-backend", &vmBackend, "sim (default, or $HCS_BACKEND), qemu or none");
+  flags.string("qemu", &qemuPath, "the QEMU binary (qemu backend; default qemu-system-x86_64)");
+  flags.string("vsock-device", &vsockDevice, "the vhost-user-vsock binary (qemu backend; default: next to this binary)");
+  flags.string("accel", &accel, "auto (KVM if a probe guest runs on it, else TCG), kvm or tcg (qemu backend)");
   flags.string("gcs", &gcsPath, "the guest agent the sim backend runs (default: next to this binary)");
   flags.string("vsock-root", &vsockRoot, "where VMs' hybrid vsock sockets go (default: vsock/ next to the socket)");
   flags.boolean("gcs-debug", &gcsDebug, "the guest agents log debug events");
@@ -123,8 +135,12 @@ int main(int argc, char** argv) {
     ::close(fd);
   }
   if (vsockRoot.empty()) vsockRoot = platforms::vsockRootFor(address);
-  if (vmBackend != "sim" && vmBackend != "none") {
-    std::fprintf(stderr, "hcs_fake: --vm-backend: want sim or none (qemu is not built yet), got %s\n", vmBackend.c_str());
+  if (vmBackend != "sim" && vmBackend != "qemu" && vmBackend != "none") {
+    std::fprintf(stderr, "hcs_fake: --vm-backend: want sim, qemu or none, got %s\n", vmBackend.c_str());
+    return 2;
+  }
+  if (accel != "auto" && accel != "kvm" && accel != "tcg") {
+    std::fprintf(stderr, "hcs_fake: --accel: want auto, kvm or tcg, got %s\n", accel.c_str());
     return 2;
   }
   hcs_fake::ServicePaths paths = hcs_fake::servicePaths(address, stateDir);
@@ -176,6 +192,15 @@ int main(int argc, char** argv) {
                                             return hcs_fake::EndpointNic{ep->hostComputeNetwork.value_or(""),
                                                                          ep->macAddress.value_or("")};
                                           }});
+  }
+  if (vmBackend == "qemu") {
+    backend = std::make_unique<hcs_fake::QemuVmBackend>(
+        **rt, hcs_fake::QemuBackendOptions{
+                  .qemuPath = qemuPath,
+                  .vsockDevicePath = vsockDevice.empty() ? hcs_fake::findVsockDevice(argv[0]) : vsockDevice,
+                  .vsockRoot = vsockRoot,
+                  .vmRoot = "/tmp/hcs-fake-qemu-" + std::to_string(getpid()),
+                  .accel = accel});
   }
   // Container systems' processes are frozen through a cgroup of their own.
   auto freezer = std::make_unique<hcs_fake::CgroupFreezer>((*rt)->loop(), "/sys/fs/cgroup",

@@ -2,18 +2,21 @@
 //
 //   uvmboot lcow [--count N] [--parallel P] [--exec CMD] [--mount-scsi FILE]...
 //                [--share DIR]... [--boot-files-path DIR] [--memory MB]
-//                [--processors N] [--address unix:///.../hcs.sock] [-debug]
+//                [--processors N] [--address unix:///.../hcs.sock] [--backend sim|qemu] [-debug]
 //   uvmboot bench [--iterations N] [...the same HCS options]
 //       create->ready p50, 16 VMs booted at once (time, peak memory), and a
 //       container's create+start+wait of `true` in a UVM vs bare `runc run`.
 //
 // Talks to the HCS at --address (default: the fake HCS's default socket).
 // If nothing answers there it runs its own hcs_fake daemon (sim VM backend)
-// for the duration, in a temporary directory it removes afterwards. For each
+// for the duration, in a temporary directory it removes afterwards, with the
+// VM backend --backend names (default $HCS_BACKEND, else sim). For each
 // VM it prints the boot time (create -> negotiated guest connection), the
 // command's output and its exit code; it exits non-zero if any VM failed.
 // Under the sim backend the boot files are validated but not executed (the
 // guest is the gcs binary); without --boot-files-path placeholders are used.
+// Under qemu they are booted; the default is the guest image
+// (tools/guest_image:boot_files) from uvmboot's runfiles.
 #include <signal.h>
 #include <unistd.h>
 
@@ -334,6 +337,8 @@ int main(int argc, char** argv) {
   flags.integer("memory", &memory, "MB per VM");
   flags.integer("processors", &processors, "vCPUs per VM");
   flags.string("address", &args.address, "the HCS (fake) daemon's socket");
+  std::string backend = getenv("HCS_BACKEND") && *getenv("HCS_BACKEND") ? getenv("HCS_BACKEND") : "sim";
+  flags.string("backend", &backend, "the VM backend of the fake HCS uvmboot starts: sim (default) or qemu");
   flags.integer("iterations", &iterations, "boots to time (bench)");
   flags.boolean("debug", &debug, "log debug events");
   auto parsed = flags.parse(argc - 1, argv + 1);
@@ -358,6 +363,7 @@ int main(int argc, char** argv) {
     tmp = mkdtemp(tmpl);
     std::vector<std::string> daemonArgs;
     if (log::level() != LogLevel::kDebug) daemonArgs.push_back("-quiet");
+    daemonArgs.push_back("--vm-backend=" + backend);
     auto d = functional::HcsFakeDaemon::start(**rt, tmp, daemonArgs);
     if (!d.ok()) {
       std::fprintf(stderr, "uvmboot: no HCS at %s and starting one failed: %s\n", args.address.c_str(),
@@ -370,7 +376,10 @@ int main(int argc, char** argv) {
   } else {
     (*probe)->close();
   }
-  if (args.bootFiles.empty() || benchMode) {
+  if (args.bootFiles.empty() && backend == "qemu") {
+    args.bootFiles = fs::path(functional::HcsFakeDaemon::runfile("tools/guest_image/LinuxBootFiles/vmlinux")).parent_path();
+  }
+  if (args.bootFiles.empty() || (benchMode && backend != "qemu")) {
     if (tmp.empty()) {
       char tmpl[] = "/tmp/uvmboot-XXXXXX";
       tmp = mkdtemp(tmpl);
