@@ -38,6 +38,7 @@ struct AgentOptions {
   std::string scsiRoot;
   std::string pmemRoot;
   std::string cgroupRoot = "/sys/fs/cgroup";
+  std::string sysRoot = "/sys";  // where the VM's kernel shows devices (devices.h)
   // Containers get cgroup <cgroupParent>/gcs/<id> ("" in a VM; the VM's own
   // cgroup in simulation, so its limits cover them).
   std::string cgroupParent;

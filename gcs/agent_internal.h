@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "gcs/agent.h"
+#include "gcs/devices.h"
 #include "gcs/metrics.h"
 #include "src/bridge/messages.h"
 #include "src/bridge/protocol.h"

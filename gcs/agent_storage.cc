@@ -103,19 +103,8 @@ StatusOr<std::string> scsiDevice(State& s, uint32_t controller, uint32_t lun) {
     if (!fs::exists(p)) return notFound("no disk at SCSI controller " + std::to_string(controller) + " LUN " + std::to_string(lun));
     return p;
   }
-  // In a VM: /sys/bus/scsi/devices/H:0:0:L/block/<dev>, controllers in host order.
-  std::map<int, std::string> byHost;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/sys/bus/scsi/devices", ec)) {
-    int h, c, t, l;
-    if (std::sscanf(e.path().filename().c_str(), "%d:%d:%d:%d", &h, &c, &t, &l) != 4) continue;
-    if (c != 0 || t != 0 || l != static_cast<int>(lun)) continue;
-    for (const auto& b : fs::directory_iterator(e.path() / "block", ec)) byHost[h] = "/dev/" + b.path().filename().string();
-  }
-  if (controller >= byHost.size()) {
-    return notFound("no disk at SCSI controller " + std::to_string(controller) + " LUN " + std::to_string(lun));
-  }
-  return std::next(byHost.begin(), controller)->second;
+  // In a VM: as the kernel shows the controller (devices.h).
+  return findScsiDisk(s.options.sysRoot, controller, lun);
 }
 
 Result modifyDisk(State& s, const ModifyRequest& r, bool pmem) {
@@ -224,6 +213,16 @@ Task<Result> modifyNetwork(StateP s, ModifyRequest r) {
 Task<Result> modifySettingsAsync(StateP s, std::string payload) {
   auto req = decodeAs<ModifySettingsRequest>(payload);
   if (req.ok() && req->request.resourceType == resource::kNetwork) co_return co_await modifyNetwork(s, req->request);
+  if (req.ok() && req->request.resourceType == resource::kMappedVirtualDisk && req->request.requestType == "Add" &&
+      s->options.scsiRoot.empty()) {
+    // A disk HCS just hot-added shows up in a moment: look every 10 ms for
+    // up to 5 s, as hcsshim's GCS does.
+    auto d = decodeAs<MappedVirtualDisk>(jsonText(req->request.settings), "Request.Settings");
+    for (int i = 0; d.ok() && d->controller <= 3 && i < 500; ++i) {
+      if (findScsiDisk(s->options.sysRoot, d->controller, d->lun).ok()) break;
+      co_await runtime::sleep(s->rt.loop(), std::chrono::milliseconds(10));
+    }
+  }
   co_return modifySettings(*s, payload);
 }
 

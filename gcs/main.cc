@@ -22,11 +22,13 @@
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/input.h>
 #include <linux/vm_sockets.h>
 
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -113,6 +115,23 @@ void bootSequence(const std::string& hybrid, uint32_t cid) {
     close(logs);
   }
   HLOG(Info, "gcs.booted").kv("entropy", entropy >= 0).kv("log_forwarding", logs >= 0);
+}
+
+// openPowerButton: the ACPI power button's input device (QEMU's
+// system_powerdown presses it), non-blocking; -1 when there is none.
+int openPowerButton() {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/sys/class/input", ec)) {
+    std::string name = e.path().filename();
+    if (name.rfind("event", 0) != 0) continue;
+    std::string devName;
+    std::ifstream f(e.path() / "device/name");
+    std::getline(f, devName);
+    if (devName != "Power Button") continue;
+    int fd = open(("/dev/input/" + name).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) return fd;
+  }
+  return -1;
 }
 
 }  // namespace
@@ -209,6 +228,33 @@ int main(int argc, char** argv) {
     HLOG(Info, "gcs.signal").kv("signal", sig);
     a.stop();
   }(signals, (*rt)->epoll(), agent));
+  if (init) {
+    // HCS shuts a QEMU utility VM down with the ACPI power button.
+    runtime::spawn([](runtime::EpollEventLoop& loop, gcs::Agent& a) -> runtime::Task<void> {
+      int fd = openPowerButton();
+      if (fd < 0) co_return;
+      runtime::UniqueFd owned(fd);
+      auto watch = loop.watchFd(fd);
+      if (!watch.ok()) co_return;
+      for (;;) {
+        input_event ev;
+        ssize_t n = read(fd, &ev, sizeof ev);
+        if (n == sizeof ev) {
+          if (ev.type == EV_KEY && ev.code == KEY_POWER && ev.value == 1) {
+            HLOG(Info, "gcs.power_button");
+            a.stop();
+            break;
+          }
+          continue;
+        }
+        if (n < 0 && errno != EAGAIN) break;
+        (*watch)->clearReadReady();
+        co_await (*watch)->readable();
+        if ((*watch)->closed()) co_return;
+      }
+      loop.unwatch(*watch);
+    }((*rt)->epoll(), agent));
+  }
   runtime::blockOn((*rt)->loop(), agent.run());
   done = true;
   signals.cancel();  // stopped by the host, not by a signal
