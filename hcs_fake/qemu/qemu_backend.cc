@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "hcs_fake/qemu/plan9.h"
 #include "hcs_fake/qemu/qmp.h"
 #include "hcs_fake/sim_backend.h"
 #include "platforms/linux/hybrid_vsock.h"
@@ -29,6 +30,7 @@ struct QemuVmBackend::Vm {
   std::string stderrTail;      // QEMU's last words
   runtime::WaitList exitedChanged;
   std::map<std::pair<int, int>, std::string> disks;  // (controller, lun) -> path
+  std::map<int, std::unique_ptr<Plan9Server>> plan9;  // vsock port -> its server
 };
 
 namespace {
@@ -451,11 +453,44 @@ Task<Status> QemuVmBackend::modify(const std::string& id, const schema::ModifySe
     if (c < 0) co_return Status::fromHResult(hr::kElementNotFound, "Modify", id, "not an LCOW SCSI controller: " + parts[3]);
     co_return co_await scsi(id, *vm, c, std::stoi(parts[5]), req);
   }
-  if (parts.size() >= 3 && (parts[2] == "VirtualPMem" || parts[2] == "Plan9" || parts[2] == "NetworkAdapters")) {
+  if (path == "VirtualMachine/Devices/Plan9/Shares") co_return plan9(id, *vm, req);
+  if (parts.size() >= 3 && (parts[2] == "VirtualPMem" || parts[2] == "NetworkAdapters")) {
     co_return Status::fromHResult(hr::kNotImpl, "Modify", id,
                                   path + ": the qemu backend does not provide this device yet");
   }
   co_return OkStatus();  // memory/processor updates, opaque devices
+}
+
+// plan9: HCS serves a share on the VM's vsock port (Settings.Port, 564).
+Status QemuVmBackend::plan9(const std::string& id, Vm& vm, const schema::ModifySettingRequest& r) {
+  std::string name = r.settings.value("AccessName", r.settings.value("Name", std::string()));
+  if (name.empty()) return Status::fromHResult(hr::kInvalidArg, "Modify", id, "Settings.Name: required");
+  int port = r.settings.value("Port", 564);
+  if (port <= 0) return Status::fromHResult(hr::kInvalidArg, "Modify", id, "Settings.Port: " + std::to_string(port));
+  auto& server = vm.plan9[port];
+  if (r.requestType.value_or("") == "Remove") {
+    Status st = server ? server->remove(name) : NotFoundError("no Plan9 share " + name);
+    if (!st.ok()) return Status::fromHResult(hr::kElementNotFound, "Modify", id, st.message());
+    return OkStatus();
+  }
+  if (!server) {
+    server = std::make_unique<Plan9Server>(rt_, options_.diodPath, vmDir(id),
+                                           platforms::hybridVsockPath(options_.vsockRoot, id) + "_" + std::to_string(port));
+    Status st = server->start();
+    if (!st.ok()) {
+      server.reset();
+      return Status::fromHResult(hr::kFail, "Modify", id, "Plan9 server on port " + std::to_string(port) + ": " + st.message());
+    }
+  }
+  Plan9Share share{.path = r.settings.value("Path", std::string()),
+                   .readOnly = (r.settings.value("Flags", 0) & 0x1) != 0 || r.settings.value("ReadOnly", false)};
+  std::error_code ec;
+  if (!fs::is_directory(share.path, ec)) {
+    return Status::fromHResult(hr::kFileNotFound, "Modify", id, "Settings.Path: " + share.path + " is not a directory");
+  }
+  Status st = server->add(name, share);
+  if (!st.ok()) return Status::fromHResult(hr::kInvalidArg, "Modify", id, st.message());
+  return OkStatus();
 }
 
 Task<StatusOr<hcs::CreatedProcess>> QemuVmBackend::createProcess(const std::string& id,

@@ -15,11 +15,12 @@
 //                                        device_del, DEVICE_DELETED, blockdev-del
 //   Start / Shutdown / Terminate         spawn / system_powerdown (ACPI) / SIGKILL
 //   Pause / Resume                       QMP stop / cont, read back with query-status
+//   Plan9/Shares add/remove              9P on vsock port Settings.Port by diod (plan9.h)
 // QEMU exiting without being asked is SystemExited: S_OK when the guest
 // powered off, HCS_E_UNEXPECTED_EXIT when it reset (a panic: panic=-1 and
 // -no-reboot) or QEMU died. QEMU and the device process die with the fake
 // HCS (PR_SET_PDEATHSIG); their files go when the VM does.
-// Not yet: VPMem, Plan9 shares, NICs (E_NOTIMPL naming the device).
+// Not yet: VPMem, NICs (E_NOTIMPL naming the device).
 #pragma once
 
 #include <map>
@@ -35,6 +36,7 @@ namespace hcsshim::hcs_fake {
 struct QemuBackendOptions {
   std::string qemuPath = "qemu-system-x86_64";
   std::string vsockDevicePath;  // the vhost-user-vsock binary
+  std::string diodPath = "diod";  // the 9P server of Plan9 shares
   std::string vsockRoot;
   std::string vmRoot;  // short: QEMU's unix sockets live here
   std::string accel = "auto";  // auto (KVM if a probe guest runs, else TCG), kvm, tcg
@@ -84,6 +86,7 @@ class QemuVmBackend final : public VmBackend {
   runtime::Task<void> watch(std::string id, std::shared_ptr<Vm> vm);
   runtime::Task<Status> scsi(const std::string& id, Vm& vm, int controller, int lun, const schema::ModifySettingRequest& r);
   runtime::Task<Status> setRunning(const std::string& id, bool running);
+  Status plan9(const std::string& id, Vm& vm, const schema::ModifySettingRequest& r);
   void cleanup(const std::string& id, Vm& vm);
   // vmDir: short whatever the id (unix socket paths have 107 bytes).
   std::string vmDir(const std::string& id) const;
