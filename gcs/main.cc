@@ -16,7 +16,9 @@
 // /run; --boot takes entropy from host port 1 and sends its log to port 109
 // first. In every mode it is a child subreaper that reaps orphans.
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/mount.h>
+#include <sys/statfs.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/reboot.h>
@@ -172,7 +174,15 @@ int main(int argc, char** argv) {
   cid = static_cast<uint32_t>(cidFlag);
   if (debug) log::setLevel(LogLevel::kDebug);
   if (quiet) log::setLevel(LogLevel::kWarn);
-  if (init) initMounts();
+  if (init) {
+    initMounts();
+    // runc cannot pivot_root out of an initramfs (EINVAL): the rootfs of a
+    // utility VM booted from initrd.img is one.
+    struct statfs root {};
+    if (!noPivot && statfs("/", &root) == 0 && (root.f_type == RAMFS_MAGIC || root.f_type == TMPFS_MAGIC)) {
+      noPivot = true;
+    }
+  }
   if (simVm) {
     // A simulated VM: this process has its own (private) mount namespace;
     // /run becomes the guest's own, as in a real utility VM.

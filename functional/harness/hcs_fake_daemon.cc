@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "src/runtime/event_loop.h"
 
@@ -21,6 +22,20 @@ std::string HcsFakeDaemon::runfile(const std::string& relative) {
     }
   }
   return std::string(root ? root : ".") + "/hcsshim_cpp/" + relative;
+}
+
+std::string HcsFakeDaemon::backend() {
+  const char* b = std::getenv("HCS_BACKEND");
+  return b && *b ? b : "sim";
+}
+
+std::string HcsFakeDaemon::bootFiles(const std::string& dir) {
+  if (backend() == "qemu") return std::filesystem::path(runfile("tools/guest_image/LinuxBootFiles/vmlinux")).parent_path();
+  std::string boot = dir + "/boot";
+  std::filesystem::create_directories(boot);
+  std::ofstream(boot + "/vmlinux") << "sim backend: the guest is the gcs binary\n";
+  std::ofstream(boot + "/initrd.img") << "sim backend: the guest is the gcs binary\n";
+  return boot;
 }
 
 StatusOr<std::unique_ptr<HcsFakeDaemon>> HcsFakeDaemon::start(runtime::Runtime& rt, const std::string& dir,

@@ -32,6 +32,13 @@ class HcsFakeDaemon {
 
   // runfile resolves a path in the test's runfiles ("hcs_fake/hcs_fake").
   static std::string runfile(const std::string& relative);
+  // backend: the VM backend the daemon runs ($HCS_BACKEND, else "sim"; the
+  // daemon reads the same variable).
+  static std::string backend();
+  // bootFiles: the LinuxBootFiles a test's VMs use - under qemu the guest
+  // image from the runfiles (the target lists //tools/guest_image:boot_files
+  // in data), under sim placeholders written to <dir>/boot (not booted).
+  static std::string bootFiles(const std::string& dir);
 
  private:
   HcsFakeDaemon(runtime::Runtime& rt, std::string address, std::unique_ptr<runtime::Process> p)

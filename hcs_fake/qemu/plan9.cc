@@ -128,10 +128,11 @@ Task<void> Plan9Server::serve(std::unique_ptr<runtime::Stream> guestStream) {
   std::shared_ptr<runtime::Stream> guest(std::move(guestStream));
   auto diod = rt_.processes().spawn(runtime::ProcessSpec{
       .path = diodPath_,
-      .args = {diodPath_, "--foreground", "--no-auth", "--config-file", dir_ + "/diod.conf",
+      .args = {diodPath_, "--foreground", "--no-auth", "--allsquash", "--squashuser", "root", "--config-file", dir_ + "/diod.conf",
                "--rfdno", "0", "--wfdno", "1", "--logdest", "stderr"},
       .stdinMode = runtime::StdioMode::kPipe,
       .stdoutMode = runtime::StdioMode::kPipe,
+      .stderrMode = runtime::StdioMode::kPipe,
       .killOnParentDeath = true});
   if (!diod.ok()) {
     HLOG(Error, "hcs_fake.plan9.diod_failed").kv("error", diod.status().message());
@@ -140,6 +141,25 @@ Task<void> Plan9Server::serve(std::unique_ptr<runtime::Stream> guestStream) {
   }
   std::shared_ptr<runtime::Process> p(std::move(*diod));
   ++*live;
+  // diod's log: one event per line (its SIGTERM goodbye at debug level).
+  runtime::spawn([](std::shared_ptr<runtime::Process> p) -> Task<void> {
+    std::string pending;
+    char buf[1024];
+    for (;;) {
+      auto n = co_await p->stderrStream()->read(std::span<char>(buf, sizeof buf));
+      if (!n.ok() || *n == 0) co_return;
+      pending.append(buf, *n);
+      for (size_t nl; (nl = pending.find('\n')) != std::string::npos; pending.erase(0, nl + 1)) {
+        std::string line = pending.substr(0, nl);
+        if (line.find("caught SIGTERM") != std::string::npos) {
+          HLOG(Debug, "hcs_fake.plan9.diod").kv("pid", p->pid()).kv("line", line);
+        } else {
+          HLOG(Warn, "hcs_fake.plan9.diod").kv("pid", p->pid()).kv("line", line);
+        }
+      }
+      if (pending.size() > 4096) pending.clear();
+    }
+  }(p));
   HLOG(Debug, "hcs_fake.plan9.connection").kv("diod_pid", p->pid());
   // diod -> guest: unchanged.
   runtime::spawn([](std::shared_ptr<runtime::Process> p, std::shared_ptr<runtime::Stream> guest) -> Task<void> {

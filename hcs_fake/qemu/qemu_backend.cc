@@ -274,10 +274,11 @@ Task<Status> QemuVmBackend::start(const std::string& id, const schema::VirtualMa
     cleanup(id, *vm);
     return st.withContext("Start", id);
   };
-  auto dev = rt_.processes().spawn(runtime::ProcessSpec{
-      .path = options_.vsockDevicePath,
-      .args = {options_.vsockDevicePath, "--socket", dir + "/vhost.sock", "--uds", m.hybridSocket},
-      .killOnParentDeath = true});
+  std::vector<std::string> devArgs = {options_.vsockDevicePath, "--socket", dir + "/vhost.sock", "--uds", m.hybridSocket};
+  if (log::level() == LogLevel::kDebug) devArgs.push_back("-debug");
+  if (log::level() >= LogLevel::kWarn) devArgs.push_back("-quiet");  // as quiet as the daemon
+  auto dev = rt_.processes().spawn(
+      runtime::ProcessSpec{.path = options_.vsockDevicePath, .args = devArgs, .killOnParentDeath = true});
   if (!dev.ok()) co_return fail(dev.status());
   vm->vsock = std::move(*dev);
   for (int i = 0; i < 500 && !fs::exists(dir + "/vhost.sock", ec); ++i) {

@@ -2,7 +2,7 @@
 // bridging the guest's AF_VSOCK to hybrid vsock unix sockets (see device.h).
 //
 //   vhost-user-vsock --socket /run/vm/vhost.sock --uds /run/vm/vsock.sock
-//                    [--guest-cid 3] [-debug]
+//                    [--guest-cid 3] [-debug | -quiet]
 //
 // Listens on --socket for QEMU (`-chardev socket,id=c,path=<socket>
 // -device vhost-user-vsock-pci,chardev=c`), serves one VM and exits when
@@ -25,12 +25,13 @@ int main(int argc, char** argv) {
   using namespace hcsshim;
   std::string socketPath, uds;
   int64_t cid = 3;
-  bool debug = false;
+  bool debug = false, quiet = false;
   FlagSet flags("vhost-user-vsock");
   flags.string("socket", &socketPath, "the vhost-user socket QEMU connects to");
   flags.string("uds", &uds, "the hybrid vsock socket (host-initiated: CONNECT <port>; guest-initiated: <uds>_<port>)");
   flags.integer("guest-cid", &cid, "the guest's CID (default 3)");
   flags.boolean("debug", &debug, "log every vhost-user message and connection event");
+  flags.boolean("quiet", &quiet, "log warnings and errors only");
   auto rest = flags.parse(argc, argv);
   if (!rest.ok() || !rest->empty() || socketPath.empty() || uds.empty() || cid < 3 || cid > 0xfffffffell) {
     std::fprintf(stderr, "%s\nusage: vhost-user-vsock --socket PATH --uds PATH [--guest-cid N] [-debug]\n%s",
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (debug) log::setLevel(LogLevel::kDebug);
+  if (quiet) log::setLevel(LogLevel::kWarn);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() == 1) return 1;  // the parent is already gone
   runtime::TerminationSignals signals;

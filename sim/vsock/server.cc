@@ -199,15 +199,12 @@ void VhostUserVsockServer::onQueueChange(int q) {
       runtime::spawn(kickLoop(q, ++kickGeneration_[q], *w));
     }
   }
-  bool running = v.running;
-  if (q == 1 && wasRunning_[1] && !running) {
-    // The driver stopped its tx queue (reset, poweroff): its sockets are gone.
-    device_->resetAll();
-    pending_.clear();
-    frontOffset_ = 0;
-  }
-  wasRunning_[q] = running;
-  if (running) loop_.post([this, alive = alive_, q] {
+  // A queue that stops keeps its connections: QEMU stops the rings
+  // (GET_VRING_BASE) whenever the VM pauses and sets them up again on resume,
+  // as it does for the kernel's vhost-vsock; what waits for rx is delivered
+  // then. (A guest that resets its driver resets its own sockets; QEMU's
+  // -no-reboot ends the VM, and this process, on a reboot.)
+  if (v.running) loop_.post([this, alive = alive_, q] {
     if (!*alive) return;
     q == 1 ? processTx() : deliverRx();  // what the guest queued before the ring was ours
   });

@@ -59,7 +59,6 @@ class VhostUserVsockServer final : public GuestLink {
   std::shared_ptr<runtime::FdWatch> listenWatch_, connWatch_;
   std::shared_ptr<runtime::FdWatch> kickWatch_[kVhostQueues];
   uint64_t kickGeneration_[kVhostQueues] = {0, 0};
-  bool wasRunning_[kVhostQueues] = {false, false};
   std::deque<Packet> pending_;
   size_t frontOffset_ = 0;  // payload bytes of pending_.front() already delivered
   uint64_t fromGuest_ = 0, toGuest_ = 0;

@@ -342,6 +342,37 @@ TEST_F(VsockTest, DescriptorOutsideGuestMemoryBreaksTheQueueNotTheProcess) {
   EXPECT_TRUE(driver_.request(kGetFeatures, "").ok());
 }
 
+// QEMU stops the rings when the VM pauses (GET_VRING_BASE) and sets them up
+// again on resume: connections survive, and what the host sent meanwhile
+// arrives after.
+TEST_F(VsockTest, ConnectionsSurviveRingsStoppedForAPause) {
+  ASSERT_TRUE(driver_.bringUp().ok());
+  auto l = listenAt(uds_ + "_12");
+  driver_.send(GuestDriver::toHost(6003, 12, Op::kRequest));
+  auto host = acceptWithin(l.get(), 5000);
+  ASSERT_TRUE(host);
+  ASSERT_TRUE(driver_.receiveOp(Op::kResponse));
+  std::string st(8, '\0');
+  uint16_t bases[2];
+  for (uint32_t q = 0; q < 2; ++q) {
+    st[0] = static_cast<char>(q);
+    ASSERT_TRUE(driver_.request(kSetVringEnable, st).ok());
+    auto base = driver_.request(kGetVringBase, st);
+    ASSERT_TRUE(base.ok());
+    ASSERT_EQ(base->size(), 8u);
+    std::memcpy(&bases[q], base->data() + 4, 2);
+  }
+  ASSERT_EQ(write(host.get(), "sent while paused", 17), 17);
+  EXPECT_FALSE(driver_.receive(300)) << "nothing is delivered while the rings are stopped";
+  EXPECT_EQ(onLoop([&] { return server_->device().connections(); }), 1u);
+  ASSERT_TRUE(driver_.resume(bases[0], bases[1]).ok());
+  auto rw = driver_.receiveOp(Op::kRw);
+  ASSERT_TRUE(rw);
+  EXPECT_EQ(rw->payload, "sent while paused");
+  driver_.send(GuestDriver::toHost(6003, 12, Op::kRw), "and after");
+  EXPECT_EQ(readSome(host.get(), 64), "and after");
+}
+
 TEST_F(VsockTest, QemuHangingUpEndsServeAndEveryConnection) {
   ASSERT_TRUE(driver_.bringUp().ok());
   auto l = listenAt(uds_ + "_11");

@@ -92,7 +92,7 @@ Task<Result> runOne(runtime::Runtime& rt, hcs::HcsApi& hcs, std::string vsockRoo
     }
   }
   for (size_t i = 0; r.status.ok() && i < args.shares.size(); ++i) {
-    auto g = co_await (*vm)->addPlan9(fs::absolute(args.shares[i]).string(), true);
+    auto g = co_await (*vm)->addPlan9(fs::absolute(args.shares[i]).string(), false);
     if (!g.ok()) {
       r.status = g.status();
     } else {
@@ -332,7 +332,7 @@ int main(int argc, char** argv) {
   flags.integer("parallel", &parallel, "VMs booting at once");
   flags.string("exec", &args.exec, "a command to run in each VM");
   flags.strings("mount-scsi", &args.scsi, "a disk image to attach (repeatable)");
-  flags.strings("share", &args.shares, "a directory to share (repeatable)");
+  flags.strings("share", &args.shares, "a directory to share, writable (repeatable)");
   flags.string("boot-files-path", &args.bootFiles, "the kernel and initrd.img");
   flags.integer("memory", &memory, "MB per VM");
   flags.integer("processors", &processors, "vCPUs per VM");

@@ -108,7 +108,7 @@ bool GuestDriver::hungUp(int timeoutMs) {
   return recv(sock_.get(), &c, 1, MSG_DONTWAIT) == 0;
 }
 
-void GuestDriver::setRing(uint32_t index, uint64_t ring) {
+void GuestDriver::setRing(uint32_t index, uint64_t ring, uint16_t base) {
   std::string addr;
   put<uint32_t>(addr, index);
   put<uint32_t>(addr, 0);
@@ -117,7 +117,7 @@ void GuestDriver::setRing(uint32_t index, uint64_t ring) {
   put<uint64_t>(addr, kUserBase + avail(ring));
   put<uint64_t>(addr, 0);
   (void)request(kSetVringNum, state(index, kQueueSize));
-  (void)request(kSetVringBase, state(index, 0));
+  (void)request(kSetVringBase, state(index, base));
   (void)request(kSetVringAddr, addr);
 }
 
@@ -157,6 +157,19 @@ Status GuestDriver::bringUp() {
   }
   uint64_t one = 1;
   (void)!write(kick_[0].get(), &one, 8);
+  return OkStatus();
+}
+
+Status GuestDriver::resume(uint16_t rxBase, uint16_t txBase) {
+  setRing(0, kRxRing, rxBase);
+  setRing(1, kTxRing, txBase);
+  for (uint32_t q = 0; q < 2; ++q) {
+    std::string idx;
+    put<uint64_t>(idx, q);
+    HCS_RETURN_IF_ERROR(request(kSetVringKick, idx, {kick_[q].get()}).status());
+    auto r = request(kSetVringEnable, state(q, 1), {}, true);
+    if (!r.ok()) return r.status();
+  }
   return OkStatus();
 }
 

@@ -38,6 +38,9 @@ class GuestDriver {
   bool hungUp(int timeoutMs);
   // bringUp: QEMU's realize + driver-ready sequence, then 64 rx buffers.
   Status bringUp();
+  // resume: what QEMU sends when a paused VM runs again (rings at the bases
+  // GET_VRING_BASE gave when they stopped, kick fds, enable).
+  Status resume(uint16_t rxBase, uint16_t txBase);
 
   // send puts one packet (header descriptor + payload descriptor) on tx.
   void send(const Header& h, const std::string& payload = {});
@@ -62,7 +65,7 @@ class GuestDriver {
   uint64_t avail(uint64_t ring) const { return ring + 16 * kQueueSize; }
   uint64_t used(uint64_t ring) const { return ring + 0x1000; }
   void postRx(uint16_t desc);
-  void setRing(uint32_t index, uint64_t ring);
+  void setRing(uint32_t index, uint64_t ring, uint16_t base = 0);
 
   runtime::UniqueFd sock_, memfd_, kick_[2], call_[2];
   uint8_t* mem_ = nullptr;
