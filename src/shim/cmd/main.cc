@@ -71,6 +71,10 @@ std::string noHcs(const std::string& address, const Status& why) {
 }
 
 int start(const Flags& f, const char* argv0) {
+  // containerd reads `start`'s stdout and stderr together (CombinedOutput)
+  // as the address: nothing but the address may be printed on success, not
+  // even -debug events.
+  log::setLevel(LogLevel::kOff);
   std::error_code ec;
   std::string self = fs::absolute(argv0, ec).string();  // the server runs in the bundle
   std::string bundle = f.bundle.empty() ? fs::current_path().string() : f.bundle;
