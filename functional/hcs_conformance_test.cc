@@ -172,9 +172,11 @@ class HcsConformanceTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     // tools/conformance/run --backend=<inprocess|wire|daemon> narrows the run
-    // to one way of reaching the fake; "fake" (the default) runs them all.
+    // to one way of reaching the fake; "fake" (the default) and "qemu" (the
+    // fake with QEMU VMs) run them all.
     const char* only = std::getenv("HCS_BACKEND");
-    if (only && *only && std::string(only) != "fake" && std::string(only) != GetParam()) {
+    bool all = !only || !*only || std::string(only) == "fake" || std::string(only) == "qemu";
+    if (!all && std::string(only) != GetParam()) {
       GTEST_SKIP() << "backend " << GetParam() << " not selected (HCS_BACKEND=" << only << ")";
     }
     rt_ = std::move(*runtime::RealRuntime::create("hcs-conformance"));

@@ -22,8 +22,8 @@
 // (--qemu, default qemu-system-x86_64) with a vhost-user-vsock device
 // (--vsock-device; default: next to this binary) serving the same hybrid
 // vsock sockets, on KVM when a probe guest runs there, else TCG (--accel);
-// `none` runs the lifecycle without a guest. $HCS_BACKEND picks the
-// default backend (sim when unset).
+// `none` runs the lifecycle without a guest. HCS_BACKEND=qemu (the
+// conformance run's --backend=qemu) makes qemu the default.
 //
 // Serves the HCS API (service hcsshim.hcsfake.v1.Hcs, see api/hcs_fake.proto)
 // to clients of the same uid on a unix socket; platforms/linux's DaemonHcs is
@@ -67,7 +67,9 @@ int main(int argc, char** argv) {
   using namespace hcsshim;
   std::string address = platforms::defaultHcsAddress();
   std::string stateDir, vmBackend = "sim", gcsPath, vsockRoot, hnsState;
-  if (const char* b = std::getenv("HCS_BACKEND"); b && *b) vmBackend = b;
+  // HCS_BACKEND is the conformance run's backend: "qemu" means the fake HCS
+  // with QEMU VMs; every other value (fake, inprocess, wire, daemon) the sim.
+  if (const char* b = std::getenv("HCS_BACKEND"); b && std::string(b) == "qemu") vmBackend = "qemu";
   std::string qemuPath = "qemu-system-x86_64", vsockDevice, accel = "auto";
   schema::HcnVersion hnsVersion{15, 4, {}};
   std::vector<std::string> gcsArgs;
@@ -75,7 +77,7 @@ int main(int argc, char** argv) {
   FlagSet flags("hcs_fake");
   flags.string("address", &address, "the socket to serve on (unix:///path/hcs.sock)");
   flags.string("state-dir", &stateDir, "state (stdio, VMs, hns.json; default: the socket's directory)");
-  flags.string("vm-backend", &vmBackend, "sim (default, or $HCS_BACKEND), qemu or none");
+  flags.string("vm-backend", &vmBackend, "sim (default; qemu when HCS_BACKEND=qemu), qemu or none");
   flags.string("qemu", &qemuPath, "the QEMU binary (qemu backend; default qemu-system-x86_64)");
   flags.string("vsock-device", &vsockDevice, "the vhost-user-vsock binary (qemu backend; default: next to this binary)");
   flags.string("accel", &accel, "auto (KVM if a probe guest runs on it, else TCG), kvm or tcg (qemu backend)");

@@ -26,7 +26,7 @@ std::string HcsFakeDaemon::runfile(const std::string& relative) {
 
 std::string HcsFakeDaemon::backend() {
   const char* b = std::getenv("HCS_BACKEND");
-  return b && *b ? b : "sim";
+  return b && std::string(b) == "qemu" ? "qemu" : "sim";
 }
 
 std::string HcsFakeDaemon::bootFiles(const std::string& dir) {

@@ -32,8 +32,9 @@ class HcsFakeDaemon {
 
   // runfile resolves a path in the test's runfiles ("hcs_fake/hcs_fake").
   static std::string runfile(const std::string& relative);
-  // backend: the VM backend the daemon runs ($HCS_BACKEND, else "sim"; the
-  // daemon reads the same variable).
+  // backend: the VM backend the daemon runs: "qemu" when HCS_BACKEND=qemu
+  // (tools/conformance/run --backend=qemu; the daemon reads the same
+  // variable), else "sim".
   static std::string backend();
   // bootFiles: the LinuxBootFiles a test's VMs use - under qemu the guest
   // image from the runfiles (the target lists //tools/guest_image:boot_files

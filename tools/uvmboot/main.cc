@@ -10,7 +10,7 @@
 // Talks to the HCS at --address (default: the fake HCS's default socket).
 // If nothing answers there it runs its own hcs_fake daemon (sim VM backend)
 // for the duration, in a temporary directory it removes afterwards, with the
-// VM backend --backend names (default $HCS_BACKEND, else sim). For each
+// VM backend --backend names (default sim; qemu when HCS_BACKEND=qemu). For each
 // VM it prints the boot time (create -> negotiated guest connection), the
 // command's output and its exit code; it exits non-zero if any VM failed.
 // Under the sim backend the boot files are validated but not executed (the
@@ -337,7 +337,7 @@ int main(int argc, char** argv) {
   flags.integer("memory", &memory, "MB per VM");
   flags.integer("processors", &processors, "vCPUs per VM");
   flags.string("address", &args.address, "the HCS (fake) daemon's socket");
-  std::string backend = getenv("HCS_BACKEND") && *getenv("HCS_BACKEND") ? getenv("HCS_BACKEND") : "sim";
+  std::string backend = getenv("HCS_BACKEND") && std::string(getenv("HCS_BACKEND")) == "qemu" ? "qemu" : "sim";
   flags.string("backend", &backend, "the VM backend of the fake HCS uvmboot starts: sim (default) or qemu");
   flags.integer("iterations", &iterations, "boots to time (bench)");
   flags.boolean("debug", &debug, "log debug events");
