@@ -78,6 +78,7 @@ class UvmTest : public ::testing::Test {
     if (daemon_) {
       daemonPid_ = daemon_->pid();
       EXPECT_EQ(daemon_->stop(), 0);
+      daemon_.reset();
     }
     if (!dir_.empty()) {
       EXPECT_THAT(leftovers(), ::testing::IsEmpty());
@@ -431,6 +432,27 @@ TEST_F(UvmTest, PauseStopsTheGuestAndResumeLosesNothing) {
   for (int i = 0; i < 4000; ++i) want += "line-" + std::to_string(i) + "\n";
   EXPECT_EQ(out.size(), want.size());
   EXPECT_TRUE(out == want) << "the output was garbled across pause/resume";
+}
+
+// A fake HCS killed with SIGKILL takes its VMs with it: QEMU and diod die
+// with it (PDEATHSIG), the vsock device removes the VM's sockets and files
+// on its way out.
+TEST_F(UvmTest, KilledDaemonLeavesNoVmBehind) {
+  if (!qemu()) GTEST_SKIP() << "sim backend: its VM cgroups are removed by the daemon, which SIGKILL stops";
+  auto& vm = boot("vm-orphan");
+  std::string share = dir_ + "/orphan-share";
+  fs::create_directories(share);
+  ASSERT_THAT(run(vm.addPlan9(share, /*readOnly=*/true)), IsOk());  // a diod serves the mount
+  ASSERT_GT(guestPid("vm-orphan"), 0);
+  daemonPid_ = daemon_->pid();
+  ASSERT_EQ(::kill(daemonPid_, SIGKILL), 0);
+  (void)daemon_->stop();  // reaps it
+  daemon_.reset();
+  for (auto& v : vms_) (void)run(v->close());  // the host side lets go of its own listeners
+  vms_.clear();
+  hcs_.reset();
+  EXPECT_TRUE(runtime::waitForBlocking(rt_->loop(), [&] { return leftovers().empty(); }, std::chrono::seconds(15)));
+  EXPECT_THAT(leftovers(), ::testing::IsEmpty());
 }
 
 TEST_F(UvmTest, BadOptionsAreRefusedBeforeAnythingIsCreated) {

@@ -274,7 +274,11 @@ Task<Status> QemuVmBackend::start(const std::string& id, const schema::VirtualMa
     cleanup(id, *vm);
     return st.withContext("Start", id);
   };
-  std::vector<std::string> devArgs = {options_.vsockDevicePath, "--socket", dir + "/vhost.sock", "--uds", m.hybridSocket};
+  // The device outlives a SIGKILLed fake HCS long enough to remove the VM's
+  // files (QEMU, diod and the device die with the daemon).
+  std::vector<std::string> devArgs = {options_.vsockDevicePath, "--socket", dir + "/vhost.sock", "--uds",
+                                      m.hybridSocket, "--vm-dir", dir, "--remove-on-exit", m.hybridSocket,
+                                      "--remove-on-exit", m.hybridSocket + "_564"};
   if (log::level() == LogLevel::kDebug) devArgs.push_back("-debug");
   if (log::level() >= LogLevel::kWarn) devArgs.push_back("-quiet");  // as quiet as the daemon
   auto dev = rt_.processes().spawn(

@@ -2,18 +2,21 @@
 // bridging the guest's AF_VSOCK to hybrid vsock unix sockets (see device.h).
 //
 //   vhost-user-vsock --socket /run/vm/vhost.sock --uds /run/vm/vsock.sock
-//                    [--guest-cid 3] [-debug | -quiet]
+//                    [--guest-cid 3] [--vm-dir DIR] [--remove-on-exit PATH]... [-debug | -quiet]
 //
 // Listens on --socket for QEMU (`-chardev socket,id=c,path=<socket>
 // -device vhost-user-vsock-pci,chardev=c`), serves one VM and exits when
 // QEMU hangs up: 0 after a clean hang-up, 1 when the protocol broke.
-// It also exits when its parent dies (PR_SET_PDEATHSIG), so it never
-// outlives whoever runs the VM.
+// It also exits when its parent dies (PR_SET_PDEATHSIG, SIGTERM), so it
+// never outlives whoever runs the VM, and on its way out removes the VM's
+// files (a fake HCS killed with SIGKILL cannot): --vm-dir DIR (and DIR's
+// parent if that is left empty) and each --remove-on-exit PATH.
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 
 #include "sim/vsock/server.h"
 #include "src/common/flags.h"
@@ -32,6 +35,10 @@ int main(int argc, char** argv) {
   flags.integer("guest-cid", &cid, "the guest's CID (default 3)");
   flags.boolean("debug", &debug, "log every vhost-user message and connection event");
   flags.boolean("quiet", &quiet, "log warnings and errors only");
+  std::vector<std::string> removeOnExit;
+  std::string vmDir;
+  flags.strings("remove-on-exit", &removeOnExit, "a path removed when this process ends (repeatable)");
+  flags.string("vm-dir", &vmDir, "the VM's directory: removed when this process ends, and its parent if empty");
   auto rest = flags.parse(argc, argv);
   if (!rest.ok() || !rest->empty() || socketPath.empty() || uds.empty() || cid < 3 || cid > 0xfffffffell) {
     std::fprintf(stderr, "%s\nusage: vhost-user-vsock --socket PATH --uds PATH [--guest-cid N] [-debug]\n%s",
@@ -41,9 +48,20 @@ int main(int argc, char** argv) {
   }
   if (debug) log::setLevel(LogLevel::kDebug);
   if (quiet) log::setLevel(LogLevel::kWarn);
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() == 1) return 1;  // the parent is already gone
-  runtime::TerminationSignals signals;
+  runtime::TerminationSignals signals;  // SIGTERM from here on arrives as an event
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  auto cleanup = [&] {
+    std::error_code ec;
+    for (const auto& p : removeOnExit) std::filesystem::remove_all(p, ec);
+    if (!vmDir.empty()) {
+      std::filesystem::remove_all(vmDir, ec);
+      ::rmdir(std::filesystem::path(vmDir).parent_path().c_str());  // fails unless empty
+    }
+  };
+  if (getppid() == 1) {  // the parent is already gone
+    cleanup();
+    return 1;
+  }
   auto rt = runtime::RealRuntime::create("vhost-user-vsock");
   if (!rt.ok()) {
     std::fprintf(stderr, "vhost-user-vsock: %s\n", rt.status().toString().c_str());
@@ -54,6 +72,7 @@ int main(int argc, char** argv) {
       vsock::ServerOptions{.socketPath = socketPath, .device = {.guestCid = static_cast<uint64_t>(cid), .uds = uds}});
   if (!server.ok()) {
     std::fprintf(stderr, "vhost-user-vsock: %s\n", server.status().toString().c_str());
+    cleanup();
     return 1;
   }
   HLOG(Info, "vsock.started").kv("socket", socketPath).kv("uds", uds).kv("guest_cid", cid);
@@ -74,6 +93,7 @@ int main(int argc, char** argv) {
   signals.cancel();
   server->reset();
   runtime::drain((*rt)->loop());
+  cleanup();
   if (!result.ok()) {
     std::fprintf(stderr, "vhost-user-vsock: %s\n", result.message().c_str());
     return 1;
