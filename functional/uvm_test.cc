@@ -416,7 +416,8 @@ TEST_F(UvmTest, PauseStopsTheGuestAndResumeLosesNothing) {
   }(*(*p)->stdoutStream(), out, eof));
   for (int round = 0; round < 3 && !eof; ++round) {
     ASSERT_TRUE(runtime::waitForBlocking(rt_->loop(), [&] { return out.size() > (round + 1) * 2000u || eof; },
-                                         std::chrono::seconds(60)));
+                                         std::chrono::seconds(60)))
+        << "round " << round << ": the output stopped at " << out.size() << " bytes";
     if (eof) break;
     ASSERT_THAT(run(vm.system().pause()), IsOk());
     // Let what was already on its way arrive, then it must stand still.

@@ -39,6 +39,10 @@ struct AgentOptions {
   std::string pmemRoot;
   std::string cgroupRoot = "/sys/fs/cgroup";
   std::string sysRoot = "/sys";  // where the VM's kernel shows devices (devices.h)
+  // modulesLoading: a file that exists while the VM's init still loads the
+  // drivers storage and network requests need (gcs/init); they wait for it
+  // to go (up to 20 s). Absent (simulation): nothing to wait for.
+  std::string modulesLoading = "/run/gcs-modules.loading";
   // Containers get cgroup <cgroupParent>/gcs/<id> ("" in a VM; the VM's own
   // cgroup in simulation, so its limits cover them).
   std::string cgroupParent;

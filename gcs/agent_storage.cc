@@ -211,6 +211,9 @@ Task<Result> modifyNetwork(StateP s, ModifyRequest r) {
 }
 
 Task<Result> modifySettingsAsync(StateP s, std::string payload) {
+  for (int i = 0; i < 2000 && !s->options.modulesLoading.empty() && fs::exists(s->options.modulesLoading); ++i) {
+    co_await runtime::sleep(s->rt.loop(), std::chrono::milliseconds(10));  // drivers for what is asked
+  }
   auto req = decodeAs<ModifySettingsRequest>(payload);
   if (req.ok() && req->request.resourceType == resource::kNetwork) co_return co_await modifyNetwork(s, req->request);
   if (req.ok() && req->request.resourceType == resource::kMappedVirtualDisk && req->request.requestType == "Add" &&

@@ -62,6 +62,11 @@ void initMounts() {
   };
   for (auto& m : mounts) {
     mkdir(m.dst, 0755);
+    // Already mounted (by the image's /init): a second tmpfs on /run would
+    // hide what init put there.
+    struct stat self {}, parent {};
+    std::string up = std::filesystem::path(m.dst).parent_path().string();
+    if (stat(m.dst, &self) == 0 && stat(up.c_str(), &parent) == 0 && self.st_dev != parent.st_dev) continue;
     if (mount(m.src, m.dst, m.type, m.flags, m.data) < 0 && errno != EBUSY) {
       HLOG(Warn, "gcs.init.mount_failed").kv("target", m.dst).kv("error", std::strerror(errno));
     }
@@ -242,6 +247,11 @@ int main(int argc, char** argv) {
     // HCS shuts a QEMU utility VM down with the ACPI power button.
     runtime::spawn([](runtime::EpollEventLoop& loop, gcs::Agent& a) -> runtime::Task<void> {
       int fd = openPowerButton();
+      // Not there yet: its driver may still be loading (gcs/init).
+      for (int i = 0; fd < 0 && i < 2000 && std::filesystem::exists("/run/gcs-modules.loading"); ++i) {
+        co_await runtime::sleep(loop, std::chrono::milliseconds(10));
+        fd = openPowerButton();
+      }
       if (fd < 0) co_return;
       runtime::UniqueFd owned(fd);
       auto watch = loop.watchFd(fd);

@@ -3,12 +3,15 @@
 //   /init [-e PORT] CMD [ARGS...]       (the kernel passes what follows "--")
 //
 // Mounts /proc, /sys, /dev (devtmpfs), /run and /tmp; loads the kernel
-// modules the image lists in /lib/modules/<release>/load-order (written by
-// tools/guest_image/mkinitrd, dependencies first) so virtio, vsock, SCSI,
-// pmem, 9p and the Hyper-V drivers are there before anything dials the
-// host (the Hyper-V drivers only under Hyper-V); with -e, reads 512 bytes of entropy from host vsock port PORT
-// (hcsshim's init does the same with `-e 1`) and credits them to the kernel's
-// pool; then becomes CMD (in hcsshim's LCOW: vsockexec, which becomes gcs).
+// modules the image lists in /lib/modules/<release>/load-order.boot
+// (written by tools/guest_image/mkinitrd, dependencies first: PCI and
+// vsock, so the host can be reached; the power button), then starts a
+// child that loads load-order (SCSI, pmem, 9p, overlay, ext4, NICs) while
+// the agent starts, with /run/gcs-modules.loading present until it is done
+// (the Hyper-V drivers only under Hyper-V); with -e, reads 512 bytes of
+// entropy from host vsock port PORT (hcsshim's init does the same with
+// `-e 1`) and credits them to the kernel's pool; then becomes CMD (in
+// hcsshim's LCOW: vsockexec, which becomes gcs).
 // Progress and failures go to the kernel log (/dev/kmsg), one line each.
 #include <fcntl.h>
 #include <linux/random.h>
@@ -85,14 +88,12 @@ bool onHyperV() {
   return std::strcmp(sig, "Microsoft Hv") == 0;
 }
 
-void loadModules() {
+// loadModules loads the modules listed in <dir>/<file> in order.
+void loadModules(const std::string& dir, const char* file) {
   bool hyperv = onHyperV();
-  utsname u{};
-  uname(&u);
-  std::string dir = std::string("/lib/modules/") + u.release;
-  FILE* list = std::fopen((dir + "/load-order").c_str(), "re");
+  FILE* list = std::fopen((dir + "/" + file).c_str(), "re");
   if (!list) {
-    logf("no %s/load-order: loading no modules", dir.c_str());
+    logf("no %s/%s: loading no modules", dir.c_str(), file);
     return;
   }
   char rel[512];
@@ -113,7 +114,33 @@ void loadModules() {
     if (fd >= 0) close(fd);
   }
   std::fclose(list);
-  logf("loaded %d modules (hyper-v: %s)", loaded, hyperv ? "yes" : "no");
+  logf("loaded %d modules from %s (hyper-v: %s)", loaded, file, hyperv ? "yes" : "no");
+}
+
+// kModulesLoading exists while the second list loads (gcs waits for it to
+// go before it mounts or plugs anything).
+constexpr const char* kModulesLoading = "/run/gcs-modules.loading";
+
+// loadAllModules: the boot list now; the rest in a child process, so the
+// agent starts meanwhile.
+void loadAllModules() {
+  utsname u{};
+  uname(&u);
+  std::string dir = std::string("/lib/modules/") + u.release;
+  loadModules(dir, "load-order.boot");
+  if (access((dir + "/load-order").c_str(), R_OK) != 0) return;
+  int marker = open(kModulesLoading, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (marker >= 0) close(marker);
+  pid_t child = fork();
+  if (child == 0) {
+    loadModules(dir, "load-order");
+    unlink(kModulesLoading);
+    _exit(0);
+  }
+  if (child < 0) {  // no child: load them here
+    loadModules(dir, "load-order");
+    unlink(kModulesLoading);
+  }
 }
 
 int dialHost(unsigned port) {
@@ -179,7 +206,7 @@ int main(int argc, char** argv) {
   }
   if (i < argc && std::strcmp(argv[i], "--") == 0) ++i;
   setenv("PATH", "/bin:/sbin:/usr/bin:/usr/sbin", 1);
-  loadModules();
+  loadAllModules();
   if (entropyPort >= 0) seedEntropy(static_cast<unsigned>(entropyPort));
   if (i >= argc) {
     logf("no command to run: usage: init [-e PORT] CMD [ARGS...]");

@@ -91,7 +91,7 @@ std::string qemuKernelCommandLine(const std::string& hcsCmdline) {
   // Before "--" are kernel options; after it, init's arguments (untouched).
   size_t dashes = hcsCmdline.find(" -- ");
   std::string kernel = hcsCmdline.substr(0, dashes), rest = dashes == std::string::npos ? "" : hcsCmdline.substr(dashes);
-  std::string out;
+  std::string out = kQemuKernelOptions;
   size_t start = 0;
   while (start <= kernel.size()) {
     size_t end = kernel.find(' ', start);

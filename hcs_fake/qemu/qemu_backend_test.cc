@@ -49,7 +49,7 @@ TEST(QemuCommandLineTest, DocumentBecomesQemuArguments) {
   EXPECT_THAT(all, HasSubstr("memory-backend-memfd,id=mem0,size=768M,share=on"));  // vhost-user maps guest RAM
   EXPECT_THAT(all, HasSubstr("-kernel\n/boot/vmlinux\n"));
   EXPECT_THAT(all, HasSubstr("-initrd\n/boot/initrd.img\n"));
-  EXPECT_THAT(all, HasSubstr("-append\npanic=-1 quiet nr_cpus=2 -- -e 1 /bin/gcs\n"));
+  EXPECT_THAT(all, HasSubstr("-append\n" + std::string(kQemuKernelOptions) + " panic=-1 quiet nr_cpus=2 -- -e 1 /bin/gcs\n"));
   EXPECT_THAT(all, HasSubstr("socket,id=vsock0,path=/tmp/q/abc/vhost.sock"));
   EXPECT_THAT(all, HasSubstr("vhost-user-vsock-pci,chardev=vsock0"));
   EXPECT_THAT(all, HasSubstr("unix:/tmp/q/abc/qmp.sock,server=on,wait=off"));
@@ -98,8 +98,8 @@ TEST(QemuCommandLineTest, RefusesWhatItCannotHonourNamingTheField) {
 
 TEST(QemuCommandLineTest, KernelCommandLineLosesOnlyHyperVOptions) {
   EXPECT_EQ(qemuKernelCommandLine("initcall_blacklist=virtio_vsock_init panic=-1 pci=off  nr_cpus=1 -- -e 1 /bin/x pci=off"),
-            "panic=-1 nr_cpus=1 -- -e 1 /bin/x pci=off");
-  EXPECT_EQ(qemuKernelCommandLine("console=ttyS0"), "console=ttyS0");
+            std::string(kQemuKernelOptions) + " panic=-1 nr_cpus=1 -- -e 1 /bin/x pci=off");
+  EXPECT_EQ(qemuKernelCommandLine("console=ttyS0"), std::string(kQemuKernelOptions) + " console=ttyS0");
 }
 
 std::string attach(uint8_t type, const std::string& uname, const std::string& aname) {

@@ -207,6 +207,15 @@ void VhostUserVsockServer::onQueueChange(int q) {
   if (v.running) loop_.post([this, alive = alive_, q] {
     if (!*alive) return;
     q == 1 ? processTx() : deliverRx();  // what the guest queued before the ring was ours
+    // One interrupt for whatever was used across the switch: a notification
+    // sent to a call fd QEMU has just replaced can be lost, and a guest
+    // waiting for credit or tx buffers would wait forever. A spare one costs
+    // the guest a look at its used ring.
+    Vring& now = backend_.vring(q);
+    if (now.running && now.call) {
+      uint64_t one = 1;
+      (void)!write(now.call.get(), &one, sizeof one);
+    }
   });
 }
 

@@ -5,17 +5,19 @@
 //   mkinitrd --out initrd.img
 //            [--file /bin/gcs=path/to/gcs]...      mode 0755 if the source is executable, else 0644
 //            [--dir /proc]... [--symlink /bin/sh=busybox]... [--chardev /dev/console=5:1]...
-//            [--modules-dir DIR --modules-dest /lib/modules/VER --module NAME...]
+//            [--modules-dir DIR --modules-dest /lib/modules/VER --module NAME... [--boot-module NAME...]]
 //
 // --module adds that kernel module and every module it depends on (read
-// from their .modinfo, see modules.h) under --modules-dest, plus
-// <modules-dest>/load-order: one relative path per line, dependencies first
-// (what the guest's init loads, in that order) and a modules.dep for
-// busybox modprobe.
+// from their .modinfo, see modules.h) under --modules-dest, plus a
+// modules.dep for busybox modprobe and the lists the guest's init loads,
+// one relative path per line, dependencies first: load-order.boot (the
+// --boot-module closures: what must be there before anything reaches the
+// host) and load-order (the rest, loaded while the agent starts).
 #include <sys/stat.h>
 
 #include <cstdio>
 #include <fstream>
+#include <set>
 
 #include "src/common/flags.h"
 #include "tools/guest_image/cpio.h"
@@ -37,7 +39,8 @@ StatusOr<std::pair<std::string, std::string>> splitPair(const std::string& flag,
 
 Status build(const std::string& out, const std::vector<std::string>& files, const std::vector<std::string>& dirs,
              const std::vector<std::string>& symlinks, const std::vector<std::string>& chardevs,
-             const std::string& modulesDir, const std::string& modulesDest, const std::vector<std::string>& modules) {
+             const std::string& modulesDir, const std::string& modulesDest, const std::vector<std::string>& modules,
+             const std::vector<std::string>& bootModules) {
   CpioArchive a;
   for (const auto& d : dirs) HCS_RETURN_IF_ERROR(a.add(d, CpioEntry{.kind = CpioEntry::Kind::kDir, .mode = 0755}));
   for (const auto& f : files) {
@@ -72,13 +75,21 @@ Status build(const std::string& out, const std::vector<std::string>& files, cons
     }
     auto closure = moduleClosure(modulesDir, modules);
     if (!closure.ok()) return closure.status();
+    auto bootClosure = moduleClosure(modulesDir, bootModules);
+    if (!bootClosure.ok()) return bootClosure.status();
+    std::set<std::string> boot;
+    std::string bootOrder;
+    for (const auto& m : *bootClosure) {
+      boot.insert(m.name);
+      bootOrder += m.relPath + "\n";
+    }
     std::string order, dep;
     for (const auto& m : *closure) {
       auto data = readWhole(modulesDir + "/" + m.relPath);
       if (!data.ok()) return data.status();
       HCS_RETURN_IF_ERROR(
           a.add(modulesDest + "/" + m.relPath, CpioEntry{.kind = CpioEntry::Kind::kFile, .mode = 0644, .data = *data}));
-      order += m.relPath + "\n";
+      if (!boot.count(m.name)) order += m.relPath + "\n";
     }
     // modules.dep: "path: deps..." with the dependencies' paths, for busybox modprobe.
     for (const auto& m : *closure) {
@@ -92,6 +103,12 @@ Status build(const std::string& out, const std::vector<std::string>& files, cons
       }
       dep += "\n";
     }
+    for (const auto& name : boot) {
+      bool listed = false;
+      for (const auto& m : *closure) listed |= m.name == name;
+      if (!listed) return InvalidArgumentError("--boot-module " + name + " is not among the --module closures");
+    }
+    HCS_RETURN_IF_ERROR(a.add(modulesDest + "/load-order.boot", CpioEntry{.data = bootOrder}));
     HCS_RETURN_IF_ERROR(a.add(modulesDest + "/load-order", CpioEntry{.data = order}));
     HCS_RETURN_IF_ERROR(a.add(modulesDest + "/modules.dep", CpioEntry{.data = dep}));
   }
@@ -116,7 +133,7 @@ Status build(const std::string& out, const std::vector<std::string>& files, cons
 
 int main(int argc, char** argv) {
   std::string out, modulesDir, modulesDest;
-  std::vector<std::string> files, dirs, symlinks, chardevs, modules;
+  std::vector<std::string> files, dirs, symlinks, chardevs, modules, bootModules;
   FlagSet flags("mkinitrd");
   flags.string("out", &out, "the initrd to write");
   flags.strings("file", &files, "DEST=SRC: a file (repeatable)");
@@ -126,6 +143,7 @@ int main(int argc, char** argv) {
   flags.string("modules-dir", &modulesDir, "a kernel's lib/modules/VERSION tree");
   flags.string("modules-dest", &modulesDest, "where modules go in the image (/lib/modules/VERSION)");
   flags.strings("module", &modules, "a kernel module to include with its dependencies (repeatable)");
+  flags.strings("boot-module", &bootModules, "a --module init loads before anything else (repeatable)");
   auto rest = flags.parse(argc, argv);
   if (!rest.ok() || !rest->empty() || out.empty()) {
     std::fprintf(stderr, "%s\nusage: mkinitrd --out FILE [flags]\n%s",
@@ -133,7 +151,7 @@ int main(int argc, char** argv) {
                  flags.usage().c_str());
     return 2;
   }
-  Status st = build(out, files, dirs, symlinks, chardevs, modulesDir, modulesDest, modules);
+  Status st = build(out, files, dirs, symlinks, chardevs, modulesDir, modulesDest, modules, bootModules);
   if (!st.ok()) {
     std::fprintf(stderr, "mkinitrd: %s\n", st.message().c_str());
     return 1;
