@@ -116,8 +116,9 @@ struct Throughput {
   std::string error;
 };
 
-// streams: one VM, our vsock device and a virtio-serial port; the guest dd's
-// `mb` MiB of zeros into each; the host counts them.
+// streams: one VM, our vsock device and a virtio-serial port; once init's
+// drivers are loaded, the guest dd's `mb` MiB of zeros into each, one after
+// the other; the host counts them (first to last byte).
 Throughput streams(runtime::RealRuntime& rt, const std::string& dir, const std::string& boot, int mb) {
   Throughput t;
   std::string uds = dir + "/vm.sock", vhost = dir + "/vhost.sock", serial = dir + "/serial.sock";
@@ -157,7 +158,8 @@ Throughput streams(runtime::RealRuntime& rt, const std::string& dir, const std::
   }(rt.loop(), ssl, ser, count));
   std::string n = std::to_string(mb * 16);  // 64 KiB blocks
   // The serial port's device node by its name (no udev in the guest).
-  std::string script = "/bin/vsockexec -o 5001 /bin/busybox dd if=/dev/zero bs=65536 count=" + n +
+  std::string script = "while [ -e /run/gcs-modules.loading ]; do /bin/busybox sleep 0.1; done; "
+                       "/bin/vsockexec -o 5001 /bin/busybox dd if=/dev/zero bs=65536 count=" + n +
                        " 2>/dev/null; for p in /sys/class/virtio-ports/*; do "
                        "[ $(/bin/busybox cat $p/name) = bench ] && d=/dev/$(/bin/busybox basename $p); done; "
                        "/bin/busybox dd if=/dev/zero of=$d bs=65536 count=" + n +
