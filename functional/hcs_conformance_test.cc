@@ -257,14 +257,20 @@ class HcsConformanceTest : public ::testing::TestWithParam<std::string> {
     return path;
   }
 
+  // vmDoc: a utility VM. Under HCS_BACKEND=qemu the daemon boots it: the
+  // guest image with the agent as init (no host listens; it powers off when
+  // HCS shuts the VM down); otherwise the boot files are only checked.
   std::string vmDoc() {
+    bool qemu = GetParam() == "daemon" && HcsFakeDaemon::backend() == "qemu";
+    std::string boot = HcsFakeDaemon::runfile("tools/guest_image/LinuxBootFiles/");
     Json doc = {{"Owner", "conformance"},
                 {"SchemaVersion", {{"Major", 2}, {"Minor", 1}}},
                 {"VirtualMachine",
                  {{"StopOnReset", true},
-                  {"Chipset", {{"LinuxKernelDirect", {{"KernelFilePath", writeFile("vmlinux")},
-                                                      {"InitRdPath", writeFile("initrd.img")},
-                                                      {"KernelCmdLine", "panic=-1 quiet"}}}}},
+                  {"Chipset", {{"LinuxKernelDirect", {{"KernelFilePath", qemu ? boot + "vmlinux" : writeFile("vmlinux")},
+                                                      {"InitRdPath", qemu ? boot + "initrd.img" : writeFile("initrd.img")},
+                                                      {"KernelCmdLine", qemu ? "panic=-1 quiet -- /bin/gcs --init"
+                                                                             : "panic=-1 quiet"}}}}},
                   {"ComputeTopology", {{"Memory", {{"SizeInMB", 1024}}}, {"Processor", {{"Count", 2}}}}},
                   {"Devices",
                    {{"Scsi", {{"df6d0690-79e5-55b6-a5ec-c1e2f77f580a", {{"Attachments", Json::object()}}}}},

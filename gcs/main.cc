@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "gcs/agent.h"
+#include "gcs/init/boot.h"
 #include "src/bridge/protocol.h"
 #include "gcs/runc_runtime.h"
 #include "src/common/flags.h"
@@ -46,31 +47,12 @@ namespace {
 
 using namespace hcsshim;
 
-// As PID 1 of a VM: the filesystems everything else expects.
+// As PID 1 of a VM: the filesystems everything else expects (those the
+// image's /init did not mount already).
 void initMounts() {
-  struct M {
-    const char *src, *dst, *type;
-    unsigned long flags;
-    const char* data;
-  } mounts[] = {
-      {"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
-      {"sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
-      {"devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755"},
-      {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"},
-      {"tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, nullptr},
-      {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
-  };
-  for (auto& m : mounts) {
-    mkdir(m.dst, 0755);
-    // Already mounted (by the image's /init): a second tmpfs on /run would
-    // hide what init put there.
-    struct stat self {}, parent {};
-    std::string up = std::filesystem::path(m.dst).parent_path().string();
-    if (stat(m.dst, &self) == 0 && stat(up.c_str(), &parent) == 0 && self.st_dev != parent.st_dev) continue;
-    if (mount(m.src, m.dst, m.type, m.flags, m.data) < 0 && errno != EBUSY) {
-      HLOG(Warn, "gcs.init.mount_failed").kv("target", m.dst).kv("error", std::strerror(errno));
-    }
-  }
+  guest_boot::mountBoot([](const char* target, int err) {
+    HLOG(Warn, "gcs.init.mount_failed").kv("target", target).kv("error", std::strerror(err));
+  });
   mkdir("/dev/pts", 0755);
   mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
 }

@@ -27,6 +27,8 @@
 
 #include <cpuid.h>
 
+#include "gcs/init/boot.h"
+
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -35,6 +37,8 @@
 #include <string>
 
 namespace {
+
+using namespace hcsshim;
 
 int kmsg = -1;
 
@@ -55,23 +59,7 @@ void logf(const char* fmt, ...) {
 }
 
 void mountAll() {
-  struct M {
-    const char *src, *dst, *type;
-    unsigned long flags;
-    const char* data;
-  } mounts[] = {
-      {"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
-      {"sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
-      {"devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755"},
-      {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"},
-      {"tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, nullptr},
-  };
-  for (auto& m : mounts) {
-    mkdir(m.dst, 0755);
-    if (mount(m.src, m.dst, m.type, m.flags, m.data) < 0 && errno != EBUSY) {
-      logf("mount %s: %s", m.dst, std::strerror(errno));
-    }
-  }
+  guest_boot::mountBoot([](const char* target, int err) { logf("mount %s: %s", target, std::strerror(err)); });
 }
 
 // onHyperV: the hypervisor's CPUID signature (leaf 0x40000000) says
@@ -143,28 +131,8 @@ void loadAllModules() {
   }
 }
 
-int dialHost(unsigned port) {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    sockaddr_vm a{};
-    a.svm_family = AF_VSOCK;
-    a.svm_cid = VMADDR_CID_HOST;
-    a.svm_port = port;
-    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd;
-    int err = errno;
-    close(fd);
-    if (err != ETIMEDOUT && err != ECONNRESET && err != ECONNREFUSED) {
-      errno = err;
-      return -1;
-    }
-    usleep(100 * 1000);
-  }
-  return -1;
-}
-
 void seedEntropy(unsigned port) {
-  int fd = dialHost(port);
+  int fd = guest_boot::dialHost(port);
   if (fd < 0) {
     logf("entropy: vsock port %u: %s", port, std::strerror(errno));
     return;

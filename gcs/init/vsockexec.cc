@@ -15,22 +15,9 @@
 #include <cstdlib>
 #include <cstring>
 
-namespace {
+#include "gcs/init/boot.h"
 
-int dialHost(unsigned port) {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    sockaddr_vm a{};
-    a.svm_family = AF_VSOCK;
-    a.svm_cid = VMADDR_CID_HOST;
-    a.svm_port = port;
-    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd;
-    close(fd);
-    usleep(100 * 1000);
-  }
-  return -1;
-}
+namespace {
 
 bool parsePort(const char* s, long* out) {
   char* end = nullptr;
@@ -58,8 +45,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: vsockexec [-o PORT] [-e PORT] CMD [ARGS...]\n");
     return 2;
   }
-  int outFd = out >= 0 ? dialHost(static_cast<unsigned>(out)) : -1;
-  int errFd = err >= 0 ? (err == out ? outFd : dialHost(static_cast<unsigned>(err))) : -1;
+  int outFd = out >= 0 ? hcsshim::guest_boot::dialHost(static_cast<unsigned>(out), 50, 0) : -1;
+  int errFd = err >= 0 ? (err == out ? outFd : hcsshim::guest_boot::dialHost(static_cast<unsigned>(err), 50, 0)) : -1;
   if (out >= 0 && outFd < 0) std::fprintf(stderr, "vsockexec: stdout to vsock port %ld: %s\n", out, std::strerror(errno));
   if (err >= 0 && errFd < 0) std::fprintf(stderr, "vsockexec: stderr to vsock port %ld: %s\n", err, std::strerror(errno));
   if (outFd >= 0) dup2(outFd, STDOUT_FILENO);
