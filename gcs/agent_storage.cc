@@ -226,6 +226,15 @@ Task<Result> modifySettingsAsync(StateP s, std::string payload) {
       co_await runtime::sleep(s->rt.loop(), std::chrono::milliseconds(10));
     }
   }
+  if (req.ok() && req->request.resourceType == resource::kVPMemDevice && req->request.requestType == "Add" &&
+      s->options.pmemRoot.empty()) {
+    // A hot-added virtio-pmem device: /dev/pmem<n> appears in a moment.
+    auto d = decodeAs<VPMemDevice>(jsonText(req->request.settings), "Request.Settings");
+    for (int i = 0; d.ok() && d->deviceNumber < 128 && i < 500; ++i) {
+      if (fs::exists("/dev/pmem" + std::to_string(d->deviceNumber))) break;
+      co_await runtime::sleep(s->rt.loop(), std::chrono::milliseconds(10));
+    }
+  }
   co_return modifySettings(*s, payload);
 }
 

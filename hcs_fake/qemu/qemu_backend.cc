@@ -31,6 +31,7 @@ struct QemuVmBackend::Vm {
   runtime::WaitList exitedChanged;
   std::map<std::pair<int, int>, std::string> disks;  // (controller, lun) -> path
   std::map<int, std::unique_ptr<Plan9Server>> plan9;  // vsock port -> its server
+  std::map<uint32_t, std::string> pmem;  // device number -> image (plugged for good: virtio-pmem does not unplug)
 };
 
 namespace {
@@ -125,8 +126,10 @@ StatusOr<std::vector<std::string>> qemuCommandLine(const QemuMachine& m, const s
     return invalid(m.id, "VirtualMachine.ComputeTopology.Processor.Count", std::to_string(cpus) + " is outside 1..64");
   }
   std::string mem = std::to_string(memoryMB) + "M";
+  // Memory slots for hot-added VPMem (vhost-user maps at most 8 regions: RAM + 7).
+  std::string memSpec = mem + ",slots=7,maxmem=" + std::to_string(memoryMB + 64 * 1024) + "M";
   std::vector<std::string> a = {
-      qemuPath, "-name", m.id, "-machine", "pc,accel=" + m.accel + ",memory-backend=mem0", "-m", mem, "-smp",
+      qemuPath, "-name", m.id, "-machine", "pc,accel=" + m.accel + ",memory-backend=mem0", "-m", memSpec, "-smp",
       std::to_string(cpus), "-object", "memory-backend-memfd,id=mem0,size=" + mem + ",share=on", "-kernel",
       *k.kernelFilePath, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-serial",
       "file:" + m.dir + "/serial.log", "-chardev", "socket,id=vsock0,path=" + m.dir + "/vhost.sock", "-device",
@@ -459,11 +462,69 @@ Task<Status> QemuVmBackend::modify(const std::string& id, const schema::ModifySe
     co_return co_await scsi(id, *vm, c, std::stoi(parts[5]), req);
   }
   if (path == "VirtualMachine/Devices/Plan9/Shares") co_return plan9(id, *vm, req);
+  if (parts.size() == 5 && parts[2] == "VirtualPMem" && parts[3] == "Devices") {
+    co_return co_await vpmem(id, *vm, static_cast<uint32_t>(std::stoul(parts[4])), req);
+  }
   if (parts.size() >= 3 && (parts[2] == "VirtualPMem" || parts[2] == "NetworkAdapters")) {
     co_return Status::fromHResult(hr::kNotImpl, "Modify", id,
                                   path + ": the qemu backend does not provide this device yet");
   }
   co_return OkStatus();  // memory/processor updates, opaque devices
+}
+
+// vpmem: a read-only image as a virtio-pmem device (memory-backend-file).
+// Its size must be a multiple of 2 MiB (a VHD's 512-byte footer aside): the
+// device is a memory region. virtio-pmem cannot be unplugged: a Remove
+// leaves the device in place (the guest has unmounted it) and the same image
+// can be added again at that number; another image there is refused.
+Task<Status> QemuVmBackend::vpmem(const std::string& id, Vm& vm, uint32_t n, const schema::ModifySettingRequest& r) {
+  auto it = vm.pmem.find(n);
+  if (r.requestType.value_or("") == "Remove") {
+    if (it == vm.pmem.end()) co_return Status::fromHResult(hr::kElementNotFound, "Modify", id, "no VPMem device " + std::to_string(n));
+    HLOG(Info, "hcs_fake.qemu.vpmem_kept").kv("id", id).kv("device", n).kv("reason", "virtio-pmem devices cannot be unplugged");
+    co_return OkStatus();
+  }
+  std::string path = r.settings.value("HostPath", std::string());
+  if (it != vm.pmem.end()) {
+    if (it->second == path) co_return OkStatus();
+    co_return Status::fromHResult(hr::kFail, "Modify", id,
+                                  "VPMem device " + std::to_string(n) + " still holds " + it->second +
+                                      " (virtio-pmem devices cannot be unplugged)");
+  }
+  std::error_code ec;
+  uint64_t size = fs::file_size(path, ec);
+  if (ec) co_return Status::fromHResult(hr::kFileNotFound, "Modify", id, "Settings.HostPath: " + path + ": " + ec.message());
+  if (endsWithVhd(path) && size >= 512) size -= 512;
+  constexpr uint64_t kAlign = 2 << 20;
+  if (size == 0 || size % kAlign) {
+    co_return Status::fromHResult(hr::kInvalidArg, "Modify", id,
+                                  "Settings.HostPath: " + path + " is " + std::to_string(size) +
+                                      " bytes; a virtio-pmem image must be a multiple of 2 MiB (qemu backend)");
+  }
+  std::string dev = "vp" + std::to_string(n), obj = "pm" + std::to_string(n);
+  Json o = Json::object();
+  o["qom-type"] = "memory-backend-file";
+  o["id"] = obj;
+  o["mem-path"] = path;
+  o["size"] = size;
+  o["share"] = true;
+  o["readonly"] = true;
+  auto qmp = vm.qmp;
+  auto added = co_await qmp->execute("object-add", o);
+  if (!added.ok()) co_return Status::fromHResult(hr::kFail, "Modify", id, added.status().message());
+  Json d = Json::object();
+  d["driver"] = "virtio-pmem-pci";
+  d["id"] = dev;
+  d["memdev"] = obj;
+  auto plugged = co_await qmp->execute("device_add", d);
+  if (!plugged.ok()) {
+    Json undo = Json::object();
+    undo["id"] = obj;
+    (void)co_await qmp->execute("object-del", undo);
+    co_return Status::fromHResult(hr::kFail, "Modify", id, plugged.status().message());
+  }
+  vm.pmem[n] = path;
+  co_return OkStatus();
 }
 
 // plan9: HCS serves a share on the VM's vsock port (Settings.Port, 564).

@@ -16,11 +16,15 @@
 //   Start / Shutdown / Terminate         spawn / system_powerdown (ACPI) / SIGKILL
 //   Pause / Resume                       QMP stop / cont, read back with query-status
 //   Plan9/Shares add/remove              9P on vsock port Settings.Port by diod (plan9.h)
+//   VirtualPMem/Devices/<n> add          a read-only memory-backend-file + virtio-pmem-pci
+//                                        (the guest's /dev/pmem<n>); virtio-pmem cannot be
+//                                        unplugged, so a Remove keeps the device
 // QEMU exiting without being asked is SystemExited: S_OK when the guest
 // powered off, HCS_E_UNEXPECTED_EXIT when it reset (a panic: panic=-1 and
 // -no-reboot) or QEMU died. QEMU and the device process die with the fake
 // HCS (PR_SET_PDEATHSIG); their files go when the VM does.
-// Not yet: VPMem, NICs (E_NOTIMPL naming the device).
+// Not yet: NICs (E_NOTIMPL naming the device), VPMem devices in the create
+// document (hot-added ones work).
 #pragma once
 
 #include <map>
@@ -95,6 +99,7 @@ class QemuVmBackend final : public VmBackend {
   runtime::Task<Status> scsi(const std::string& id, Vm& vm, int controller, int lun, const schema::ModifySettingRequest& r);
   runtime::Task<Status> setRunning(const std::string& id, bool running);
   Status plan9(const std::string& id, Vm& vm, const schema::ModifySettingRequest& r);
+  runtime::Task<Status> vpmem(const std::string& id, Vm& vm, uint32_t n, const schema::ModifySettingRequest& r);
   void cleanup(const std::string& id, Vm& vm);
   // vmDir: short whatever the id (unix socket paths have 107 bytes).
   std::string vmDir(const std::string& id) const;

@@ -43,7 +43,7 @@ TEST(QemuCommandLineTest, DocumentBecomesQemuArguments) {
   std::string all;
   for (const auto& a : *argv) all += a + "\n";
   EXPECT_EQ(argv->front(), "qemu-system-x86_64");
-  EXPECT_THAT(all, HasSubstr("-m\n768M\n"));
+  EXPECT_THAT(all, HasSubstr("-m\n768M,slots=7,maxmem=66304M\n"));  // slots for hot-added VPMem
   EXPECT_THAT(all, HasSubstr("-smp\n2\n"));
   EXPECT_THAT(all, HasSubstr("pc,accel=tcg,memory-backend=mem0"));
   EXPECT_THAT(all, HasSubstr("memory-backend-memfd,id=mem0,size=768M,share=on"));  // vhost-user maps guest RAM

@@ -53,27 +53,34 @@ StatusOr<std::unique_ptr<GuestMemory>> GuestMemory::map(const std::vector<Memory
                                   " exceeds its file's " + hex(static_cast<uint64_t>(st.st_size)) + " bytes");
     }
     void* p = mmap(nullptr, r.size + r.mmapOffset, PROT_READ | PROT_WRITE, MAP_SHARED, fds[i].get(), 0);
+    bool readOnly = false;
+    if (p == MAP_FAILED && errno == EACCES) {  // an O_RDONLY file: a read-only memory backend
+      p = mmap(nullptr, r.size + r.mmapOffset, PROT_READ, MAP_SHARED, fds[i].get(), 0);
+      readOnly = true;
+    }
     if (p == MAP_FAILED) {
       return InvalidArgumentError(name + ": mmap of " + hex(r.size + r.mmapOffset) + " bytes: " + std::strerror(errno));
     }
     auto* base = static_cast<uint8_t*>(p);
-    mem->regions_.push_back(Mapped{r, base, base + r.mmapOffset});
+    mem->regions_.push_back(Mapped{r, base, base + r.mmapOffset, readOnly});
   }
   return mem;
 }
 
-StatusOr<uint8_t*> GuestMemory::fromGuest(uint64_t gpa, uint64_t len) const {
+StatusOr<uint8_t*> GuestMemory::fromGuest(uint64_t gpa, uint64_t len, bool write) const {
   for (const auto& m : regions_) {
     if (gpa >= m.r.guestPhys && gpa - m.r.guestPhys <= m.r.size && len <= m.r.size - (gpa - m.r.guestPhys)) {
+      if (write && m.readOnly) return InvalidArgumentError("guest range " + hex(gpa) + "+" + hex(len) + " is read-only");
       return m.base + (gpa - m.r.guestPhys);
     }
   }
   return InvalidArgumentError("guest range " + hex(gpa) + "+" + hex(len) + " is not inside guest memory");
 }
 
-StatusOr<uint8_t*> GuestMemory::fromUser(uint64_t ua, uint64_t len) const {
+StatusOr<uint8_t*> GuestMemory::fromUser(uint64_t ua, uint64_t len, bool write) const {
   for (const auto& m : regions_) {
     if (ua >= m.r.userAddr && ua - m.r.userAddr <= m.r.size && len <= m.r.size - (ua - m.r.userAddr)) {
+      if (write && m.readOnly) return InvalidArgumentError("user range " + hex(ua) + "+" + hex(len) + " is read-only");
       return m.base + (ua - m.r.userAddr);
     }
   }

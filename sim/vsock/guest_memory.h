@@ -39,9 +39,11 @@ class GuestMemory {
                                                     std::vector<runtime::UniqueFd> fds);
 
   // fromGuest / fromUser: a pointer to `len` bytes at that address, or
-  // InvalidArgument naming the range.
-  StatusOr<uint8_t*> fromGuest(uint64_t gpa, uint64_t len) const;
-  StatusOr<uint8_t*> fromUser(uint64_t uaddr, uint64_t len) const;
+  // InvalidArgument naming the range (also when `write` is asked of a
+  // read-only region: a read-only file, e.g. a VPMem image, is mapped
+  // read-only).
+  StatusOr<uint8_t*> fromGuest(uint64_t gpa, uint64_t len, bool write = false) const;
+  StatusOr<uint8_t*> fromUser(uint64_t uaddr, uint64_t len, bool write = false) const;
   size_t regionCount() const { return regions_.size(); }
 
  private:
@@ -49,6 +51,7 @@ class GuestMemory {
     MemoryRegion r;
     uint8_t* mapping = nullptr;  // mmap of size + mmapOffset
     uint8_t* base = nullptr;     // mapping + mmapOffset: guest address r.guestPhys
+    bool readOnly = false;
   };
   std::vector<Mapped> regions_;
 };

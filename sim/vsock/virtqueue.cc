@@ -43,7 +43,7 @@ Status SplitQueue::setup(const GuestMemory& mem, uint16_t num, RingAddresses a, 
   if (a.desc % 16 || a.avail % 2 || a.used % 4) return fail(InvalidArgumentError("ring addresses misaligned"));
   auto desc = mem.fromUser(a.desc, uint64_t{16} * num);
   auto avail = mem.fromUser(a.avail, 4 + uint64_t{2} * num + 2);
-  auto used = mem.fromUser(a.used, 4 + uint64_t{8} * num + 2);
+  auto used = mem.fromUser(a.used, 4 + uint64_t{8} * num + 2, /*write=*/true);
   if (!desc.ok()) return fail(InvalidArgumentError("descriptor table: " + desc.status().message()));
   if (!avail.ok()) return fail(InvalidArgumentError("avail ring: " + avail.status().message()));
   if (!used.ok()) return fail(InvalidArgumentError("used ring: " + used.status().message()));
@@ -88,9 +88,9 @@ StatusOr<std::optional<Chain>> SplitQueue::pop() {
     if (flags & kDescIndirect) {
       return fail(InvalidArgumentError("descriptor " + std::to_string(i) + ": INDIRECT was not negotiated"));
     }
-    auto p = mem_->fromGuest(addr, len);
-    if (!p.ok()) return fail(InvalidArgumentError("descriptor " + std::to_string(i) + ": " + p.status().message()));
     bool w = flags & kDescWrite;
+    auto p = mem_->fromGuest(addr, len, w);
+    if (!p.ok()) return fail(InvalidArgumentError("descriptor " + std::to_string(i) + ": " + p.status().message()));
     c.buffers.push_back(Buffer{*p, len, w});
     (w ? c.writableBytes : c.readableBytes) += len;
     if (!(flags & kDescNext)) break;

@@ -12,6 +12,9 @@
 #include <filesystem>
 #include <future>
 #include <thread>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <fstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -51,6 +54,35 @@ std::string readSome(int fd, size_t max, int ms = 5000) {
   std::string b(max, '\0');
   ssize_t n = read(fd, b.data(), max);
   return n < 0 ? "<error>" : b.substr(0, static_cast<size_t>(n));
+}
+
+// A read-only file (a VPMem image QEMU maps read-only) is mapped read-only:
+// reading it works, writing into it is an error, not a fault.
+TEST(GuestMemoryTest, ReadOnlyRegionsRefuseWrites) {
+  std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/ro.img";
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << std::string(8192, 'r');
+  }
+  runtime::UniqueFd ram(memfd_create("ram", MFD_CLOEXEC));
+  ASSERT_EQ(ftruncate(ram.get(), 65536), 0);
+  std::vector<runtime::UniqueFd> fds;
+  fds.push_back(std::move(ram));
+  fds.emplace_back(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  auto mem = GuestMemory::map({MemoryRegion{0, 65536, 0x10000000, 0}, MemoryRegion{0x100000, 8192, 0x20000000, 0}},
+                              std::move(fds));
+  ASSERT_TRUE(mem.ok()) << mem.status().toString();
+  auto ro = (*mem)->fromGuest(0x100000, 16);
+  ASSERT_TRUE(ro.ok());
+  EXPECT_EQ((*ro)[0], 'r');
+  EXPECT_THAT((*mem)->fromGuest(0x100000, 16, /*write=*/true).status().message(), HasSubstr("read-only"));
+  EXPECT_TRUE((*mem)->fromGuest(0x100, 16, /*write=*/true).ok());
+  EXPECT_FALSE((*mem)->fromGuest(0x100000 + 8000, 500).ok()) << "past the end of the file's region";
+  // A region larger than its file would fault on access: refused.
+  std::vector<runtime::UniqueFd> small;
+  small.emplace_back(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  EXPECT_THAT(GuestMemory::map({MemoryRegion{0, 1 << 20, 0, 0}}, std::move(small)).status().message(),
+              HasSubstr("exceeds its file"));
 }
 
 class VsockTest : public ::testing::Test {
