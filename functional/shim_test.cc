@@ -287,9 +287,6 @@ TEST_F(ShimTest, MalformedOptionsAreInvalidArgumentAndLeakNothing) {
 // endpoints into the task's utility VM and the container runs in that
 // namespace - `ip addr` inside shows the endpoint's address and MAC.
 TEST_F(ShimTest, TaskInAnHcnNamespaceGetsItsEndpoints) {
-  if (functional::HcsFakeDaemon::backend() == "qemu") {
-    GTEST_SKIP() << "qemu backend: network adapters (virtio-net on a tap) are not built yet";
-  }
   auto hnsApi = runtime::blockOn(rt_->loop(), platforms::DaemonHns::connect(*rt_, hcs_->address()));
   ASSERT_THAT(hnsApi, IsOk());
   hns::HcnClient hcn(**hnsApi);

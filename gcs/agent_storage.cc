@@ -191,6 +191,19 @@ Result modifySettings(State& s, const std::string& payload) {
   return invalidArg("Request.ResourceType: unknown resource type \"" + r.resourceType + "\"");
 }
 
+// hasLinkWithMac: a network interface with that MAC (HNS or Linux form) in
+// <sys>/class/net.
+bool hasLinkWithMac(const std::string& sys, std::string mac) {
+  for (auto& c : mac) c = c == '-' ? ':' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(sys + "/class/net", ec)) {
+    std::string address;
+    std::ifstream(e.path() / "address") >> address;
+    if (address == mac) return true;
+  }
+  return false;
+}
+
 // modifyNetwork: an endpoint's NIC into (Add) or out of (Remove) its namespace.
 Task<Result> modifyNetwork(StateP s, ModifyRequest r) {
   if (!s->network) co_return Status::fromHResult(hr::kNotImpl, "", "", "this guest has no network support");
@@ -199,6 +212,12 @@ Task<Result> modifyNetwork(StateP s, ModifyRequest r) {
   }
   auto a = decodeAs<LcowNetworkAdapter>(jsonText(r.settings), "Request.Settings");
   if (!a.ok()) co_return a.status();
+  if (r.requestType == "Add" && s->options.scsiRoot.empty()) {
+    // In a VM the NIC HCS just hot-plugged appears in a moment (PCI probe).
+    for (int i = 0; i < 500 && !hasLinkWithMac(s->options.sysRoot, a->macAddress); ++i) {
+      co_await runtime::sleep(s->rt.loop(), std::chrono::milliseconds(10));
+    }
+  }
   // (No co_await inside ?: - GCC 12 miscompiles it.)
   Status st;
   if (r.requestType == "Add") {

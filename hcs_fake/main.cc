@@ -202,7 +202,12 @@ int main(int argc, char** argv) {
                   .vsockDevicePath = vsockDevice.empty() ? hcs_fake::findVsockDevice(argv[0]) : vsockDevice,
                   .vsockRoot = vsockRoot,
                   .vmRoot = "/tmp/hcs-fake-qemu-" + std::to_string(getpid()),
-                  .accel = accel});
+                  .accel = accel,
+                  .lookupEndpoint = [&hns](const std::string& endpointId) -> StatusOr<hcs_fake::EndpointNic> {
+                    auto ep = hns.endpoint(endpointId);
+                    if (!ep.ok()) return ep.status();
+                    return hcs_fake::EndpointNic{ep->hostComputeNetwork.value_or(""), ep->macAddress.value_or("")};
+                  }});
   }
   // Container systems' processes are frozen through a cgroup of their own.
   auto freezer = std::make_unique<hcs_fake::CgroupFreezer>((*rt)->loop(), "/sys/fs/cgroup",

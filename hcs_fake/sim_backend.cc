@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "hcs_fake/freezer.h"
+#include "hcs_fake/host_network.h"
 #include "platforms/linux/hybrid_vsock.h"
 #include "src/common/log.h"
 
@@ -92,7 +93,8 @@ int lcowScsiControllerIndex(const std::string& guid) {
   return -1;
 }
 
-SimVmBackend::SimVmBackend(runtime::Runtime& rt, SimBackendOptions options) : rt_(rt), options_(std::move(options)) {}
+SimVmBackend::SimVmBackend(runtime::Runtime& rt, SimBackendOptions options)
+    : rt_(rt), options_(std::move(options)), bridges_(rt, options_.ipPath) {}
 
 SimVmBackend::~SimVmBackend() {
   for (auto& [id, vm] : vms_) {
@@ -415,35 +417,6 @@ Task<Status> SimVmBackend::modify(const std::string& id, const schema::ModifySet
   co_return OkStatus();  // memory/processor updates, opaque devices
 }
 
-namespace {
-
-// hexId: the first 8 hex digits of a GUID-ish id (interface names are at most 15 bytes).
-std::string hexId(const std::string& id) {
-  std::string out;
-  for (char c : id) {
-    if (std::isxdigit(static_cast<unsigned char>(c))) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    if (out.size() == 8) break;
-  }
-  return out;
-}
-
-std::string colonMac(std::string mac) {
-  for (auto& c : mac) c = c == '-' ? ':' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return mac;
-}
-
-}  // namespace
-
-Task<Status> SimVmBackend::ip(std::vector<std::string> args) {
-  runtime::ProcessSpec spec;
-  spec.path = options_.ipPath;
-  spec.args = {"ip"};
-  spec.args.insert(spec.args.end(), args.begin(), args.end());
-  Status st = co_await runtime::runCommand(rt_.processes(), spec);
-  if (!st.ok()) co_return Status::fromHResult(hr::kFail, "Modify", "", st.message());
-  co_return OkStatus();
-}
-
 Task<Status> SimVmBackend::addNic(std::string id, std::string adapterId, Json settings) {
   auto it = vms_.find(id);
   if (it == vms_.end()) co_return Status::fromHResult(hr::kInvalidState, "Modify", id, "the VM is not running");
@@ -461,33 +434,27 @@ Task<Status> SimVmBackend::addNic(std::string id, std::string adapterId, Json se
     co_return Status::fromHResult(hr::kInvalidArg, "Modify", id,
                                   "Settings.MacAddress " + mac + " is not endpoint " + endpointId + "'s (" + ep->macAddress + ")");
   }
-  Vm::Nic nic{"hcsh" + hexId(adapterId), "hcsbr" + hexId(ep->networkId)};
+  Vm::Nic nic{"hcsh" + hexId(adapterId), bridgeFor(ep->networkId)};
   std::string guestEnd = "hcsg" + hexId(adapterId);
-  if (bridgePorts_[nic.bridge]++ == 0) {
-    std::vector<std::string> mk = {"link", "add", nic.bridge, "type", "bridge"};
-    Status st = co_await ip(mk);
-    if (!st.ok() && st.message().find("File exists") == std::string::npos) {
-      --bridgePorts_[nic.bridge];
-      co_return st;
-    }
-    std::vector<std::string> up = {"link", "set", "dev", nic.bridge, "up"};
-    (void)co_await ip(up);
-  }
   std::vector<std::vector<std::string>> steps = {
       {"link", "add", nic.hostEnd, "type", "veth", "peer", "name", guestEnd},
       {"link", "set", "dev", guestEnd, "address", colonMac(mac)},
       {"link", "set", "dev", guestEnd, "netns", std::to_string(vm->guest->pid())},  // into the VM
-      {"link", "set", "dev", nic.hostEnd, "master", nic.bridge},
-      {"link", "set", "dev", nic.hostEnd, "up"},
   };
-  vm->nics[adapterId] = nic;
+  std::vector<std::string> undo = {"link", "del", nic.hostEnd};
   for (size_t i = 0; i < steps.size(); ++i) {
-    Status st = co_await ip(steps[i]);
+    Status st = co_await bridges_.ip(steps[i]);
     if (!st.ok()) {
-      releaseNic(*vm, adapterId);
+      if (i > 0) (void)co_await bridges_.ip(undo);
       co_return st;
     }
   }
+  Status plugged = co_await bridges_.plug(nic.hostEnd, nic.bridge);
+  if (!plugged.ok()) {
+    (void)co_await bridges_.ip(undo);
+    co_return plugged;
+  }
+  vm->nics[adapterId] = nic;
   HLOG(Info, "hcs_fake.sim.nic_added").kv("id", id).kv("adapter", adapterId).kv("endpoint", endpointId)
       .kv("veth", nic.hostEnd).kv("bridge", nic.bridge).kv("mac", mac);
   co_return OkStatus();
@@ -499,16 +466,10 @@ Task<Status> SimVmBackend::removeNic(std::string id, std::string adapterId) {
   std::shared_ptr<Vm> vm = it->second;
   auto nic = vm->nics.find(adapterId);
   if (nic == vm->nics.end()) co_return OkStatus();
-  std::vector<std::string> del = {"link", "del", nic->second.hostEnd};
-  Status st = co_await ip(del);  // deleting one end of a veth deletes both
-  if (!st.ok() && st.message().find("Cannot find device") == std::string::npos) co_return st;
-  std::string bridge = nic->second.bridge;
-  vm->nics.erase(nic);
-  if (--bridgePorts_[bridge] <= 0) {
-    bridgePorts_.erase(bridge);
-    std::vector<std::string> delBridge = {"link", "del", bridge};
-    (void)co_await ip(delBridge);
-  }
+  Vm::Nic gone = nic->second;
+  Status st = co_await bridges_.unplug(gone.hostEnd, gone.bridge, /*deleteLink=*/true);
+  if (!st.ok()) co_return st;
+  vm->nics.erase(adapterId);
   HLOG(Info, "hcs_fake.sim.nic_removed").kv("id", id).kv("adapter", adapterId);
   co_return OkStatus();
 }
@@ -516,21 +477,7 @@ Task<Status> SimVmBackend::removeNic(std::string id, std::string adapterId) {
 void SimVmBackend::releaseNic(Vm& vm, const std::string& adapterId) {
   auto nic = vm.nics.find(adapterId);
   if (nic == vm.nics.end()) return;
-  // Detached runs: this is also the daemon's exit path, which does not wait.
-  auto detached = [&](std::vector<std::string> args) {
-    runtime::ProcessSpec spec;
-    spec.path = options_.ipPath;
-    spec.args = {"ip"};
-    spec.args.insert(spec.args.end(), args.begin(), args.end());
-    spec.stderrMode = runtime::StdioMode::kNull;
-    spec.killOnParentDeath = false;
-    (void)rt_.processes().spawn(spec);
-  };
-  detached({"link", "del", nic->second.hostEnd});
-  if (--bridgePorts_[nic->second.bridge] <= 0) {
-    bridgePorts_.erase(nic->second.bridge);
-    detached({"link", "del", nic->second.bridge});
-  }
+  bridges_.release(nic->second.hostEnd, nic->second.bridge, /*deleteLink=*/true);
   vm.nics.erase(nic);
 }
 

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "hcs_fake/host_network.h"
 #include "hcs_fake/vm_backend.h"
 #include "src/runtime/runtime.h"
 
@@ -90,7 +91,6 @@ class SimVmBackend final : public VmBackend {
   runtime::Task<void> serveConnects(std::string id, std::shared_ptr<runtime::Listener> l);
   runtime::Task<void> connectToGuest(std::string id, std::unique_ptr<runtime::Stream> host);
   void cleanup(const std::string& id, Vm& vm);
-  runtime::Task<Status> ip(std::vector<std::string> args);
   runtime::Task<Status> addNic(std::string id, std::string adapterId, Json settings);
   runtime::Task<Status> removeNic(std::string id, std::string adapterId);
   // releaseNic: forget a NIC; its veth (and a bridge left without ports) are
@@ -102,7 +102,7 @@ class SimVmBackend final : public VmBackend {
   runtime::Runtime& rt_;
   SimBackendOptions options_;
   std::map<std::string, std::shared_ptr<Vm>> vms_;
-  std::map<std::string, int> bridgePorts_;  // bridge -> NICs on it
+  HostBridges bridges_;
 };
 
 }  // namespace hcsshim::hcs_fake

@@ -32,6 +32,10 @@ struct QemuVmBackend::Vm {
   std::map<std::pair<int, int>, std::string> disks;  // (controller, lun) -> path
   std::map<int, std::unique_ptr<Plan9Server>> plan9;  // vsock port -> its server
   std::map<uint32_t, std::string> pmem;  // device number -> image (plugged for good: virtio-pmem does not unplug)
+  struct Nic {
+    std::string tap, bridge;
+  };
+  std::map<std::string, Nic> nics;  // adapter id -> its tap and bridge
 };
 
 namespace {
@@ -181,7 +185,7 @@ StatusOr<std::vector<std::string>> qemuCommandLine(const QemuMachine& m, const s
 }
 
 QemuVmBackend::QemuVmBackend(runtime::Runtime& rt, QemuBackendOptions options)
-    : rt_(rt), options_(std::move(options)) {}
+    : rt_(rt), options_(std::move(options)), bridges_(rt, options_.ipPath) {}
 
 QemuVmBackend::~QemuVmBackend() {
   for (auto& [id, vm] : vms_) {
@@ -330,6 +334,8 @@ Task<Status> QemuVmBackend::start(const std::string& id, const schema::VirtualMa
 
 void QemuVmBackend::cleanup(const std::string& id, Vm& vm) {
   if (vm.qmp) vm.qmp->close();
+  for (auto& [adapter, n] : vm.nics) bridges_.release(n.tap, n.bridge, /*deleteLink=*/false);  // taps go with QEMU
+  vm.nics.clear();
   if (vm.vsock && !vm.vsock->exitStatus()) (void)vm.vsock->signal(SIGKILL);
   std::error_code ec;
   fs::remove_all(vmDir(id), ec);
@@ -465,6 +471,7 @@ Task<Status> QemuVmBackend::modify(const std::string& id, const schema::ModifySe
   if (parts.size() == 5 && parts[2] == "VirtualPMem" && parts[3] == "Devices") {
     co_return co_await vpmem(id, *vm, static_cast<uint32_t>(std::stoul(parts[4])), req);
   }
+  if (parts.size() == 4 && parts[2] == "NetworkAdapters") co_return co_await nic(id, vm, parts[3], req);
   if (parts.size() >= 3 && (parts[2] == "VirtualPMem" || parts[2] == "NetworkAdapters")) {
     co_return Status::fromHResult(hr::kNotImpl, "Modify", id,
                                   path + ": the qemu backend does not provide this device yet");
@@ -524,6 +531,74 @@ Task<Status> QemuVmBackend::vpmem(const std::string& id, Vm& vm, uint32_t n, con
     co_return Status::fromHResult(hr::kFail, "Modify", id, plugged.status().message());
   }
   vm.pmem[n] = path;
+  co_return OkStatus();
+}
+
+// nic: the endpoint's NIC as a tap QEMU opens (it goes when QEMU closes it)
+// on the network's bridge, and a virtio-net-pci with the endpoint's MAC
+// (the guest agent finds it by MAC). Removing waits for the guest to let the
+// PCI device go (DEVICE_DELETED), then drops the netdev.
+Task<Status> QemuVmBackend::nic(std::string id, std::shared_ptr<Vm> vm, std::string adapterId,
+                                schema::ModifySettingRequest r) {
+  std::string hex = hexId(adapterId);
+  std::string tap = "hcst" + hex, netdev = "n" + hex, dev = "nic" + hex;
+  auto qmp = vm->qmp;
+  if (r.requestType.value_or("") == "Remove") {
+    auto it = vm->nics.find(adapterId);
+    if (it == vm->nics.end()) co_return OkStatus();
+    Vm::Nic n = it->second;
+    Json d = Json::object();
+    d["id"] = dev;
+    auto del = co_await qmp->execute("device_del", d);
+    if (del.ok()) {
+      auto gone = co_await qmp->waitEvent("DEVICE_DELETED", std::chrono::seconds(20));
+      if (!gone.ok()) co_return Status::fromHResult(hr::kFail, "Modify", id, "NIC " + adapterId + ": " + gone.status().message());
+    }
+    Json nd = Json::object();
+    nd["id"] = netdev;
+    (void)co_await qmp->execute("netdev_del", nd);
+    vm->nics.erase(adapterId);
+    co_return co_await bridges_.unplug(n.tap, n.bridge, /*deleteLink=*/false);
+  }
+  if (!options_.lookupEndpoint) {
+    co_return Status::fromHResult(hr::kNotImpl, "Modify", id, "network adapters need HNS: none is configured");
+  }
+  std::string endpointId = r.settings.is_object() ? r.settings.value("EndpointId", std::string()) : "";
+  auto ep = options_.lookupEndpoint(endpointId);
+  if (!ep.ok()) co_return Status::fromHResult(ep.status().hresult(), "Modify", id, "Settings.EndpointId: " + ep.status().message());
+  std::string mac = r.settings.value("MacAddress", ep->macAddress);
+  if (colonMac(mac) != colonMac(ep->macAddress)) {
+    co_return Status::fromHResult(hr::kInvalidArg, "Modify", id,
+                                  "Settings.MacAddress " + mac + " is not endpoint " + endpointId + "'s (" + ep->macAddress + ")");
+  }
+  if (vm->nics.count(adapterId)) co_return Status::fromHResult(hr::kAlreadyExists, "Modify", id, "NIC " + adapterId + " is already there");
+  Json nd = Json::object();
+  nd["type"] = "tap";
+  nd["id"] = netdev;
+  nd["ifname"] = tap;
+  nd["script"] = "no";
+  nd["downscript"] = "no";
+  auto added = co_await qmp->execute("netdev_add", nd);
+  if (!added.ok()) co_return Status::fromHResult(hr::kFail, "Modify", id, "NIC " + adapterId + ": " + added.status().message());
+  std::string bridge = bridgeFor(ep->networkId);
+  Status plugged = co_await bridges_.plug(tap, bridge);
+  Json d = Json::object();
+  d["driver"] = "virtio-net-pci";
+  d["id"] = dev;
+  d["netdev"] = netdev;
+  d["mac"] = colonMac(mac);
+  StatusOr<Json> device = plugged;  // (no co_await inside ?: - GCC 12 miscompiles it)
+  if (plugged.ok()) device = co_await qmp->execute("device_add", d);
+  if (!device.ok()) {
+    Json undo = Json::object();
+    undo["id"] = netdev;
+    (void)co_await qmp->execute("netdev_del", undo);
+    if (plugged.ok()) (void)co_await bridges_.unplug(tap, bridge, /*deleteLink=*/false);
+    co_return Status::fromHResult(hr::kFail, "Modify", id, "NIC " + adapterId + ": " + device.status().message());
+  }
+  vm->nics[adapterId] = Vm::Nic{tap, bridge};
+  HLOG(Info, "hcs_fake.qemu.nic_added").kv("id", id).kv("adapter", adapterId).kv("endpoint", endpointId)
+      .kv("tap", tap).kv("bridge", bridge).kv("mac", mac);
   co_return OkStatus();
 }
 

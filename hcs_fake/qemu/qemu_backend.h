@@ -19,12 +19,15 @@
 //   VirtualPMem/Devices/<n> add          a read-only memory-backend-file + virtio-pmem-pci
 //                                        (the guest's /dev/pmem<n>); virtio-pmem cannot be
 //                                        unplugged, so a Remove keeps the device
+//   NetworkAdapters/<id> add/remove      a tap (hcst<id>) on the network's bridge
+//                                        (host_network.h) + virtio-net-pci with the
+//                                        endpoint's MAC; device_del waits for the guest
 // QEMU exiting without being asked is SystemExited: S_OK when the guest
 // powered off, HCS_E_UNEXPECTED_EXIT when it reset (a panic: panic=-1 and
 // -no-reboot) or QEMU died. QEMU and the device process die with the fake
 // HCS (PR_SET_PDEATHSIG); their files go when the VM does.
-// Not yet: NICs (E_NOTIMPL naming the device), VPMem devices in the create
-// document (hot-added ones work).
+// Not yet: VPMem devices and NICs in the create document (E_NOTIMPL;
+// hot-added ones work).
 #pragma once
 
 #include <map>
@@ -32,6 +35,8 @@
 #include <string>
 #include <vector>
 
+#include "hcs_fake/host_network.h"
+#include "hcs_fake/sim_backend.h"
 #include "hcs_fake/vm_backend.h"
 #include "src/runtime/runtime.h"
 
@@ -46,6 +51,10 @@ struct QemuBackendOptions {
   std::string accel = "auto";  // auto (KVM if a probe guest runs, else TCG), kvm, tcg
   runtime::Duration gracefulStopTimeout = std::chrono::seconds(20);
   runtime::Duration bootTimeout = std::chrono::seconds(30);
+  // NICs (VirtualMachine/Devices/NetworkAdapters/<id>, EndpointId): the
+  // endpoint's network and MAC, as for the sim backend. Unset: E_NOTIMPL.
+  std::function<StatusOr<EndpointNic>(const std::string& endpointId)> lookupEndpoint;
+  std::string ipPath = "ip";
 };
 
 // QemuMachine: what the command line is made from (paths and the document).
@@ -100,6 +109,7 @@ class QemuVmBackend final : public VmBackend {
   runtime::Task<Status> setRunning(const std::string& id, bool running);
   Status plan9(const std::string& id, Vm& vm, const schema::ModifySettingRequest& r);
   runtime::Task<Status> vpmem(const std::string& id, Vm& vm, uint32_t n, const schema::ModifySettingRequest& r);
+  runtime::Task<Status> nic(std::string id, std::shared_ptr<Vm> vm, std::string adapterId, schema::ModifySettingRequest r);
   void cleanup(const std::string& id, Vm& vm);
   // vmDir: short whatever the id (unix socket paths have 107 bytes).
   std::string vmDir(const std::string& id) const;
@@ -108,6 +118,7 @@ class QemuVmBackend final : public VmBackend {
   QemuBackendOptions options_;
   std::map<std::string, std::shared_ptr<Vm>> vms_;
   std::string probedAccel_;
+  HostBridges bridges_;
 };
 
 }  // namespace hcsshim::hcs_fake

@@ -3,9 +3,10 @@
 guest_kernel: Debian's linux-image package as tools/setup unpacks it into
     $HCSSHIM_CACHE (default /var/cache/hcsshim-cpp, else ~/.cache/hcsshim-cpp)
     /guest-kernel/current: `:vmlinuz`, `:config`, `:version.txt`, `:modules`.
-guest_userland: the host's runc with the shared libraries it needs (from
-    ldd, at the paths they have on the host) and the static busybox, under
-    root/ at their guest paths: `:files`.
+guest_userland: the host's runc, ip (iproute2) and nsenter (util-linux)
+    with the shared libraries they need (from ldd, at the paths they have on
+    the host) and the static busybox, under root/ at their guest paths:
+    `:files`.
 
 Either one missing: its targets are genrules that fail naming what to run.
 """
@@ -67,23 +68,29 @@ guest_kernel = repository_rule(
 )
 
 def _guest_userland_impl(rctx):
-    runc = "/usr/sbin/runc"
     busybox = "/usr/bin/busybox"
-    for f in [runc, busybox]:
+    # Dynamic binaries the guest agent runs: runc for containers, iproute2's
+    # ip and util-linux's nsenter for NICs in HCN namespaces.
+    dynamic = ["/usr/sbin/runc", "/usr/bin/ip", "/usr/bin/nsenter"]
+    for f in dynamic + [busybox]:
         if not rctx.path(f).exists:
             _missing(rctx, ["files"], f + " not found: run tools/setup")
             return
-    res = rctx.execute(["ldd", runc])
-    if res.return_code != 0:
-        _missing(rctx, ["files"], "ldd " + runc + " failed: " + res.stderr.strip())
-        return
-    paths = [runc, busybox]
-    for line in res.stdout.split("\n"):
-        parts = line.strip().split(" ")
-        if "=>" in parts and len(parts) > parts.index("=>") + 1 and parts[parts.index("=>") + 1].startswith("/"):
-            paths.append(parts[parts.index("=>") + 1])
-        elif parts and parts[0].startswith("/"):
-            paths.append(parts[0])  # the dynamic loader
+    paths = dynamic + [busybox]
+    for binary in dynamic:
+        res = rctx.execute(["ldd", binary])
+        if res.return_code != 0:
+            _missing(rctx, ["files"], "ldd " + binary + " failed: " + res.stderr.strip())
+            return
+        for line in res.stdout.split("\n"):
+            parts = line.strip().split(" ")
+            lib = None
+            if "=>" in parts and len(parts) > parts.index("=>") + 1 and parts[parts.index("=>") + 1].startswith("/"):
+                lib = parts[parts.index("=>") + 1]
+            elif parts and parts[0].startswith("/"):
+                lib = parts[0]  # the dynamic loader
+            if lib and lib not in paths:
+                paths.append(lib)
     dests = []
     for p in paths:
         dest = "/bin/busybox" if p == busybox else p
