@@ -315,7 +315,8 @@ Task<Status> QemuVmBackend::start(const std::string& id, const schema::VirtualMa
       HLOG(Warn, "hcs_fake.qemu.stderr").kv("id", id).kv("text", text);
     }
   }(vm, id));
-  auto qmp = co_await QmpClient::connect(rt_.loop(), rt_.transport(), dir + "/qmp.sock", std::chrono::seconds(10));
+  auto qmp = co_await QmpClient::connect(rt_.loop(), rt_.transport(), dir + "/qmp.sock", std::chrono::seconds(10),
+                                         [vm] { return vm->qemu->exitStatus().has_value(); });
   if (!qmp.ok()) {
     std::string tail = vm->stderrTail;
     co_return fail(Status::fromHResult(hr::kFail, "Start", id, "QEMU did not come up: " + qmp.status().message() +

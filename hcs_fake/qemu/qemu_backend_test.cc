@@ -222,5 +222,30 @@ TEST_F(QmpTest, NoQmpSocketIsUnavailableAfterTheTimeout) {
   EXPECT_THAT(q.status().message(), HasSubstr("nothing.sock"));
 }
 
+// QEMU that dies before it serves QMP: Start fails at once, naming it, and
+// leaves neither the device process nor the VM's files.
+TEST(QemuBackendTest, QemuDyingAtStartFailsTheStartPromptly) {
+  auto rt = std::move(*runtime::RealRuntime::create("qemu-backend-test"));
+  char tmpl[] = "/tmp/qemu-backend-test.XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::string device = std::string(std::getenv("TEST_SRCDIR")) + "/hcsshim_cpp/sim/vsock/vhost-user-vsock";
+  QemuVmBackend backend(*rt, QemuBackendOptions{.qemuPath = "/bin/false",
+                                                .vsockDevicePath = device,
+                                                .vsockRoot = dir + "/vsock",
+                                                .vmRoot = dir + "/vm",
+                                                .accel = "tcg"});
+  auto doc = document(R"({"Chipset":{"LinuxKernelDirect":{"KernelFilePath":"/k"}},"ComputeTopology":{"Memory":{"SizeInMB":256}}})");
+  auto t0 = rt->loop().now();
+  Status st = runtime::blockOn(rt->loop(), backend.start("vm-dies", doc));
+  EXPECT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), HasSubstr("QEMU"));
+  EXPECT_LT(rt->loop().now() - t0, std::chrono::seconds(5)) << "not the 10 s QMP timeout";
+  EXPECT_EQ(backend.runningGuests(), 0u);
+  std::error_code ec;
+  EXPECT_TRUE(!std::filesystem::exists(dir + "/vm", ec) || std::filesystem::is_empty(dir + "/vm", ec));
+  runtime::drain(rt->loop());
+  std::filesystem::remove_all(dir, ec);
+}
+
 }  // namespace
 }  // namespace hcsshim::hcs_fake

@@ -11,7 +11,8 @@ constexpr size_t kMaxLine = 1 << 20;  // QMP replies (query-*) stay far below
 }
 
 Task<StatusOr<std::shared_ptr<QmpClient>>> QmpClient::connect(runtime::EventLoop& loop, runtime::Transport& transport,
-                                                              std::string path, runtime::Duration timeout) {
+                                                              std::string path, runtime::Duration timeout,
+                                                              std::function<bool()> gone) {
   auto deadline = loop.now() + timeout;
   std::unique_ptr<runtime::Stream> s;
   for (;;) {
@@ -20,6 +21,7 @@ Task<StatusOr<std::shared_ptr<QmpClient>>> QmpClient::connect(runtime::EventLoop
       s = std::move(*c);
       break;
     }
+    if (gone && gone()) co_return UnavailableError("QMP socket " + path + ": QEMU exited before serving it");
     if (loop.now() >= deadline) co_return UnavailableError("QMP socket " + path + ": " + c.status().message());
     co_await runtime::sleep(loop, std::chrono::milliseconds(20));
   }

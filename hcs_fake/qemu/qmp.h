@@ -23,10 +23,12 @@ namespace hcsshim::hcs_fake {
 class QmpClient {
  public:
   // connect: dials `path` (retrying while QEMU has not created it yet, up
-  // to `timeout`), reads the greeting and negotiates capabilities.
+  // to `timeout`, or until `gone()` says QEMU exited), reads the greeting
+  // and negotiates capabilities.
   static runtime::Task<StatusOr<std::shared_ptr<QmpClient>>> connect(runtime::EventLoop& loop,
                                                                       runtime::Transport& transport, std::string path,
-                                                                      runtime::Duration timeout);
+                                                                      runtime::Duration timeout,
+                                                                      std::function<bool()> gone = nullptr);
   ~QmpClient();
 
   // execute: a command's "return" value, or the error QEMU gave
