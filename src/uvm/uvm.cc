@@ -92,7 +92,7 @@ StatusOr<schema::ComputeSystem> lcowDocument(const LcowOptions& o) {
   mem.allowOvercommit = true;
   topo.processor.emplace().count = o.processors;
   auto& dev = vm.devices.emplace();
-  for (uint32_t i = 0; i < o.scsiControllers; ++i) dev.scsi[kScsiControllerGuids[i]] = schema::Scsi{};
+  for (uint32_t i = 0; i < scsiControllerCount(o); ++i) dev.scsi[kScsiControllerGuids[i]] = schema::Scsi{};
   if (o.vpmemCount > 0) {
     auto& pmem = dev.virtualPMem.emplace();
     pmem.maximumCount = o.vpmemCount;
@@ -206,7 +206,7 @@ Task<StatusOr<UtilityVM::ScsiDisk>> UtilityVM::addScsi(std::string hostPath, boo
   std::set<std::pair<uint32_t, uint32_t>> used;
   for (auto& [p, r] : scsi_) used.insert({r.controller, r.lun});
   std::optional<std::pair<uint32_t, uint32_t>> slot;
-  for (uint32_t c = 0; c < options_.scsiControllers && !slot; ++c) {
+  for (uint32_t c = 0; c < scsiControllerCount(options_) && !slot; ++c) {
     for (uint32_t l = 0; l < kMaxLunsPerController && !slot; ++l) {
       if (!used.count({c, l})) slot = std::make_pair(c, l);
     }

@@ -40,13 +40,20 @@ struct LcowOptions {
   std::string initArgs;
   uint64_t memoryMB = 1024;
   uint32_t processors = 2;
-  uint32_t scsiControllers = 4;        // LCOW has 4
+  // SCSI controllers: hcsshim's LCOW default is 1, and 4 when VPMem is off
+  // (vpmemCount 0); 0 here means that default.
+  uint32_t scsiControllers = 0;
   uint32_t vpmemCount = 64;            // max 128
   uint64_t vpmemSizeBytes = 4ull << 30;
   runtime::Duration bootTimeout = std::chrono::seconds(60);
   runtime::Duration shutdownTimeout = std::chrono::seconds(10);
   bridge::GuestConnectionOptions guest;
 };
+
+// scsiControllerCount: the controllers a VM with these options gets.
+inline uint32_t scsiControllerCount(const LcowOptions& o) {
+  return o.scsiControllers ? o.scsiControllers : (o.vpmemCount == 0 ? 4 : 1);
+}
 
 // kDefaultInitArgs: entropy from vsock port 1, then our agent (as PID 1's
 // child, its output on port 109) - the LCOW boot sequence.
