@@ -315,8 +315,10 @@ Task<Status> QemuVmBackend::start(const std::string& id, const schema::VirtualMa
       HLOG(Warn, "hcs_fake.qemu.stderr").kv("id", id).kv("text", text);
     }
   }(vm, id));
-  auto qmp = co_await QmpClient::connect(rt_.loop(), rt_.transport(), dir + "/qmp.sock", std::chrono::seconds(10),
-                                         [vm] { return vm->qemu->exitStatus().has_value(); });
+  // (Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice.)
+  std::function<bool()> qemuGone = [vm] { return vm->qemu->exitStatus().has_value(); };
+  std::string qmpPath = dir + "/qmp.sock";
+  auto qmp = co_await QmpClient::connect(rt_.loop(), rt_.transport(), qmpPath, std::chrono::seconds(10), qemuGone);
   if (!qmp.ok()) {
     std::string tail = vm->stderrTail;
     co_return fail(Status::fromHResult(hr::kFail, "Start", id, "QEMU did not come up: " + qmp.status().message() +

@@ -15,8 +15,9 @@ Task<StatusOr<std::shared_ptr<QmpClient>>> QmpClient::connect(runtime::EventLoop
                                                               std::function<bool()> gone) {
   auto deadline = loop.now() + timeout;
   std::unique_ptr<runtime::Stream> s;
+  std::string address = "unix://" + path;  // outlives the connect
   for (;;) {
-    auto c = co_await transport.connect("unix://" + path);
+    auto c = co_await transport.connect(address);
     if (c.ok()) {
       s = std::move(*c);
       break;

@@ -150,7 +150,8 @@ void VsockDevice::onGuestPacket(Packet p) {
       if (c->state != Conn::State::kRequestSent) return reset(c, "RESPONSE on an open connection");
       loop_.cancelTimer(std::exchange(c->connectTimer, 0));
       runtime::spawn([](VsockDevice* self, std::shared_ptr<bool> alive, std::shared_ptr<Conn> c) -> Task<void> {
-        Status st = co_await c->stream->write("OK " + std::to_string(c->hostPort) + "\n");
+        std::string ok = "OK " + std::to_string(c->hostPort) + "\n";  // outlives the write
+        Status st = co_await c->stream->write(ok);
         if (!*alive || c->dead) co_return;
         if (!st.ok()) co_return self->reset(c, "host hung up before OK");
         self->established(c);
