@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <string>
+#include <string.h>
 
 namespace hcsshim::guest_boot {
 
@@ -33,10 +33,15 @@ inline constexpr BootMount kBootMounts[] = {
 // isMountPoint: path is on another filesystem than its parent.
 inline bool isMountPoint(const char* path) {
   struct stat self {}, parent {};
-  std::string up(path);
-  up = up.substr(0, up.rfind('/'));
-  if (up.empty()) up = "/";
-  return stat(path, &self) == 0 && stat(up.c_str(), &parent) == 0 && self.st_dev != parent.st_dev;
+  char up[256];
+  size_t n = strnlen(path, sizeof up - 1);
+  memcpy(up, path, n);
+  up[n] = '\0';
+  char* slash = strrchr(up, '/');
+  if (!slash) return false;
+  if (slash == up) slash[1] = '\0';  // the parent of /x is /
+  else *slash = '\0';
+  return stat(path, &self) == 0 && stat(up, &parent) == 0 && self.st_dev != parent.st_dev;
 }
 
 // mountBoot mounts what is not mounted yet (a second tmpfs on /run would
