@@ -145,7 +145,8 @@ TEST_F(RunnerTest, CachedResultsAreUsedOnlyWithCachedAndAreMarked) {
   std::string base = runfile("conformance_runner") + " --out " + out_ + " //t:mixed=" + runfile("fixture_mixed") + "@60";
   auto runOnce = [&](const std::string& extra) {
     std::string cmd = base + extra + " > " + out_ + "/stdout.txt 2>&1";
-    (void)std::system(cmd.c_str());
+    int rc = std::system(cmd.c_str());  // (void) does not silence glibc's warn_unused_result
+    (void)rc;
     return runtime::readFile(out_ + "/stdout.txt").value_or("");
   };
   std::string first = runOnce("");

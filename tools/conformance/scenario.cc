@@ -213,7 +213,8 @@ std::vector<Scenario> parseGtestLog(const std::string& log) {
   std::vector<Scenario> out;
   std::istringstream in(log);
   std::string line;
-  std::optional<size_t> running;  // index into out
+  constexpr size_t kNone = static_cast<size_t>(-1);
+  size_t running = kNone;  // index into out (a plain index: GCC -O2 warns on std::optional here)
   std::string body;
   auto split = [](const std::string& full, Scenario& sc) {
     auto dot = full.find('.');
@@ -240,16 +241,16 @@ std::vector<Scenario> parseGtestLog(const std::string& log) {
       out.push_back(std::move(sc));
       running = out.size() - 1;
       body.clear();
-    } else if (running && (marker("[       OK ] ") || marker("[  FAILED  ] ") || marker("[  SKIPPED ] "))) {
+    } else if (running != kNone && (marker("[       OK ] ") || marker("[  FAILED  ] ") || marker("[  SKIPPED ] "))) {
       Scenario probe;
       std::string full = nameAndTime(probe);
-      Scenario& sc = out[*running];
+      Scenario& sc = out[running];
       if (full != sc.suite + "." + sc.name) continue;
       sc.seconds = probe.seconds;
       sc.outcome = marker("[       OK ] ") ? Outcome::kPass : marker("[  FAILED  ] ") ? Outcome::kFail : Outcome::kSkip;
       sc.message = sc.outcome == Outcome::kPass ? "" : body;
-      running.reset();
-    } else if (running) {
+      running = kNone;
+    } else if (running != kNone) {
       if (body.size() < 16384) body += line + "\n";
     }
   }
