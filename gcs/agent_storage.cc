@@ -1,5 +1,6 @@
 // agent_storage.cc: modify settings - combined layers, mapped directories, disks, network.
 #include "gcs/agent_internal.h"
+#include "src/runtime/wait_for.h"
 
 namespace hcsshim::gcs {
 
@@ -214,9 +215,8 @@ Task<Result> modifyNetwork(StateP s, ModifyRequest r) {
   if (!a.ok()) co_return a.status();
   if (r.requestType == "Add" && s->options.scsiRoot.empty()) {
     // In a VM the NIC HCS just hot-plugged appears in a moment (PCI probe).
-    for (int i = 0; i < 500 && !hasLinkWithMac(s->options.sysRoot, a->macAddress); ++i) {
-      co_await runtime::sleep(s->rt.loop(), std::chrono::milliseconds(10));
-    }
+    std::function<bool()> present = [&] { return hasLinkWithMac(s->options.sysRoot, a->macAddress); };
+    (void)co_await runtime::waitFor(s->rt.loop(), present, std::chrono::seconds(5));
   }
   // (No co_await inside ?: - GCC 12 miscompiles it.)
   Status st;
@@ -230,9 +230,11 @@ Task<Result> modifyNetwork(StateP s, ModifyRequest r) {
 }
 
 Task<Result> modifySettingsAsync(StateP s, std::string payload) {
-  for (int i = 0; i < 2000 && !s->options.modulesLoading.empty() && fs::exists(s->options.modulesLoading); ++i) {
-    co_await runtime::sleep(s->rt.loop(), std::chrono::milliseconds(10));  // drivers for what is asked
-  }
+  // The drivers for what is asked may still be loading (gcs/init).
+  std::function<bool()> driversLoaded = [&] {
+    return s->options.modulesLoading.empty() || !fs::exists(s->options.modulesLoading);
+  };
+  (void)co_await runtime::waitFor(s->rt.loop(), driversLoaded, std::chrono::seconds(20));
   auto req = decodeAs<ModifySettingsRequest>(payload);
   if (req.ok() && req->request.resourceType == resource::kNetwork) co_return co_await modifyNetwork(s, req->request);
   if (req.ok() && req->request.resourceType == resource::kMappedVirtualDisk && req->request.requestType == "Add" &&
@@ -240,19 +242,19 @@ Task<Result> modifySettingsAsync(StateP s, std::string payload) {
     // A disk HCS just hot-added shows up in a moment: look every 10 ms for
     // up to 5 s, as hcsshim's GCS does.
     auto d = decodeAs<MappedVirtualDisk>(jsonText(req->request.settings), "Request.Settings");
-    for (int i = 0; d.ok() && d->controller <= 3 && i < 500; ++i) {
-      if (findScsiDisk(s->options.sysRoot, d->controller, d->lun).ok()) break;
-      co_await runtime::sleep(s->rt.loop(), std::chrono::milliseconds(10));
-    }
+    std::function<bool()> present = [&] {
+      return d->controller > 3 || findScsiDisk(s->options.sysRoot, d->controller, d->lun).ok();
+    };
+    if (d.ok()) (void)co_await runtime::waitFor(s->rt.loop(), present, std::chrono::seconds(5));
   }
   if (req.ok() && req->request.resourceType == resource::kVPMemDevice && req->request.requestType == "Add" &&
       s->options.pmemRoot.empty()) {
     // A hot-added virtio-pmem device: /dev/pmem<n> appears in a moment.
     auto d = decodeAs<VPMemDevice>(jsonText(req->request.settings), "Request.Settings");
-    for (int i = 0; d.ok() && d->deviceNumber < 128 && i < 500; ++i) {
-      if (fs::exists("/dev/pmem" + std::to_string(d->deviceNumber))) break;
-      co_await runtime::sleep(s->rt.loop(), std::chrono::milliseconds(10));
-    }
+    std::function<bool()> present = [&] {
+      return d->deviceNumber >= 128 || fs::exists("/dev/pmem" + std::to_string(d->deviceNumber));
+    };
+    if (d.ok()) (void)co_await runtime::waitFor(s->rt.loop(), present, std::chrono::seconds(5));
   }
   co_return modifySettings(*s, payload);
 }
