@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
@@ -29,14 +30,34 @@ std::string readFile(const std::string& path) {
 }
 
 // The last error runc logged (its log is JSON lines: {"level","msg","time"}).
-std::string lastRuncError(const std::string& logPath) {
+// The errors one runc command logged: its log lines from `offset` on at
+// level error, fatal or panic, joined. runc's own last line is often generic
+// ("read init-p: connection reset by peer"); the reason is an earlier line
+// from runc init's nsexec, so all of them are kept (bounded).
+std::string runcErrors(const std::string& logPath, std::streamoff offset) {
   std::ifstream in(logPath);
-  std::string line, last;
+  if (offset > 0) in.seekg(offset);
+  std::string line, why;
   while (std::getline(in, line)) {
     auto j = parseJson(line);
-    if (j.ok() && j->is_object() && j->value("level", "") == "error") last = j->value("msg", "");
+    if (!j.ok() || !j->is_object()) continue;
+    std::string level = j->value("level", "");
+    if (level != "error" && level != "fatal" && level != "panic") continue;
+    std::string msg = j->value("msg", "");
+    if (msg.empty() || why.find(msg) != std::string::npos) continue;
+    if (!why.empty()) why += "; ";
+    why += msg;
+    if (why.size() > 2048) {
+      why.resize(2048);
+      break;
+    }
   }
-  return last;
+  return why;
+}
+
+std::streamoff fileSize(const std::string& path) {
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_size : 0;
 }
 
 // A listening socket for runc's --console-socket: runc connects and passes
@@ -130,7 +151,7 @@ class RuncProcess final : public ContainerProcess {
 Status RuncRuntime::runcError(const std::string& op, const std::string& id, const Run& r) const {
   std::string why;
   auto b = bundles_.find(id);
-  if (b != bundles_.end()) why = lastRuncError(b->second + "/runc.log");
+  if (b != bundles_.end()) why = runcErrors(b->second + "/runc.log", r.logOffset);
   if (why.empty()) why = "runc exited with " + std::to_string(r.exit.exitCode);
   return Status::fromHResult(hresult::kFail, op, id, "runc " + op + ": " + why);
 }
@@ -139,8 +160,10 @@ Task<StatusOr<RuncRuntime::Run>> RuncRuntime::runc(std::vector<std::string> args
                                                    std::optional<StdioSpec> stdio, bool capture) {
   std::vector<std::string> argv = {"runc", "--root", options_.root};
   auto b = bundles_.find(id);
+  std::streamoff logOffset = 0;
   if (b != bundles_.end()) {
     argv.insert(argv.end(), {"--log", b->second + "/runc.log", "--log-format", "json"});
+    logOffset = fileSize(b->second + "/runc.log");
   }
   argv.insert(argv.end(), args.begin(), args.end());
   runtime::ProcessSpec spec{.path = options_.runcPath, .args = argv};
@@ -158,6 +181,7 @@ Task<StatusOr<RuncRuntime::Run>> RuncRuntime::runc(std::vector<std::string> args
   auto p = runner_.spawn(spec);
   if (!p.ok()) co_return p.status().withContext("runc", id);
   Run r;
+  r.logOffset = logOffset;
   if (capture) {
     auto out = co_await runtime::readToEnd(*(*p)->stdoutStream(), 16 << 20);
     if (out.ok()) r.out = std::move(*out);

@@ -12,6 +12,7 @@
 // arrives over --console-socket.
 #pragma once
 
+#include <ios>
 #include <map>
 #include <string>
 
@@ -49,6 +50,7 @@ class RuncRuntime final : public ContainerRuntime {
     runtime::ExitStatus exit;
     std::string out;  // stdout when captured
     std::unique_ptr<runtime::Process> process;
+    std::streamoff logOffset = 0;  // runc.log's size before the command
   };
   // runc runs one runc command; `capture` collects its stdout, otherwise
   // stdio follows `stdio` (pipes handed to the container).

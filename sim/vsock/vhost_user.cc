@@ -92,12 +92,15 @@ Status VhostUserBackend::queueIndex(const std::string& p, size_t want, uint32_t*
 
 void VhostUserBackend::update(int i) {
   Vring& v = vrings_[i];
+  // A running ring set up again (a new call fd - QEMU sends one whenever the
+  // guest masks or unmasks the queue's MSI-X vector - a new memory table)
+  // goes on from where it is, never from the base it started with.
+  if (v.running) v.base = v.queue.lastAvail();
   bool canRun = memory_ && v.addrsSet && v.num && v.kick && (v.enabled || !protocolNegotiated());
   if (canRun) {
     Status st = v.queue.setup(*memory_, v.num, v.addrs, v.base);
     v.running = st.ok();
   } else {
-    if (v.running) v.base = v.queue.lastAvail();
     v.running = false;
     v.queue.reset();
   }
@@ -173,9 +176,6 @@ Status VhostUserBackend::apply(VhostMessage& m, std::optional<std::string>& repl
       }
       auto mem = GuestMemory::map(regions, std::move(m.fds));
       if (!mem.ok()) return mem.status();
-      for (int q = 0; q < kVhostQueues; ++q) {
-        if (vrings_[q].running) vrings_[q].base = vrings_[q].queue.lastAvail();
-      }
       memory_ = std::move(*mem);  // the rings are set up again in the new map
       for (int q = 0; q < kVhostQueues; ++q) update(q);
       return OkStatus();
@@ -201,6 +201,7 @@ Status VhostUserBackend::apply(VhostMessage& m, std::optional<std::string>& repl
     }
     case kSetVringBase:
       HCS_RETURN_IF_ERROR(queueIndex(p, 8, &i));
+      vrings_[i].running = false;  // the base given wins over where a running ring was
       vrings_[i].base = static_cast<uint16_t>(get<uint32_t>(p, 4));
       update(static_cast<int>(i));
       return OkStatus();

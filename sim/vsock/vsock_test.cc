@@ -405,6 +405,29 @@ TEST_F(VsockTest, ConnectionsSurviveRingsStoppedForAPause) {
   EXPECT_EQ(readSome(host.get(), 64), "and after");
 }
 
+// QEMU replaces a running ring's call fd whenever the guest masks or
+// unmasks its MSI-X vector: the ring goes on from where it was (it used to
+// restart from the base it was set up with and replay what the guest had
+// long since sent).
+TEST_F(VsockTest, ANewCallFdWhileRunningDoesNotRewindTheRings) {
+  ASSERT_TRUE(driver_.bringUp().ok());
+  auto l = listenAt(uds_ + "_13");
+  driver_.send(GuestDriver::toHost(6004, 13, Op::kRequest));
+  auto host = acceptWithin(l.get(), 5000);
+  ASSERT_TRUE(host);
+  ASSERT_TRUE(driver_.receiveOp(Op::kResponse));
+  driver_.send(GuestDriver::toHost(6004, 13, Op::kRw), "one");
+  EXPECT_EQ(readSome(host.get(), 64), "one");
+  ASSERT_TRUE(driver_.replaceCallFds().ok());
+  driver_.send(GuestDriver::toHost(6004, 13, Op::kRw), "two");
+  EXPECT_EQ(readSome(host.get(), 64), "two") << "only the new packet, and the connection still open";
+  ASSERT_EQ(write(host.get(), "back", 4), 4);
+  auto rw = driver_.receiveOp(Op::kRw);
+  ASSERT_TRUE(rw) << "the guest hears through its new call fd";
+  EXPECT_EQ(rw->payload, "back");
+  EXPECT_EQ(onLoop([&] { return server_->device().connections(); }), 1u);
+}
+
 TEST_F(VsockTest, QemuHangingUpEndsServeAndEveryConnection) {
   ASSERT_TRUE(driver_.bringUp().ok());
   auto l = listenAt(uds_ + "_11");

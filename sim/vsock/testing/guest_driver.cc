@@ -173,6 +173,16 @@ Status GuestDriver::resume(uint16_t rxBase, uint16_t txBase) {
   return OkStatus();
 }
 
+Status GuestDriver::replaceCallFds() {
+  for (uint32_t q = 0; q < 2; ++q) {
+    call_[q].reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    std::string idx;
+    put<uint64_t>(idx, q);
+    HCS_RETURN_IF_ERROR(request(kSetVringCall, idx, {call_[q].get()}, true).status());
+  }
+  return OkStatus();
+}
+
 void GuestDriver::postRx(uint16_t d) {
   uint8_t* desc = mem_ + kRxRing + 16 * d;
   uint64_t addr = kRxBuffers + uint64_t{d} * kRxBufferSize;

@@ -41,6 +41,9 @@ class GuestDriver {
   // resume: what QEMU sends when a paused VM runs again (rings at the bases
   // GET_VRING_BASE gave when they stopped, kick fds, enable).
   Status resume(uint16_t rxBase, uint16_t txBase);
+  // replaceCallFds: new call eventfds for both rings while they run, as
+  // QEMU sends whenever the guest masks or unmasks a queue's MSI-X vector.
+  Status replaceCallFds();
 
   // send puts one packet (header descriptor + payload descriptor) on tx.
   void send(const Header& h, const std::string& payload = {});
