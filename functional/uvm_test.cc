@@ -318,7 +318,11 @@ TEST_F(UvmTest, EndpointsReachTheGuestAndEachOther) {
   };
   auto hex8 = [](const std::string& id) {
     std::string h;
-    for (char ch : id) if (std::isxdigit(static_cast<unsigned char>(ch)) && h.size() < 8) h.push_back(ch);
+    for (char ch : id) {  // as the fake names interfaces: the id's first 8 hex digits, lower case
+      if (std::isxdigit(static_cast<unsigned char>(ch)) && h.size() < 8) {
+        h.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+      }
+    }
     return h;
   };
   // The host end of a NIC: the sim backend's veth, the qemu backend's tap.
@@ -327,9 +331,19 @@ TEST_F(UvmTest, EndpointsReachTheGuestAndEachOther) {
   EXPECT_THAT(links(), HasSubstr(port + hex8(*epB->id)));
   for (auto& vm : vms_) EXPECT_THAT(run(vm->close()), IsOk());
   vms_.clear();
-  // Stopping a VM takes its NICs and, with the last one, the network's bridge.
-  (void)runtime::waitForBlocking(rt_->loop(), [&] { return links().find("hcs") == std::string::npos; }, std::chrono::seconds(2));
-  EXPECT_THAT(links(), ::testing::Not(HasSubstr("hcs"))) << "NIC or bridge left on the host";
+  // Stopping a VM takes its NICs and, with the last one, the network's
+  // bridge. (Only this scenario's names: other suites may run VMs on this
+  // host at the same time.)
+  std::vector<std::string> ours = {port + hex8(*epA->id), port + hex8(*epB->id), "hcsbr" + hex8(*net->id)};
+  auto left = [&] {
+    std::string now = links(), found;
+    for (const auto& name : ours) {
+      if (now.find(name) != std::string::npos) found += name + " ";
+    }
+    return found;
+  };
+  (void)runtime::waitForBlocking(rt_->loop(), [&] { return left().empty(); }, std::chrono::seconds(2));
+  EXPECT_EQ(left(), "") << "NIC or bridge left on the host";
   EXPECT_THAT(run(hcn.deleteEndpoint(*epA->id)), IsOk());
 }
 
