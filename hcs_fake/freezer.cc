@@ -52,8 +52,23 @@ Status writeFreezerState(const std::string& dir, bool v2, bool frozen) {
 Task<Status> freezeCgroup(runtime::EventLoop& loop, std::string dir, bool v2, bool frozen, runtime::Duration deadline) {
   HCS_CO_RETURN_IF_ERROR(writeFreezerState(dir, v2, frozen));
   std::string seen;
-  bool reached = co_await runtime::waitFor(loop, [&] { return readsBack(dir, v2, frozen, &seen); }, deadline,
-                                           std::chrono::milliseconds(2));
+  // v1 freezes the tasks it finds when FROZEN is written; one that could not
+  // stop then (forking, in a syscall that does not check for freezing) keeps
+  // the group in FREEZING until FROZEN is written again. So a v1 freeze asks
+  // again every 10 ms, and every half second thaws for a moment to let a
+  // task stuck half-way move on. v2 finishes by itself.
+  int polls = 0;
+  Status writeError = OkStatus();
+  auto check = [&] {
+    if (readsBack(dir, v2, frozen, &seen)) return true;
+    if (v2 || !frozen || ++polls % 5 != 0) return false;
+    if (polls % 250 == 0) (void)writeFreezerState(dir, v2, false);
+    Status st = writeFreezerState(dir, v2, true);
+    if (!st.ok()) writeError = st;
+    return !st.ok();
+  };
+  bool reached = co_await runtime::waitFor(loop, check, deadline, std::chrono::milliseconds(2));
+  if (!writeError.ok()) co_return writeError;
   if (!reached) {
     co_return DeadlineExceededError("freezer " + dir + " reads \"" + seen + "\", not " +
                                     (frozen ? "frozen" : "thawed") + ", after " +
