@@ -202,6 +202,7 @@ Task<StatusOr<std::unique_ptr<GuestConnection>>> GuestConnection::accept(runtime
                                                                          GuestConnectionOptions options) {
   auto stream = co_await acceptOne(loop, bridgeListener, options.connectTimeout, "to the bridge port", vmId);
   if (!stream.ok()) co_return stream.status();
+  HLOG(Debug, "bridge.guest_connected").kv("vm", vmId);
   co_return co_await over(loop, std::move(*stream), vsock, vmId, options);
 }
 

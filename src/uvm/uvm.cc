@@ -136,6 +136,7 @@ Task<void> UtilityVM::serveEntropy(std::shared_ptr<runtime::Listener> l) {
   for (;;) {
     auto s = co_await l->accept();
     if (!s.ok()) co_return;
+    HLOG(Debug, "uvm.boot.entropy").kv("vm", options_.id).kv("since_start_ms", sinceStartMs());
     std::string seed(512, '\0');
     for (size_t i = 0; i < seed.size(); i += 8) {
       uint64_t r = rt_.random().next();
@@ -151,6 +152,7 @@ Task<void> UtilityVM::serveLog(std::shared_ptr<runtime::Listener> l) {
   for (;;) {
     auto s = co_await l->accept();
     if (!s.ok()) co_return;
+    HLOG(Debug, "uvm.boot.log_connected").kv("vm", id).kv("since_start_ms", sinceStartMs());
     // Each line of the guest's log becomes one host log event with the VM id.
     runtime::spawn([](std::unique_ptr<runtime::Stream> in, std::string id) -> Task<void> {
       std::string pending;
@@ -170,8 +172,13 @@ Task<void> UtilityVM::serveLog(std::shared_ptr<runtime::Listener> l) {
   }
 }
 
+int64_t UtilityVM::sinceStartMs() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(rt_.loop().now() - startedAt_).count();
+}
+
 Task<Status> UtilityVM::start() {
   auto t0 = rt_.loop().now();
+  startedAt_ = t0;
   // The guest dials as soon as it runs: listen first.
   const uint32_t ports[] = {bridge::kEntropyPort, bridge::kLogPort, bridge::kBridgePort};
   for (uint32_t port : ports) {
@@ -183,6 +190,7 @@ Task<Status> UtilityVM::start() {
   runtime::spawn(serveLog(bootListeners_[1]));
   Status st = co_await system_->start();
   if (!st.ok()) co_return fail("Start", st);
+  HLOG(Debug, "uvm.boot.system_started").kv("vm", options_.id).kv("since_start_ms", sinceStartMs());
   bridge::GuestConnectionOptions gopt = options_.guest;
   gopt.connectTimeout = options_.bootTimeout;
   auto gc = co_await bridge::GuestConnection::accept(rt_.loop(), *bootListeners_[2], *vsock_, options_.id, gopt);

@@ -186,6 +186,8 @@ class UtilityVM {
   std::unique_ptr<bridge::GuestConnection> guest_;
   std::vector<std::shared_ptr<runtime::Listener>> bootListeners_;
   runtime::Duration bootTime_{};
+  runtime::TimePoint startedAt_{};  // Start called (boot phase events count from here)
+  int64_t sinceStartMs() const;
   bool closed_ = false;
   std::optional<hcs::SystemExit> exit_;
   struct Ref {
