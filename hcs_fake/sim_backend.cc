@@ -134,6 +134,11 @@ Task<Status> SimVmBackend::start(const std::string& id, const schema::VirtualMac
     if (ec) co_return Status::fromHResult(hr::kFail, "Start", id, "creating " + dir + sub + ": " + ec.message());
   }
   fs::create_directories(options_.vsockRoot, ec);
+  Status linked = linkDocumentDevices(dir, id, doc);
+  if (!linked.ok()) {
+    fs::remove_all(dir, ec);
+    co_return linked;
+  }
 
   // The VM's cgroup: its memory and processors, as the document says.
   uint64_t memoryMB = 0;
@@ -400,6 +405,40 @@ StatusOr<bool> linkGuestDevice(const std::string& dir, const std::string& id, co
     return link(req.settings.value("Path", ""), dir + "/shares/" + name);
   }
   return false;
+}
+
+Status linkDocumentDevices(const std::string& dir, const std::string& id, const schema::VirtualMachine& doc) {
+  if (!doc.devices) return OkStatus();
+  auto bad = [&](const std::string& field, const std::string& why) {
+    return Status::fromHResult(hr::kInvalidArg, "Start", id, field + ": " + why);
+  };
+  auto number = [](const std::string& key, unsigned limit) {
+    if (key.empty() || key.size() > 3 || key.find_first_not_of("0123456789") != std::string::npos) return false;
+    return static_cast<unsigned>(std::stoul(key)) < limit;
+  };
+  auto add = [&](const std::string& path, Json settings) -> Status {
+    schema::ModifySettingRequest req;
+    req.resourcePath = path;
+    req.requestType = "Add";
+    req.settings = std::move(settings);
+    return linkGuestDevice(dir, id, req).status();
+  };
+  for (const auto& [guid, ctl] : doc.devices->scsi) {
+    std::string field = "VirtualMachine.Devices.Scsi." + guid;
+    if (ctl.attachments.empty()) continue;
+    if (lcowScsiControllerIndex(guid) < 0) return bad(field, "not an LCOW SCSI controller");
+    for (const auto& [lun, att] : ctl.attachments) {
+      if (!number(lun, 64)) return bad(field + ".Attachments." + lun, "the key is not a LUN 0..63");
+      HCS_RETURN_IF_ERROR(add("VirtualMachine/Devices/Scsi/" + guid + "/Attachments/" + lun, Json{{"Path", att.path.value_or("")}}));
+    }
+  }
+  if (doc.devices->virtualPMem) {
+    for (const auto& [n, dev] : doc.devices->virtualPMem->devices) {
+      if (!number(n, 128)) return bad("VirtualMachine.Devices.VirtualPMem.Devices." + n, "the key is not a device number 0..127");
+      HCS_RETURN_IF_ERROR(add("VirtualMachine/Devices/VirtualPMem/Devices/" + n, Json{{"HostPath", dev.hostPath.value_or("")}}));
+    }
+  }
+  return OkStatus();
 }
 
 Task<Status> SimVmBackend::modify(const std::string& id, const schema::ModifySettingRequest& req) {

@@ -64,6 +64,11 @@ int lcowScsiControllerIndex(const std::string& guid);
 // directory (<dir>/scsi/<c>/<lun>, <dir>/pmem/<n>, <dir>/shares/<name>).
 // false: not such a device.
 StatusOr<bool> linkGuestDevice(const std::string& dir, const std::string& id, const schema::ModifySettingRequest& req);
+// linkDocumentDevices: the VM document's own SCSI attachments and VPMem
+// devices, linked as if each had been added before the guest ran. Keys must
+// be device numbers (a LUN below 64, a VPMem number below 128) and
+// controllers LCOW's GUIDs: E_INVALIDARG naming the field otherwise.
+Status linkDocumentDevices(const std::string& dir, const std::string& id, const schema::VirtualMachine& doc);
 
 class SimVmBackend final : public VmBackend {
  public:

@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "hcs_fake/service.h"
+#include "hcs_fake/sim_backend.h"
 #include "sim/node.h"
 #include "src/common/status_matchers.h"
 #include "src/hcs/compute_system.h"
@@ -150,6 +151,39 @@ TEST_F(VmBackendTest, WithoutABackendGuestWorkIsNotImplemented) {
   guestOnly.guestRequest = {{"ResourceType", "MappedVirtualDisk"}, {"RequestType", "Add"}};
   EXPECT_THAT(run(vm->modify(guestOnly)), HResultIs(hresult::kNotImpl));
   ASSERT_THAT(run(vm->terminate()), IsOk());
+}
+
+// The sim backend's guest finds a document's own disks and VPMem devices
+// where it finds hot-added ones; keys that are not device numbers (a path
+// in disguise) are refused before anything is linked.
+TEST(LinkDocumentDevicesTest, DocumentDevicesAreLinkedAndHostileKeysRefused) {
+  char tmpl[] = "/tmp/hcs-docdev-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::ofstream(dir + "/disk.vhd") << "d";
+  std::ofstream(dir + "/layer.vhd") << "l";
+  auto doc = [&](const std::string& lun, const std::string& pmem) {
+    auto d = schema::decode<schema::VirtualMachine>(std::string_view(
+        R"({"Devices":{"Scsi":{"df6d0690-79e5-55b6-a5ec-c1e2f77f580a":{"Attachments":{")" + lun + R"(":{"Path":")" + dir +
+        R"(/disk.vhd"}}}},"VirtualPMem":{"Devices":{")" + pmem + R"(":{"HostPath":")" + dir + R"(/layer.vhd"}}}}})"));
+    EXPECT_THAT(d.status(), IsOk());
+    return *d;
+  };
+  ASSERT_THAT(linkDocumentDevices(dir + "/vm", "vm", doc("2", "3")), IsOk());
+  EXPECT_EQ(std::filesystem::read_symlink(dir + "/vm/scsi/0/2"), dir + "/disk.vhd");
+  EXPECT_EQ(std::filesystem::read_symlink(dir + "/vm/pmem/3"), dir + "/layer.vhd");
+  auto lun = linkDocumentDevices(dir + "/vm2", "vm2", doc("../../escape", "0"));
+  EXPECT_THAT(lun, HResultIs(hresult::kInvalidArg));
+  EXPECT_THAT(lun.message(), ::testing::HasSubstr("Attachments.../../escape"));
+  auto pmem = linkDocumentDevices(dir + "/vm3", "vm3", doc("0", "128"));
+  EXPECT_THAT(pmem, HResultIs(hresult::kInvalidArg));
+  EXPECT_THAT(pmem.message(), ::testing::HasSubstr("VirtualPMem.Devices.128"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/escape"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/vm2"));
+  auto bad = schema::decode<schema::VirtualMachine>(std::string_view(
+      R"({"Devices":{"Scsi":{"c0":{"Attachments":{"0":{"Path":"/x"}}}}}})"));
+  ASSERT_THAT(bad.status(), IsOk());
+  EXPECT_THAT(linkDocumentDevices(dir + "/vm4", "vm4", *bad), HResultIs(hresult::kInvalidArg));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

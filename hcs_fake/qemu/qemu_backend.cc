@@ -67,6 +67,43 @@ StatusOr<Json> blockdev(const std::string& node, const std::string& path, bool r
   return b;
 }
 
+// Memory slots QEMU gets for VPMem devices: vhost-user maps at most 8
+// regions, the RAM and 7 more.
+constexpr size_t kPmemSlots = 7;
+
+// parseNumber: a decimal below `limit`, nothing else (resource paths and
+// document keys come from the client).
+bool parseNumber(const std::string& text, uint32_t limit, uint32_t* out) {
+  if (text.empty() || text.size() > 6) return false;
+  uint32_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (v >= limit) return false;
+  *out = v;
+  return true;
+}
+bool parsePmemNumber(const std::string& text, uint32_t* out) { return parseNumber(text, 128, out); }
+
+// pmemImageSize: the bytes of `path` a virtio-pmem device maps - the file
+// (a VHD without its 512-byte footer), which must be a multiple of 2 MiB:
+// the device is a memory region. `field` names the document field.
+StatusOr<uint64_t> pmemImageSize(const std::string& op, const std::string& id, const std::string& field,
+                                 const std::string& path) {
+  std::error_code ec;
+  uint64_t size = fs::file_size(path, ec);
+  if (ec) return Status::fromHResult(hr::kFileNotFound, op, id, field + ": " + path + ": " + ec.message());
+  if (endsWithVhd(path) && size >= 512) size -= 512;
+  constexpr uint64_t kAlign = 2 << 20;
+  if (size == 0 || size % kAlign) {
+    return Status::fromHResult(hr::kInvalidArg, op, id,
+                               field + ": " + path + " is " + std::to_string(size) +
+                                   " bytes; a virtio-pmem image must be a multiple of 2 MiB (qemu backend)");
+  }
+  return size;
+}
+
 int controllerIndex(const std::string& key, int position) {
   int c = lcowScsiControllerIndex(key);
   return c >= 0 ? c : position;
@@ -130,8 +167,8 @@ StatusOr<std::vector<std::string>> qemuCommandLine(const QemuMachine& m, const s
     return invalid(m.id, "VirtualMachine.ComputeTopology.Processor.Count", std::to_string(cpus) + " is outside 1..64");
   }
   std::string mem = std::to_string(memoryMB) + "M";
-  // Memory slots for hot-added VPMem (vhost-user maps at most 8 regions: RAM + 7).
-  std::string memSpec = mem + ",slots=7,maxmem=" + std::to_string(memoryMB + 64 * 1024) + "M";
+  // Memory slots for VPMem (vhost-user maps at most 8 regions: RAM + 7).
+  std::string memSpec = mem + ",slots=" + std::to_string(kPmemSlots) + ",maxmem=" + std::to_string(memoryMB + 64 * 1024) + "M";
   std::vector<std::string> a = {
       qemuPath, "-name", m.id, "-machine", "pc,accel=" + m.accel + ",memory-backend=mem0", "-m", memSpec, "-smp",
       std::to_string(cpus), "-object", "memory-backend-memfd,id=mem0,size=" + mem + ",share=on", "-kernel",
@@ -176,9 +213,28 @@ StatusOr<std::vector<std::string>> qemuCommandLine(const QemuMachine& m, const s
                            "scsi-hd,bus=scsi" + std::to_string(c) + ".0,channel=0,scsi-id=0,lun=" + lun + ",drive=" + node});
       }
     }
-    if (vm.devices->virtualPMem && !vm.devices->virtualPMem->devices.empty()) {
-      return Status::fromHResult(hr::kNotImpl, "Start", m.id,
-                                 "VirtualMachine.Devices.VirtualPMem.Devices: the qemu backend has no VPMem yet");
+    // VPMem devices present from the start: the same virtio-pmem devices a
+    // hot add makes, on the command line.
+    if (vm.devices->virtualPMem) {
+      for (const auto& [key, dev] : vm.devices->virtualPMem->devices) {
+        std::string field = "VirtualMachine.Devices.VirtualPMem.Devices." + key;
+        uint32_t n = 0;
+        if (!parsePmemNumber(key, &n)) return invalid(m.id, field, "the key is not a device number 0..127");
+        if (!dev.hostPath || dev.hostPath->empty()) return invalid(m.id, field + ".HostPath", "required");
+        if (dev.readOnly.has_value() && !*dev.readOnly) {
+          return invalid(m.id, field + ".ReadOnly", "VPMem devices are read-only");
+        }
+        auto size = pmemImageSize("Start", m.id, field + ".HostPath", *dev.hostPath);
+        if (!size.ok()) return size.status();
+        a.insert(a.end(), {"-object", "memory-backend-file,id=pm" + key + ",mem-path=" + *dev.hostPath +
+                                          ",size=" + std::to_string(*size) + ",share=on,readonly=on",
+                           "-device", "virtio-pmem-pci,id=vp" + key + ",memdev=pm" + key});
+      }
+      if (vm.devices->virtualPMem->devices.size() > kPmemSlots) {
+        return invalid(m.id, "VirtualMachine.Devices.VirtualPMem.Devices",
+                       std::to_string(vm.devices->virtualPMem->devices.size()) + " devices; the qemu backend has " +
+                           std::to_string(kPmemSlots) + " memory slots");
+      }
     }
   }
   return a;
@@ -325,6 +381,12 @@ Task<Status> QemuVmBackend::start(const std::string& id, const schema::VirtualMa
                                                                     (tail.empty() ? "" : " (" + tail + ")")));
   }
   vm->qmp = *qmp;
+  if (doc.devices && doc.devices->virtualPMem) {  // the command line's devices (checked there)
+    for (const auto& [key, dev] : doc.devices->virtualPMem->devices) {
+      uint32_t n = 0;
+      if (parsePmemNumber(key, &n)) vm->pmem[n] = dev.hostPath.value_or("");
+    }
+  }
   vm->qmp->setOnEvent([vm](const std::string& name, const Json& data) {
     if (name == "SHUTDOWN") vm->shutdownReason = data.value("reason", "");
   });
@@ -468,11 +530,15 @@ Task<Status> QemuVmBackend::modify(const std::string& id, const schema::ModifySe
   if (parts.size() == 6 && parts[2] == "Scsi" && parts[4] == "Attachments") {
     int c = lcowScsiControllerIndex(parts[3]);
     if (c < 0) co_return Status::fromHResult(hr::kElementNotFound, "Modify", id, "not an LCOW SCSI controller: " + parts[3]);
-    co_return co_await scsi(id, *vm, c, std::stoi(parts[5]), req);
+    uint32_t lun = 0;
+    if (!parseNumber(parts[5], 64, &lun)) co_return Status::fromHResult(hr::kInvalidArg, "Modify", id, "LUN must be 0..63: " + parts[5]);
+    co_return co_await scsi(id, *vm, c, static_cast<int>(lun), req);
   }
   if (path == "VirtualMachine/Devices/Plan9/Shares") co_return plan9(id, *vm, req);
   if (parts.size() == 5 && parts[2] == "VirtualPMem" && parts[3] == "Devices") {
-    co_return co_await vpmem(id, *vm, static_cast<uint32_t>(std::stoul(parts[4])), req);
+    uint32_t n = 0;
+    if (!parsePmemNumber(parts[4], &n)) co_return Status::fromHResult(hr::kInvalidArg, "Modify", id, "VPMem device number must be 0..127: " + parts[4]);
+    co_return co_await vpmem(id, *vm, n, req);
   }
   if (parts.size() == 4 && parts[2] == "NetworkAdapters") co_return co_await nic(id, vm, parts[3], req);
   if (parts.size() >= 3 && (parts[2] == "VirtualPMem" || parts[2] == "NetworkAdapters")) {
@@ -501,16 +567,9 @@ Task<Status> QemuVmBackend::vpmem(const std::string& id, Vm& vm, uint32_t n, con
                                   "VPMem device " + std::to_string(n) + " still holds " + it->second +
                                       " (virtio-pmem devices cannot be unplugged)");
   }
-  std::error_code ec;
-  uint64_t size = fs::file_size(path, ec);
-  if (ec) co_return Status::fromHResult(hr::kFileNotFound, "Modify", id, "Settings.HostPath: " + path + ": " + ec.message());
-  if (endsWithVhd(path) && size >= 512) size -= 512;
-  constexpr uint64_t kAlign = 2 << 20;
-  if (size == 0 || size % kAlign) {
-    co_return Status::fromHResult(hr::kInvalidArg, "Modify", id,
-                                  "Settings.HostPath: " + path + " is " + std::to_string(size) +
-                                      " bytes; a virtio-pmem image must be a multiple of 2 MiB (qemu backend)");
-  }
+  auto imageSize = pmemImageSize("Modify", id, "Settings.HostPath", path);
+  if (!imageSize.ok()) co_return imageSize.status();
+  uint64_t size = *imageSize;
   std::string dev = "vp" + std::to_string(n), obj = "pm" + std::to_string(n);
   Json o = Json::object();
   o["qom-type"] = "memory-backend-file";

@@ -90,10 +90,38 @@ TEST(QemuCommandLineTest, RefusesWhatItCannotHonourNamingTheField) {
       R"(":{"Attachments":{"0":{"Type":"VirtualDisk","Path":"/no/such.vhd"}}}}}})"), "qemu");
   EXPECT_THAT(noDisk, HResultIs(hr::kInvalidArg));
   EXPECT_THAT(noDisk.status().message(), HasSubstr("Attachments.0.Path"));
-  auto pmem = qemuCommandLine(kMachine, document(R"({"Chipset":{"LinuxKernelDirect":{"KernelFilePath":"/k"}},
-      "ComputeTopology":{"Memory":{"SizeInMB":256}},"Devices":{"VirtualPMem":{"Devices":{"0":{"HostPath":"/x.vhd"}}}}})"),
-                              "qemu");
-  EXPECT_THAT(pmem, HResultIs(hr::kNotImpl));
+  auto pmemDoc = [](const std::string& devices) {
+    return document(R"({"Chipset":{"LinuxKernelDirect":{"KernelFilePath":"/k"}},
+      "ComputeTopology":{"Memory":{"SizeInMB":256}},"Devices":{"VirtualPMem":{"Devices":{)" + devices + "}}}}");
+  };
+  auto missing = qemuCommandLine(kMachine, pmemDoc(R"("0":{"HostPath":"/no/such.vhd"})"), "qemu");
+  EXPECT_THAT(missing, HResultIs(hr::kFileNotFound));
+  EXPECT_THAT(missing.status().message(), HasSubstr("VirtualPMem.Devices.0.HostPath"));
+  std::string dir = std::string(std::getenv("TEST_TMPDIR"));
+  std::ofstream(dir + "/odd.img") << std::string(4096, 'x');
+  auto odd = qemuCommandLine(kMachine, pmemDoc(R"("0":{"HostPath":")" + dir + R"(/odd.img"})"), "qemu");
+  EXPECT_THAT(odd, HResultIs(hr::kInvalidArg));
+  EXPECT_THAT(odd.status().message(), HasSubstr("multiple of 2 MiB"));
+  auto key = qemuCommandLine(kMachine, pmemDoc(R"("../0":{"HostPath":"/x"})"), "qemu");
+  EXPECT_THAT(key, HResultIs(hr::kInvalidArg));
+  EXPECT_THAT(key.status().message(), HasSubstr("VirtualPMem.Devices.../0"));
+}
+
+// VPMem devices in the document are virtio-pmem devices from the start,
+// read-only file-backed memory of the image's size (a VHD's footer left out).
+TEST(QemuCommandLineTest, DocumentVpmemDevicesAreVirtioPmem) {
+  std::string dir = std::string(std::getenv("TEST_TMPDIR"));
+  {
+    std::ofstream f(dir + "/layer.vhd");
+    f << std::string((4 << 20) + 512, 'x');
+  }
+  auto doc = document(R"({"Chipset":{"LinuxKernelDirect":{"KernelFilePath":"/k"}},
+      "ComputeTopology":{"Memory":{"SizeInMB":256}},"Devices":{"VirtualPMem":{"MaximumCount":4,
+      "Devices":{"2":{"HostPath":")" + dir + R"(/layer.vhd","ReadOnly":true,"ImageFormat":"Vhd1"}}}}})");
+  auto argv = qemuCommandLine(kMachine, doc, "qemu");
+  ASSERT_TRUE(argv.ok()) << argv.status().toString();
+  EXPECT_THAT(*argv, Contains("memory-backend-file,id=pm2,mem-path=" + dir + "/layer.vhd,size=4194304,share=on,readonly=on"));
+  EXPECT_THAT(*argv, Contains("virtio-pmem-pci,id=vp2,memdev=pm2"));
 }
 
 TEST(QemuCommandLineTest, KernelCommandLineLosesOnlyHyperVOptions) {
