@@ -1,5 +1,7 @@
 #include "src/common/sha256.h"
 
+#include <algorithm>
+
 namespace hcsshim {
 
 namespace {
@@ -72,6 +74,41 @@ std::array<uint8_t, 32> sha256(std::string_view data) {
   std::array<uint8_t, 32> out;
   for (int i = 0; i < 8; ++i) {
     for (int b = 0; b < 4; ++b) out[4 * i + b] = static_cast<uint8_t>(h[i] >> (24 - 8 * b));
+  }
+  return out;
+}
+
+void Sha256::update(std::string_view data) {
+  length_ += data.size();
+  const auto* p = reinterpret_cast<const uint8_t*>(data.data());
+  size_t n = data.size();
+  if (used_) {
+    size_t take = std::min<size_t>(n, 64 - used_);
+    for (size_t i = 0; i < take; ++i) buf_[used_ + i] = p[i];
+    used_ += take;
+    p += take;
+    n -= take;
+    if (used_ < 64) return;
+    block(h_, buf_);
+    used_ = 0;
+  }
+  for (; n >= 64; p += 64, n -= 64) block(h_, p);
+  for (size_t i = 0; i < n; ++i) buf_[i] = p[i];
+  used_ = n;
+}
+
+std::array<uint8_t, 32> Sha256::digest() {
+  uint8_t tail[128] = {};
+  for (size_t i = 0; i < used_; ++i) tail[i] = buf_[i];
+  tail[used_] = 0x80;
+  size_t len = used_ < 56 ? 64 : 128;
+  uint64_t bits = length_ * 8;
+  for (int i = 0; i < 8; ++i) tail[len - 1 - i] = static_cast<uint8_t>(bits >> (8 * i));
+  block(h_, tail);
+  if (len == 128) block(h_, tail + 64);
+  std::array<uint8_t, 32> out;
+  for (int i = 0; i < 8; ++i) {
+    for (int b = 0; b < 4; ++b) out[4 * i + b] = static_cast<uint8_t>(h_[i] >> (24 - 8 * b));
   }
   return out;
 }

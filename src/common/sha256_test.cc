@@ -16,3 +16,20 @@ TEST(Sha256Test, KnownVectors) {
 
 }  // namespace
 }  // namespace hcsshim
+
+namespace hcsshim {
+namespace {
+
+// Pieces of every size give the one-shot digest (block and padding edges).
+TEST(Sha256Test, IncrementalMatchesOneShot) {
+  std::string data;
+  for (int i = 0; i < 1000; ++i) data.push_back(static_cast<char>(i * 7 + 3));
+  for (size_t piece : {1u, 3u, 55u, 56u, 63u, 64u, 65u, 127u, 999u}) {
+    Sha256 h;
+    for (size_t at = 0; at < data.size(); at += piece) h.update(std::string_view(data).substr(at, piece));
+    EXPECT_EQ(h.digest(), sha256(data)) << "pieces of " << piece;
+  }
+}
+
+}  // namespace
+}  // namespace hcsshim

@@ -1,0 +1,51 @@
+// tar2ext4.h: a container layer's tar as a compact read-only ext4 image,
+// as hcsshim's tar2ext4 makes it (the file system: compact_writer.h).
+//
+// Members: every tar kind (files, sparse files, directories, symlinks,
+// hard links, character and block devices, fifos) with ownership, modes,
+// times and xattrs (pax SCHILY.xattr.*). Paths lose a leading "./" and "."
+// components; an absolute path, a ".." component or a hard link to
+// something outside the archive is an error naming the member. Missing
+// parent directories are created with the root's mode and owner and take
+// their own when their member comes; a later member replaces an earlier one.
+// convertWhiteout (overlay form): `.wh..wh..opq` sets trusted.overlay.opaque
+// "y" on its directory; `.wh.<name>` becomes a 0:0 character device <name>.
+//
+// Output, in order: the ext4 image; with appendDmVerity its dm-verity
+// superblock and hash tree (dmverity.h); with appendVhdFooter a fixed VHD
+// footer (vhd_footer.h) whose unique id is derived from the content, so
+// the same tar makes the same bytes. On any error the output is left for
+// the caller to remove (tools/tar2ext4 does).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "src/common/status.h"
+#include "src/ext4/compact_writer.h"
+
+namespace hcsshim::ext4 {
+
+struct Tar2Ext4Options {
+  bool convertWhiteout = false;
+  bool appendVhdFooter = false;
+  bool appendDmVerity = false;
+  bool inlineData = false;
+  uint64_t maximumDiskSize = kDefaultMaximumDiskSize;
+};
+
+struct Tar2Ext4Result {
+  uint64_t ext4Bytes = 0;   // the file system
+  uint64_t totalBytes = 0;  // with the hash tree and footer
+  std::string verityRootHash;  // hex, with appendDmVerity
+};
+
+// convert reads the archive from tarFd and writes the image to outFd (from
+// offset 0, a regular file).
+StatusOr<Tar2Ext4Result> convert(int tarFd, int outFd, const Tar2Ext4Options& options);
+
+// normalizeMemberPath: "./a//b/." -> "a/b"; "" or "." -> "" (the root).
+// Absolute paths and ".." components are refused.
+StatusOr<std::string> normalizeMemberPath(const std::string& path);
+
+}  // namespace hcsshim::ext4
