@@ -471,6 +471,38 @@ TEST_F(UvmTest, KilledDaemonLeavesNoVmBehind) {
   EXPECT_THAT(leftovers(), ::testing::IsEmpty());
 }
 
+// A test runner's timeout kills the daemon's whole process group: the
+// vhost-user devices die with it before they can remove the VM
+// directories. The next daemon removes what dead daemons left.
+TEST_F(UvmTest, NextDaemonRemovesWhatADaemonKilledWithItsDevicesLeft) {
+  if (!qemu()) GTEST_SKIP() << "sim backend: no per-daemon VM directories";
+  boot("vm-group-killed");
+  daemonPid_ = daemon_->pid();
+  std::string stale = qemuRoot();
+  std::vector<int> group = {daemonPid_};
+  std::error_code ec;
+  for (const auto& p : fs::directory_iterator("/proc", ec)) {
+    std::string stat = runtime::readFile(std::string(p.path() / "stat")).value_or("");
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    int ppid = std::atoi(stat.c_str() + close + 4);  // ") S <ppid>"
+    if (ppid == daemonPid_) group.push_back(std::atoi(p.path().filename().c_str()));
+  }
+  for (int pid : group) ::kill(pid, SIGKILL);
+  (void)daemon_->stop();
+  daemon_.reset();
+  for (auto& v : vms_) (void)run(v->close());
+  vms_.clear();
+  hcs_.reset();
+  ASSERT_TRUE(fs::exists(stale)) << "the devices died before they could clean up";
+  auto next = functional::HcsFakeDaemon::start(*rt_, dir_ + "/next", daemonArgs());
+  ASSERT_THAT(next, IsOk());
+  EXPECT_FALSE(fs::exists(stale)) << "the next daemon removed " << stale;
+  EXPECT_EQ((*next)->stop(), 0);
+  fs::remove_all(platforms::vsockRootFor((*next)->address()), ec);
+  for (const auto& e : fs::directory_iterator(vsockRoot_, ec)) fs::remove(e.path(), ec);  // what the killed daemon's VMs had
+}
+
 TEST_F(UvmTest, BadOptionsAreRefusedBeforeAnythingIsCreated) {
   uvm::LcowOptions o{.id = "vm-bad", .bootFilesPath = boot_, .memoryMB = 16};
   auto vsock = std::make_unique<platforms::HybridVsockHost>(rt_->transport(), vsockRoot_ + "/vm-bad.sock");

@@ -34,6 +34,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -196,6 +198,23 @@ int main(int argc, char** argv) {
                                           }});
   }
   if (vmBackend == "qemu") {
+    // A daemon killed with its whole process group (a test runner's
+    // timeout) takes its vhost-user devices along before they could remove
+    // its VM directories: the next daemon removes what dead daemons left.
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/tmp", ec)) {
+      std::string name = e.path().filename().string();
+      const std::string prefix = "hcs-fake-qemu-";
+      if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size() || name.size() > prefix.size() + 10 ||
+          name.find_first_not_of("0123456789", prefix.size()) != std::string::npos) {
+        continue;
+      }
+      pid_t owner = static_cast<pid_t>(std::stol(name.substr(prefix.size())));
+      if (owner == getpid() || ::kill(owner, 0) == 0 || errno != ESRCH) continue;
+      std::error_code rm;
+      std::filesystem::remove_all(e.path(), rm);
+      HLOG(Info, "hcs_fake.qemu.stale_removed").kv("dir", e.path().string()).kv("error", rm ? rm.message() : "");
+    }
     backend = std::make_unique<hcs_fake::QemuVmBackend>(
         **rt, hcs_fake::QemuBackendOptions{
                   .qemuPath = qemuPath,
