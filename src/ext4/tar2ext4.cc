@@ -1,7 +1,14 @@
 #include "src/ext4/tar2ext4.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <map>
 
 #include <cerrno>
 #include <cstring>
@@ -46,6 +53,36 @@ StatusOr<std::array<uint8_t, 32>> digestOf(int fd, uint64_t bytes) {
     off += static_cast<uint64_t>(n);
   }
   return h.digest();
+}
+
+// finishImage: the file system's metadata, then the trailers the options ask for.
+StatusOr<Tar2Ext4Result> finishImage(CompactWriter& w, int outFd, const Tar2Ext4Options& options) {
+  auto size = w.finish();
+  if (!size.ok()) return size.status();
+  Tar2Ext4Result r;
+  r.ext4Bytes = r.totalBytes = *size;
+  std::array<uint8_t, 16> id{};
+  if (options.appendDmVerity || options.appendVhdFooter) {
+    auto digest = digestOf(outFd, *size);
+    if (!digest.ok()) return digest.status();
+    std::memcpy(id.data(), digest->data(), 16);
+    id[6] = static_cast<uint8_t>((id[6] & 0x0f) | 0x40);  // shaped like a version 4 UUID
+    id[8] = static_cast<uint8_t>((id[8] & 0x3f) | 0x80);
+  }
+  if (options.appendDmVerity) {
+    uint64_t added = 0;
+    auto root = appendDmVerity(outFd, *size, id, &added);
+    if (!root.ok()) return root.status();
+    r.verityRootHash = *root;
+    r.totalBytes += added;
+  }
+  if (options.appendVhdFooter) {
+    std::string footer = vhdFooter(r.totalBytes, id);
+    ssize_t n = ::pwrite(outFd, footer.data(), footer.size(), static_cast<off_t>(r.totalBytes));
+    if (n != static_cast<ssize_t>(footer.size())) return Status(Code::kUnavailable, "writing the VHD footer");
+    r.totalBytes += footer.size();
+  }
+  return r;
 }
 
 }  // namespace
@@ -164,32 +201,145 @@ StatusOr<Tar2Ext4Result> convert(int tarFd, int outFd, const Tar2Ext4Options& op
       }
     }
   }
-  auto size = w.finish();
-  if (!size.ok()) return size.status();
-  Tar2Ext4Result r;
-  r.ext4Bytes = r.totalBytes = *size;
-  std::array<uint8_t, 16> id{};
-  if (options.appendDmVerity || options.appendVhdFooter) {
-    auto digest = digestOf(outFd, *size);
-    if (!digest.ok()) return digest.status();
-    std::memcpy(id.data(), digest->data(), 16);
-    id[6] = static_cast<uint8_t>((id[6] & 0x0f) | 0x40);  // shaped like a version 4 UUID
-    id[8] = static_cast<uint8_t>((id[8] & 0x3f) | 0x80);
+  return finishImage(w, outFd, options);
+}
+
+namespace {
+
+Status errnoAt(const std::string& path, const char* what) {
+  return Status(Code::kUnavailable, path + ": " + what + ": " + std::strerror(errno));
+}
+
+StatusOr<std::map<std::string, std::string>> xattrsOf(const std::string& path) {
+  std::map<std::string, std::string> out;
+  std::vector<char> names(65536);
+  ssize_t n = ::llistxattr(path.c_str(), names.data(), names.size());
+  if (n < 0) {
+    if (errno == ENOTSUP) return out;
+    return errnoAt(path, "listxattr");
   }
-  if (options.appendDmVerity) {
-    uint64_t added = 0;
-    auto root = appendDmVerity(outFd, *size, id, &added);
-    if (!root.ok()) return root.status();
-    r.verityRootHash = *root;
-    r.totalBytes += added;
+  for (ssize_t i = 0; i < n; i += static_cast<ssize_t>(std::strlen(names.data() + i)) + 1) {
+    std::string name = names.data() + i;
+    std::vector<char> value(65536);
+    ssize_t len = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
+    if (len < 0) return errnoAt(path, ("getxattr " + name).c_str());
+    out[name] = std::string(value.data(), static_cast<size_t>(len));
   }
-  if (options.appendVhdFooter) {
-    std::string footer = vhdFooter(r.totalBytes, id);
-    ssize_t n = ::pwrite(outFd, footer.data(), footer.size(), static_cast<off_t>(r.totalBytes));
-    if (n != static_cast<ssize_t>(footer.size())) return Status(Code::kUnavailable, "writing the VHD footer");
-    r.totalBytes += footer.size();
+  return out;
+}
+
+struct DirectoryWalk {
+  CompactWriter& w;
+  std::map<std::pair<dev_t, ino_t>, std::string> linked;  // hard links: the first path of each inode
+  std::vector<char> buf = std::vector<char>(1 << 20);
+
+  Status copyData(const std::string& path, const struct stat& st, const std::string& rel) {
+    // O_NOATIME: reading the tree must not change it (the same tree, the
+    // same image); only the owner or root may ask for it.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return errnoAt(path, "open");
+    Status result = OkStatus();
+    off_t size = st.st_size, at = 0;
+    while (at < size && result.ok()) {
+      off_t data = ::lseek(fd, at, SEEK_DATA);
+      if (data < 0) break;  // the rest is a hole
+      off_t hole = ::lseek(fd, data, SEEK_HOLE);
+      if (hole < 0) hole = size;
+      for (off_t o = data; o < hole && result.ok();) {
+        ssize_t n = ::pread(fd, buf.data(), static_cast<size_t>(std::min<off_t>(hole - o, static_cast<off_t>(buf.size()))), o);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          result = n < 0 ? errnoAt(path, "read") : Status(Code::kDataLoss, path + ": shorter than its size");
+          break;
+        }
+        result = w.write(static_cast<uint64_t>(o), std::string_view(buf.data(), static_cast<size_t>(n)));
+        o += n;
+      }
+      at = hole;
+    }
+    ::close(fd);
+    if (!result.ok()) return Status(result.code(), rel + ": " + result.message());
+    return OkStatus();
   }
-  return r;
+
+  Status walk(const std::string& dir, const std::string& rel, int depth) {
+    if (depth > 4096) return InvalidArgumentError(rel + ": nested too deep");
+    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOATIME);  // listing must not touch atime
+    if (dfd < 0 && errno == EPERM) dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR* d = dfd < 0 ? nullptr : ::fdopendir(dfd);
+    if (!d) {
+      if (dfd >= 0) ::close(dfd);
+      return errnoAt(dir, "opendir");
+    }
+    std::vector<std::string> names;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n != "." && n != "..") names.push_back(n);
+    }
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+      std::string path = dir + "/" + name, child = rel.empty() ? name : rel + "/" + name;
+      struct stat st{};
+      if (::lstat(path.c_str(), &st) != 0) return errnoAt(path, "lstat");
+      if (S_ISSOCK(st.st_mode)) continue;
+      if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+        auto first = linked.find({st.st_dev, st.st_ino});
+        if (first != linked.end()) {
+          HCS_RETURN_IF_ERROR(w.link(first->second, child));
+          continue;
+        }
+        linked[{st.st_dev, st.st_ino}] = child;
+      }
+      FileInfo info;
+      info.mode = st.st_mode;
+      info.uid = st.st_uid;
+      info.gid = st.st_gid;
+      info.size = S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_size) : 0;
+      // atime is the mtime: reading a tree changes its access times (even
+      // readlink does), and the same tree must make the same image.
+      info.mtime = Timestamp{st.st_mtim.tv_sec, static_cast<uint32_t>(st.st_mtim.tv_nsec)};
+      info.atime = info.mtime;
+      info.ctime = Timestamp{st.st_ctim.tv_sec, static_cast<uint32_t>(st.st_ctim.tv_nsec)};
+      info.crtime = info.mtime;
+      info.devMajor = major(st.st_rdev);
+      info.devMinor = minor(st.st_rdev);
+      HCS_ASSIGN_OR_RETURN(info.xattrs, xattrsOf(path));
+      std::string target;
+      if (S_ISLNK(st.st_mode)) {
+        std::vector<char> t(4096);
+        ssize_t n = ::readlink(path.c_str(), t.data(), t.size());
+        if (n < 0) return errnoAt(path, "readlink");
+        target.assign(t.data(), static_cast<size_t>(n));
+      }
+      HCS_RETURN_IF_ERROR(w.create(child, info, target));
+      if (S_ISREG(st.st_mode)) HCS_RETURN_IF_ERROR(copyData(path, st, child));
+      if (S_ISDIR(st.st_mode)) HCS_RETURN_IF_ERROR(walk(path, child, depth + 1));
+    }
+    return OkStatus();
+  }
+};
+
+}  // namespace
+
+StatusOr<Tar2Ext4Result> convertDirectory(const std::string& dir, int outFd, const Tar2Ext4Options& options) {
+  struct stat st{};
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return NotFoundError(dir + " is not a directory");
+  }
+  CompactWriter w(outFd, WriterOptions{.maximumDiskSize = options.maximumDiskSize, .inlineData = options.inlineData});
+  FileInfo root;
+  root.mode = st.st_mode;
+  root.uid = st.st_uid;
+  root.gid = st.st_gid;
+  root.mtime = root.crtime = root.atime = Timestamp{st.st_mtim.tv_sec, static_cast<uint32_t>(st.st_mtim.tv_nsec)};
+  root.ctime = Timestamp{st.st_ctim.tv_sec, static_cast<uint32_t>(st.st_ctim.tv_nsec)};
+  HCS_ASSIGN_OR_RETURN(root.xattrs, xattrsOf(dir));
+  HCS_RETURN_IF_ERROR(w.create("", root));
+  DirectoryWalk walk{w};
+  HCS_RETURN_IF_ERROR(walk.walk(dir, "", 0));
+  return finishImage(w, outFd, options);
 }
 
 }  // namespace hcsshim::ext4

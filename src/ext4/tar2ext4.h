@@ -44,6 +44,14 @@ struct Tar2Ext4Result {
 // offset 0, a regular file).
 StatusOr<Tar2Ext4Result> convert(int tarFd, int outFd, const Tar2Ext4Options& options);
 
+// convertDirectory: a directory tree (a containerd overlay snapshot's fs/:
+// whiteouts already 0:0 devices, opaque directories already marked) as the
+// same compact image, its entries in name order (the same tree makes the
+// same bytes). Hard links stay links, holes stay holes (SEEK_HOLE), xattrs
+// are copied; sockets are skipped (tar cannot carry them either); access
+// times are the modification times (reading the tree would change them).
+StatusOr<Tar2Ext4Result> convertDirectory(const std::string& dir, int outFd, const Tar2Ext4Options& options);
+
 // normalizeMemberPath: "./a//b/." -> "a/b"; "" or "." -> "" (the root).
 // Absolute paths and ".." components are refused.
 StatusOr<std::string> normalizeMemberPath(const std::string& path);

@@ -1,8 +1,9 @@
 // tar2ext4: a layer tar as a compact read-only ext4 image, with hcsshim's
 // command line:
-//   tar2ext4 [-i layer.tar] -o layer.vhd [-overlay] [-vhd] [-inline]
-//            [-verity] [-max-size BYTES]
-// -i defaults to standard input. -verity appends the dm-verity hash tree
+//   tar2ext4 [-i layer.tar | -dir DIR] -o layer.vhd [-overlay] [-vhd]
+//            [-inline] [-verity] [-max-size BYTES]
+// -i defaults to standard input; -dir converts a directory tree instead (a
+// containerd overlay snapshot, whiteouts already in overlay form). -verity appends the dm-verity hash tree
 // (before the footer) and prints its root hash. On an error the output is
 // removed: no partial image is left.
 #include <fcntl.h>
@@ -17,11 +18,12 @@ using namespace hcsshim;
 
 int main(int argc, char** argv) {
   FlagSet flags("tar2ext4");
-  std::string in, out;
+  std::string in, out, dir;
   bool overlay = false, vhd = false, inlineData = false, verity = false;
   int64_t maxSize = static_cast<int64_t>(ext4::kDefaultMaximumDiskSize);
   flags.string("i", &in, "the input tar (default: standard input)");
   flags.string("o", &out, "the output image");
+  flags.string("dir", &dir, "convert this directory tree instead of a tar");
   flags.boolean("overlay", &overlay, "convert whiteouts to overlay form (0:0 devices, trusted.overlay.opaque)");
   flags.boolean("vhd", &vhd, "append a fixed VHD footer");
   flags.boolean("inline", &inlineData, "store files up to 136 bytes in their inode");
@@ -49,7 +51,7 @@ int main(int argc, char** argv) {
   }
   ext4::Tar2Ext4Options o{.convertWhiteout = overlay, .appendVhdFooter = vhd, .appendDmVerity = verity,
                           .inlineData = inlineData, .maximumDiskSize = static_cast<uint64_t>(maxSize)};
-  auto r = ext4::convert(inFd, outFd, o);
+  auto r = dir.empty() ? ext4::convert(inFd, outFd, o) : ext4::convertDirectory(dir, outFd, o);
   if (r.ok() && ::fsync(outFd) != 0) r = Status(Code::kUnavailable, "fsync " + out);
   ::close(outFd);
   if (!r.ok()) {
