@@ -53,6 +53,7 @@ class ShimTest : public ::testing::Test {
     functional::ContainerdOptions o;
     o.env["HCS_FAKE_ADDRESS"] = hcs_->address();
     o.env["HCS_FAKE_VSOCK_ROOT"] = vsockRoot_;
+    o.env["HCSSHIM_LAYER_STORE"] = dir_ + "/layers";  // this test's own store of layer images
     // SHIM_TEST_LOG_LEVEL=debug: containerd at debug, which runs the shim
     // with -debug (the guest's log then reaches containerd's log too).
     if (const char* level = getenv("SHIM_TEST_LOG_LEVEL")) o.logLevel = level;
@@ -107,6 +108,75 @@ TEST_F(ShimTest, CtrRunEchoHello) {
   auto [code, out] = ctr({"run", "--runtime", kRuntime, "--rm", kImage, "hello1", "echo", "hello"});
   EXPECT_EQ(code, 0) << out;
   EXPECT_EQ(out, "hello\n");
+}
+
+// By default each of containerd's layers reaches the VM as an ext4 image
+// on a block device (VPMem, else SCSI) and the container writes to a
+// scratch disk on SCSI, as in hcsshim's LCOW; the image is made once per
+// layer, shared by the tasks that use it and removed with the last of them.
+// The annotation io.hcsshim-cpp.lcow.layers=plan9 shares the directories
+// instead.
+TEST_F(ShimTest, LayersAreExt4ImagesOnBlockDevicesSharedAndReleased) {
+  std::string store = dir_ + "/layers";
+  auto images = [&] {
+    std::vector<std::string> found;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(store, ec)) {
+      if (fs::exists(e.path() / "layer.vhd")) found.push_back(e.path().string());
+    }
+    return found;
+  };
+  auto refs = [&](const std::string& entry) {
+    int n = 0;
+    std::error_code ec;
+    for (const auto& r : fs::directory_iterator(entry + "/refs", ec)) n += r.is_regular_file() ? 1 : 0;
+    return n;
+  };
+  auto [code, out] = ctr({"run", "-d", "--runtime", kRuntime, kImage, "ext4-a", "sleep", "1000"});
+  ASSERT_EQ(code, 0) << out;
+  std::tie(code, out) = ctr({"run", "-d", "--runtime", kRuntime, kImage, "ext4-b", "sleep", "1000"});
+  ASSERT_EQ(code, 0) << out;
+  ASSERT_EQ(images().size(), 1u) << "one image of the one layer";
+  std::string entry = images()[0];
+  EXPECT_EQ(refs(entry), 2) << "held by both tasks";
+  // e2fsprogs' view of the image: a clean, read-only ext4 with busybox on it.
+  std::string report;
+  auto fsck = runtime::blockOn(rt_->loop(), [](runtime::Runtime& rt, std::string image, std::string& report) -> runtime::Task<int> {
+    runtime::ProcessSpec spec{.path = "e2fsck", .args = {"e2fsck", "-fn", image}};
+    spec.stdoutMode = runtime::StdioMode::kPipe;
+    spec.stderrMode = runtime::StdioMode::kNull;
+    auto p = rt.processes().spawn(spec);
+    if (!p.ok()) co_return -1;
+    auto text = co_await runtime::readToEnd(*(*p)->stdoutStream());
+    if (text.ok()) report = *text;
+    co_return (co_await (*p)->wait()).exitCode;
+  }(*rt_, entry + "/layer.vhd", report));
+  EXPECT_EQ(fsck, 0) << "e2fsck -fn " << entry << "/layer.vhd:\n" << report;
+  // Inside: the root is an overlay of the block-device layer over the scratch disk.
+  std::tie(code, out) = ctr({"task", "exec", "--exec-id", "m", "ext4-a", "sh", "-c", "grep ' / ' /proc/mounts; echo hi > /written; cat /written"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_THAT(out, HasSubstr("lowerdir=/run/layers/p0"));
+  EXPECT_THAT(out, ::testing::ContainsRegex("upperdir=/run/mounts/scsi/m[0-9]+/scratch/ext4-a/"));
+  EXPECT_THAT(out, HasSubstr("hi\n"));
+  for (const char* id : {"ext4-a", "ext4-b"}) {
+    (void)ctr({"task", "kill", "-s", "SIGKILL", id});
+    eventually([&] { return ctr({"task", "delete", id}).first == 0; });
+    (void)ctr({"containers", "delete", id});
+    if (std::string(id) == "ext4-a") {
+      EXPECT_EQ(refs(entry), 1) << "b still holds it";
+    }
+  }
+  EXPECT_TRUE(images().empty()) << "the last task took the image with it";
+  // Plan9, on request.
+  std::tie(code, out) = ctr({"run", "--rm", "--runtime", kRuntime, "--annotation", "io.hcsshim-cpp.lcow.layers=plan9", kImage,
+                             "p9", "sh", "-c", "grep ' / ' /proc/mounts"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_THAT(out, HasSubstr("lowerdir=/run/mounts/plan9/"));
+  EXPECT_TRUE(images().empty());
+  std::tie(code, out) = ctr({"run", "--rm", "--runtime", kRuntime, "--annotation", "io.hcsshim-cpp.lcow.layers=floppy", kImage,
+                             "bad", "true"});
+  EXPECT_NE(code, 0);
+  EXPECT_THAT(out, HasSubstr("io.hcsshim-cpp.lcow.layers"));
 }
 
 // CRI, nerdctl and docker name containers with 64 hex characters; the VM's
@@ -364,7 +434,10 @@ TEST_F(ShimTest, KilledShimIsCleanedUpByDelete) {
 // Pause freezes the task (its whole utility VM): a counter its process
 // keeps in its rootfs does not advance while paused, and does after resume.
 TEST_F(ShimTest, PauseAndResume) {
-  auto [code, out] = ctr({"run", "-d", "--runtime", kRuntime, kImage, "frozen", "sh", "-c",
+  // Plan9 layers: the writable layer is containerd's snapshot directory on
+  // this host, where the test watches the counter.
+  auto [code, out] = ctr({"run", "-d", "--runtime", kRuntime, "--annotation", "io.hcsshim-cpp.lcow.layers=plan9", kImage,
+                          "frozen", "sh", "-c",
                           "trap 'exit 0' TERM; i=0; while :; do i=$((i+1)); echo $i > /c.tmp; mv /c.tmp /pause-counter; done"});
   ASSERT_EQ(code, 0) << out;
   // The rootfs's writable layer is containerd's snapshot on this host: find the counter there.

@@ -1,5 +1,7 @@
 #include "platforms/linux/shim_platform.h"
 
+#include <cstdlib>
+
 #include <malloc.h>
 
 #include "platforms/linux/daemon_hcs.h"
@@ -12,7 +14,11 @@ LinuxShimPlatform::LinuxShimPlatform(runtime::RealRuntime& rt, std::string hcsAd
     : rt_(rt),
       hcsAddress_(std::move(hcsAddress)),
       vsockRoot_(vsockRootFor(hcsAddress_)),
-      stdio_(rt.epoll(), rt.processes()) {}
+      stdio_(rt.epoll(), rt.processes()),
+      layers_(rt, [] {
+        const char* root = getenv("HCSSHIM_LAYER_STORE");
+        return std::string(root && *root ? root : "/var/lib/hcsshim-cpp/layers");
+      }()) {}
 
 std::unique_ptr<bridge::VsockHost> LinuxShimPlatform::vsockFor(const std::string& vmId) {
   return std::make_unique<HybridVsockHost>(rt_.transport(), hybridVsockPath(vsockRoot_, vmId));

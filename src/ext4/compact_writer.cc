@@ -619,7 +619,10 @@ StatusOr<uint64_t> CompactWriter::finish() {
   // Which blocks are used: the superblock, descriptors, what inodes refer
   // to, the inode tables and the bitmaps (a replaced file's blocks are not).
   std::vector<uint8_t> used(total, 0);
-  for (uint64_t b = 0; b < 1 + descriptorBlocks_; ++b) used[b] = 1;
+  // Only the descriptor blocks the groups fill are in use: e2fsck counts
+  // the rest of the space kept for the maximum size (no resize inode) free.
+  uint64_t filledDescriptorBlocks = (groups * 32 + kBlockSize - 1) / kBlockSize;
+  for (uint64_t b = 0; b < 1 + filledDescriptorBlocks; ++b) used[b] = 1;
   for (uint64_t b = tableStart; b < bitmapStart + 2 * groups; ++b) used[b] = 1;
   for (const auto& n : nodes_) {
     if (!n) continue;

@@ -76,6 +76,10 @@ StatusOr<Tar2Ext4Result> finishImage(CompactWriter& w, int outFd, const Tar2Ext4
     r.verityRootHash = *root;
     r.totalBytes += added;
   }
+  if (options.padTo > 1 && r.totalBytes % options.padTo) {
+    r.totalBytes += options.padTo - r.totalBytes % options.padTo;
+    if (::ftruncate(outFd, static_cast<off_t>(r.totalBytes)) != 0) return Status(Code::kUnavailable, "padding the image");
+  }
   if (options.appendVhdFooter) {
     std::string footer = vhdFooter(r.totalBytes, id);
     ssize_t n = ::pwrite(outFd, footer.data(), footer.size(), static_cast<off_t>(r.totalBytes));

@@ -32,6 +32,9 @@ struct Tar2Ext4Options {
   bool appendDmVerity = false;
   bool inlineData = false;
   uint64_t maximumDiskSize = kDefaultMaximumDiskSize;
+  // padTo: zeros after the image (and tree) up to a multiple of this many
+  // bytes, before the footer (QEMU's virtio-pmem maps 2 MiB multiples); 0: none.
+  uint64_t padTo = 0;
 };
 
 struct Tar2Ext4Result {

@@ -218,6 +218,11 @@ TEST_F(Tar2Ext4Test, SameTarSameBytesAndAFooterThatParses) {
   std::string src = dir_ + "/src";
   ASSERT_EQ(sh("mkdir -p " + src + "/x && printf abc > " + src + "/x/f && ln -s f " + src + "/x/l").first, 0);
   std::string tar = tarOf(src);
+  // A maximum size with room for 1024 groups: 8 descriptor blocks, 1 filled.
+  auto [big, bigOut] = convertCli(tar, dir_ + "/big.vhd", "-max-size 137438953472");
+  ASSERT_EQ(big, 0) << bigOut;
+  auto [bigFsck, bigReport] = sh("e2fsck -fn " + dir_ + "/big.vhd");
+  EXPECT_EQ(bigFsck, 0) << bigReport;
   ASSERT_EQ(convertCli(tar, dir_ + "/one.vhd", "-vhd -inline").first, 0);
   ASSERT_EQ(convertCli(tar, dir_ + "/two.vhd", "-vhd -inline").first, 0);
   std::string one = readAll(dir_ + "/one.vhd");

@@ -18,6 +18,20 @@
 
 namespace hcsshim::shim {
 
+// LayerImages: containerd's layer directories as read-only ext4 layer
+// images, shared by every task on the host (platforms::LayerStore on Linux).
+class LayerImages {
+ public:
+  virtual ~LayerImages() = default;
+  // acquire: the image of layer directory `dir` (made on first use); `owner`
+  // holds it until releaseAll(owner).
+  virtual StatusOr<std::string> acquire(const std::string& dir, const std::string& owner) = 0;
+  // releaseAll: every image `owner` holds; unheld images go.
+  virtual Status releaseAll(const std::string& owner) = 0;
+  // makeScratch: a fresh empty writable ext4 disk of `bytes` at `path`.
+  virtual runtime::Task<Status> makeScratch(std::string path, uint64_t bytes) = 0;
+};
+
 class ShimPlatform {
  public:
   virtual ~ShimPlatform() = default;
@@ -29,6 +43,9 @@ class ShimPlatform {
   virtual runtime::Task<StatusOr<std::unique_ptr<hns::HnsApi>>> connectHns() = 0;
   virtual StdioEndpoints& stdio() = 0;
   virtual RootfsMounter& rootfs() = 0;
+  // layerImages: nullptr where the platform makes none (layers then reach
+  // the VM as Plan9 shares).
+  virtual LayerImages* layerImages() { return nullptr; }
   // releaseMemory hands freed heap pages back to the system (after a task
   // starts: a shim then idles for the task's life).
   virtual void releaseMemory() {}

@@ -1,5 +1,7 @@
 #include "src/shim/task_model.h"
 
+#include <unistd.h>
+
 #include <set>
 
 #include "src/common/log.h"
@@ -45,6 +47,8 @@ struct TaskRecord {
   std::shared_ptr<Proc> init;
   std::map<std::string, std::shared_ptr<Proc>> execs;
   bool rootfsMounted = false;
+  // Layers as ext4 images: the store's owner name and the scratch disk.
+  std::string layerOwner, scratchDisk;
 };
 
 struct ModelState {
@@ -124,6 +128,51 @@ Task<StatusOr<std::shared_ptr<uvm::UtilityVM>>> bootVm(StateP s, uvm::LcowOption
   co_return vm;
 }
 
+// layerTransportOf: how a task's layers reach its VM - annotation
+// io.hcsshim-cpp.lcow.layers: "ext4" (the default, as hcsshim: each layer an
+// ext4 image on VPMem or SCSI, a scratch disk on SCSI) or "plan9" (the
+// layer directories and containerd's snapshot shared over 9P).
+StatusOr<std::string> layerTransportOf(const Json& spec) {
+  constexpr const char* kKey = "io.hcsshim-cpp.lcow.layers";
+  if (!spec.contains("annotations") || !spec["annotations"].is_object() || !spec["annotations"].contains(kKey)) {
+    return std::string("ext4");
+  }
+  const Json& v = spec["annotations"][kKey];
+  if (!v.is_string() || (v.get<std::string>() != "ext4" && v.get<std::string>() != "plan9")) {
+    return InvalidArgumentError(std::string("annotation ") + kKey + ": want \"ext4\" or \"plan9\"");
+  }
+  return v.get<std::string>();
+}
+
+void releaseLayerImages(ModelState& s, TaskRecord& t) {
+  if (!t.scratchDisk.empty()) ::unlink(t.scratchDisk.c_str());
+  t.scratchDisk.clear();
+  if (!t.layerOwner.empty() && s.platform.layerImages()) (void)s.platform.layerImages()->releaseAll(t.layerOwner);
+  t.layerOwner.clear();
+}
+
+// createOnLayerImages: each of containerd's layers as its ext4 image (made
+// once per content by the platform's store), a fresh scratch disk in the
+// bundle; the VM attaches them and combines them, as hcsshim's LCOW does.
+Task<StatusOr<std::unique_ptr<uvm::Container>>> createOnLayerImages(StateP s, std::shared_ptr<TaskRecord> t,
+                                                                     std::shared_ptr<uvm::UtilityVM> vm,
+                                                                     OverlayLayers layers, Json guestSpec) {
+  LayerImages* store = s->platform.layerImages();
+  if (!store) co_return UnimplementedError("this platform makes no layer images: use annotation io.hcsshim-cpp.lcow.layers=plan9");
+  t->layerOwner = s->config.ns + "/" + t->id;
+  std::vector<std::string> images;
+  for (const auto& dir : layers.lower) {
+    auto image = store->acquire(dir, t->layerOwner);
+    if (!image.ok()) co_return image.status();
+    images.push_back(*image);
+  }
+  t->scratchDisk = t->bundle + "/scratch.img";
+  constexpr uint64_t kScratchBytes = uint64_t{20} << 30;  // hcsshim's default scratch size
+  Status made = co_await store->makeScratch(t->scratchDisk, kScratchBytes);
+  if (!made.ok()) co_return made;
+  co_return co_await vm->createContainer(t->id, images, guestSpec, t->scratchDisk);
+}
+
 Task<StatusOr<taskv2::CreateTaskResponse>> doCreate(StateP s, taskv2::CreateTaskRequest req) {
   if (req.id().empty()) co_return InvalidArgumentError("Create: the task id is empty");
   if (s->tasks.count(req.id())) co_return AlreadyExistsError("task " + req.id() + " already exists");
@@ -183,14 +232,19 @@ Task<StatusOr<taskv2::CreateTaskResponse>> doCreate(StateP s, taskv2::CreateTask
     guestSpec["linux"].erase("cgroupsPath");  // the guest agent places it
   }
   StatusOr<std::unique_ptr<uvm::Container>> c = NotFoundError("");
-  if (layers) {
+  auto transport = layerTransportOf(*spec);
+  if (!transport.ok()) c = transport.status();
+  if (layers && transport.ok() && *transport == "ext4") {
+    c = co_await createOnLayerImages(s, t, vm, *layers, guestSpec);
+  } else if (layers && transport.ok()) {
     c = co_await vm->createContainer(req.id(), layers->lower, guestSpec, layers->snapshotDir);
-  } else {
+  } else if (transport.ok()) {
     c = co_await vm->createContainerOnShare(req.id(), t->rootfs, guestSpec);
   }
   if (!c.ok()) {
     if (ownVm) (void)co_await vm->close();
     cleanupRootfs();
+    releaseLayerImages(*s, *t);
     co_return c.status();
   }
   t->vm = std::move(vm);
@@ -478,6 +532,7 @@ Task<void> releaseTask(StateP s, std::shared_ptr<TaskRecord> t) {
   if (vm && vm.use_count() == 1) (void)co_await vm->close();
   if (t->rootfsMounted) s->platform.rootfs().unmount(t->rootfs);
   t->rootfsMounted = false;
+  releaseLayerImages(*s, *t);
 }
 
 Task<StatusOr<taskv2::DeleteResponse>> doDelete(StateP s, taskv2::DeleteRequest req) {

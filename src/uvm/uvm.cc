@@ -391,7 +391,24 @@ Task<Status> UtilityVM::removePlan9(std::string hostPath) {
 Task<Status> UtilityVM::releaseLayer(std::string hostPath) {
   if (plan9_.count(hostPath)) co_return co_await removePlan9(hostPath);
   if (vpmem_.count(hostPath)) co_return co_await removeVPMem(hostPath);
+  if (scsi_.count(hostPath)) co_return co_await removeScsi(hostPath);
   co_return OkStatus();
+}
+
+// addLayerImage: VPMem when the image fits a device and one is free, else
+// a read-only SCSI disk (any other VPMem failure is the answer).
+Task<StatusOr<std::string>> UtilityVM::addLayerImage(std::string hostPath) {
+  std::error_code ec;
+  uint64_t size = fs::file_size(hostPath, ec);
+  if (ec) co_return fail("AddLayer", Status::fromHResult(hr::kFileNotFound, "", "", hostPath + ": " + ec.message()));
+  if (vpmem_.count(hostPath) || (size <= options_.vpmemSizeBytes && vpmem_.size() < options_.vpmemCount)) {
+    co_return co_await addVPMem(hostPath);
+  }
+  HLOG(Info, "uvm.layer.scsi").kv("vm", options_.id).kv("layer", hostPath).kv("bytes", size)
+      .kv("reason", size > options_.vpmemSizeBytes ? "larger than a VPMem device" : "no free VPMem device");
+  auto disk = co_await addScsi(hostPath, /*readOnly=*/true);
+  if (!disk.ok()) co_return disk.status();
+  co_return disk->guestPath;
 }
 
 Task<StatusOr<std::unique_ptr<Container>>> UtilityVM::createContainer(std::string id, std::vector<std::string> layers,
@@ -407,7 +424,7 @@ Task<StatusOr<std::unique_ptr<Container>>> UtilityVM::createContainer(std::strin
     if (fs::is_directory(l, ec)) {
       guestPath = co_await addPlan9(l, /*readOnly=*/true);
     } else {
-      guestPath = co_await addVPMem(l);
+      guestPath = co_await addLayerImage(l);
     }
     if (!guestPath.ok()) {
       for (auto& done : c->layerHostPaths_) (void)co_await releaseLayer(done);
@@ -420,7 +437,15 @@ Task<StatusOr<std::unique_ptr<Container>>> UtilityVM::createContainer(std::strin
   cl.containerRootPath = c->rootPath_;
   cl.scratchPath = "/run/gcs/c/" + id + "/scratch";
   if (!scratchDir.empty()) {
-    auto scratch = co_await addPlan9(scratchDir, /*readOnly=*/false);
+    std::error_code ec;
+    bool disk = fs::is_regular_file(scratchDir, ec);
+    StatusOr<std::string> scratch = NotFoundError("");
+    if (disk) {
+      auto d = co_await addScsi(scratchDir, /*readOnly=*/false);
+      scratch = d.ok() ? StatusOr<std::string>(d->guestPath + "/scratch/" + id) : StatusOr<std::string>(d.status());
+    } else {
+      scratch = co_await addPlan9(scratchDir, /*readOnly=*/false);
+    }
     if (!scratch.ok()) {
       for (auto& done : c->layerHostPaths_) (void)co_await releaseLayer(done);
       co_return scratch.status();

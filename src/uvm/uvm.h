@@ -147,11 +147,14 @@ class UtilityVM {
   runtime::Task<Status> removeNetworkEndpoint(std::string endpointId);
 
   // createContainer: layers (host paths, top-most first: directories are
-  // shared with Plan9, image files attached as VPMem) combined with a
-  // scratch into the container's root; `spec` is its OCI runtime spec.
-  // scratchDir (optional): a host directory shared read-write as the
-  // writable layer (e.g. containerd's overlay snapshot); else the scratch
-  // lives in the VM.
+  // shared with Plan9, ext4 image files attached read-only as VPMem when
+  // they fit the VM's VPMem devices - size and free slots - else as SCSI
+  // disks, as hcsshim does) combined with a scratch into the container's
+  // root; `spec` is its OCI runtime spec. scratchDir (optional): a host
+  // directory shared read-write as the writable layer (e.g. containerd's
+  // overlay snapshot), or an ext4 disk image attached read-write by SCSI
+  // (the container's upper and work directories under scratch/<id> on it);
+  // else the scratch lives in the VM.
   runtime::Task<StatusOr<std::unique_ptr<Container>>> createContainer(std::string id, std::vector<std::string> layers,
                                                                        Json spec, std::string scratchDir = "");
   // createContainerOnShare: the container's root is a host directory (an
@@ -174,6 +177,7 @@ class UtilityVM {
   UtilityVM(runtime::Runtime& rt, std::unique_ptr<bridge::VsockHost> vsock, LcowOptions options)
       : rt_(rt), vsock_(std::move(vsock)), options_(std::move(options)) {}
   Status fail(std::string_view step, const Status& st) const;
+  runtime::Task<StatusOr<std::string>> addLayerImage(std::string hostPath);
   runtime::Task<void> serveEntropy(std::shared_ptr<runtime::Listener> l);
   runtime::Task<void> serveLog(std::shared_ptr<runtime::Listener> l);
   runtime::Task<Status> releaseLayer(std::string hostPath);

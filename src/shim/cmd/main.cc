@@ -150,6 +150,13 @@ int deleteTask(const Flags& f) {
     runtime::drain((*rt)->loop());
   }
   platforms::LinuxRootfsMounter().unmount(bundle + "/rootfs");
+  // Its layer images' references and its scratch disk (as the live shim's
+  // Delete lets them go).
+  {
+    platforms::LinuxShimPlatform platform(**rt, platforms::defaultHcsAddress());
+    if (auto* layers = platform.layerImages()) (void)layers->releaseAll(f.ns + "/" + f.id);
+    ::unlink((bundle + "/scratch.img").c_str());
+  }
   // The dead server's socket, if it was the group's own.
   if (ownGroup) ::unlink(socketFor(f, f.id).c_str());
   containerd::task::v2::DeleteResponse r;
