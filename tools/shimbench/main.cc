@@ -2,6 +2,7 @@
 // by side in one run on the same locally built busybox image, through a
 // private containerd (and a private fake HCS for runhcs):
 //   - `ctr run --rm IMAGE id true` wall time (medians, alternating)
+//   - runhcs with ext4 layer images (cold, warm) vs Plan9 shares
 //   - shim resident memory with one container running (RSS and PSS)
 //   - `ctr task exec ... true` round trip (medians)
 //
@@ -117,6 +118,7 @@ int main(int argc, char** argv) {
   }
   functional::ContainerdOptions o;
   o.env["HCS_FAKE_ADDRESS"] = (*hcs)->address();
+  o.env["HCSSHIM_LAYER_STORE"] = dir + "/layers";
   o.pathPrepend = fs::path(functional::HcsFakeDaemon::runfile("src/shim/cmd/containerd-shim-runhcs-v1")).parent_path();
   auto ctd = runtime::blockOn(rt->loop(), functional::ContainerdInstance::start(*rt, o));
   if (!ctd.ok()) {
@@ -145,6 +147,32 @@ int main(int argc, char** argv) {
       if (code != 0) std::fprintf(stderr, "shimbench: %s run failed: %s\n", runtimes[r], out.c_str());
     }
   }
+  // 4. runhcs's layer transports: ext4 images cold (the store holds none:
+  // the layer is converted), Plan9 shares, alternating; then ext4 warm (a
+  // running task holds the image).
+  std::vector<double> layers[3];
+  const std::string plan9 = "io.hcsshim-cpp.lcow.layers=plan9";
+  for (int i = 0; i < iterations; ++i) {
+    for (int k = 0; k < 2; ++k) {
+      std::vector<std::string> args = {"run", "--rm", "--runtime", runtimes[1]};
+      if (k == 1) args.insert(args.end(), {"--annotation", plan9});
+      args.insert(args.end(), {kImage, "layers" + std::to_string(k) + "-" + std::to_string(i), "true"});
+      auto t0 = now();
+      auto [code, out] = ctr(args);
+      layers[k == 0 ? 0 : 2].push_back(ms(now() - t0));
+      if (code != 0) std::fprintf(stderr, "shimbench: layers run failed: %s\n", out.c_str());
+    }
+  }
+  ctr({"run", "-d", "--runtime", runtimes[1], kImage, "holder", "sleep", "1000"});
+  for (int i = 0; i < iterations; ++i) {
+    auto t0 = now();
+    auto [code, out] = ctr({"run", "--rm", "--runtime", runtimes[1], kImage, "warm" + std::to_string(i), "true"});
+    layers[1].push_back(ms(now() - t0));
+    if (code != 0) std::fprintf(stderr, "shimbench: warm run failed: %s\n", out.c_str());
+  }
+  ctr({"task", "kill", "-s", "SIGKILL", "holder"});
+  for (int i = 0; i < 200 && ctr({"task", "delete", "holder"}).first != 0; ++i) usleep(25000);
+  ctr({"containers", "delete", "holder"});
   // 2. Memory with one container each, and 3. exec round trips.
   std::vector<double> exec[2];
   std::pair<uint64_t, uint64_t> mem[2];
@@ -171,6 +199,12 @@ int main(int argc, char** argv) {
               mem[1].second / 1024.0, static_cast<double>(mem[1].second) / static_cast<double>(mem[0].second));
   std::printf("| `ctr task exec ... true` (median of %d) | %.0f ms | %.0f ms | %.2f |\n", iterations, median(exec[0]),
               median(exec[1]), median(exec[1]) / median(exec[0]));
+  std::printf("\n| runhcs `ctr run --rm IMAGE id true` (median of %d) | ext4 layer images | Plan9 shares | ratio |\n"
+              "|---|---|---|---|\n", iterations);
+  std::printf("| cold (the layer converted first) | %.0f ms | %.0f ms | %.2f |\n", median(layers[0]), median(layers[2]),
+              median(layers[0]) / median(layers[2]));
+  std::printf("| warm (the image held by a running task) | %.0f ms | %.0f ms | %.2f |\n", median(layers[1]),
+              median(layers[2]), median(layers[1]) / median(layers[2]));
   (void)runtime::blockOn(rt->loop(), (*ctd)->stop());
   (*hcs)->stop();
   std::error_code ec;
