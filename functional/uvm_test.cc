@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 
 #include "functional/harness/gcs_guest.h"
@@ -92,8 +93,10 @@ class UvmTest : public ::testing::Test {
     return runtime::blockOn(rt_->loop(), std::move(t));
   }
 
-  uvm::UtilityVM& boot(const std::string& id, uint64_t memoryMB = 512) {
+  uvm::UtilityVM& boot(const std::string& id, uint64_t memoryMB = 512,
+                       const std::function<void(uvm::LcowOptions&)>& tweak = nullptr) {
     uvm::LcowOptions o{.id = id, .bootFilesPath = boot_, .memoryMB = memoryMB, .processors = 1};
+    if (tweak) tweak(o);
     o.bootTimeout = std::chrono::seconds(qemu() ? 90 : 20);  // TCG boots take seconds
     if (qemu()) {
       o.initArgs = uvm::kDefaultInitArgs;
@@ -576,6 +579,46 @@ TEST_F(UvmTest, ContainerFromAnImageLayerWithPropertiesAndMetrics) {
   ASSERT_THAT(run((*c)->remove()), IsOk());
   std::tie(code, out) = uvmRun(vm, "grep -c ' /run/layers/p0 ' /proc/mounts");
   EXPECT_EQ(out, "0\n") << "the VPMem device went with the container";
+}
+
+// A layer image larger than the VM's VPMem devices goes on SCSI (as
+// hcsshim falls back); a scratch disk image is the container's writable
+// layer on SCSI: what the container writes is on that disk afterwards.
+TEST_F(UvmTest, ALayerTooLargeForVpmemGoesOnScsiAndTheScratchIsADisk) {
+  auto& vm = boot("vm-scsi-layers", 512, [](uvm::LcowOptions& o) { o.vpmemSizeBytes = 4 << 20; });
+  auto layer = functional::makeBusyboxLayer(*rt_, dir_);
+  ASSERT_THAT(layer, IsOk());
+  std::string image = dir_ + "/big-layer.img", scratch = dir_ + "/scratch.img";
+  ASSERT_EQ(runTool(*rt_, {"mkfs.ext4", "-q", "-F", "-d", *layer, image, "16M"}), 0) << "mkfs.ext4 (e2fsprogs)";
+  ASSERT_EQ(runTool(*rt_, {"mkfs.ext4", "-q", "-F", scratch, "16M"}), 0);
+  auto spec = functional::runcSpec(*rt_, dir_, "/", {"sh", "-c", "echo written-in-the-vm > /proof; trap 'exit 0' TERM; while :; do sleep 0.1; done"});
+  ASSERT_THAT(spec, IsOk());
+  auto c = run(vm.createContainer("big", {image}, *spec, scratch));
+  ASSERT_THAT(c, IsOk());
+  ASSERT_THAT(run((*c)->start({}, {})), IsOk());
+  auto [code, out] = uvmRun(vm, "grep ' /run/gcs/c/big/rootfs ' /proc/mounts");
+  EXPECT_THAT(out, ::testing::ContainsRegex("lowerdir=/run/mounts/scsi/m[0-9]+,upperdir=/run/mounts/scsi/m[0-9]+/scratch/big/"))
+      << "both on SCSI";
+  EXPECT_TRUE(runtime::blockOn(rt_->loop(), runtime::waitFor(rt_->loop(), [&] {
+    return uvmRun(vm, "cat /run/gcs/c/big/rootfs/proof").second == "written-in-the-vm\n";
+  }, std::chrono::seconds(20))));
+  ASSERT_THAT(run((*c)->shutdown(false)), IsOk());
+  (void)run((*c)->waitExit());
+  ASSERT_THAT(run((*c)->remove()), IsOk());
+  std::tie(code, out) = uvmRun(vm, "grep -c /run/mounts/scsi /proc/mounts");
+  EXPECT_EQ(out, "0\n") << "both disks went with the container";
+  // The write is on the scratch disk, as e2fsprogs reads it on the host.
+  auto cat = runtime::blockOn(rt_->loop(), [](runtime::Runtime& rt, std::string disk) -> Task<std::string> {
+    runtime::ProcessSpec spec{.path = "debugfs", .args = {"debugfs", "-R", "cat /scratch/big/upper/proof", disk}};
+    spec.stdoutMode = runtime::StdioMode::kPipe;
+    spec.stderrMode = runtime::StdioMode::kNull;
+    auto p = rt.processes().spawn(spec);
+    if (!p.ok()) co_return std::string();
+    auto text = co_await runtime::readToEnd(*(*p)->stdoutStream());
+    (void)co_await (*p)->wait();
+    co_return text.ok() ? *text : std::string();
+  }(*rt_, scratch));
+  EXPECT_EQ(cat, "written-in-the-vm\n");
 }
 
 // The guest agent of hcsshim treats EOF on the bridge as fatal (it exits 1).
