@@ -423,6 +423,18 @@ TEST_F(ShimTest, KilledShimIsCleanedUpByDelete) {
   eventually([&] { return systemCount(*rt_, hcs_->address()) == 0 && pidOf({hcsDir, "--sim-vm"}) == 0; });
   EXPECT_EQ(systemCount(*rt_, hcs_->address()), 0u) << "containerd's delete path terminated the VM";
   EXPECT_EQ(pidOf({hcsDir, "--sim-vm"}), 0) << "no guest left";
+  // Its layer images' references went with it (the store holds no image).
+  eventually([&] {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir_ + "/layers", ec)) {
+      if (fs::exists(e.path() / "layer.vhd")) return false;
+    }
+    return true;
+  });
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir_ + "/layers", ec)) {
+    EXPECT_FALSE(fs::exists(e.path() / "layer.vhd")) << e.path() << " outlived the killed shim's cleanup";
+  }
   std::tie(code, out) = ctr({"task", "ls"});
   EXPECT_THAT(out, ::testing::Not(HasSubstr("RUNNING"))) << out;
   (void)ctr({"task", "delete", "doomed"});
