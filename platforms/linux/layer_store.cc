@@ -66,15 +66,7 @@ std::string hex(const std::array<uint8_t, 32>& d) {
 
 Status walkKey(const std::string& dir, const std::string& rel, Sha256& h, int depth) {
   if (depth > 4096) return InvalidArgumentError(dir + ": nested too deep");
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return errnoAt("opendir " + dir);
-  std::vector<std::string> names;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
+  HCS_ASSIGN_OR_RETURN(std::vector<std::string> names, ext4::sortedEntries(dir));
   for (const auto& n : names) {
     std::string path = dir + "/" + n, child = rel + "/" + n;
     struct stat st{};

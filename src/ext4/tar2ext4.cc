@@ -269,20 +269,7 @@ struct DirectoryWalk {
 
   Status walk(const std::string& dir, const std::string& rel, int depth) {
     if (depth > 4096) return InvalidArgumentError(rel + ": nested too deep");
-    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOATIME);  // listing must not touch atime
-    if (dfd < 0 && errno == EPERM) dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR* d = dfd < 0 ? nullptr : ::fdopendir(dfd);
-    if (!d) {
-      if (dfd >= 0) ::close(dfd);
-      return errnoAt(dir, "opendir");
-    }
-    std::vector<std::string> names;
-    while (struct dirent* e = ::readdir(d)) {
-      std::string n = e->d_name;
-      if (n != "." && n != "..") names.push_back(n);
-    }
-    ::closedir(d);
-    std::sort(names.begin(), names.end());
+    HCS_ASSIGN_OR_RETURN(std::vector<std::string> names, sortedEntries(dir));
     for (const auto& name : names) {
       std::string path = dir + "/" + name, child = rel.empty() ? name : rel + "/" + name;
       struct stat st{};
@@ -326,6 +313,24 @@ struct DirectoryWalk {
 };
 
 }  // namespace
+
+StatusOr<std::vector<std::string>> sortedEntries(const std::string& dir) {
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOATIME);  // listing must not touch atime
+  if (dfd < 0 && errno == EPERM) dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR* d = dfd < 0 ? nullptr : ::fdopendir(dfd);
+  if (!d) {
+    if (dfd >= 0) ::close(dfd);
+    return errnoAt(dir, "opendir");
+  }
+  std::vector<std::string> names;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 StatusOr<Tar2Ext4Result> convertDirectory(const std::string& dir, int outFd, const Tar2Ext4Options& options) {
   struct stat st{};

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "src/common/status.h"
 #include "src/ext4/compact_writer.h"
@@ -54,6 +55,10 @@ StatusOr<Tar2Ext4Result> convert(int tarFd, int outFd, const Tar2Ext4Options& op
 // are copied; sockets are skipped (tar cannot carry them either); access
 // times are the modification times (reading the tree would change them).
 StatusOr<Tar2Ext4Result> convertDirectory(const std::string& dir, int outFd, const Tar2Ext4Options& options);
+
+// sortedEntries: the names in a directory (no "." or ".."), sorted, read
+// without touching its access time where allowed (O_NOATIME).
+StatusOr<std::vector<std::string>> sortedEntries(const std::string& dir);
 
 // normalizeMemberPath: "./a//b/." -> "a/b"; "" or "." -> "" (the root).
 // Absolute paths and ".." components are refused.

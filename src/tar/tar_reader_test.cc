@@ -127,12 +127,7 @@ TEST(TarReaderTest, Base256Numbers) {
   uid[3] = 1;
   uid[7] = 5;
   h.replace(108, 8, uid);
-  std::memset(h.data() + 148, ' ', 8);
-  unsigned sum = 0;
-  for (unsigned char c : h) sum += c;
-  char ck[8];
-  std::snprintf(ck, sizeof ck, "%06o", sum);
-  std::memcpy(h.data() + 148, ck, 7);
+  testing::setChecksum(h);
   Read r = readAll(h + testing::end());
   ASSERT_TRUE(r.status.ok()) << r.status.toString();
   ASSERT_EQ(r.entries.size(), 1u);
@@ -170,12 +165,7 @@ TEST(TarReaderTest, HostileHeadersAreErrorsNamingWhere) {
   // Not a number.
   std::string nan = testing::header({.name = "n"});
   std::memcpy(nan.data() + 100, "12x4567", 7);
-  std::memset(nan.data() + 148, ' ', 8);
-  unsigned sum = 0;
-  for (unsigned char c : nan) sum += c;
-  char ck[8];
-  std::snprintf(ck, sizeof ck, "%06o", sum);
-  std::memcpy(nan.data() + 148, ck, 7);
+  testing::setChecksum(nan);
   r = readAll(nan + testing::end());
   EXPECT_THAT(r.status.message(), HasSubstr("mode is not an octal number"));
 }

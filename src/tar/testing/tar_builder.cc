@@ -34,13 +34,17 @@ std::string header(const Member& m) {
   std::memcpy(h.data() + 257, "ustar\0" "00", 8);
   octal(h, 329, 8, m.devMajor);
   octal(h, 337, 8, m.devMinor);
+  setChecksum(h);
+  return h;
+}
+
+void setChecksum(std::string& h) {
   std::memset(h.data() + 148, ' ', 8);
   unsigned sum = 0;
   for (unsigned char c : h) sum += c;
   char ck[8];
   std::snprintf(ck, sizeof ck, "%06o", sum);
   std::memcpy(h.data() + 148, ck, 7);
-  return h;
 }
 
 std::string member(const Member& m) {

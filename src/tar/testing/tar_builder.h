@@ -25,6 +25,8 @@ struct Member {
 
 // header: one 512-byte ustar header (checksum computed).
 std::string header(const Member& m);
+// setChecksum: a header's checksum after the test changed its fields.
+void setChecksum(std::string& header);
 // member: the header(s) and padded data of m.
 std::string member(const Member& m);
 // end: the two zero records.
