@@ -213,6 +213,17 @@ StatusOr<std::vector<std::string>> qemuCommandLine(const QemuMachine& m, const s
                            "scsi-hd,bus=scsi" + std::to_string(c) + ".0,channel=0,scsi-id=0,lun=" + lun + ",drive=" + node});
       }
     }
+    // NICs and Plan9 shares come after the start (hcsshim adds an LCOW VM's
+    // endpoints and shares to the running VM); in the document they are
+    // refused rather than left out.
+    if (!vm.devices->networkAdapters.empty()) {
+      return Status::fromHResult(hr::kNotImpl, "Start", m.id,
+                                 "VirtualMachine.Devices.NetworkAdapters: the qemu backend adds NICs to a running VM only");
+    }
+    if (vm.devices->plan9 && !vm.devices->plan9->shares.empty()) {
+      return Status::fromHResult(hr::kNotImpl, "Start", m.id,
+                                 "VirtualMachine.Devices.Plan9.Shares: the qemu backend adds shares to a running VM only");
+    }
     // VPMem devices present from the start: the same virtio-pmem devices a
     // hot add makes, on the command line.
     if (vm.devices->virtualPMem) {

@@ -102,6 +102,11 @@ TEST(QemuCommandLineTest, RefusesWhatItCannotHonourNamingTheField) {
   auto odd = qemuCommandLine(kMachine, pmemDoc(R"("0":{"HostPath":")" + dir + R"(/odd.img"})"), "qemu");
   EXPECT_THAT(odd, HResultIs(hr::kInvalidArg));
   EXPECT_THAT(odd.status().message(), HasSubstr("multiple of 2 MiB"));
+  auto nic = qemuCommandLine(kMachine, document(R"({"Chipset":{"LinuxKernelDirect":{"KernelFilePath":"/k"}},
+      "ComputeTopology":{"Memory":{"SizeInMB":256}},"Devices":{"NetworkAdapters":{"e1":{"EndpointId":"e1","MacAddress":"00-15-5D-00-00-01"}}}})"),
+                             "qemu");
+  EXPECT_THAT(nic, HResultIs(hr::kNotImpl));
+  EXPECT_THAT(nic.status().message(), HasSubstr("VirtualMachine.Devices.NetworkAdapters"));
   auto key = qemuCommandLine(kMachine, pmemDoc(R"("../0":{"HostPath":"/x"})"), "qemu");
   EXPECT_THAT(key, HResultIs(hr::kInvalidArg));
   EXPECT_THAT(key.status().message(), HasSubstr("VirtualPMem.Devices.../0"));
