@@ -167,6 +167,10 @@ TEST_F(ShimTest, LayersAreExt4ImagesOnBlockDevicesSharedAndReleased) {
     }
   }
   EXPECT_TRUE(images().empty()) << "the last task took the image with it";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(store + "/scratch", ec)) {
+    ADD_FAILURE() << "scratch disk " << e.path() << " outlived its task";
+  }
   // Plan9, on request.
   std::tie(code, out) = ctr({"run", "--rm", "--runtime", kRuntime, "--annotation", "io.hcsshim-cpp.lcow.layers=plan9", kImage,
                              "p9", "sh", "-c", "grep ' / ' /proc/mounts"});

@@ -143,8 +143,9 @@ Status LayerStore::releaseAll(const std::string& owner) {
   if (!fs::exists(root_, ec)) return OkStatus();
   HCS_ASSIGN_OR_RETURN(Lock lock, Lock::take(root_));
   std::string mine = sha256Hex(owner).substr(0, 32);
+  fs::remove(root_ + "/scratch/" + mine + ".img", ec);
   for (const auto& e : fs::directory_iterator(root_, ec)) {
-    if (!e.is_directory()) continue;
+    if (!e.is_directory() || e.path().filename() == "scratch") continue;
     std::string refs = e.path().string() + "/refs";
     fs::remove(refs + "/" + mine, ec);
     bool held = false;
@@ -191,10 +192,11 @@ Status copySparse(const std::string& from, const std::string& to) {
   return st;
 }
 
-runtime::Task<Status> LayerStore::makeScratch(std::string path, uint64_t bytes) {
+runtime::Task<StatusOr<std::string>> LayerStore::makeScratch(std::string owner, uint64_t bytes) {
   std::string pristine = root_ + "/scratch-" + std::to_string(bytes) + ".img";
+  std::string path = root_ + "/scratch/" + sha256Hex(owner).substr(0, 32) + ".img";
   std::error_code ec;
-  fs::create_directories(root_, ec);
+  fs::create_directories(root_ + "/scratch", ec);
   if (!fs::exists(pristine, ec)) {
     // As hcsshim's create-scratch formats it (journal-less, no resize
     // inode), lazily initialised so that only metadata is written.
@@ -215,7 +217,9 @@ runtime::Task<Status> LayerStore::makeScratch(std::string path, uint64_t bytes) 
     }
     if (::rename(tmp.c_str(), pristine.c_str()) != 0) co_return errnoAt("scratch " + pristine);
   }
-  co_return copySparse(pristine, path);
+  Status copied = copySparse(pristine, path);
+  if (!copied.ok()) co_return copied;
+  co_return path;
 }
 
 }  // namespace hcsshim::platforms

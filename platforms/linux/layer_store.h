@@ -8,6 +8,7 @@
 //                               footer, padded to 2 MiB for virtio-pmem)
 //   <key>/refs/<owner digest>   one per task using it
 //   scratch-<bytes>.img         a pristine scratch, copied per container
+//   scratch/<owner digest>.img  a task's scratch disk
 // key = SHA-256 of the directory's metadata walk (names, types, modes,
 // owners, sizes, nanosecond mtimes, device numbers, link targets, xattrs):
 // the same layer makes one image, a changed one another. An image goes
@@ -32,11 +33,13 @@ class LayerStore final : public shim::LayerImages {
   // acquire: the image of layer directory `dir`, made on first use; `owner`
   // (a task) holds a reference until releaseAll(owner).
   StatusOr<std::string> acquire(const std::string& dir, const std::string& owner) override;
-  // releaseAll: every reference `owner` holds; images nobody holds go.
+  // releaseAll: every reference `owner` holds (images nobody holds go) and
+  // its scratch disk.
   Status releaseAll(const std::string& owner) override;
-  // makeScratch: a fresh, empty, writable ext4 disk of `bytes` at `path`
-  // (sparse): a copy of a pristine one mkfs.ext4 made once.
-  runtime::Task<Status> makeScratch(std::string path, uint64_t bytes) override;
+  // makeScratch: owner's fresh, empty, writable ext4 disk of `bytes`
+  // (sparse, scratch/<owner digest>.img): a copy of a pristine one
+  // mkfs.ext4 made once.
+  runtime::Task<StatusOr<std::string>> makeScratch(std::string owner, uint64_t bytes) override;
 
   // contentKey: the key of a directory (exposed for tests).
   static StatusOr<std::string> contentKey(const std::string& dir);

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -65,16 +66,22 @@ TEST_F(LayerStoreTest, OneImagePerContentSharedByOwnersAndGoneWithTheLast) {
 TEST_F(LayerStoreTest, ScratchDisksAreEmptySparseExt4) {
   LayerStore store(*rt_, dir_ + "/store");
   uint64_t bytes = uint64_t{1} << 30;
-  for (const char* name : {"/s1.img", "/s2.img"}) {
-    Status st = runtime::blockOn(rt_->loop(), store.makeScratch(dir_ + name, bytes));
-    ASSERT_TRUE(st.ok()) << st.toString();
+  std::vector<std::string> disks;
+  for (const char* owner : {"ns/t1", "ns/t2"}) {
+    auto disk = runtime::blockOn(rt_->loop(), store.makeScratch(owner, bytes));
+    ASSERT_TRUE(disk.ok()) << disk.status().toString();
     struct stat s{};
-    ASSERT_EQ(::stat((dir_ + name).c_str(), &s), 0);
+    ASSERT_EQ(::stat(disk->c_str(), &s), 0);
     EXPECT_EQ(static_cast<uint64_t>(s.st_size), bytes);
     EXPECT_LT(static_cast<uint64_t>(s.st_blocks) * 512, bytes / 8) << "sparse: only metadata is written";
-    EXPECT_EQ(sh(std::string("e2fsck -fn ") + dir_ + name), 0);
+    EXPECT_EQ(sh("e2fsck -fn " + *disk), 0);
+    disks.push_back(*disk);
   }
+  EXPECT_NE(disks[0], disks[1]) << "one scratch per task";
   EXPECT_TRUE(fs::exists(dir_ + "/store/scratch-" + std::to_string(bytes) + ".img")) << "the pristine copy is kept";
+  ASSERT_TRUE(store.releaseAll("ns/t1").ok());
+  EXPECT_FALSE(fs::exists(disks[0])) << "the scratch goes with its task";
+  EXPECT_TRUE(fs::exists(disks[1]));
 }
 
 }  // namespace

@@ -26,10 +26,11 @@ class LayerImages {
   // acquire: the image of layer directory `dir` (made on first use); `owner`
   // holds it until releaseAll(owner).
   virtual StatusOr<std::string> acquire(const std::string& dir, const std::string& owner) = 0;
-  // releaseAll: every image `owner` holds; unheld images go.
+  // releaseAll: every image `owner` holds (unheld images go) and its scratch.
   virtual Status releaseAll(const std::string& owner) = 0;
-  // makeScratch: a fresh empty writable ext4 disk of `bytes` at `path`.
-  virtual runtime::Task<Status> makeScratch(std::string path, uint64_t bytes) = 0;
+  // makeScratch: `owner`'s fresh empty writable ext4 disk of `bytes` (with
+  // the store, on disk: never in containerd's tmpfs state directory).
+  virtual runtime::Task<StatusOr<std::string>> makeScratch(std::string owner, uint64_t bytes) = 0;
 };
 
 class ShimPlatform {

@@ -47,8 +47,9 @@ struct TaskRecord {
   std::shared_ptr<Proc> init;
   std::map<std::string, std::shared_ptr<Proc>> execs;
   bool rootfsMounted = false;
-  // Layers as ext4 images: the store's owner name and the scratch disk.
-  std::string layerOwner, scratchDisk;
+  // Layers as ext4 images: the task's name in the layer store (which also
+  // keeps its scratch disk).
+  std::string layerOwner;
 };
 
 struct ModelState {
@@ -145,15 +146,13 @@ StatusOr<std::string> layerTransportOf(const Json& spec) {
 }
 
 void releaseLayerImages(ModelState& s, TaskRecord& t) {
-  if (!t.scratchDisk.empty()) ::unlink(t.scratchDisk.c_str());
-  t.scratchDisk.clear();
   if (!t.layerOwner.empty() && s.platform.layerImages()) (void)s.platform.layerImages()->releaseAll(t.layerOwner);
   t.layerOwner.clear();
 }
 
 // createOnLayerImages: each of containerd's layers as its ext4 image (made
-// once per content by the platform's store), a fresh scratch disk in the
-// bundle; the VM attaches them and combines them, as hcsshim's LCOW does.
+// once per content by the platform's store), a fresh scratch disk from the
+// store; the VM attaches them and combines them, as hcsshim's LCOW does.
 Task<StatusOr<std::unique_ptr<uvm::Container>>> createOnLayerImages(StateP s, std::shared_ptr<TaskRecord> t,
                                                                      std::shared_ptr<uvm::UtilityVM> vm,
                                                                      OverlayLayers layers, Json guestSpec) {
@@ -166,11 +165,10 @@ Task<StatusOr<std::unique_ptr<uvm::Container>>> createOnLayerImages(StateP s, st
     if (!image.ok()) co_return image.status();
     images.push_back(*image);
   }
-  t->scratchDisk = t->bundle + "/scratch.img";
   constexpr uint64_t kScratchBytes = uint64_t{20} << 30;  // hcsshim's default scratch size
-  Status made = co_await store->makeScratch(t->scratchDisk, kScratchBytes);
-  if (!made.ok()) co_return made;
-  co_return co_await vm->createContainer(t->id, images, guestSpec, t->scratchDisk);
+  auto scratch = co_await store->makeScratch(t->layerOwner, kScratchBytes);
+  if (!scratch.ok()) co_return scratch.status();
+  co_return co_await vm->createContainer(t->id, images, guestSpec, *scratch);
 }
 
 Task<StatusOr<taskv2::CreateTaskResponse>> doCreate(StateP s, taskv2::CreateTaskRequest req) {

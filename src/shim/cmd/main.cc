@@ -155,7 +155,6 @@ int deleteTask(const Flags& f) {
   {
     platforms::LinuxShimPlatform platform(**rt, platforms::defaultHcsAddress());
     if (auto* layers = platform.layerImages()) (void)layers->releaseAll(f.ns + "/" + f.id);
-    ::unlink((bundle + "/scratch.img").c_str());
   }
   // The dead server's socket, if it was the group's own.
   if (ownGroup) ::unlink(socketFor(f, f.id).c_str());
