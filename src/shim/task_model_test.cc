@@ -19,6 +19,7 @@
 #include "sim/world.h"
 #include "src/common/status_matchers.h"
 #include "src/containerd/api/events.pb.h"
+#include "src/shim/testing/sim_platform.h"
 
 namespace hcsshim::shim {
 namespace {
@@ -27,82 +28,11 @@ using ::hcsshim::testing::IsOk;
 using ::hcsshim::testing::StatusIs;
 using ::testing::ElementsAre;
 using runtime::Task;
+using testing::MemoryStdio;
+using testing::RecordingSink;
+using testing::TestPlatform;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-// Output streams that collect what a process wrote, by URI.
-class MemoryStdio final : public StdioEndpoints {
- public:
-  class Sink final : public runtime::Stream {
-   public:
-    explicit Sink(std::string* out) : out_(out) {}
-    Task<StatusOr<size_t>> read(std::span<char>) override { co_return UnimplementedError("write-only"); }
-    Task<Status> write(std::string_view data) override {
-      out_->append(data);
-      co_return OkStatus();
-    }
-    Status shutdownWrite() override { return OkStatus(); }
-    void close() override {}
-    StatusOr<runtime::PeerCredentials> peerCredentials() const override { return UnimplementedError("memory"); }
-    std::string describe() const override { return "memory"; }
-
-   private:
-    std::string* out_;
-  };
-  Status checkOutputUris(const std::string&, const std::string& err) override {
-    if (err == "bad://") return InvalidArgumentError("stdio bad://: no such scheme");
-    return OkStatus();
-  }
-  Task<StatusOr<std::unique_ptr<runtime::Stream>>> openOutput(std::string uri) override {
-    co_return std::unique_ptr<runtime::Stream>(new Sink(&written[uri]));
-  }
-  Task<StatusOr<std::unique_ptr<runtime::Stream>>> openInput(std::string uri) override {
-    co_return NotFoundError("no stdin in these tests: " + uri);
-  }
-  Task<StatusOr<LoggerStreams>> startBinaryLogger(BinaryLoggerOptions o) override {
-    co_return UnimplementedError("no loggers here: " + o.uri);
-  }
-  std::map<std::string, std::string> written;
-};
-
-class NoMounts final : public RootfsMounter {
- public:
-  Status mount(const Mounts&, const std::string& target) override {
-    mounted.insert(target);
-    return OkStatus();
-  }
-  void unmount(const std::string& target) override { mounted.erase(target); }
-  std::set<std::string> mounted;
-};
-
-class TestPlatform final : public ShimPlatform {
- public:
-  explicit TestPlatform(hcs_fake::InProcessGuestBackend& guests) : guests_(guests) {}
-  std::unique_ptr<bridge::VsockHost> vsockFor(const std::string& vmId) override { return guests_.vsockFor(vmId); }
-  Task<StatusOr<std::unique_ptr<hns::HnsApi>>> connectHns() override { co_return UnimplementedError("no HNS here"); }
-  StdioEndpoints& stdio() override { return stdio_; }
-  RootfsMounter& rootfs() override { return mounts_; }
-  MemoryStdio stdio_;
-  NoMounts mounts_;
-
- private:
-  hcs_fake::InProcessGuestBackend& guests_;
-};
-
-// The events in order: topic and, for exits, "exit <id> <status>".
-class RecordingSink final : public EventSink {
- public:
-  void publish(const std::string& topic, const google::protobuf::MessageLite& event) override {
-    if (topic == "/tasks/exit") {
-      containerd::events::TaskExit e;
-      e.ParseFromString(event.SerializeAsString());
-      events.push_back("exit " + e.id() + " " + std::to_string(e.exit_status()));
-    } else {
-      events.push_back(topic);
-    }
-  }
-  std::vector<std::string> events;
-};
 
 class TaskModelTest : public ::testing::Test {
  protected:
