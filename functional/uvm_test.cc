@@ -482,7 +482,10 @@ TEST_F(UvmTest, NextDaemonRemovesWhatADaemonKilledWithItsDevicesLeft) {
   boot("vm-group-killed");
   daemonPid_ = daemon_->pid();
   std::string stale = qemuRoot();
-  std::vector<int> group = {daemonPid_};
+  // Its children (QEMU, the vhost-user devices, diod) first, then the
+  // daemon: a device outliving the daemon for a moment would clean up on
+  // its parent-death signal, which is not the case under test.
+  std::vector<int> group;
   std::error_code ec;
   for (const auto& p : fs::directory_iterator("/proc", ec)) {
     std::string stat = runtime::readFile(std::string(p.path() / "stat")).value_or("");
@@ -492,6 +495,7 @@ TEST_F(UvmTest, NextDaemonRemovesWhatADaemonKilledWithItsDevicesLeft) {
     if (ppid == daemonPid_) group.push_back(std::atoi(p.path().filename().c_str()));
   }
   for (int pid : group) ::kill(pid, SIGKILL);
+  ::kill(daemonPid_, SIGKILL);
   (void)daemon_->stop();
   daemon_.reset();
   for (auto& v : vms_) (void)run(v->close());
