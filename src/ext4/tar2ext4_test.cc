@@ -106,7 +106,7 @@ std::string makeTree(const std::string& src) {
                   "printf deep > " + std::string(200, 'n') + "/" + std::string(200, 'm') + "/" + std::string(200, 'f') + "; "
                   "setfattr -n user.color -v blue a.txt; setfattr -n security.capability -v 0sAQAAAgAgAAAAAAAAAAAAAAAAAAA= big; "
                   "setfattr -n user.large -v " + std::string(600, 'v') + " d/sub; "
-                  "touch -h -d '2021-03-04 05:06:07.123456789' a.txt short d; chown -h 42:43 short";
+                  "touch -h -d @1614834367.123456789 a.txt short d; chown -h 42:43 short";
   return s;
 }
 
@@ -169,7 +169,7 @@ void Tar2Ext4Test::checkEveryMemberKind(const std::string& src, const std::strin
   EXPECT_THAT(stat, HasSubstr("Type: symlink"));
   EXPECT_THAT(stat, HasSubstr("User:    42   Group:    43"));
   EXPECT_THAT(stat, HasSubstr("Fast link dest: \"a.txt\""));
-  EXPECT_THAT(stat, HasSubstr("mtime: 0x60406abf:1d6f3454"));  // 2021-03-04 05:06:07.123456789 UTC
+  EXPECT_THAT(stat, HasSubstr("mtime: 0x60406abf:1d6f3454"));  // 1614834367.123456789 (2021-03-04 05:06:07 UTC)
   std::tie(dbg, stat) = sh("debugfs -R 'stat /a.txt' " + image);
   EXPECT_THAT(stat, HasSubstr("Links: 3"));
   EXPECT_THAT(stat, HasSubstr("user.color (4) = \"blue\""));
