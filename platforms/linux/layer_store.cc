@@ -1,6 +1,5 @@
 #include "platforms/linux/layer_store.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>

@@ -396,7 +396,7 @@ Status CompactWriter::setXattr(const std::string& path, const std::string& name,
 }
 
 // placeXattrs: in the inode when all fit, else all in one block (appended now).
-Status CompactWriter::placeXattrs(uint32_t ino, Node& n) {
+Status CompactWriter::placeXattrs(Node& n) {
   std::vector<EncodedXattr> xs;
   if (n.isInline) {
     EncodedXattr data{XattrName{7, "data"}, n.inlineData.size() > kInlineInBlock ? n.inlineData.substr(kInlineInBlock) : ""};
@@ -439,7 +439,6 @@ Status CompactWriter::placeXattrs(uint32_t ino, Node& n) {
   writeXattrs(block, 0, 32, kBlockSize, xs, true);
   std::vector<Extent> none;
   n.xattrBlock = nextBlock_;
-  (void)ino;
   return appendBlocks(block, &none, 0);
 }
 
@@ -470,8 +469,7 @@ std::string CompactWriter::directoryBlocks(uint32_t ino) const {
   return out;
 }
 
-Status CompactWriter::encodeExtents(Node& n, uint32_t ino, std::string& iblock) {
-  (void)ino;
+Status CompactWriter::encodeExtents(Node& n, std::string& iblock) {
   auto header = [](std::string& s, size_t off, uint16_t entries, uint16_t max, uint16_t depth) {
     put<uint16_t>(s, off, 0xF30A);
     put<uint16_t>(s, off + 2, entries);
@@ -513,8 +511,7 @@ Status CompactWriter::encodeExtents(Node& n, uint32_t ino, std::string& iblock) 
   return OkStatus();
 }
 
-std::string CompactWriter::encodeInode(uint32_t ino, Node& n) {
-  (void)ino;
+std::string CompactWriter::encodeInode(const Node& n) {
   std::string s(kInodeSize, '\0');
   const FileInfo& f = n.info;
   uint32_t type = f.mode & S_IFMT;
@@ -588,12 +585,12 @@ StatusOr<uint64_t> CompactWriter::finish() {
       n.extents.clear();
       HCS_RETURN_IF_ERROR(appendBlocks(directoryBlocks(ino), &n.extents, 0));
     }
-    HCS_RETURN_IF_ERROR(placeXattrs(ino, n));
+    HCS_RETURN_IF_ERROR(placeXattrs(n));
     uint32_t type = n.info.mode & S_IFMT;
     bool extentMapped = !n.isInline && (type == S_IFREG || type == S_IFDIR || (type == S_IFLNK && n.target.size() > kFastSymlinkMax));
     if (extentMapped) {
       iblocks[ino].assign(60, '\0');
-      HCS_RETURN_IF_ERROR(encodeExtents(n, ino, iblocks[ino]));
+      HCS_RETURN_IF_ERROR(encodeExtents(n, iblocks[ino]));
     }
   }
   // Groups: as few as hold the blocks and the inodes; inodes per group a
@@ -646,7 +643,7 @@ StatusOr<uint64_t> CompactWriter::finish() {
     bool reserved = ino < kFirstInode;
     if (ino < nodes_.size() && nodes_[ino]) {
       Node& n = *nodes_[ino];
-      std::string inode = encodeInode(static_cast<uint32_t>(ino), n);
+      std::string inode = encodeInode(n);
       if (!iblocks[ino].empty()) inode.replace(40, 60, iblocks[ino]);
       table += inode;
       inodeUsed[ino] = 1;

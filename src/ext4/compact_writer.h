@@ -104,10 +104,10 @@ class CompactWriter {
   Status flushBlock();
   Status appendBlocks(std::string_view data, std::vector<Extent>* extents, uint32_t logical);
   Status writeAt(uint64_t offset, std::string_view data);
-  Status encodeExtents(Node& n, uint32_t ino, std::string& iblock);
-  std::string encodeInode(uint32_t ino, Node& n);
+  Status encodeExtents(Node& n, std::string& iblock);
+  std::string encodeInode(const Node& n);
   std::string directoryBlocks(uint32_t ino) const;
-  Status placeXattrs(uint32_t ino, Node& n);
+  Status placeXattrs(Node& n);
 
   int fd_;
   WriterOptions options_;
