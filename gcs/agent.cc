@@ -146,6 +146,7 @@ void Agent::stop() {
 }
 
 size_t Agent::connections() const { return s_->connections; }
+bool Agent::bridgeConnected() const { return s_->conn != nullptr; }
 bool Agent::shutdownRequested() const { return s_->shutdownRequested; }
 bool Agent::failed() const { return s_->failed; }
 size_t Agent::containerCount() const { return s_->containers.size(); }

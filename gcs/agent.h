@@ -78,6 +78,7 @@ class Agent {
   void stop();
 
   size_t connections() const;  // how many bridge connections were served so far
+  bool bridgeConnected() const;  // a bridge connection is up now
   size_t containerCount() const;
   size_t processCount() const;
 

@@ -1,5 +1,6 @@
 // agent_processes.cc: processes - exec, wait, signal, resize, their stdio relays and exits, properties.
 #include "gcs/agent_internal.h"
+#include "src/common/bug_zoo.h"
 
 namespace hcsshim::gcs {
 
@@ -18,7 +19,7 @@ Task<void> pump(std::shared_ptr<runtime::Stream> from, std::shared_ptr<runtime::
 // removeRuntimeState deletes the container's runc state once (concurrent
 // callers wait for the first).
 Task<Status> removeRuntimeState(StateP s, std::shared_ptr<Container> c) {
-  while (c->starting) co_await c->startDone.wait();
+  while (c->starting && !zoo::reintroduced(zoo::Bug::kRuncStateDeletedDuringStart)) co_await c->startDone.wait();
   if (!c->runtimeRemoving) {
     c->runtimeRemoving = true;
     Status st;

@@ -37,7 +37,26 @@ FakeHcsService::~FakeHcsService() {
   }
 }
 
-Task<void> FakeHcsService::settle() { co_await runtime::yield(rt_.loop()); }
+Task<void> FakeHcsService::settle() {
+  runtime::Duration late = faults_.operationDelay ? faults_.operationDelay() : runtime::Duration(0);
+  if (late.count() > 0) {
+    co_await runtime::sleep(rt_.loop(), late);
+  } else {
+    co_await runtime::yield(rt_.loop());
+  }
+}
+
+void FakeHcsService::deliver(const std::function<void()>& delivery) {
+  int copies = faults_.notificationCopies ? faults_.notificationCopies() : 1;
+  for (int i = 0; i < copies; ++i) {
+    runtime::Duration late = faults_.notificationDelay ? faults_.notificationDelay() : runtime::Duration(0);
+    if (late.count() > 0) {
+      rt_.loop().addTimer(late, delivery);
+    } else {
+      rt_.loop().post(delivery);
+    }
+  }
+}
 
 Status FakeHcsService::checkState(const SystemRecord& s, const char* op,
                                   std::initializer_list<SystemState> allowed) const {
@@ -49,9 +68,11 @@ Status FakeHcsService::checkState(const SystemRecord& s, const char* op,
 }
 
 void FakeHcsService::notifySystem(const std::shared_ptr<SystemRecord>& s, hcs::Event e) {
+  // Delivered to the handles still open when it arrives (HCS makes no
+  // callback once a handle is closed).
   for (auto& [key, cb] : s->callbacks) {
     if (!cb) continue;
-    rt_.loop().post([cb, e] { cb(e); });
+    deliver(toOpenHandle(s, key, e));
   }
 }
 

@@ -25,6 +25,7 @@
 //     default NoGuestBackend answers E_NOTIMPL for anything needing a guest).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -44,6 +45,19 @@ std::string stateName(SystemState s);
 struct ProcessRecord;
 struct SystemRecord;
 
+// ServiceFaults: what the simulator's campaigns inject. Unset, the service
+// behaves as HCS does: an operation completes on the next loop turn and each
+// notification is delivered once, in order, to the handles open then.
+struct ServiceFaults {
+  // operationDelay: extra time before an operation completes (a late HCS).
+  std::function<runtime::Duration()> operationDelay;
+  // notificationCopies: how many times a notification is delivered
+  // (0 drops it, 2 duplicates it); notificationDelay: how late each copy
+  // arrives (copies with different delays arrive reordered).
+  std::function<int()> notificationCopies;
+  std::function<runtime::Duration()> notificationDelay;
+};
+
 class FakeHcsService {
  public:
   // vmBackend runs the guests of VirtualMachine systems (NoGuestBackend if
@@ -55,6 +69,7 @@ class FakeHcsService {
   ~FakeHcsService();
 
   runtime::Runtime& runtime() { return rt_; }
+  void setFaults(ServiceFaults faults) { faults_ = std::move(faults); }
 
   // Session bookkeeping: a client session registers and drops its handles so
   // ShouldTerminateOnLastHandleClosed can be honoured.
@@ -99,6 +114,8 @@ class FakeHcsService {
   Status checkState(const SystemRecord& s, const char* op, std::initializer_list<SystemState> allowed) const;
   void stopSystem(const std::shared_ptr<SystemRecord>& s, const std::string& exitType, HResult status);
   void notifySystem(const std::shared_ptr<SystemRecord>& s, hcs::Event e);
+  // deliver runs a notification's delivery as the faults say (once, next turn).
+  void deliver(const std::function<void()>& delivery);
   Status validate(const schema::ComputeSystem& doc, const std::string& id) const;
   Status applyModify(SystemRecord& s, const schema::ModifySettingRequest& req);
   runtime::Task<void> watchProcess(std::shared_ptr<ProcessRecord> p);
@@ -110,6 +127,7 @@ class FakeHcsService {
   runtime::Task<void> settle();
 
   runtime::Runtime& rt_;
+  ServiceFaults faults_;
   std::unique_ptr<VmBackend> vm_;
   std::unique_ptr<Freezer> freezer_;
   std::map<std::string, std::shared_ptr<SystemRecord>> systems_;

@@ -130,4 +130,17 @@ inline std::optional<uint32_t> parseIndex(const std::string& s, uint32_t max) {
 }
 
 
+// toOpenHandle: a notification's delivery to handle `key` of a system or
+// process record, if that handle is still open when it runs (HCS makes no
+// callback after a handle is closed).
+template <typename Record>
+std::function<void()> toOpenHandle(const std::shared_ptr<Record>& record, uint64_t key, hcs::Event e) {
+  return [w = std::weak_ptr<Record>(record), key, e = std::move(e)] {
+    auto r = w.lock();
+    if (!r) return;
+    auto it = r->callbacks.find(key);
+    if (it != r->callbacks.end() && it->second) it->second(e);
+  };
+}
+
 }  // namespace hcsshim::hcs_fake

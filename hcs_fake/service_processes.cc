@@ -199,7 +199,8 @@ void FakeHcsService::processExited(const std::shared_ptr<ProcessRecord>& p, runt
   ps.exitCode = static_cast<uint32_t>(st.exitCode);
   hcs::Event e{hcs::EventType::kProcessExited, jsonText(schema::encode(ps))};
   for (auto& [key, cb] : p->callbacks) {
-    if (cb) rt_.loop().post([cb, e] { cb(e); });
+    if (!cb) continue;
+    deliver(toOpenHandle(p, key, e));
   }
 }
 

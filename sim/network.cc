@@ -35,6 +35,7 @@ struct Pipe {
   size_t head = 0;          // bytes of buf already read
   bool eof = false;         // the writer's shutdown has arrived
   bool reset = false;
+  bool resetPending = false;  // a reset is on its way: later bytes never arrive
   bool readerGone = false;  // the reading side closed its end
   bool writerDone = false;  // shutdown or close requested by the writer
   TimePoint lastArrival{0};
@@ -177,8 +178,15 @@ class SimStream final : public Stream {
     if (out.reset) return UnavailableError("connection reset by peer");
     if (out.readerGone) return UnavailableError("broken pipe: peer closed the stream");
     if (data.empty()) return OkStatus();
+    if (out.resetPending) {
+      // The writer does not know yet; the bytes are lost with the connection.
+      world_.trace(c_->node[side_]->name(), "conn#" + std::to_string(c_->id) + " write " + std::to_string(data.size()) +
+                                                "B lost (reset on its way)");
+      return OkStatus();
+    }
 
-    WriteInfo info{c_->id, c_->node[side_]->name(), c_->node[1 - side_]->name(), data.size(), out.writes++};
+    WriteInfo info{c_->id, c_->node[side_]->name(), c_->node[1 - side_]->name(), data.size(), out.writes++, c_->address,
+                   side_ == 0};
     WriteFault fault = world_.faultHook() ? world_.faultHook()(info) : WriteFault::none();
     char line[128];
     std::snprintf(line, sizeof line, "conn#%llu write %s->%s %zuB", static_cast<unsigned long long>(c_->id),
@@ -208,6 +216,7 @@ class SimStream final : public Stream {
         size_t at = std::min(fault.bytes, data.size());
         if (at > 0) pieces.emplace_back(data.substr(0, at));
         resetAfter = true;
+        out.resetPending = true;
         traceLine += " fault=reset_after_" + std::to_string(at);
         break;
       }

@@ -151,6 +151,25 @@ TEST(SimNetworkTest, FaultDropSplitAndResetMidWrite) {
   EXPECT_THAT(runtime::blockOn(a.loop(), p.client->write("after")), StatusIs(Code::kUnavailable, "reset"));
 }
 
+// Bytes written after a write that resets the connection never arrive, even
+// when they would have (a reader that keeps up sees a prefix of the stream).
+TEST(SimNetworkTest, BytesWrittenAfterAResetWriteNeverArrive) {
+  World w(10);
+  Node& a = w.addNode("a");
+  Node& b = w.addNode("b");
+  w.setFaultHook([](const WriteInfo& info) {
+    return info.from == "a" && info.index == 0 ? WriteFault::resetAfter(4) : WriteFault::none();
+  });
+  Pair p = connectPair(w, a, b, "/s");
+  Received r;
+  runtime::spawn(drain(*p.server, r));
+  ASSERT_THAT(runtime::blockOn(a.loop(), p.client->write("0123456789")), IsOk());
+  for (int i = 0; i < 5; ++i) ASSERT_THAT(runtime::blockOn(a.loop(), p.client->write("x")), IsOk());
+  w.runUntil([&] { return r.end.has_value(); });
+  EXPECT_TRUE(std::string("0123").starts_with(r.data)) << r.data;
+  EXPECT_THAT(*r.end, StatusIs(Code::kUnavailable, "connection reset"));
+}
+
 std::string runScenario(uint64_t seed) {
   World w(seed);
   Node& s = w.addNode("server");

@@ -56,6 +56,8 @@ struct WriteInfo {
   std::string to;    // node name of the reader
   size_t size;
   uint64_t index;    // 0-based count of writes in this direction of this connection
+  std::string address;  // what the client connected to ("" for stream pairs made without a listener)
+  bool fromClient = true;  // written by the side that connected
 };
 
 // WriteFault: what the network does with a write.

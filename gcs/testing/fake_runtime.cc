@@ -234,10 +234,16 @@ Task<StatusOr<std::unique_ptr<ContainerProcess>>> FakeContainerRuntime::run(std:
 Task<Status> FakeContainerRuntime::start(std::string id) {
   auto it = containers_.find(id);
   if (it == containers_.end()) co_return NotFoundError("runc: container " + id + " does not exist");
-  auto& init = *it->second->init;
+  std::shared_ptr<Container> c = it->second;
+  auto& init = *c->init;
   if (init.started) co_return FailedPreconditionError("runc: cannot start a container that has stopped or is running");
   init.started = true;
   init.changed.notifyAll();
+  // runc start returns once the init has opened its exec.fifo in the
+  // container's state directory: the init already runs (a short one may
+  // have exited), and a state deleted meanwhile makes runc start fail.
+  co_await runtime::sleep(rt_.loop(), std::chrono::microseconds(50 + rt_.random().uniform(2000)));
+  if (c->deleted) co_return NotFoundError("runc: open /run/runc/" + id + "/exec.fifo: no such file or directory");
   co_return OkStatus();
 }
 
@@ -270,6 +276,7 @@ Task<Status> FakeContainerRuntime::remove(std::string id, bool force) {
     c->init->started = true;  // a created init is killed too
     c->init->changed.notifyAll();
   }
+  c->deleted = true;
   containers_.erase(it);
   co_return OkStatus();
 }

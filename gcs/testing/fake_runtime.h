@@ -15,8 +15,10 @@
 // Signals end a running process with 128 + signal (SIGKILL cannot be
 // ignored); a frozen runtime (setFrozen) makes no progress at all - output,
 // exits and signals wait until it is thawed. States follow runc: a created
-// container's init waits for start; remove refuses a running container
-// unless forced.
+// container's init waits for start; start returns a little after the init
+// runs (and fails if the container's state was removed meanwhile, as runc
+// start does when its exec.fifo vanishes); remove refuses a running
+// container unless forced.
 #pragma once
 
 #include <map>

@@ -10,9 +10,18 @@ namespace hcsshim::hcs_fake {
 
 namespace fs = std::filesystem;
 
-FakeHost::FakeHost(uint64_t seed) : world(seed), node(world.addNode("host")) {
+namespace {
+
+std::string testDir() {
   const char* tmp = std::getenv("TEST_TMPDIR");
-  dir = std::string(tmp ? tmp : "/tmp") + "/" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  return std::string(tmp ? tmp : "/tmp") + "/" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+}
+
+}  // namespace
+
+FakeHost::FakeHost(uint64_t seed) : FakeHost(seed, testDir()) {}
+
+FakeHost::FakeHost(uint64_t seed, std::string dirIn) : world(seed), node(world.addNode("host")), dir(std::move(dirIn)) {
   std::error_code ec;
   fs::remove_all(dir, ec);
   bootFiles = dir + "/boot";

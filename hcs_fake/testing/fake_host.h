@@ -21,6 +21,8 @@ namespace hcsshim::hcs_fake {
 struct FakeHost {
   // seed: the world's; the directory is the running gtest's own under TEST_TMPDIR.
   explicit FakeHost(uint64_t seed);
+  // dir: its own directory (emptied first), for programs that are no gtest.
+  FakeHost(uint64_t seed, std::string dir);
   // shutdown stops every compute system (call before the host goes, while
   // whatever uses the API is still alive to see the exits).
   void shutdown();

@@ -81,9 +81,13 @@ Task<Status> InProcessGuestBackend::start(const std::string& id, const schema::V
                                                             .pmemRoot = g->dir + "/pmem",
                                                             .cgroupRoot = g->dir + "/cgroup",
                                                             .redialInterval = std::chrono::milliseconds(5),
+                                                            .exitOnBridgeEof = true,  // hcsshim's guest
                                                             .fsRoot = g->dir + "/fs"});
   guests_[id] = g;
-  runtime::spawn([](InProcessGuestBackend* self, std::string id, std::shared_ptr<Guest> g) -> Task<void> {
+  runtime::Duration boot = bootDelay_ ? bootDelay_() : runtime::Duration(0);
+  runtime::spawn([](InProcessGuestBackend* self, std::string id, std::shared_ptr<Guest> g,
+                    runtime::Duration boot) -> Task<void> {
+    if (boot.count() > 0) co_await runtime::sleep(self->rt_.loop(), boot);
     co_await g->agent->run();
     g->finished = true;
     g->finishedChanged.notifyAll();
@@ -91,8 +95,10 @@ Task<Status> InProcessGuestBackend::start(const std::string& id, const schema::V
     if (it != self->guests_.end() && it->second == g) self->guests_.erase(it);
     // Not asked to stop: the guest powered itself off (the host shut it down
     // over the bridge) or it crashed.
-    if (!g->stopping && self->onExit_) self->onExit_(id, g->agent->shutdownRequested() ? hr::kOk : hr::kHcsUnexpectedExit);
-  }(this, id, g));
+    bool unexpected = !g->stopping && !g->agent->shutdownRequested();
+    if (unexpected) self->unexpectedExits_.push_back(id);
+    if (!g->stopping && self->onExit_) self->onExit_(id, unexpected ? hr::kHcsUnexpectedExit : hr::kOk);
+  }(this, id, g, boot));
   HLOG(Info, "hcs_fake.inprocess.vm_started").kv("id", id).kv("dir", g->dir);
   co_return OkStatus();
 }
@@ -104,7 +110,7 @@ Task<Status> InProcessGuestBackend::stop(const std::string& id, bool graceful) {
   g->stopping = true;
   g->containers->setFrozen(false);  // a paused guest must run to stop
   // The hcsshim order check: a graceful shutdown reaches a guest whose bridge is still up.
-  if (graceful) bridgeUpAtShutdown_[id] = g->agent->connections() > 0 && !g->finished;
+  if (graceful) bridgeUpAtShutdown_[id] = g->agent->bridgeConnected() && !g->finished;
   g->agent->stop();
   while (!g->finished) co_await g->finishedChanged.wait();
   co_return OkStatus();
@@ -148,6 +154,38 @@ void InProcessGuestBackend::crash(const std::string& id) {
 }
 
 size_t InProcessGuestBackend::running() const { return guests_.size(); }
+
+std::vector<std::string> InProcessGuestBackend::runningIds() const {
+  std::vector<std::string> ids;
+  for (const auto& [id, g] : guests_) ids.push_back(id);
+  return ids;
+}
+
+std::optional<std::pair<std::string, uint32_t>> InProcessGuestBackend::vmOfAddress(std::string_view address) const {
+  for (const auto& [id, prefix] : prefixes_) {
+    std::string_view p = prefix;
+    if (p.starts_with("unix://")) p.remove_prefix(7);
+    if (!address.starts_with(p)) continue;
+    std::string_view port = address.substr(p.size());
+    uint64_t n = 0;
+    if (port.empty() || port.size() > 10) return std::nullopt;
+    for (char ch : port) {
+      if (ch < '0' || ch > '9') return std::nullopt;
+      n = n * 10 + static_cast<uint64_t>(ch - '0');
+    }
+    if (n > UINT32_MAX) return std::nullopt;
+    return std::make_pair(id, static_cast<uint32_t>(n));
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> InProcessGuestBackend::gracefulStopsWithBridgeDown() const {
+  std::vector<std::string> ids;
+  for (const auto& [id, up] : bridgeUpAtShutdown_) {
+    if (!up) ids.push_back(id);
+  }
+  return ids;
+}
 
 bool InProcessGuestBackend::bridgeUpAtShutdown(const std::string& id) const {
   auto it = bridgeUpAtShutdown_.find(id);

@@ -16,7 +16,10 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "hcs_fake/vm_backend.h"
 #include "src/bridge/vsock.h"
@@ -44,8 +47,21 @@ class InProcessGuestBackend final : public VmBackend {
 
   // crash ends VM id's guest as if it died (UnexpectedExit).
   void crash(const std::string& id);
-  // running: how many guests run now.
+  // setBootDelay: how long each guest takes to boot before its agent runs
+  // (a slow boot; unset: at once).
+  void setBootDelay(std::function<runtime::Duration()> delay) { bootDelay_ = std::move(delay); }
+  // running: how many guests run now; runningIds: their VM ids.
   size_t running() const;
+  std::vector<std::string> runningIds() const;
+  // gracefulStopsWithBridgeDown: VMs shut down gracefully whose guest's
+  // bridge was already down (hcsshim's order keeps it up).
+  std::vector<std::string> gracefulStopsWithBridgeDown() const;
+  // unexpectedExits: VMs whose guest ended on its own, not asked to shut
+  // down (crashed, or lost its bridge), in order.
+  const std::vector<std::string>& unexpectedExits() const { return unexpectedExits_; }
+  // vmOfAddress: the VM whose vsock an address (as the transport names it,
+  // without "unix://") belongs to, and its port; nullopt for other addresses.
+  std::optional<std::pair<std::string, uint32_t>> vmOfAddress(std::string_view address) const;
   // guestSawShutdownBeforeEof: VM id's agent was asked to shut down while
   // its bridge was still up (the order hcsshim uses).
   bool bridgeUpAtShutdown(const std::string& id) const;
@@ -58,6 +74,8 @@ class InProcessGuestBackend final : public VmBackend {
   std::map<std::string, std::string> prefixes_;  // VM id -> socket prefix
   std::map<std::string, std::shared_ptr<Guest>> guests_;
   std::map<std::string, bool> bridgeUpAtShutdown_;
+  std::function<runtime::Duration()> bootDelay_;
+  std::vector<std::string> unexpectedExits_;
 };
 
 }  // namespace hcsshim::hcs_fake

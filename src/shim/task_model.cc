@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "src/common/bug_zoo.h"
 #include "src/common/log.h"
 #include "src/containerd/api/cgroups_metrics.pb.h"
 #include "src/containerd/api/events.pb.h"
@@ -274,7 +275,7 @@ Task<void> watchExit(StateP s, std::shared_ptr<TaskRecord> t, std::shared_ptr<Pr
   // The exit can overtake the output (separate guest connections): let the
   // output relays finish first, for a bounded time (a process whose children
   // keep its stdout open must still be reported).
-  if (p->outputRelays > 0) {
+  if (p->outputRelays > 0 && !zoo::reintroduced(zoo::Bug::kExitBeforeOutputDrained)) {
     bool late = false;
     auto timer = s->rt.loop().addTimer(std::chrono::seconds(5), [p, &late] {
       late = true;

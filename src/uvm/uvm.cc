@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <set>
 
+#include "src/common/bug_zoo.h"
 #include "src/common/log.h"
 #include "src/runtime/read_file.h"
 
@@ -518,6 +519,7 @@ Task<Status> UtilityVM::close() {
   // does) would otherwise die before the shutdown reaches it, and the exit
   // would be reported as unexpected.
   if (guest_) guest_->expectClose();
+  if (guest_ && zoo::reintroduced(zoo::Bug::kBridgeClosedBeforeShutdown)) guest_->close();
   if (!system_->exited()) {
     // A graceful HCS shutdown (the guest gets to stop its containers);
     // terminate if it takes too long.

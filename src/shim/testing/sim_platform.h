@@ -3,6 +3,7 @@
 // backend - and an event sink that records containerd's events in order.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -15,9 +16,29 @@
 
 namespace hcsshim::shim::testing {
 
-// Output streams that collect what a process wrote, by URI.
+// Output streams that collect what a process wrote, by URI; input streams
+// that give what a test put in `inputs`, then end.
 class MemoryStdio final : public StdioEndpoints {
  public:
+  class Source final : public runtime::Stream {
+   public:
+    explicit Source(std::string data) : data_(std::move(data)) {}
+    runtime::Task<StatusOr<size_t>> read(std::span<char> buf) override {
+      size_t n = std::min(buf.size(), data_.size() - offset_);
+      std::copy_n(data_.data() + offset_, n, buf.data());
+      offset_ += n;
+      co_return n;
+    }
+    runtime::Task<Status> write(std::string_view) override { co_return UnimplementedError("read-only"); }
+    Status shutdownWrite() override { return OkStatus(); }
+    void close() override {}
+    StatusOr<runtime::PeerCredentials> peerCredentials() const override { return UnimplementedError("memory"); }
+    std::string describe() const override { return "memory input"; }
+
+   private:
+    std::string data_;
+    size_t offset_ = 0;
+  };
   class Sink final : public runtime::Stream {
    public:
     explicit Sink(std::string* out) : out_(out) {}
@@ -42,12 +63,15 @@ class MemoryStdio final : public StdioEndpoints {
     co_return std::unique_ptr<runtime::Stream>(new Sink(&written[uri]));
   }
   runtime::Task<StatusOr<std::unique_ptr<runtime::Stream>>> openInput(std::string uri) override {
-    co_return NotFoundError("no stdin in these tests: " + uri);
+    auto it = inputs.find(uri);
+    if (it == inputs.end()) co_return NotFoundError("no such input: " + uri);
+    co_return std::unique_ptr<runtime::Stream>(new Source(it->second));
   }
   runtime::Task<StatusOr<LoggerStreams>> startBinaryLogger(BinaryLoggerOptions o) override {
     co_return UnimplementedError("no loggers here: " + o.uri);
   }
   std::map<std::string, std::string> written;
+  std::map<std::string, std::string> inputs;
 };
 
 class NoMounts final : public RootfsMounter {

@@ -1,0 +1,574 @@
+#include "sim/campaign/campaign.h"
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "hcs_fake/testing/fake_host.h"
+#include "sim/node.h"
+#include "sim/world.h"
+#include "src/bridge/protocol.h"
+#include "src/common/bug_zoo.h"
+#include "src/containerd/api/events.pb.h"
+#include "src/runtime/random.h"
+#include "src/shim/task_model.h"
+#include "src/shim/testing/sim_platform.h"
+#include "src/shim/vm_options.h"
+
+namespace hcsshim::sim::campaign {
+
+namespace {
+
+using runtime::Task;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+namespace taskv2 = shim::taskv2;
+
+constexpr std::string_view kFaultNames[kFaultCount] = {
+    "split-writes", "delayed-writes", "slow-boot", "late-hcs", "notification-chaos", "guest-crash", "stdio-cut",
+    "bridge-cut",
+};
+
+// How long a call may take once the faults have stopped: the shim's longest
+// wait by design (a guest that died booting, its exit notification lost:
+// the 60 s boot timeout) and a VM's 10 s shutdown timeout, with slack.
+constexpr runtime::Duration kCallBound = 90s;
+// When the run gives up on actors that never finish.
+constexpr runtime::Duration kRunBound = 30min;
+
+// What one process is: its program and input, the signals it was sent,
+// whether it started, and what was reported for it.
+struct ProcRecord {
+  std::vector<std::string> args;
+  std::string input;  // cat's stdin
+  std::set<int> signals;
+  bool started = false;
+  std::vector<uint32_t> exits;
+  std::string outputAtExit;
+};
+
+using ProcKey = std::pair<std::string, std::string>;  // (task, exec)
+
+// The events, checked as they come.
+class CheckingSink final : public shim::EventSink {
+ public:
+  explicit CheckingSink(shim::testing::MemoryStdio& stdio) : stdio_(stdio) {}
+  void publish(const std::string& topic, const google::protobuf::MessageLite& event) override {
+    std::string bytes = event.SerializeAsString();
+    std::string task;
+    if (topic == "/tasks/exit") {
+      containerd::events::TaskExit e;
+      e.ParseFromString(bytes);
+      task = e.container_id();
+      std::string exec = e.id() == e.container_id() ? "" : e.id();
+      ProcRecord& p = procs[{task, exec}];
+      p.exits.push_back(e.exit_status());
+      p.outputAtExit = stdio_.written["mem://" + task + (exec.empty() ? "" : "/" + exec)];
+    } else if (topic == "/tasks/create") {
+      containerd::events::TaskCreate e;
+      e.ParseFromString(bytes);
+      task = e.container_id();
+      if (order.count(task)) violations.push_back("task id " + task + " created twice");
+    } else if (topic == "/tasks/delete") {
+      containerd::events::TaskDelete e;
+      e.ParseFromString(bytes);
+      task = e.container_id();
+    } else if (topic == "/tasks/start") {
+      containerd::events::TaskStart e;
+      e.ParseFromString(bytes);
+      task = e.container_id();
+    } else {
+      return;  // exec-added/started, paused/resumed: not ordered here
+    }
+    auto& seq = order[task];
+    if (!seq.empty() && seq.back() == "/tasks/delete") violations.push_back(topic + " for " + task + " after its delete");
+    if (topic == "/tasks/start" && (seq.empty() || seq.front() != "/tasks/create")) {
+      violations.push_back("start of " + task + " before its create");
+    }
+    seq.push_back(topic);
+  }
+  std::map<ProcKey, ProcRecord> procs;  // what was reported
+  std::map<std::string, std::vector<std::string>> order;
+  std::vector<std::string> violations;
+
+ private:
+  shim::testing::MemoryStdio& stdio_;
+};
+
+// Programs of the fake runtime (gcs/testing/fake_runtime.h).
+std::vector<std::string> program(runtime::Random& rnd, const std::string& tag) {
+  switch (rnd.uniform(6)) {
+    case 0: return {"echo", tag};
+    case 1: return {"exit", std::to_string(rnd.uniform(7))};
+    case 2: return {"true"};
+    case 3: return {"false"};
+    case 4: return {"cat"};
+    default: return {"sleep"};
+  }
+}
+
+// ownExit: what a program exits with by itself (nullopt: only a signal ends it).
+std::optional<uint32_t> ownExit(const std::vector<std::string>& args) {
+  if (args[0] == "echo" || args[0] == "true" || args[0] == "cat") return 0;
+  if (args[0] == "false") return 1;
+  if (args[0] == "exit") return static_cast<uint32_t>(std::stoul(args[1]));
+  return std::nullopt;
+}
+
+// oneLine: text quoted for a one-line message.
+std::string oneLine(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// ownOutput: what a program writes to stdout.
+std::string ownOutput(const ProcRecord& p) {
+  if (p.args[0] == "echo") return p.args[1] + "\n";
+  if (p.args[0] == "cat") return p.input;
+  return "";
+}
+
+uint64_t fnv1a(std::string_view text) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+class Run {
+ public:
+  Run(const Options& o)
+      : options_(o), host_(o.seed, o.dir), rnd_(o.seed ^ 0x5eed5eedULL), faultRnd_(o.seed * 0x9E3779B97F4A7C15ULL + 7) {
+    if (o.faults) {
+      faults_ = *o.faults & kAllFaults;
+    } else {
+      for (unsigned k = 0; k < kFaultCount; ++k) {
+        if (faultRnd_.chance(0.5)) faults_ |= 1u << k;
+      }
+    }
+    faultWindowEnd_ = runtime::TimePoint(3s + std::chrono::milliseconds(faultRnd_.uniform(5000)));
+    platform_ = std::make_unique<shim::testing::TestPlatform>(*host_.guests);
+    sink_ = std::make_unique<CheckingSink>(platform_->stdio_);
+    model_ = std::make_unique<shim::TaskModel>(host_.node, *host_.api, *sink_, *platform_,
+                                               shim::ShimConfig{.ns = "default", .defaultBootFiles = host_.bootFiles});
+    installFaults();
+  }
+
+  Result run() {
+    Result r;
+    r.faults = faults_;
+    int done = 0;
+    for (int a = 0; a < options_.actors; ++a) runtime::spawn(actor(a, done));
+    runtime::TimePoint deadline = runtime::TimePoint(kRunBound);
+    bool finished = host_.world.runUntil([&] { return done == options_.actors || host_.world.now() > deadline; }) &&
+                    done == options_.actors;
+    std::ostringstream why;
+    if (!finished) why << "liveness: " << (options_.actors - done) << " actors never finished (a call did not return)\n";
+    check(why);
+    if (finished) {
+      bool closed = false;
+      runtime::spawn([](shim::TaskModel& m, bool& c) -> Task<void> {
+        co_await m.closeAll();
+        c = true;
+      }(*model_, closed));
+      host_.world.runUntil([&] { return closed || host_.world.now() > deadline + 10min; });
+      host_.world.runFor(15s);
+      if (!closed) why << "liveness: closing the model never finished\n";
+      if (host_.guests->running() != 0) why << host_.guests->running() << " VMs outlived their tasks\n";
+      if (host_.service->systemCount() != 0) why << host_.service->systemCount() << " compute systems left in HCS\n";
+      for (const std::string& vm : host_.guests->gracefulStopsWithBridgeDown()) {
+        if (!broken_.count(vm)) why << "VM " << vm << " was shut down gracefully with its bridge already down\n";
+      }
+      for (const std::string& vm : host_.guests->unexpectedExits()) {
+        if (!broken_.count(vm)) why << "VM " << vm << " died (UnexpectedExit) though no fault killed it\n";
+      }
+    }
+    std::string text = why.str();
+    for (size_t start = 0; start < text.size();) {
+      size_t end = text.find('\n', start);
+      r.violations.push_back(text.substr(start, end - start));
+      start = end + 1;
+    }
+    r.injected = injected_;
+    r.trace = host_.world.traceText();
+    r.traceHash = fnv1a(r.trace);
+    r.lifecycles = lifecycles_;
+    for (const auto& [k, p] : sink_->procs) r.exits += p.exits.size();
+    r.events = host_.world.eventsRun();
+    r.virtualTime = host_.world.now();
+    r.slowestCall = slowestCall_;
+    return r;
+  }
+
+ private:
+  bool has(Fault f) const { return (faults_ >> static_cast<unsigned>(f)) & 1u; }
+  bool faultsOn() const { return host_.world.now() < faultWindowEnd_; }
+  void inject(std::string what) {
+    injected_.push_back(std::to_string(host_.world.now().count() / 1000000) + "ms " + what);
+    host_.node.trace("fault " + injected_.back());
+  }
+
+  void installFaults() {
+    auto ms = [](uint64_t n) { return runtime::Duration(std::chrono::milliseconds(n)); };
+    host_.world.setFaultHook([this, ms](const sim::WriteInfo& w) -> sim::WriteFault {
+      if (!faultsOn()) return sim::WriteFault::none();
+      auto vm = host_.guests->vmOfAddress(w.address);
+      bool bridge = vm && vm->second == bridge::kBridgePort;
+      bool stdio = vm && vm->second > bridge::kBridgePort;
+      if (has(Fault::kBridgeCut) && bridge && faultRnd_.chance(0.004)) {
+        broken_.insert(vm->first);
+        inject("bridge-cut " + vm->first);
+        return sim::WriteFault::resetAfter(faultRnd_.uniform(w.size));
+      }
+      if (has(Fault::kStdioCut) && stdio && faultRnd_.chance(0.05)) {
+        outputCut_.insert(vm->first);
+        inject("stdio-cut " + vm->first + " port " + std::to_string(vm->second));
+        return sim::WriteFault::resetAfter(faultRnd_.uniform(w.size));
+      }
+      if (has(Fault::kSplitWrites) && w.size > 1 && faultRnd_.chance(0.3)) {
+        return sim::WriteFault::splitAt(1 + faultRnd_.uniform(std::min<size_t>(w.size - 1, 40)));
+      }
+      if (has(Fault::kDelayedWrites) && faultRnd_.chance(0.2)) return sim::WriteFault::delayBy(ms(faultRnd_.uniform(30)));
+      return sim::WriteFault::none();
+    });
+    if (has(Fault::kSlowBoot)) {
+      host_.guests->setBootDelay([this, ms] { return faultsOn() ? ms(faultRnd_.uniform(3000)) : ms(0); });
+    }
+    hcs_fake::ServiceFaults hcs;
+    if (has(Fault::kLateHcs)) {
+      hcs.operationDelay = [this, ms] {
+        if (!faultsOn() || !faultRnd_.chance(0.3)) return ms(0);
+        return faultRnd_.chance(0.1) ? ms(faultRnd_.uniform(2000)) : ms(faultRnd_.uniform(100));
+      };
+    }
+    if (has(Fault::kNotificationChaos)) {
+      hcs.notificationCopies = [this] {
+        if (!faultsOn()) return 1;
+        if (faultRnd_.chance(0.05)) {
+          inject("notification dropped");
+          return 0;
+        }
+        return faultRnd_.chance(0.2) ? 2 : 1;
+      };
+      hcs.notificationDelay = [this, ms] { return faultsOn() ? ms(faultRnd_.uniform(50)) : ms(0); };
+    }
+    host_.service->setFaults(std::move(hcs));
+    if (has(Fault::kGuestCrash)) {
+      int crashes = 1 + static_cast<int>(faultRnd_.uniform(2));
+      for (int i = 0; i < crashes; ++i) {
+        auto at = std::chrono::milliseconds(200 + faultRnd_.uniform(static_cast<uint64_t>(
+                                                      std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                          faultWindowEnd_)
+                                                          .count() -
+                                                      200)));
+        host_.world.schedule(at, [this] {
+          auto ids = host_.guests->runningIds();
+          if (ids.empty()) return;
+          std::string id = ids[faultRnd_.uniform(ids.size())];
+          broken_.insert(id);
+          inject("guest-crash " + id);
+          host_.guests->crash(id);
+        });
+      }
+    }
+  }
+
+  // timed: a call, with how long it took once the faults had stopped.
+  // (verb and who, not one string: no temporaries with destructors in a
+  // co_await expression - GCC 12.)
+  template <typename T>
+  Task<T> timed(const char* verb, const std::string& who, Task<T> call) {
+    runtime::TimePoint start = host_.world.now();
+    T out = co_await std::move(call);
+    runtime::TimePoint from = std::max(start, faultWindowEnd_);
+    runtime::Duration took = host_.world.now() > from ? host_.world.now() - from : runtime::Duration(0);
+    if (took > slowestCall_) slowestCall_ = took;
+    if (took > kCallBound) {
+      lateCalls_.push_back(std::string(verb) + " " + who + " took " + std::to_string(took.count() / 1000000) + " ms after the fault window");
+    }
+    co_return out;
+  }
+
+  void check(std::ostringstream& why) {
+    for (const auto& v : sink_->violations) why << "order: " << v << "\n";
+    for (const auto& v : lateCalls_) why << "liveness: " << v << "\n";
+    for (const auto& v : failedCalls_) why << v << "\n";
+    for (const auto& [key, p] : expected_) {
+      auto it = sink_->procs.find(key);
+      const ProcRecord none;
+      const ProcRecord& got = it == sink_->procs.end() ? none : it->second;
+      std::string name = key.first + (key.second.empty() ? "" : "/" + key.second);
+      std::string vm = shim::vmIdFor(key.first);
+      bool vmBroken = broken_.count(vm) > 0;
+      if (!p.started) {
+        if (!got.exits.empty()) why << "exit reported for " << name << ", which never started\n";
+        continue;
+      }
+      if (got.exits.size() != 1) {
+        why << name << " reported " << got.exits.size() << " exits\n";
+        continue;
+      }
+      uint32_t code = got.exits[0];
+      auto own = ownExit(p.args);
+      bool bySignal = code > 128 && p.signals.count(static_cast<int>(code - 128));
+      bool ownCode = own && code == *own;
+      if (!ownCode && !bySignal && !vmBroken) why << name << " exited " << code << ", which its program cannot\n";
+      std::string want = ownOutput(p);
+      const std::string& out = got.outputAtExit;
+      bool cut = vmBroken || outputCut_.count(vm) > 0;
+      if (!want.empty() && ownCode && !cut && out != want) {
+        why << name << "'s exit came before its output (had " << oneLine(out) << " of " << oneLine(want) << ")\n";
+      } else if (!want.starts_with(out)) {
+        why << name << "'s output is not what it wrote (" << oneLine(out) << ", wrote " << oneLine(want) << ")\n";
+      }
+    }
+    for (const auto& [task, seq] : sink_->order) {
+      if (seq.empty() || seq.back() != "/tasks/delete") why << task << " was never deleted\n";
+    }
+  }
+
+  // One actor: `generations` tasks, one after the other, each with a fresh id.
+  Task<void> actor(int a, int& done) {
+    runtime::Random rnd(rnd_.next());
+    for (int g = 0; g < options_.generations; ++g) {
+      std::string id = "s" + std::to_string(options_.seed) + "-a" + std::to_string(a) + "-g" + std::to_string(g);
+      co_await lifecycle(id, rnd);
+    }
+    ++done;
+  }
+
+  Task<void> pauseFor(runtime::Random& rnd) {
+    co_await runtime::sleep(host_.node.loop(), std::chrono::milliseconds(rnd.uniform(50)));
+  }
+
+  // stdioFor: stdout and, for cat and some others (`ctr run -i`), stdin.
+  void stdioFor(runtime::Random& rnd, ProcRecord& p, const std::string& uriTail, std::string* in, std::string* out) {
+    *out = "mem://" + uriTail;
+    if (p.args[0] == "cat" || rnd.chance(0.3)) {
+      p.input = "in:" + uriTail + "\n";
+      *in = "mem-in://" + uriTail;
+      platform_->stdio_.inputs[*in] = p.input;
+    }
+  }
+
+  Task<void> lifecycle(std::string id, runtime::Random& rnd) {
+    ProcRecord init;
+    init.args = program(rnd, "out-" + id);
+    std::string b = options_.dir + "/bundles/" + id;
+    fs::create_directories(b + "/rootfs");
+    Json spec = {{"ociVersion", "1.0.2"},
+                 {"process", {{"args", init.args}, {"cwd", "/"}}},
+                 {"root", {{"path", "rootfs"}}},
+                 {"linux", Json::object()}};
+    std::ofstream(b + "/config.json") << jsonText(spec);
+    taskv2::CreateTaskRequest create;
+    create.set_id(id);
+    create.set_bundle(b);
+    std::string in, out;
+    stdioFor(rnd, init, id, &in, &out);
+    create.set_stdin(in);
+    create.set_stdout(out);
+    auto created = co_await timed("create", id, model_->create(create));
+    if (!created.ok()) co_return;  // refused: nothing to clean up
+    ++lifecycles_;
+    expected_[{id, ""}] = init;
+    co_await pauseFor(rnd);
+    taskv2::StartRequest start;
+    start.set_id(id);
+    if (rnd.chance(0.9)) {
+      auto started = co_await timed("start", id, model_->start(start));
+      expected_[{id, ""}].started = started.ok();
+      // Nothing makes a container's first start fail but a broken VM.
+      if (!started.ok() && !broken_.count(shim::vmIdFor(id))) {
+        failedCalls_.push_back("start " + id + " failed though its VM did not break: " + started.status().toString());
+      }
+    }
+    int ops = static_cast<int>(rnd.uniform(6));
+    std::vector<std::string> execs;
+    for (int i = 0; i < ops; ++i) {
+      co_await pauseFor(rnd);
+      switch (rnd.uniform(5)) {
+        case 0: {  // an exec, usually started
+          std::string execId = "e" + std::to_string(i);
+          ProcRecord p;
+          p.args = program(rnd, "out-" + id + "-" + execId);
+          taskv2::ExecProcessRequest req;
+          req.set_id(id);
+          req.set_exec_id(execId);
+          std::string ein, eout;
+          stdioFor(rnd, p, id + "/" + execId, &ein, &eout);
+          req.set_stdin(ein);
+          req.set_stdout(eout);
+          req.mutable_spec()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/Process");
+          req.mutable_spec()->set_value(jsonText(Json{{"args", p.args}, {"cwd", "/"}}));
+          std::string name = id + "/" + execId;
+          auto added = co_await timed("exec", name, model_->exec(req));
+          if (!added.ok()) break;
+          execs.push_back(execId);
+          expected_[{id, execId}] = p;
+          if (rnd.chance(0.8)) {
+            taskv2::StartRequest es;
+            es.set_id(id);
+            es.set_exec_id(execId);
+            auto started = co_await timed("start", name, model_->start(es));
+            expected_[{id, execId}].started = started.ok();
+          }
+          break;
+        }
+        case 1: {  // a signal to the init or an exec
+          std::string target = execs.empty() || rnd.chance(0.5) ? "" : execs[rnd.uniform(execs.size())];
+          int sig = rnd.chance(0.5) ? SIGTERM : SIGKILL;
+          taskv2::KillRequest k;
+          k.set_id(id);
+          k.set_exec_id(target);
+          k.set_signal(static_cast<uint32_t>(sig));
+          // Recorded before the call: the signal may end the process
+          // before the call returns (or the call fail after it arrived).
+          expected_[{id, target}].signals.insert(sig);
+          (void)co_await timed("kill", id, model_->kill(k));
+          break;
+        }
+        case 2: {  // pause, a while, resume
+          taskv2::PauseRequest p;
+          p.set_id(id);
+          auto paused = co_await timed("pause", id, model_->pause(p));
+          co_await pauseFor(rnd);
+          taskv2::ResumeRequest r;
+          r.set_id(id);
+          if (paused.ok()) (void)co_await timed("resume", id, model_->resume(r));
+          break;
+        }
+        case 3: {
+          taskv2::PidsRequest p;
+          p.set_id(id);
+          (void)co_await timed("pids", id, model_->pids(p));
+          break;
+        }
+        default: {
+          taskv2::StateRequest s;
+          s.set_id(id);
+          (void)co_await timed("state", id, model_->state(s));
+          break;
+        }
+      }
+    }
+    // The end of every generation: everything killed, waited and deleted
+    // (as containerd does for `ctr run --rm`).
+    std::vector<std::string> targets = execs;
+    targets.push_back("");
+    for (const std::string& target : targets) {
+      std::string name = id + (target.empty() ? "" : "/" + target);
+      if (expected_[{id, target}].started) {
+        taskv2::KillRequest k;
+        k.set_id(id);
+        k.set_exec_id(target);
+        k.set_signal(SIGKILL);
+        expected_[{id, target}].signals.insert(SIGKILL);
+        (void)co_await timed("kill", name, model_->kill(k));
+        taskv2::WaitRequest w;
+        w.set_id(id);
+        w.set_exec_id(target);
+        (void)co_await timed("wait", name, model_->wait(w));
+      }
+      taskv2::DeleteRequest d;
+      d.set_id(id);
+      d.set_exec_id(target);
+      auto deleted = co_await timed("delete", name, model_->remove(d));
+      if (!deleted.ok() && target.empty()) failedCalls_.push_back("delete " + name + " failed: " + deleted.status().toString());
+    }
+  }
+
+  Options options_;
+  hcs_fake::FakeHost host_;
+  runtime::Random rnd_;
+  runtime::Random faultRnd_;
+  unsigned faults_ = 0;
+  runtime::TimePoint faultWindowEnd_{};
+  std::unique_ptr<shim::testing::TestPlatform> platform_;
+  std::unique_ptr<CheckingSink> sink_;
+  std::unique_ptr<shim::TaskModel> model_;
+  std::map<ProcKey, ProcRecord> expected_;
+  std::set<std::string> broken_;     // VMs that crashed or lost their bridge
+  std::set<std::string> outputCut_;  // VMs with a stdio connection cut
+  std::vector<std::string> injected_;
+  std::vector<std::string> lateCalls_;
+  std::vector<std::string> failedCalls_;  // legal calls that failed with nothing to blame
+  runtime::Duration slowestCall_{};
+  size_t lifecycles_ = 0;
+};
+
+}  // namespace
+
+std::string_view faultName(Fault f) {
+  unsigned i = static_cast<unsigned>(f);
+  return i < kFaultCount ? kFaultNames[i] : "unknown";
+}
+
+std::optional<std::optional<unsigned>> parseFaultSet(std::string_view text) {
+  if (text == "swarm") return std::optional<unsigned>();
+  if (text == "none") return std::optional<unsigned>(0u);
+  if (text == "all") return std::optional<unsigned>(kAllFaults);
+  unsigned set = 0;
+  for (bool more = true; more;) {
+    size_t comma = text.find(',');
+    more = comma != std::string_view::npos;
+    std::string_view item = text.substr(0, comma);
+    bool found = false;
+    for (unsigned i = 0; i < kFaultCount; ++i) {
+      if (kFaultNames[i] == item) {
+        set |= 1u << i;
+        found = true;
+      }
+    }
+    if (!found) return std::nullopt;  // unknown or empty
+    if (more) text = text.substr(comma + 1);
+  }
+  return std::optional<unsigned>(set);
+}
+
+std::string faultList(unsigned faults) {
+  std::string out;
+  for (unsigned i = 0; i < kFaultCount; ++i) {
+    if (!((faults >> i) & 1u)) continue;
+    if (!out.empty()) out += ",";
+    out += kFaultNames[i];
+  }
+  return out.empty() ? "none" : out;
+}
+
+Result run(const Options& options) {
+  std::error_code ec;
+  fs::remove_all(options.dir, ec);
+  fs::create_directories(options.dir, ec);
+  Run r(options);
+  return r.run();
+}
+
+std::string replayCommand(const Options& options) {
+  std::string cmd = "bazel run //sim:replay -- --seed=" + std::to_string(options.seed);
+  if (options.actors != 3) cmd += " --actors=" + std::to_string(options.actors);
+  if (options.generations != 2) cmd += " --generations=" + std::to_string(options.generations);
+  if (options.faults) cmd += " --faults=" + faultList(*options.faults);
+  for (unsigned i = 0; i < zoo::kBugCount; ++i) {
+    if (zoo::reintroduced(static_cast<zoo::Bug>(i))) cmd += " --zoo=" + std::string(zoo::name(static_cast<zoo::Bug>(i)));
+  }
+  return cmd;
+}
+
+}  // namespace hcsshim::sim::campaign

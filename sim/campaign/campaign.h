@@ -1,0 +1,98 @@
+// campaign.h: one seeded run of the whole stack in one simulated world -
+// the shim's task model, the in-process fake HCS, each task's utility VM
+// with the real bridge on both sides and the real guest agent (over a fake
+// container runtime with runc's behaviour) - played by actors that act as
+// containerd, under faults the seed draws, judged by checkers.
+//
+//   sim::campaign::Options o{.seed = 1042, .dir = scratch};
+//   sim::campaign::Result r = sim::campaign::run(o);
+//   if (!r.violations.empty()) puts(replayCommand(o).c_str());
+//
+// The workload: `actors` concurrent containerd clients, each running
+// `generations` tasks one after another (create, usually start, up to five
+// of exec/kill/pause+resume/pids/state, then kill, wait and delete of every
+// process, as `ctr run --rm` does), programs that echo, exit with a code,
+// copy stdin (cat) or sleep until signalled.
+//
+// Faults (swarm testing: unless Options::faults says, each seed enables a
+// random subset of the kinds, so that a rare combination is as likely as a
+// common one) are injected during a fault window of 3-8 s of virtual time;
+// after it, the run must settle.
+//
+// Checkers (Result::violations, one line each):
+//   - containerd's event order per task: create first, start after create,
+//     nothing after delete; an id is never created twice;
+//   - every started process reports exactly one exit, a never-started one
+//     none; an exit status is the program's own or 128 + a signal it was
+//     sent (any status once its VM died: a crash, a cut bridge);
+//   - a process's output has arrived, complete and in order, when its exit
+//     is reported (a prefix of it when a fault cut its stdio or its VM);
+//   - a container's first start succeeds unless its VM broke; every task's
+//     delete succeeds; no VM dies (UnexpectedExit) that no fault killed;
+//   - liveness: every actor finishes; no call takes longer than 90 s of
+//     virtual time after the fault window; every task is deleted;
+//   - cleanup: no VM runs and no compute system is left in HCS at the end;
+//     every graceful VM shutdown reached a guest whose bridge was up.
+//
+// The same Options give the same trace, byte for byte (Result::traceHash).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/runtime/event_loop.h"
+
+namespace hcsshim::sim::campaign {
+
+enum class Fault : unsigned {
+  kSplitWrites = 0,     // writes arrive in pieces cut anywhere (mid-header too)
+  kDelayedWrites,       // writes arrive up to 30 ms late (connections reorder)
+  kSlowBoot,            // a guest takes up to 3 s to boot
+  kLateHcs,             // HCS operations complete up to 2 s late
+  kNotificationChaos,   // HCS notifications dropped, duplicated, delayed
+  kGuestCrash,          // guests die mid-run
+  kStdioCut,            // stdio relay connections reset mid-stream
+  kBridgeCut,           // bridge connections reset mid-frame
+};
+inline constexpr unsigned kFaultCount = 8;
+inline constexpr unsigned kAllFaults = (1u << kFaultCount) - 1;
+
+std::string_view faultName(Fault f);
+// faultSet parses "none", "swarm" (nullopt) or a comma list of fault names.
+std::optional<std::optional<unsigned>> parseFaultSet(std::string_view text);
+// faultList: the names of a set, comma-separated ("none" if empty).
+std::string faultList(unsigned faults);
+
+struct Options {
+  uint64_t seed = 1;
+  int actors = 3;
+  int generations = 2;
+  // faults: the kinds enabled (bits by Fault); nullopt: drawn from the seed.
+  std::optional<unsigned> faults;
+  // dir: the run's scratch directory (emptied first, left for a post-mortem).
+  std::string dir;
+};
+
+struct Result {
+  std::vector<std::string> violations;
+  unsigned faults = 0;                  // the kinds that were enabled
+  std::vector<std::string> injected;    // the faults that happened, in order
+  std::string trace;                    // the world's event trace
+  uint64_t traceHash = 0;               // FNV-1a of trace
+  size_t lifecycles = 0;                // tasks created
+  size_t exits = 0;                     // exits reported
+  uint64_t events = 0;                  // simulation events run
+  runtime::Duration virtualTime{};      // how long the run took, virtually
+  runtime::Duration slowestCall{};      // the longest call after the fault window
+};
+
+Result run(const Options& options);
+
+// replayCommand: the one command that replays `options` (with the zoo bugs
+// switched on now, if any).
+std::string replayCommand(const Options& options);
+
+}  // namespace hcsshim::sim::campaign
