@@ -46,16 +46,17 @@ int main(int argc, char** argv) {
   flags.string("faults", &faults, "swarm (drawn per seed), none, all, or a comma list of fault kinds");
   flags.strings("zoo", &zoos, "re-introduce a fixed bug (repeatable): exit-before-output-drained, "
                               "runc-state-deleted-during-start, bridge-closed-before-shutdown");
-  flags.string("dir", &dir, "scratch directory (default: a new one under $TMPDIR, removed after)");
+  flags.string("dir", &dir, "scratch directory (default: a new one under $TMPDIR or /dev/shm, removed after)");
   flags.boolean("trace", &trace, "print each seed's trace");
   flags.boolean("quiet", &quiet, "print only failing seeds and the summary");
   flags.boolean("debug", &debug, "log the components' events (stderr)");
   auto args = flags.parse(argc, argv);
-  auto parsedFaults = campaign::parseFaultSet(faults);
-  if (!args.ok() || !args->empty() || !parsedFaults || count < 1 || actors < 1 || generations < 1) {
+  std::optional<unsigned> faultSet;
+  bool faultsOk = campaign::parseFaultSet(faults, &faultSet);
+  if (!args.ok() || !args->empty() || !faultsOk || count < 1 || actors < 1 || generations < 1) {
     std::fprintf(stderr, "replay: %s\n%s",
                  !args.ok() ? args.status().message().c_str()
-                 : !parsedFaults ? ("unknown fault kind in --faults=" + faults).c_str()
+                 : !faultsOk ? ("unknown fault kind in --faults=" + faults).c_str()
                                  : "--count, --actors and --generations must be positive; no positional arguments",
                  flags.usage().c_str());
     return 2;
@@ -71,8 +72,11 @@ int main(int argc, char** argv) {
   log::setLevel(debug ? LogLevel::kDebug : LogLevel::kOff);
   bool ownDir = dir.empty();
   if (ownDir) {
+    // The stack writes real files (bundles, the guests' state): on tmpfs
+    // when there is one, or the file system's costs dominate the run.
     const char* tmp = std::getenv("TMPDIR");
-    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/hcs-replay-XXXXXX";
+    std::string base = tmp && *tmp ? tmp : access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    std::string tmpl = base + "/hcs-replay-XXXXXX";
     if (!mkdtemp(tmpl.data())) {
       std::perror("replay: mkdtemp");
       return 1;
@@ -86,7 +90,7 @@ int main(int argc, char** argv) {
     o.seed = static_cast<uint64_t>(seed + i);
     o.actors = static_cast<int>(actors);
     o.generations = static_cast<int>(generations);
-    o.faults = *parsedFaults;
+    o.faults = faultSet;
     o.dir = dir + "/run";
     campaign::Result r = campaign::run(o);
     lifecycles += r.lifecycles;

@@ -90,7 +90,17 @@ void World::trace(std::string_view who, std::string_view what) {
   std::string line(ts);
   line.append(who);
   line.push_back(' ');
-  line.append(what);
+  if (traceAliasOf_.empty()) {
+    line.append(what);
+  } else {
+    for (size_t at = 0; at < what.size();) {
+      size_t hit = what.find(traceAliasOf_, at);
+      line.append(what.substr(at, hit == std::string_view::npos ? std::string_view::npos : hit - at));
+      if (hit == std::string_view::npos) break;
+      line.append(traceAlias_);
+      at = hit + traceAliasOf_.size();
+    }
+  }
   trace_.push_back(std::move(line));
 }
 

@@ -110,6 +110,12 @@ class World {
   void trace(std::string_view who, std::string_view what);
   const std::vector<std::string>& traceLines() const { return trace_; }
   std::string traceText() const;
+  // setTraceAlias: `text` (a scratch directory, say) is written as `alias`
+  // in the trace, so that traces of runs in different places compare equal.
+  void setTraceAlias(std::string text, std::string alias) {
+    traceAliasOf_ = std::move(text);
+    traceAlias_ = std::move(alias);
+  }
   // replayHint is the line a failing test prints to reproduce the run.
   std::string replayHint(std::string_view testFilter) const;
 
@@ -130,6 +136,7 @@ class World {
   std::map<std::pair<TimePoint, uint64_t>, std::function<void()>> queue_;
   std::unordered_map<uint64_t, TimePoint> scheduled_;
   std::vector<std::string> trace_;
+  std::string traceAliasOf_, traceAlias_;
   FaultHook faultHook_;
   std::vector<std::unique_ptr<Node>> nodes_;
   int32_t nextPid_ = 1000;

@@ -107,6 +107,16 @@ TEST(WorldTest, EventBudgetStopsALivelock) {
   EXPECT_THAT(w.traceLines().back(), ::testing::HasSubstr("event budget exhausted"));
 }
 
+TEST(WorldTest, ATraceAliasHidesWhereTheRunRan) {
+  World a(1), b(1);
+  a.setTraceAlias("/tmp/run-a", "$DIR");
+  b.setTraceAlias("/dev/shm/b", "$DIR");
+  a.trace("n", "connect /tmp/run-a/v0_1 and /tmp/run-a/v0_2 /tmp/run-");
+  b.trace("n", "connect /dev/shm/b/v0_1 and /dev/shm/b/v0_2 /tmp/run-");
+  EXPECT_EQ(a.traceText(), b.traceText());
+  EXPECT_NE(a.traceText().find("connect $DIR/v0_1 and $DIR/v0_2 /tmp/run-"), std::string::npos) << a.traceText();
+}
+
 TEST(WorldTest, SeedFromEnvFallsBack) {
   unsetenv("HCS_SIM_SEED");
   EXPECT_EQ(seedFromEnv(5), 5u);

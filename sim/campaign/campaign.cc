@@ -167,6 +167,7 @@ class Run {
     sink_ = std::make_unique<CheckingSink>(platform_->stdio_);
     model_ = std::make_unique<shim::TaskModel>(host_.node, *host_.api, *sink_, *platform_,
                                                shim::ShimConfig{.ns = "default", .defaultBootFiles = host_.bootFiles});
+    host_.world.setTraceAlias(o.dir, "$DIR");
     installFaults();
   }
 
@@ -520,10 +521,11 @@ std::string_view faultName(Fault f) {
   return i < kFaultCount ? kFaultNames[i] : "unknown";
 }
 
-std::optional<std::optional<unsigned>> parseFaultSet(std::string_view text) {
-  if (text == "swarm") return std::optional<unsigned>();
-  if (text == "none") return std::optional<unsigned>(0u);
-  if (text == "all") return std::optional<unsigned>(kAllFaults);
+bool parseFaultSet(std::string_view text, std::optional<unsigned>* out) {
+  if (text == "swarm" || text == "none" || text == "all") {
+    *out = text == "swarm" ? std::nullopt : std::optional<unsigned>(text == "all" ? kAllFaults : 0u);
+    return true;
+  }
   unsigned set = 0;
   for (bool more = true; more;) {
     size_t comma = text.find(',');
@@ -536,10 +538,11 @@ std::optional<std::optional<unsigned>> parseFaultSet(std::string_view text) {
         found = true;
       }
     }
-    if (!found) return std::nullopt;  // unknown or empty
+    if (!found) return false;  // unknown or empty
     if (more) text = text.substr(comma + 1);
   }
-  return std::optional<unsigned>(set);
+  *out = set;
+  return true;
 }
 
 std::string faultList(unsigned faults) {

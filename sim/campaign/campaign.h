@@ -61,8 +61,9 @@ inline constexpr unsigned kFaultCount = 8;
 inline constexpr unsigned kAllFaults = (1u << kFaultCount) - 1;
 
 std::string_view faultName(Fault f);
-// faultSet parses "none", "swarm" (nullopt) or a comma list of fault names.
-std::optional<std::optional<unsigned>> parseFaultSet(std::string_view text);
+// parseFaultSet reads "swarm" (*out = nullopt: drawn per seed), "none",
+// "all" or a comma list of fault names; false if a name is unknown or empty.
+bool parseFaultSet(std::string_view text, std::optional<unsigned>* out);
 // faultList: the names of a set, comma-separated ("none" if empty).
 std::string faultList(unsigned faults);
 

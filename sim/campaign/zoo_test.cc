@@ -46,9 +46,9 @@ TEST_P(Zoo, TheCampaignFindsTheBugWithinItsBound) {
 
 INSTANTIATE_TEST_SUITE_P(
     Bugs, Zoo,
-    ::testing::Values(ZooCase{zoo::Bug::kExitBeforeOutputDrained, "exit came before its output", 40},
-                      ZooCase{zoo::Bug::kRuncStateDeletedDuringStart, "failed though its VM did not break", 40},
-                      ZooCase{zoo::Bug::kBridgeClosedBeforeShutdown, "died (UnexpectedExit)", 40}),
+    ::testing::Values(ZooCase{zoo::Bug::kExitBeforeOutputDrained, "exit came before its output", 10},
+                      ZooCase{zoo::Bug::kRuncStateDeletedDuringStart, "failed though its VM did not break", 10},
+                      ZooCase{zoo::Bug::kBridgeClosedBeforeShutdown, "died (UnexpectedExit)", 10}),
     [](const ::testing::TestParamInfo<ZooCase>& i) {
       std::string n(zoo::name(i.param.bug));
       for (char& ch : n) {
