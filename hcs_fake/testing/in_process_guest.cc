@@ -93,6 +93,10 @@ Task<Status> InProcessGuestBackend::start(const std::string& id, const schema::V
     g->finishedChanged.notifyAll();
     auto it = self->guests_.find(id);
     if (it != self->guests_.end() && it->second == g) self->guests_.erase(it);
+    // A real guest's work dies with its VM; here the agent's requests still
+    // in flight (an exec awaiting its stdio, say) resume later and reach the
+    // container runtime: it lives as long as the backend.
+    self->retired_.push_back(g);
     // Not asked to stop: the guest powered itself off (the host shut it down
     // over the bridge) or it crashed.
     bool unexpected = !g->stopping && !g->agent->shutdownRequested();

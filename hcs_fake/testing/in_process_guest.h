@@ -73,6 +73,7 @@ class InProcessGuestBackend final : public VmBackend {
   std::string dir_;
   std::map<std::string, std::string> prefixes_;  // VM id -> socket prefix
   std::map<std::string, std::shared_ptr<Guest>> guests_;
+  std::vector<std::shared_ptr<Guest>> retired_;  // guests that ended (kept: see start())
   std::map<std::string, bool> bridgeUpAtShutdown_;
   std::function<runtime::Duration()> bootDelay_;
   std::vector<std::string> unexpectedExits_;

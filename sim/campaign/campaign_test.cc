@@ -1,7 +1,7 @@
 // The whole-stack campaign in CI (campaign.h): seeds in batches over the
 // Bazel shards, each with the faults its seed draws; a failure prints the
 // command that replays it. HCS_SIM_SEED runs just that seed (batch 0);
-// HCS_CAMPAIGN_SEEDS sets the seeds per batch (default 3).
+// HCS_CAMPAIGN_SEEDS sets the seeds per batch (default 8).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -33,7 +33,7 @@ TEST_P(Campaign, SeededLifecyclesUnderSwarmFaultsKeepContainerdsRules) {
     if (GetParam() != 0) GTEST_SKIP() << "replaying one seed (batch 0)";
     seeds.push_back(std::strtoull(one, nullptr, 10));
   } else {
-    uint64_t perBatch = 3;
+    uint64_t perBatch = 8;
     if (const char* n = std::getenv("HCS_CAMPAIGN_SEEDS")) perBatch = std::strtoull(n, nullptr, 10);
     for (uint64_t i = 0; i < perBatch; ++i) seeds.push_back(1000 + static_cast<uint64_t>(GetParam()) * perBatch + i);
   }

@@ -49,12 +49,13 @@ void blockOnStalled() {
 }  // namespace detail
 
 Task<uint64_t> copyStream(Stream& from, Stream& to, size_t bufferSize) {
-  std::vector<char> buf(bufferSize);
+  // Not zeroed: a relay that carries a few bytes touches only a page of it.
+  std::unique_ptr<char[]> buf(new char[bufferSize]);
   uint64_t total = 0;
   for (;;) {
-    auto n = co_await from.read(std::span<char>(buf.data(), buf.size()));
+    auto n = co_await from.read(std::span<char>(buf.get(), bufferSize));
     if (!n.ok() || *n == 0) break;
-    if (!(co_await to.write(std::string_view(buf.data(), *n))).ok()) break;
+    if (!(co_await to.write(std::string_view(buf.get(), *n))).ok()) break;
     total += *n;
   }
   co_return total;
