@@ -183,6 +183,8 @@ int main(int argc, char** argv) {
       .newId = [&random] { return Guid::fromRandom(random.next(), random.next()).toString(); }});
   std::unique_ptr<hcs_fake::VmBackend> backend;
   if (vmBackend == "sim") {
+    // What a daemon that was killed left running (its VMs, paused ones too).
+    runtime::spawn(hcs_fake::removeDeadDaemonCgroups((*rt)->loop(), "/sys/fs/cgroup"));
     backend = std::make_unique<hcs_fake::SimVmBackend>(
         **rt, hcs_fake::SimBackendOptions{.gcsPath = gcsPath,
                                           .vsockRoot = vsockRoot,

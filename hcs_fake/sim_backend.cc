@@ -7,6 +7,7 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "hcs_fake/freezer.h"
 #include "hcs_fake/host_network.h"
@@ -64,7 +65,68 @@ void removeCgroupTree(const fs::path& dir) {
   ::rmdir(dir.c_str());
 }
 
+// cgroupDirs: dir and every cgroup below it, parents first.
+void cgroupDirs(const fs::path& dir, std::vector<fs::path>* out) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return;
+  out->push_back(dir);
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.is_directory(ec)) cgroupDirs(e.path(), out);
+  }
+}
+
+// deadDaemonPid: the pid in a "<prefix><pid>" name whose process is gone, or 0.
+pid_t deadDaemonPid(const std::string& name, const std::string& prefix) {
+  if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size() || name.size() > prefix.size() + 9 ||
+      name.find_first_not_of("0123456789", prefix.size()) != std::string::npos) {
+    return 0;
+  }
+  pid_t pid = static_cast<pid_t>(std::stol(name.substr(prefix.size())));
+  if (pid <= 0 || pid == getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) return 0;
+  return pid;
+}
+
 }  // namespace
+
+Task<void> removeDeadDaemonCgroups(runtime::EventLoop& loop, std::string cgroupRoot, std::string prefix) {
+  bool v2 = isCgroupV2(cgroupRoot);
+  std::set<std::string> dead;
+  for (const auto& h : hierarchies(cgroupRoot)) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(h, ec)) {
+      if (e.is_directory(ec) && deadDaemonPid(e.path().filename().string(), prefix)) {
+        dead.insert(e.path().filename().string());
+      }
+    }
+  }
+  for (const std::string& name : dead) {
+    // A frozen process cannot die: thaw every group first, then kill what
+    // runs there, then remove the groups once their tasks have left.
+    std::vector<fs::path> groups;
+    cgroupDirs(fs::path(v2 ? cgroupRoot : cgroupRoot + "/freezer") / name, &groups);
+    for (const auto& g : groups) (void)writeFreezerState(g.string(), v2, false);
+    int killed = 0;
+    for (const auto& h : hierarchies(cgroupRoot)) {
+      std::vector<fs::path> all;
+      cgroupDirs(fs::path(h) / name, &all);
+      for (const auto& g : all) {
+        std::ifstream procs(g / "cgroup.procs");
+        for (pid_t pid; procs >> pid;) killed += ::kill(pid, SIGKILL) == 0 ? 1 : 0;
+      }
+    }
+    bool left = true;
+    for (int i = 0; i < 200 && left; ++i) {
+      left = false;
+      for (const auto& h : hierarchies(cgroupRoot)) {
+        std::error_code ec;
+        removeCgroupTree(fs::path(h) / name);
+        left = left || fs::exists(fs::path(h) / name, ec);
+      }
+      if (left) co_await runtime::sleep(loop, std::chrono::milliseconds(10));
+    }
+    HLOG(Info, "hcs_fake.sim.stale_cgroups_removed").kv("cgroup", name).kv("killed", killed).kv("left", left);
+  }
+}
 
 std::string findGuestAgent(const std::string& argv0) {
   std::error_code ec;

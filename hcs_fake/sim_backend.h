@@ -52,6 +52,13 @@ struct SimBackendOptions {
   std::string ipPath = "ip";
 };
 
+// removeDeadDaemonCgroups: the cgroups of daemons that died without
+// removing them ("<prefix><pid>" under each hierarchy, pid gone), with the
+// VMs still in them - thawed first (a paused VM's processes cannot die
+// frozen), killed, then removed. A daemon runs it when it starts.
+runtime::Task<void> removeDeadDaemonCgroups(runtime::EventLoop& loop, std::string cgroupRoot,
+                                            std::string prefix = "hcs-fake-");
+
 // findGuestAgent: the gcs binary for a daemon started as `argv0` - in its
 // Bazel runfiles, next to it (bazel-bin/gcs/gcs), or on PATH.
 std::string findGuestAgent(const std::string& argv0);
