@@ -196,11 +196,13 @@ TEST_P(KillMatrixTest, TheTaskEndsOrSurvivesAndNothingIsLeft) {
       EXPECT_EQ(code, 0) << out;
     }
   }
-  if (c.victim == Victim::kGuestAgent && c.step == Step::kPaused) {
-    // Nothing in a paused VM runs, its agent's death included: the task
-    // stays paused until it is resumed, and then ends.
+  bool guestHeld = c.victim == Victim::kGuestAgent && c.step == Step::kPaused &&
+                   !eventually([&] { return guestPid() == 0; }, std::chrono::seconds(1));
+  if (guestHeld) {
+    // Nothing in a paused VM runs, its agent's death included (the v1
+    // freezer holds SIGKILL until thawed; v2's lets a fatal signal through,
+    // and then the task ends by itself): it stays paused until resumed.
     EXPECT_NE(taskLine().find("PAUSED"), std::string::npos) << taskLine();
-    EXPECT_GT(guestPid(), 0) << "a frozen guest cannot die";
     std::tie(code, out) = ctr({"task", "resume", kId});
     EXPECT_EQ(code, 0) << out;
   }
