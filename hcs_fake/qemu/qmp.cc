@@ -4,6 +4,30 @@
 
 namespace hcsshim::hcs_fake {
 
+namespace {
+
+// Fields of what QEMU sent, whatever their types: a field of another type
+// reads as absent (QEMU is outside the daemon; nlohmann's value() throws).
+Json objectAt(const Json& j, const char* key) {
+  if (!j.is_object()) return Json::object();
+  auto it = j.find(key);
+  return it != j.end() && it->is_object() ? *it : Json::object();
+}
+
+std::string stringAt(const Json& j, const char* key, std::string fallback = "") {
+  if (!j.is_object()) return fallback;
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+int64_t intAt(const Json& j, const char* key) {
+  if (!j.is_object()) return 0;
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
+}  // namespace
+
 using runtime::Task;
 
 namespace {
@@ -33,9 +57,9 @@ Task<StatusOr<std::shared_ptr<QmpClient>>> QmpClient::connect(runtime::EventLoop
   if (!g.ok() || !g->is_object() || !g->contains("QMP")) {
     co_return InvalidArgumentError("QMP socket " + path + ": not a QMP greeting: " + greeting->substr(0, 80));
   }
-  const Json& v = (*g)["QMP"].value("version", Json::object()).value("qemu", Json::object());
-  q->version_ = std::to_string(v.value("major", 0)) + "." + std::to_string(v.value("minor", 0)) + "." +
-                std::to_string(v.value("micro", 0));
+  Json v = objectAt(objectAt(objectAt(*g, "QMP"), "version"), "qemu");
+  q->version_ = std::to_string(intAt(v, "major")) + "." + std::to_string(intAt(v, "minor")) + "." +
+                std::to_string(intAt(v, "micro"));
   runtime::spawn(q->readLoop(q));
   auto caps = co_await q->execute("qmp_capabilities");
   if (!caps.ok()) co_return caps.status();
@@ -98,9 +122,10 @@ Task<void> QmpClient::readLoop(std::shared_ptr<QmpClient> self) {
 }
 
 void QmpClient::dispatch(const Json& msg) {
+  if (!msg.is_object()) return;
   if (msg.contains("event")) {
-    std::string name = msg.value("event", "");
-    Json data = msg.value("data", Json::object());
+    std::string name = stringAt(msg, "event");
+    Json data = msg.contains("data") ? msg["data"] : Json::object();
     auto range = eventWaiters_.equal_range(name);
     std::vector<runtime::Oneshot<StatusOr<Json>>> ws;
     for (auto it = range.first; it != range.second; ++it) ws.push_back(it->second);
@@ -116,9 +141,9 @@ void QmpClient::dispatch(const Json& msg) {
   pending_.erase(it);
   if (msg.contains("error")) {
     const Json& e = msg["error"];
-    done.set(FailedPreconditionError(e.value("class", "Error") + ": " + e.value("desc", "")));
+    done.set(FailedPreconditionError(stringAt(e, "class", "Error") + ": " + stringAt(e, "desc")));
   } else {
-    done.set(msg.value("return", Json::object()));
+    done.set(msg.contains("return") ? msg["return"] : Json::object());
   }
 }
 

@@ -5,7 +5,8 @@
     hcs_fuzz_test(
         name = "hcs_schema_fuzzer",
         srcs = ["fuzz/hcs_schema_fuzzer.cc"],   # defines LLVMFuzzerTestOneInput
-        corpus = "fuzz/corpus/hcs_schema",     # files in the tree
+        corpus = "fuzz/corpus",                # files in the tree (tools/fuzz/run
+                                               # looks for <package>/fuzz/corpus)
         deps = [":schema"],
     )
 
