@@ -13,15 +13,6 @@ using runtime::Task;
 
 namespace {
 
-uint64_t fnv1a(std::string_view data) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : data) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
-
 std::string normalize(std::string_view address) {
   if (address.starts_with("unix://")) address.remove_prefix(7);
   return std::string(address);

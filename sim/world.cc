@@ -113,6 +113,15 @@ std::string World::traceText() const {
   return out;
 }
 
+uint64_t fnv1a(std::string_view data) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : data) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
 uint64_t seedFromEnv(uint64_t fallback) {
   const char* v = std::getenv("HCS_SIM_SEED");
   if (!v || !*v) return fallback;

@@ -144,6 +144,9 @@ class World {
   std::unique_ptr<SimProcessRunner> programs_;
 };
 
+// fnv1a: the 64-bit FNV-1a hash of data (trace digests).
+uint64_t fnv1a(std::string_view data);
+
 // seedFromEnv returns $HCS_SIM_SEED if set (to replay a failing run), else fallback.
 uint64_t seedFromEnv(uint64_t fallback);
 

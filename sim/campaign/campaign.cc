@@ -142,15 +142,6 @@ std::string ownOutput(const ProcRecord& p) {
   return "";
 }
 
-uint64_t fnv1a(std::string_view text) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
 class Run {
  public:
   Run(const Options& o)
@@ -208,7 +199,7 @@ class Run {
     }
     r.injected = injected_;
     r.trace = host_.world.traceText();
-    r.traceHash = fnv1a(r.trace);
+    r.traceHash = sim::fnv1a(r.trace);
     r.lifecycles = lifecycles_;
     for (const auto& [k, p] : sink_->procs) r.exits += p.exits.size();
     r.events = host_.world.eventsRun();
