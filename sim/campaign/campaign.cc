@@ -45,6 +45,7 @@ constexpr runtime::Duration kRunBound = 30min;
 struct ProcRecord {
   std::vector<std::string> args;
   std::string input;  // cat's stdin
+  bool inputClosed = false;  // CloseIO was sent: cat may have read only part of it
   std::set<int> signals;
   bool started = false;
   std::vector<uint32_t> exits;
@@ -174,6 +175,16 @@ class Run {
     if (!finished) why << "liveness: " << (options_.actors - done) << " actors never finished (a call did not return)\n";
     check(why);
     if (finished) {
+      // containerd's Shutdown once no task is left ends the shim.
+      bool shut = false;
+      runtime::spawn([](shim::TaskModel& m, bool& d) -> Task<void> {
+        taskv2::ShutdownRequest req;
+        (void)co_await m.shutdown(req);
+        d = true;
+      }(*model_, shut));
+      host_.world.runUntil([&] { return shut || host_.world.now() > deadline + 10min; });
+      if (!shut) why << "liveness: Shutdown never returned\n";
+      if (shut && !model_->done()) why << "Shutdown with no task left did not end the shim\n";
       bool closed = false;
       runtime::spawn([](shim::TaskModel& m, bool& c) -> Task<void> {
         co_await m.closeAll();
@@ -323,7 +334,7 @@ class Run {
       if (!ownCode && !bySignal && !vmBroken) why << name << " exited " << code << ", which its program cannot\n";
       std::string want = ownOutput(p);
       const std::string& out = got.outputAtExit;
-      bool cut = vmBroken || outputCut_.count(vm) > 0;
+      bool cut = vmBroken || outputCut_.count(vm) > 0 || p.inputClosed;
       if (!want.empty() && ownCode && !cut && out != want) {
         why << name << "'s exit came before its output (had " << oneLine(out) << " of " << oneLine(want) << ")\n";
       } else if (!want.starts_with(out)) {
@@ -395,7 +406,7 @@ class Run {
     std::vector<std::string> execs;
     for (int i = 0; i < ops; ++i) {
       co_await pauseFor(rnd);
-      switch (rnd.uniform(5)) {
+      switch (rnd.uniform(8)) {
         case 0: {  // an exec, usually started
           std::string execId = "e" + std::to_string(i);
           ProcRecord p;
@@ -450,6 +461,30 @@ class Run {
           taskv2::PidsRequest p;
           p.set_id(id);
           (void)co_await timed("pids", id, model_->pids(p));
+          break;
+        }
+        case 4: {  // containerd closing a process's stdin (ctr's EOF)
+          std::string target = execs.empty() || rnd.chance(0.5) ? "" : execs[rnd.uniform(execs.size())];
+          taskv2::CloseIORequest c;
+          c.set_id(id);
+          c.set_exec_id(target);
+          c.set_stdin(true);
+          expected_[{id, target}].inputClosed = true;
+          (void)co_await timed("closeio", id, model_->closeIo(c));
+          break;
+        }
+        case 5: {  // a resize (these processes have no terminal: refused)
+          taskv2::ResizePtyRequest r;
+          r.set_id(id);
+          r.set_width(static_cast<uint32_t>(rnd.uniform(300)));
+          r.set_height(static_cast<uint32_t>(rnd.uniform(100)));
+          (void)co_await timed("resize", id, model_->resizePty(r));
+          break;
+        }
+        case 6: {
+          taskv2::StatsRequest st;
+          st.set_id(id);
+          (void)co_await timed("stats", id, model_->stats(st));
           break;
         }
         default: {

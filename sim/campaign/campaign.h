@@ -10,9 +10,10 @@
 //
 // The workload: `actors` concurrent containerd clients, each running
 // `generations` tasks one after another (create, usually start, up to five
-// of exec/kill/pause+resume/pids/state, then kill, wait and delete of every
-// process, as `ctr run --rm` does), programs that echo, exit with a code,
-// copy stdin (cat) or sleep until signalled.
+// of exec/kill/pause+resume/pids/closeio/resize/stats/state, then kill, wait
+// and delete of every process, as `ctr run --rm` does; then Shutdown),
+// programs that echo, exit with a code, copy stdin (cat) or sleep until
+// signalled.
 //
 // Faults (swarm testing: unless Options::faults says, each seed enables a
 // random subset of the kinds, so that a rare combination is as likely as a
@@ -31,7 +32,8 @@
 //     delete succeeds; no VM dies (UnexpectedExit) that no fault killed;
 //   - liveness: every actor finishes; no call takes longer than 90 s of
 //     virtual time after the fault window; every task is deleted;
-//   - cleanup: no VM runs and no compute system is left in HCS at the end;
+//   - cleanup: Shutdown with no task left ends the shim; no VM runs and no
+//     compute system is left in HCS at the end;
 //     every graceful VM shutdown reached a guest whose bridge was up.
 //
 // The same Options give the same trace, byte for byte (Result::traceHash).
