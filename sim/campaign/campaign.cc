@@ -317,7 +317,7 @@ class Run {
       const ProcRecord none;
       const ProcRecord& got = it == sink_->procs.end() ? none : it->second;
       std::string name = key.first + (key.second.empty() ? "" : "/" + key.second);
-      std::string vm = shim::vmIdFor(key.first);
+      std::string vm = vmOf(key.first);
       bool vmBroken = broken_.count(vm) > 0;
       if (!p.started) {
         if (!got.exits.empty()) why << "exit reported for " << name << ", which never started\n";
@@ -370,6 +370,68 @@ class Run {
     }
   }
 
+  // vmOf: the VM a task runs in (a pod container's is its sandbox's).
+  std::string vmOf(const std::string& task) const {
+    auto it = sandboxOf_.find(task);
+    return shim::vmIdFor(it == sandboxOf_.end() ? task : it->second);
+  }
+
+  // podContainer: a container of pod `sandbox` (CRI's annotations), run to
+  // its end and deleted before the sandbox is.
+  Task<void> podContainer(std::string sandbox, std::string id, runtime::Random& rnd) {
+    ProcRecord p;
+    p.args = program(rnd, "out-" + id);
+    std::string b = options_.dir + "/bundles/" + id;
+    fs::create_directories(b + "/rootfs");
+    Json spec = {{"ociVersion", "1.0.2"},
+                 {"process", {{"args", p.args}, {"cwd", "/"}}},
+                 {"root", {{"path", "rootfs"}}},
+                 {"linux", Json::object()},
+                 {"annotations",
+                  {{"io.kubernetes.cri.container-type", "container"}, {"io.kubernetes.cri.sandbox-id", sandbox}}}};
+    std::ofstream(b + "/config.json") << jsonText(spec);
+    sandboxOf_[id] = sandbox;
+    taskv2::CreateTaskRequest create;
+    create.set_id(id);
+    create.set_bundle(b);
+    std::string in, out;
+    stdioFor(rnd, p, id, &in, &out);
+    create.set_stdin(in);
+    create.set_stdout(out);
+    auto created = co_await timed("create", id, model_->create(create));
+    if (!created.ok()) {
+      if (!broken_.count(vmOf(id))) {
+        failedCalls_.push_back("create of pod container " + id + " failed though its VM did not break: " +
+                               created.status().toString());
+      }
+      co_return;
+    }
+    ++lifecycles_;
+    expected_[{id, ""}] = p;
+    taskv2::StartRequest start;
+    start.set_id(id);
+    auto started = co_await timed("start", id, model_->start(start));
+    expected_[{id, ""}].started = started.ok();
+    if (!started.ok() && !broken_.count(vmOf(id))) {
+      failedCalls_.push_back("start " + id + " failed though its VM did not break: " + started.status().toString());
+    }
+    co_await pauseFor(rnd);
+    if (started.ok()) {
+      taskv2::KillRequest k;
+      k.set_id(id);
+      k.set_signal(SIGKILL);
+      expected_[{id, ""}].signals.insert(SIGKILL);
+      (void)co_await timed("kill", id, model_->kill(k));
+      taskv2::WaitRequest w;
+      w.set_id(id);
+      (void)co_await timed("wait", id, model_->wait(w));
+    }
+    taskv2::DeleteRequest d;
+    d.set_id(id);
+    auto deleted = co_await timed("delete", id, model_->remove(d));
+    if (!deleted.ok()) failedCalls_.push_back("delete " + id + " failed: " + deleted.status().toString());
+  }
+
   Task<void> lifecycle(std::string id, runtime::Random& rnd) {
     ProcRecord init;
     init.args = program(rnd, "out-" + id);
@@ -398,7 +460,7 @@ class Run {
       auto started = co_await timed("start", id, model_->start(start));
       expected_[{id, ""}].started = started.ok();
       // Nothing makes a container's first start fail but a broken VM.
-      if (!started.ok() && !broken_.count(shim::vmIdFor(id))) {
+      if (!started.ok() && !broken_.count(vmOf(id))) {
         failedCalls_.push_back("start " + id + " failed though its VM did not break: " + started.status().toString());
       }
     }
@@ -495,6 +557,11 @@ class Run {
         }
       }
     }
+    // A pod now and then: the task is its sandbox (CRI's sandbox runs a
+    // pause process - here a sleep that started), a container joins its VM.
+    if (expected_[{id, ""}].started && init.args[0] == "sleep" && rnd.chance(0.8)) {
+      co_await podContainer(id, id + "-c", rnd);
+    }
     // The end of every generation: everything killed, waited and deleted
     // (as containerd does for `ctr run --rm`).
     std::vector<std::string> targets = execs;
@@ -531,6 +598,7 @@ class Run {
   std::unique_ptr<CheckingSink> sink_;
   std::unique_ptr<shim::TaskModel> model_;
   std::map<ProcKey, ProcRecord> expected_;
+  std::map<std::string, std::string> sandboxOf_;  // pod container -> its sandbox
   std::set<std::string> broken_;     // VMs that crashed or lost their bridge
   std::set<std::string> outputCut_;  // VMs with a stdio connection cut
   std::vector<std::string> injected_;

@@ -11,7 +11,9 @@
 // The workload: `actors` concurrent containerd clients, each running
 // `generations` tasks one after another (create, usually start, up to five
 // of exec/kill/pause+resume/pids/closeio/resize/stats/state, then kill, wait
-// and delete of every process, as `ctr run --rm` does; then Shutdown),
+// and delete of every process, as `ctr run --rm` does; a task running a
+// sleep is often a pod sandbox a container joins, CRI-style, first; then
+// Shutdown),
 // programs that echo, exit with a code, copy stdin (cat) or sleep until
 // signalled.
 //
