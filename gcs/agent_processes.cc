@@ -126,10 +126,14 @@ Task<Result> executeProcess(StateP s, std::string payload) {
     stdio.columns = params.consoleSize[1];
   } else if (params.ociProcess.is_object() && params.ociProcess.contains("consoleSize")) {
     const Json& cs = params.ociProcess["consoleSize"];
-    if (cs.is_object() && cs.value("height", 0) > 0 && cs.value("width", 0) > 0 && cs.value("height", 0) < 65536 &&
-        cs.value("width", 0) < 65536) {
-      stdio.rows = static_cast<uint16_t>(cs.value("height", 24));
-      stdio.columns = static_cast<uint16_t>(cs.value("width", 80));
+    // (A dimension of another type reads as absent: the host is not trusted.)
+    auto dim = [&](const char* key) -> int64_t {
+      auto it = cs.is_object() ? cs.find(key) : cs.end();
+      return cs.is_object() && it != cs.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+    };
+    if (dim("height") > 0 && dim("width") > 0 && dim("height") < 65536 && dim("width") < 65536) {
+      stdio.rows = static_cast<uint16_t>(dim("height"));
+      stdio.columns = static_cast<uint16_t>(dim("width"));
     }
   }
   const std::string& cid = req.containerId;

@@ -153,6 +153,22 @@ TEST_F(AgentTest, SignalsReachTheProcessAndItsExitCodeReturns) {
   EXPECT_EQ(*run((*init)->wait()), 137u);
 }
 
+// A console size of the wrong type in the host's OCI process is ignored (the
+// default size), not a crash of the agent.
+TEST_F(AgentTest, AConsoleSizeOfTheWrongTypeIsIgnored) {
+  ASSERT_THAT(prepare("c1", {"sleep"}), IsOk());
+  auto init = run(host_conn_->executeProcess("c1", {}, {}));
+  ASSERT_THAT(init, IsOk());
+  bridge::ProcessParameters pp;
+  pp.emulateConsole = true;
+  pp.ociProcess = {{"args", {"true"}}, {"cwd", "/"}, {"terminal", true},
+                   {"consoleSize", {{"height", "tall"}, {"width", Json::array()}}}};
+  auto execd = run(host_conn_->executeProcess("c1", pp, {}));
+  ASSERT_THAT(execd, IsOk());
+  EXPECT_EQ(*run((*execd)->wait()), 0u);
+  ASSERT_THAT(run((*init)->signal(0)), IsOk());
+}
+
 TEST_F(AgentTest, RuntimeErrorsCarryRuncsMessage) {
   ASSERT_THAT(prepare("c1", {"sleep"}), IsOk());
   auto init = run(host_conn_->executeProcess("c1", {}, {}));
