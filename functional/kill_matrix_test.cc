@@ -74,7 +74,13 @@ class KillMatrixTest : public ShimTest, public ::testing::WithParamInterface<Kil
 
   std::string hcsDir() const { return fs::path(hcs_->address().substr(7)).parent_path().string() + "/"; }
   int shimPid() { return pidOf({ctd_->grpcAddress(), "containerd-shim-runhcs-v1", kId, "serve"}); }
-  int guestPid() { return pidOf({hcsDir(), "--sim-vm"}); }
+  // guestPid: the VM's process - the guest agent itself on the sim backend,
+  // QEMU on the qemu backend (where "killing the guest agent" is killing the
+  // VM: the agent is inside it).
+  int guestPid() {
+    if (functional::HcsFakeDaemon::backend() == "qemu") return pidOf({"qemu-system", "runhcs-" + std::string(kId)});
+    return pidOf({hcsDir(), "--sim-vm"});
+  }
 
   // taskLine: the task's line of `ctr task ls` ("" if it is not listed).
   std::string taskLine() {
