@@ -370,6 +370,28 @@ class Run {
     }
   }
 
+  // createRequest: a task's bundle (rootfs directory, config.json running
+  // p's program, with these annotations) and its CreateTaskRequest.
+  taskv2::CreateTaskRequest createRequest(runtime::Random& rnd, const std::string& id, ProcRecord& p,
+                                          const Json& annotations) {
+    std::string b = options_.dir + "/bundles/" + id;
+    fs::create_directories(b + "/rootfs");
+    Json spec = {{"ociVersion", "1.0.2"},
+                 {"process", {{"args", p.args}, {"cwd", "/"}}},
+                 {"root", {{"path", "rootfs"}}},
+                 {"linux", Json::object()}};
+    if (!annotations.empty()) spec["annotations"] = annotations;
+    std::ofstream(b + "/config.json") << jsonText(spec);
+    taskv2::CreateTaskRequest create;
+    create.set_id(id);
+    create.set_bundle(b);
+    std::string in, out;
+    stdioFor(rnd, p, id, &in, &out);
+    create.set_stdin(in);
+    create.set_stdout(out);
+    return create;
+  }
+
   // vmOf: the VM a task runs in (a pod container's is its sandbox's).
   std::string vmOf(const std::string& task) const {
     auto it = sandboxOf_.find(task);
@@ -381,23 +403,9 @@ class Run {
   Task<void> podContainer(std::string sandbox, std::string id, runtime::Random& rnd) {
     ProcRecord p;
     p.args = program(rnd, "out-" + id);
-    std::string b = options_.dir + "/bundles/" + id;
-    fs::create_directories(b + "/rootfs");
-    Json spec = {{"ociVersion", "1.0.2"},
-                 {"process", {{"args", p.args}, {"cwd", "/"}}},
-                 {"root", {{"path", "rootfs"}}},
-                 {"linux", Json::object()},
-                 {"annotations",
-                  {{"io.kubernetes.cri.container-type", "container"}, {"io.kubernetes.cri.sandbox-id", sandbox}}}};
-    std::ofstream(b + "/config.json") << jsonText(spec);
     sandboxOf_[id] = sandbox;
-    taskv2::CreateTaskRequest create;
-    create.set_id(id);
-    create.set_bundle(b);
-    std::string in, out;
-    stdioFor(rnd, p, id, &in, &out);
-    create.set_stdin(in);
-    create.set_stdout(out);
+    taskv2::CreateTaskRequest create = createRequest(
+        rnd, id, p, {{"io.kubernetes.cri.container-type", "container"}, {"io.kubernetes.cri.sandbox-id", sandbox}});
     auto created = co_await timed("create", id, model_->create(create));
     if (!created.ok()) {
       if (!broken_.count(vmOf(id))) {
@@ -435,20 +443,7 @@ class Run {
   Task<void> lifecycle(std::string id, runtime::Random& rnd) {
     ProcRecord init;
     init.args = program(rnd, "out-" + id);
-    std::string b = options_.dir + "/bundles/" + id;
-    fs::create_directories(b + "/rootfs");
-    Json spec = {{"ociVersion", "1.0.2"},
-                 {"process", {{"args", init.args}, {"cwd", "/"}}},
-                 {"root", {{"path", "rootfs"}}},
-                 {"linux", Json::object()}};
-    std::ofstream(b + "/config.json") << jsonText(spec);
-    taskv2::CreateTaskRequest create;
-    create.set_id(id);
-    create.set_bundle(b);
-    std::string in, out;
-    stdioFor(rnd, init, id, &in, &out);
-    create.set_stdin(in);
-    create.set_stdout(out);
+    taskv2::CreateTaskRequest create = createRequest(rnd, id, init, Json::object());
     auto created = co_await timed("create", id, model_->create(create));
     if (!created.ok()) co_return;  // refused: nothing to clean up
     ++lifecycles_;
