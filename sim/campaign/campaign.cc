@@ -30,13 +30,16 @@ namespace taskv2 = shim::taskv2;
 
 constexpr std::string_view kFaultNames[kFaultCount] = {
     "split-writes", "delayed-writes", "slow-boot", "late-hcs", "notification-chaos", "guest-crash", "stdio-cut",
-    "bridge-cut",
+    "bridge-cut", "hcs-hang",
 };
 
 // How long a call may take once the faults have stopped: the shim's longest
 // wait by design (a guest that died booting, its exit notification lost:
 // the 60 s boot timeout) and a VM's 10 s shutdown timeout, with slack.
 constexpr runtime::Duration kCallBound = 90s;
+// With HCS operations that hang: the HCS client's 4 min operation timeout
+// (hcsshim's), then the cleanup.
+constexpr runtime::Duration kCallBoundHcsHang = 6min;
 // When the run gives up on actors that never finish.
 constexpr runtime::Duration kRunBound = 30min;
 
@@ -151,7 +154,7 @@ class Run {
       faults_ = *o.faults & kAllFaults;
     } else {
       for (unsigned k = 0; k < kFaultCount; ++k) {
-        if (faultRnd_.chance(0.5)) faults_ |= 1u << k;
+        if (((kSwarmFaults >> k) & 1u) && faultRnd_.chance(0.5)) faults_ |= 1u << k;
       }
     }
     faultWindowEnd_ = runtime::TimePoint(3s + std::chrono::milliseconds(faultRnd_.uniform(5000)));
@@ -172,7 +175,10 @@ class Run {
     bool finished = host_.world.runUntil([&] { return done == options_.actors || host_.world.now() > deadline; }) &&
                     done == options_.actors;
     std::ostringstream why;
-    if (!finished) why << "liveness: " << (options_.actors - done) << " actors never finished (a call did not return)\n";
+    if (!finished) {
+      why << "liveness: " << (options_.actors - done) << " actors never finished (a call did not return)\n";
+      for (const auto& [k, call] : inFlight_) why << "liveness: still waiting for " << call << "\n";
+    }
     check(why);
     if (finished) {
       // containerd's Shutdown once no task is left ends the shim.
@@ -254,9 +260,14 @@ class Run {
       host_.guests->setBootDelay([this, ms] { return faultsOn() ? ms(faultRnd_.uniform(3000)) : ms(0); });
     }
     hcs_fake::ServiceFaults hcs;
-    if (has(Fault::kLateHcs)) {
+    if (has(Fault::kLateHcs) || has(Fault::kHcsHang)) {
       hcs.operationDelay = [this, ms] {
-        if (!faultsOn() || !faultRnd_.chance(0.3)) return ms(0);
+        if (!faultsOn()) return ms(0);
+        if (has(Fault::kHcsHang) && faultRnd_.chance(0.02)) {
+          inject("hcs-hang");
+          return runtime::Duration(std::chrono::hours(1));
+        }
+        if (!has(Fault::kLateHcs) || !faultRnd_.chance(0.3)) return ms(0);
         return faultRnd_.chance(0.1) ? ms(faultRnd_.uniform(2000)) : ms(faultRnd_.uniform(100));
       };
     }
@@ -298,11 +309,14 @@ class Run {
   template <typename T>
   Task<T> timed(const char* verb, const std::string& who, Task<T> call) {
     runtime::TimePoint start = host_.world.now();
+    uint64_t key = nextCall_++;
+    inFlight_[key] = std::string(verb) + " " + who + " (called at " + std::to_string(start.count() / 1000000) + " ms)";
     T out = co_await std::move(call);
+    inFlight_.erase(key);
     runtime::TimePoint from = std::max(start, faultWindowEnd_);
     runtime::Duration took = host_.world.now() > from ? host_.world.now() - from : runtime::Duration(0);
     if (took > slowestCall_) slowestCall_ = took;
-    if (took > kCallBound) {
+    if (took > (has(Fault::kHcsHang) ? kCallBoundHcsHang : kCallBound)) {
       lateCalls_.push_back(std::string(verb) + " " + who + " took " + std::to_string(took.count() / 1000000) + " ms after the fault window");
     }
     co_return out;
@@ -598,6 +612,8 @@ class Run {
   std::set<std::string> outputCut_;  // VMs with a stdio connection cut
   std::vector<std::string> injected_;
   std::vector<std::string> lateCalls_;
+  std::map<uint64_t, std::string> inFlight_;  // calls not returned yet
+  uint64_t nextCall_ = 0;
   std::vector<std::string> failedCalls_;  // legal calls that failed with nothing to blame
   runtime::Duration slowestCall_{};
   size_t lifecycles_ = 0;

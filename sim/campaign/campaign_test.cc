@@ -50,12 +50,13 @@ TEST_P(Campaign, SeededLifecyclesUnderSwarmFaultsKeepContainerdsRules) {
 
 INSTANTIATE_TEST_SUITE_P(Batches, Campaign, ::testing::Range(0, 16));
 
-// Every kind of fault, on at once, is survived (and does happen).
+// Every kind of fault a seed can draw, on at once, is survived (and does
+// happen).
 TEST(CampaignFaults, EveryFaultKindAtOnceIsSurvived) {
   log::setLevel(LogLevel::kOff);
   size_t injected = 0;
   for (uint64_t seed = 7000; seed < 7004; ++seed) {
-    Options o{.seed = seed, .faults = kAllFaults, .dir = scratch(seed)};
+    Options o{.seed = seed, .faults = kSwarmFaults, .dir = scratch(seed)};
     Result r = run(o);
     injected += r.injected.size();
     EXPECT_TRUE(r.violations.empty()) << report(o, r);
