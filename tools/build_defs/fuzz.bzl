@@ -54,14 +54,3 @@ def hcs_fuzz_test(name, srcs, corpus, deps = None, iterations = 20000, size = "s
         linkopts = ["-fsanitize=fuzzer"],
         tags = ["manual", "fuzzer"],
     )
-
-def hcs_fuzz_binary(name, target):
-    """The libFuzzer binary of a fuzz target library that has its own bazel
-    test driver (tags manual + fuzzer; its corpus is <package>/fuzz/corpus)."""
-    native.cc_binary(
-        name = name,
-        testonly = True,
-        deps = [target],
-        linkopts = ["-fsanitize=fuzzer"],
-        tags = ["manual", "fuzzer"],
-    )

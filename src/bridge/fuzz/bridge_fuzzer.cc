@@ -6,7 +6,7 @@
 //
 // Built two ways: by Bazel with GCC into bridge_fuzzer_test (a deterministic
 // corpus + mutation driver that runs in `bazel test`), and by
-// tools/fuzz/run (:bridge_libfuzzer, clang -fsanitize=fuzzer) for open-ended runs.
+// tools/fuzz/run (:bridge_fuzzer, clang -fsanitize=fuzzer) for open-ended runs.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
