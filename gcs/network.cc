@@ -26,11 +26,7 @@ using runtime::Task;
 namespace fs = std::filesystem;
 namespace hr = hresult;
 
-namespace {
-
-Status fail(const std::string& what) { return Status::fromHResult(hr::kFail, "", "", what); }
-
-bool validId(const std::string& id) {
+bool isNetworkObjectId(const std::string& id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id) {
     if (!std::isxdigit(static_cast<unsigned char>(c)) && c != '-') return false;
@@ -38,10 +34,35 @@ bool validId(const std::string& id) {
   return true;
 }
 
-std::string lowerMac(std::string mac) {
+std::string linuxMac(std::string mac) {
   for (auto& c : mac) c = c == '-' ? ':' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return mac;
 }
+
+std::vector<bridge::LcowIpConfig> adapterAddresses(const bridge::LcowNetworkAdapter& a) {
+  std::vector<bridge::LcowIpConfig> ips = a.ipConfigs;
+  if (ips.empty() && a.ipAddress) ips.push_back({*a.ipAddress, a.prefixLength, {}});
+  for (auto& c : ips) {
+    if (!c.prefixLength) c.prefixLength = c.ipAddress.find(':') != std::string::npos ? 64 : 24;
+  }
+  return ips;
+}
+
+std::string resolvConfText(const bridge::LcowNetworkAdapter& a) {
+  std::ostringstream resolv;
+  if (a.dnsSuffix && !a.dnsSuffix->empty()) resolv << "search " << *a.dnsSuffix << "\n";
+  std::stringstream servers(a.dnsServerList.value_or(""));
+  std::string server;
+  while (std::getline(servers, server, ',')) {
+    if (!server.empty()) resolv << "nameserver " << server << "\n";
+  }
+  return resolv.str();
+}
+
+namespace {
+
+Status fail(const std::string& what) { return Status::fromHResult(hr::kFail, "", "", what); }
+
 
 // linkWithMac: the interface (in this thread's network namespace - asked
 // through a socket, as /sys may show another namespace's) with that MAC.
@@ -114,7 +135,7 @@ LinuxNetworkManager::LinuxNetworkManager(runtime::ProcessRunner& runner, std::st
 LinuxNetworkManager::~LinuxNetworkManager() { cleanup(); }
 
 StatusOr<std::string> LinuxNetworkManager::namespacePath(const std::string& nsid) {
-  if (!validId(nsid)) return InvalidArgumentError("NamespaceID: \"" + nsid + "\" is not a namespace id");
+  if (!isNetworkObjectId(nsid)) return InvalidArgumentError("NamespaceID: \"" + nsid + "\" is not a namespace id");
   auto it = namespaces_.find(nsid);
   if (it != namespaces_.end()) return it->second.path;
   std::string dir = stateDir_ + "/netns", path = dir + "/" + nsid;
@@ -163,12 +184,12 @@ Task<Status> LinuxNetworkManager::ip(std::string nsPath, std::vector<std::string
 Task<Status> LinuxNetworkManager::addAdapter(bridge::LcowNetworkAdapter a) {
   auto path = namespacePath(a.namespaceId);
   if (!path.ok()) co_return path.status();
-  if (!validId(a.id)) co_return InvalidArgumentError("ID: \"" + a.id + "\" is not an adapter id");
+  if (!isNetworkObjectId(a.id)) co_return InvalidArgumentError("ID: \"" + a.id + "\" is not an adapter id");
   Namespace& ns = namespaces_[a.namespaceId];
   if (ns.adapters.count(a.id)) {
     co_return Status::fromHResult(hr::kAlreadyExists, "", a.id, "adapter " + a.id + " is already in namespace " + a.namespaceId);
   }
-  std::string mac = lowerMac(a.macAddress);
+  std::string mac = linuxMac(a.macAddress);
   std::string dev = linkWithMac(mac);
   if (dev.empty()) {
     co_return Status::fromHResult(hr::kElementNotFound, "", a.id, "no network interface with MAC " + a.macAddress + " in the VM");
@@ -186,12 +207,8 @@ Task<Status> LinuxNetworkManager::addAdapter(bridge::LcowNetworkAdapter a) {
   if (a.encapOverhead && *a.encapOverhead > 0 && *a.encapOverhead < 1500) {
     steps.push_back({"link", "set", "dev", name, "mtu", std::to_string(1500 - *a.encapOverhead)});
   }
-  std::vector<bridge::LcowIpConfig> ips = a.ipConfigs;
-  if (ips.empty() && a.ipAddress) ips.push_back({*a.ipAddress, a.prefixLength, {}});
-  for (auto& c : ips) {
-    bool v6 = c.ipAddress.find(':') != std::string::npos;
-    steps.push_back({"addr", "add", c.ipAddress + "/" + std::to_string(c.prefixLength.value_or(v6 ? 64 : 24)), "dev", name});
-  }
+  std::vector<bridge::LcowIpConfig> ips = adapterAddresses(a);
+  for (auto& c : ips) steps.push_back({"addr", "add", c.ipAddress + "/" + std::to_string(*c.prefixLength), "dev", name});
   steps.push_back({"link", "set", "dev", name, "up"});
   std::vector<bridge::LcowRoute> routes = a.routes;
   if (routes.empty() && a.gatewayAddress) routes.push_back({*a.gatewayAddress, "0.0.0.0/0", {}, {}});
@@ -214,16 +231,10 @@ Task<Status> LinuxNetworkManager::addAdapter(bridge::LcowNetworkAdapter a) {
       co_return st;
     }
   }
-  std::ostringstream resolv;
-  if (a.dnsSuffix && !a.dnsSuffix->empty()) resolv << "search " << *a.dnsSuffix << "\n";
-  std::stringstream servers(a.dnsServerList.value_or(""));
-  std::string server;
-  while (std::getline(servers, server, ',')) {
-    if (!server.empty()) resolv << "nameserver " << server << "\n";
-  }
-  if (!resolv.str().empty()) {
+  std::string resolv = resolvConfText(a);
+  if (!resolv.empty()) {
     ns.resolvConf = stateDir_ + "/netns/" + a.namespaceId + ".resolv.conf";
-    std::ofstream(ns.resolvConf) << resolv.str();
+    std::ofstream(ns.resolvConf) << resolv;
   }
   HLOG(Info, "gcs.network.adapter_added").kv("namespace", a.namespaceId).kv("adapter", a.id).kv("interface", name)
       .kv("mac", a.macAddress).kv("ip", ips.empty() ? "" : ips[0].ipAddress);

@@ -17,6 +17,16 @@
 
 namespace hcsshim::gcs {
 
+// isNetworkObjectId: an HCN id (namespace, endpoint) as the guest accepts it.
+bool isNetworkObjectId(const std::string& id);
+// linuxMac: an HNS MAC ("00-15-5D-...") in Linux's form ("00:15:5d:...").
+std::string linuxMac(std::string mac);
+// adapterAddresses: an adapter's addresses (IPConfigs, or the older single
+// IPAddress), each with its prefix length (default /24, /64 for IPv6).
+std::vector<bridge::LcowIpConfig> adapterAddresses(const bridge::LcowNetworkAdapter& a);
+// resolvConfText: the resolv.conf an adapter's DNS settings make ("" if none).
+std::string resolvConfText(const bridge::LcowNetworkAdapter& a);
+
 class NetworkManager {
  public:
   virtual ~NetworkManager() = default;

@@ -12,6 +12,7 @@ using runtime::Task;
 struct FakeProcessState {
   int pid = 0;
   std::vector<std::string> args;
+  std::string netns;  // the network namespace file it joined ("" = its own, only lo)
   bool terminal = false;
   bool started = false;
   std::optional<runtime::ExitStatus> exit;
@@ -23,6 +24,7 @@ struct FakeProcessState {
 
 struct FakeContainerRuntime::Container {
   std::string id, bundle;
+  std::string netns;  // linux.namespaces' network path
   std::shared_ptr<FakeProcessState> init;
   std::vector<std::shared_ptr<FakeProcessState>> execs;
   bool deleted = false;
@@ -79,7 +81,7 @@ Task<StatusOr<std::pair<std::unique_ptr<runtime::Stream>, std::unique_ptr<runtim
 
 bool known(const std::vector<std::string>& args) {
   if (args.empty()) return false;
-  static const std::set<std::string> programs = {"echo", "exit", "true", "false", "sleep", "cat"};
+  static const std::set<std::string> programs = {"echo", "exit", "true", "false", "sleep", "cat", "ip"};
   std::string name = args[0].substr(args[0].rfind('/') + 1);
   return programs.count(name) > 0;
 }
@@ -105,6 +107,10 @@ Task<void> runProgram(std::shared_ptr<FakeProcessState> s, std::shared_ptr<bool>
     code = s->args.size() > 1 ? std::atoi(s->args[1].c_str()) : 0;
   } else if (name == "false") {
     code = 1;
+  } else if (name == "ip") {
+    std::string links = "lo\n";
+    if (!s->netns.empty()) links += runtime::readFile(s->netns, 1 << 20).value_or("");
+    co_await write(links);
   } else if (name == "cat" && s->in) {
     char buf[4096];
     for (;;) {
@@ -170,6 +176,7 @@ Task<StatusOr<std::unique_ptr<ContainerProcess>>> FakeContainerRuntime::spawnPro
   auto s = std::make_shared<FakeProcessState>();
   s->pid = nextPid_++;
   s->terminal = stdio.terminal;
+  s->netns = c->netns;
   if (process.is_object() && process.contains("args") && process["args"].is_array()) {
     for (const auto& a : process["args"]) {
       if (a.is_string()) s->args.push_back(a.get<std::string>());
@@ -216,6 +223,16 @@ Task<StatusOr<std::unique_ptr<ContainerProcess>>> FakeContainerRuntime::create(s
   auto c = std::make_shared<Container>();
   c->id = id;
   c->bundle = bundle;
+  const Json* linux = spec->contains("linux") ? &(*spec)["linux"] : nullptr;
+  if (linux && linux->is_object() && linux->contains("namespaces") && (*linux)["namespaces"].is_array()) {
+    for (const Json& n : (*linux)["namespaces"]) {
+      if (!n.is_object() || !n.contains("type") || n["type"] != "network" || !n.contains("path")) continue;
+      if (!n["path"].is_string() || !runtime::readFile(n["path"].get<std::string>(), 1 << 20)) {
+        co_return NotFoundError("runc: joining the network namespace " + n["path"].dump() + ": no such file or directory");
+      }
+      c->netns = n["path"].get<std::string>();
+    }
+  }
   Json process = spec->value("process", Json::object());
   auto p = co_await spawnProcess(c, process, stdio, false);
   if (!p.ok()) co_return p.status();

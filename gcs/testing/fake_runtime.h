@@ -11,6 +11,9 @@
 //   exit N          exits N          true / false   exit 0 / 1
 //   sleep           runs until signalled (exit 128 + signal)
 //   cat             copies stdin to stdout until EOF, exits 0
+//   ip              writes "lo" and the interfaces of the network namespace
+//                   its container joined (linux.namespaces, the namespace
+//                   file of fake_network.h), exits 0
 //   anything else   create/exec fails as runc's: executable file not found
 // Signals end a running process with 128 + signal (SIGKILL cannot be
 // ignored); a frozen runtime (setFrozen) makes no progress at all - output,

@@ -1,7 +1,7 @@
 // fake_host.h: a simulated Windows host for unit tests - one node on a
 // seeded World running the in-process fake HCS, whose VMs' guests are the
 // real agent in-process (in_process_guest.h), and a directory of boot files
-// (a kernel and initrd the fake checks exist, as HCS does).
+// (a kernel and initrd the fake checks exist, as HCS does), and the fake HNS.
 //
 //   hcs_fake::FakeHost host(11);
 //   auto vm = sim::run(host.world, uvm::UtilityVM::create(host.node, *host.api,
@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "hcs_fake/hns.h"
 #include "hcs_fake/service.h"
 #include "hcs_fake/testing/in_process_guest.h"
 #include "sim/node.h"
@@ -35,6 +36,7 @@ struct FakeHost {
   InProcessGuestBackend* guests = nullptr;  // owned by the service
   std::unique_ptr<FakeHcsService> service;
   std::unique_ptr<InProcessHcs> api;
+  FakeHns hns{FakeHnsOptions{}};  // the host's HNS (ids from a counter: deterministic)
 };
 
 }  // namespace hcsshim::hcs_fake

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "gcs/agent.h"
+#include "gcs/testing/fake_network.h"
 #include "gcs/testing/fake_runtime.h"
 #include "hcs_fake/sim_backend.h"
 #include "src/common/log.h"
@@ -34,6 +35,8 @@ struct InProcessGuestBackend::Guest {
   std::unique_ptr<gcs::PrefixDialer> dialer;
   std::unique_ptr<gcs::FakeContainerRuntime> containers;
   std::unique_ptr<gcs::FakeMounter> mounter;
+  std::unique_ptr<gcs::FakeNetworkManager> network;
+  std::map<std::string, std::string> nics;  // endpoint id -> MAC, as HCS plugged them
   std::unique_ptr<gcs::Agent> agent;
   bool stopping = false;
   bool finished = false;
@@ -73,6 +76,7 @@ Task<Status> InProcessGuestBackend::start(const std::string& id, const schema::V
   g->dialer = std::make_unique<gcs::PrefixDialer>(rt_.transport(), socketPrefix(id));
   g->containers = std::make_unique<gcs::FakeContainerRuntime>(rt_, "unix://" + g->dir + "/stdio-");
   g->mounter = std::make_unique<gcs::FakeMounter>();
+  g->network = std::make_unique<gcs::FakeNetworkManager>(g->dir + "/state");
   g->agent = std::make_unique<gcs::Agent>(rt_, *g->dialer, *g->containers, *g->mounter,
                                           gcs::AgentOptions{.stateDir = g->dir + "/state",
                                                             .mountRoots = {"/run", "/tmp"},
@@ -82,7 +86,8 @@ Task<Status> InProcessGuestBackend::start(const std::string& id, const schema::V
                                                             .cgroupRoot = g->dir + "/cgroup",
                                                             .redialInterval = std::chrono::milliseconds(5),
                                                             .exitOnBridgeEof = true,  // hcsshim's guest
-                                                            .fsRoot = g->dir + "/fs"});
+                                                            .fsRoot = g->dir + "/fs"},
+                                          g->network.get());
   guests_[id] = g;
   runtime::Duration boot = bootDelay_ ? bootDelay_() : runtime::Duration(0);
   runtime::spawn([](InProcessGuestBackend* self, std::string id, std::shared_ptr<Guest> g,
@@ -139,7 +144,22 @@ Task<Status> InProcessGuestBackend::modify(const std::string& id, const schema::
   if (it == guests_.end()) co_return OkStatus();
   auto linked = linkGuestDevice(it->second->dir, id, request);
   if (!linked.ok()) co_return linked.status();
-  co_return OkStatus();  // NICs and the rest need nothing here
+  // A NIC appears in (or goes from) the guest with its MAC.
+  constexpr std::string_view kNics = "VirtualMachine/Devices/NetworkAdapters/";
+  Guest& g = *it->second;
+  std::string path = request.resourcePath.value_or("");
+  if (path.starts_with(kNics)) {
+    std::string endpoint = path.substr(kNics.size());
+    if (request.requestType == "Add" && request.settings.is_object() && request.settings.contains("MacAddress") &&
+        request.settings["MacAddress"].is_string()) {
+      g.nics[endpoint] = request.settings["MacAddress"].get<std::string>();
+      g.network->plug(g.nics[endpoint]);
+    } else if (request.requestType == "Remove" && g.nics.count(endpoint)) {
+      g.network->unplug(g.nics[endpoint]);
+      g.nics.erase(endpoint);
+    }
+  }
+  co_return OkStatus();
 }
 
 Task<StatusOr<hcs::CreatedProcess>> InProcessGuestBackend::createProcess(const std::string& id,

@@ -64,11 +64,8 @@ enum class Fault : unsigned {
 };
 inline constexpr unsigned kFaultCount = 9;
 inline constexpr unsigned kAllFaults = (1u << kFaultCount) - 1;
-// kSwarmFaults: what a seed draws from. hcs-hang is opt-in (--faults=) until
-// the shim survives it: it found a call that waits on HCS with no bound and
-// a compute system left behind by a create that completed after the
-// client's timeout (docs/benchmarks.md, the campaign's findings).
-inline constexpr unsigned kSwarmFaults = kAllFaults & ~(1u << static_cast<unsigned>(Fault::kHcsHang));
+// kSwarmFaults: what a seed draws from - every kind.
+inline constexpr unsigned kSwarmFaults = kAllFaults;
 
 std::string_view faultName(Fault f);
 // parseFaultSet reads "swarm" (*out = nullopt: drawn per seed), "none",

@@ -8,13 +8,17 @@ using runtime::Task;
 
 namespace {
 
-// withTimeout fails `op` with HCS_E_OPERATION_TIMEOUT after `timeout`.
-template <typename T>
-Task<T> withTimeout(runtime::EventLoop& loop, Task<T> op, runtime::Duration timeout, std::string opName,
-                    std::string id) {
-  return runtime::withTimeout(loop, std::move(op), timeout, [opName, id]() -> T {
-    return Status::fromHResult(hresult::kHcsOperationTimeout, opName, id, "the operation timed out");
-  });
+// timed fails `op` with HCS_E_OPERATION_TIMEOUT after `timeout`; a
+// result arriving later goes to onLate.
+template <typename T, typename OnLate = void (*)(T)>
+Task<T> timed(runtime::EventLoop& loop, Task<T> op, runtime::Duration timeout, std::string opName,
+                    std::string id, OnLate onLate = [](T) {}) {
+  return runtime::withTimeout(
+      loop, std::move(op), timeout,
+      [opName, id]() -> T {
+        return Status::fromHResult(hresult::kHcsOperationTimeout, opName, id, "the operation timed out");
+      },
+      std::move(onLate));
 }
 
 }  // namespace
@@ -80,8 +84,19 @@ Task<StatusOr<std::unique_ptr<ComputeSystem>>> ComputeSystem::create(HcsApi& api
                                                                       std::string id, std::string document,
                                                                       HcsOptions options) {
   auto s = std::make_shared<State>(State{api, loop, id, options});
-  HCS_CO_ASSIGN_OR_RETURN(s->handle, co_await withTimeout(loop, api.createComputeSystem(id, std::move(document)),
-                                                           options.createTimeout, "CreateComputeSystem", id));
+  // A create that completes after we gave up made a system nobody owns:
+  // terminate it, as hcsshim does on a create timeout, and close the handle.
+  auto onLate = [&api, id](StatusOr<SystemHandle> late) {
+    if (!late.ok()) return;
+    HLOG(Warn, "hcs.system.created_after_timeout").kv("id", id);
+    runtime::spawn([](HcsApi& api, SystemHandle h, std::string id) -> Task<void> {
+      Status st = co_await api.terminateComputeSystem(h, "");
+      if (!st.ok()) HLOG(Warn, "hcs.system.late_terminate_failed").kv("id", id).kv("err", st);
+      api.closeComputeSystem(h);
+    }(api, *late, id));
+  };
+  HCS_CO_ASSIGN_OR_RETURN(s->handle, co_await timed(loop, api.createComputeSystem(id, std::move(document)),
+                                                           options.createTimeout, "CreateComputeSystem", id, onLate));
   watchSystem(s);
   HLOG(Info, "hcs.system.created").kv("id", id);
   co_return std::unique_ptr<ComputeSystem>(new ComputeSystem(s));
@@ -90,8 +105,12 @@ Task<StatusOr<std::unique_ptr<ComputeSystem>>> ComputeSystem::create(HcsApi& api
 Task<StatusOr<std::unique_ptr<ComputeSystem>>> ComputeSystem::open(HcsApi& api, runtime::EventLoop& loop, std::string id,
                                                                     HcsOptions options) {
   auto s = std::make_shared<State>(State{api, loop, id, options});
-  HCS_CO_ASSIGN_OR_RETURN(s->handle, co_await withTimeout(loop, api.openComputeSystem(id), options.defaultTimeout,
-                                                           "OpenComputeSystem", id));
+  // An open that completes after we gave up only needs its handle closed.
+  auto onLate = [&api](StatusOr<SystemHandle> late) {
+    if (late.ok()) api.closeComputeSystem(*late);
+  };
+  HCS_CO_ASSIGN_OR_RETURN(s->handle, co_await timed(loop, api.openComputeSystem(id), options.defaultTimeout,
+                                                    "OpenComputeSystem", id, onLate));
   watchSystem(s);
   co_return std::unique_ptr<ComputeSystem>(new ComputeSystem(s));
 }
@@ -114,7 +133,7 @@ void ComputeSystem::close() {
   Task<Status> ComputeSystem::method() {                                                            \
     std::shared_ptr<State> s = s_;                                                                  \
     if (s->closed) co_return closedError(opName, s->id);                                            \
-    Status st = co_await withTimeout(s->loop, s->api.apiCall(s->handle, ""), s->options.timeoutField, \
+    Status st = co_await timed(s->loop, s->api.apiCall(s->handle, ""), s->options.timeoutField, \
                                      opName, s->id);                                                \
     if (!st.ok()) HLOG(Debug, "hcs.system.op_failed").kv("id", s->id).kv("op", opName).kv("err", st); \
     co_return st.withContext(opName, s->id);                                                        \
@@ -130,7 +149,7 @@ HCS_SIMPLE_OP(resume, resumeComputeSystem, "Resume", pauseResumeTimeout)
 Task<Status> ComputeSystem::save(std::string options) {
   std::shared_ptr<State> s = s_;
   if (s->closed) co_return closedError("Save", s->id);
-  co_return (co_await withTimeout(s->loop, s->api.saveComputeSystem(s->handle, std::move(options)),
+  co_return (co_await timed(s->loop, s->api.saveComputeSystem(s->handle, std::move(options)),
                                   s->options.saveTimeout, "Save", s->id))
       .withContext("Save", s->id);
 }
@@ -141,7 +160,7 @@ Task<StatusOr<schema::Properties>> ComputeSystem::properties(std::vector<std::st
   schema::PropertyQuery q;
   q.propertyTypes = std::move(types);
   HCS_CO_ASSIGN_OR_RETURN(std::string doc,
-                          co_await withTimeout(s->loop, s->api.getComputeSystemProperties(s->handle, jsonText(schema::encode(q))),
+                          co_await timed(s->loop, s->api.getComputeSystemProperties(s->handle, jsonText(schema::encode(q))),
                                                s->options.defaultTimeout, "GetProperties", s->id));
   auto p = schema::decode<schema::Properties>(std::string_view(doc));
   if (!p.ok()) co_return Status::fromHResult(hresult::kHcsInvalidJson, "GetProperties", s->id,
@@ -152,7 +171,7 @@ Task<StatusOr<schema::Properties>> ComputeSystem::properties(std::vector<std::st
 Task<Status> ComputeSystem::modify(const schema::ModifySettingRequest& request) {
   std::shared_ptr<State> s = s_;
   if (s->closed) co_return closedError("Modify", s->id);
-  co_return (co_await withTimeout(s->loop, s->api.modifyComputeSystem(s->handle, jsonText(schema::encode(request))),
+  co_return (co_await timed(s->loop, s->api.modifyComputeSystem(s->handle, jsonText(schema::encode(request))),
                                   s->options.defaultTimeout, "Modify", s->id))
       .withContext("Modify", s->id);
 }
@@ -187,8 +206,18 @@ void watchProcess(const std::shared_ptr<Process::State>& p) {
 Task<StatusOr<std::unique_ptr<Process>>> ComputeSystem::createProcess(const schema::ProcessParameters& params) {
   std::shared_ptr<State> s = s_;
   if (s->closed) co_return closedError("CreateProcess", s->id);
-  auto created = co_await withTimeout(s->loop, s->api.createProcess(s->handle, jsonText(schema::encode(params))),
-                                      s->options.defaultTimeout, "CreateProcess", s->id);
+  // A process started after we gave up is one nobody waits for: end it.
+  auto onLate = [s](StatusOr<CreatedProcess> late) {
+    if (!late.ok()) return;
+    HLOG(Warn, "hcs.process.created_after_timeout").kv("id", s->id).kv("pid", late->pid);
+    runtime::spawn([](std::shared_ptr<State> s, ProcessHandle h) -> Task<void> {
+      Status st = co_await s->api.terminateProcess(h);
+      if (!st.ok()) HLOG(Debug, "hcs.process.late_terminate_failed").kv("id", s->id).kv("err", st);
+      s->api.closeProcess(h);
+    }(s, late->handle));
+  };
+  auto created = co_await timed(s->loop, s->api.createProcess(s->handle, jsonText(schema::encode(params))),
+                                s->options.defaultTimeout, "CreateProcess", s->id, onLate);
   if (!created.ok()) co_return created.status().withContext("CreateProcess", s->id);
   auto p = std::make_shared<Process::State>(Process::State{s->api, s->loop, s->id, s->handle, created->handle, created->pid});
   p->stdio[0] = std::move(created->stdinStream);

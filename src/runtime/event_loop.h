@@ -74,10 +74,29 @@ inline auto sleep(EventLoop& loop, Duration d) {
 // withTimeout runs `op` and completes with onTimeout() if it has not finished
 // after `timeout` of loop time. A timed-out op keeps running in the background
 // (like a remote operation would); its result is dropped.
+template <typename T, typename OnTimeout, typename OnLate>
+Task<T> withTimeout(EventLoop& loop, Task<T> op, Duration timeout, OnTimeout onTimeout, OnLate onLate);
+
 template <typename T, typename OnTimeout>
 Task<T> withTimeout(EventLoop& loop, Task<T> op, Duration timeout, OnTimeout onTimeout) {
+  return withTimeout(loop, std::move(op), timeout, std::move(onTimeout), [](T) {});
+}
+
+// withTimeout with onLate: a result that arrives after the timeout is handed
+// to onLate(T) instead of being dropped - for an operation whose late success
+// leaves something behind that only its result can release (a compute system
+// created after its creator gave up).
+template <typename T, typename OnTimeout, typename OnLate>
+Task<T> withTimeout(EventLoop& loop, Task<T> op, Duration timeout, OnTimeout onTimeout, OnLate onLate) {
   Oneshot<T> done;
-  spawn([](Task<T> op, Oneshot<T> done) -> Task<void> { done.set(co_await std::move(op)); }(std::move(op), done));
+  spawn([](Task<T> op, Oneshot<T> done, OnLate onLate) -> Task<void> {
+    T result = co_await std::move(op);
+    if (done.isSet()) {
+      onLate(std::move(result));
+    } else {
+      done.set(std::move(result));
+    }
+  }(std::move(op), done, std::move(onLate)));
   TimerId timer = 0;
   if (!done.isSet()) {
     timer = loop.addTimer(timeout, [done, onTimeout]() mutable { done.set(onTimeout()); });

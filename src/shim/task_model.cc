@@ -48,6 +48,8 @@ struct TaskRecord {
   std::shared_ptr<Proc> init;
   std::map<std::string, std::shared_ptr<Proc>> execs;
   bool rootfsMounted = false;
+  // The VM is paused by a Pause of this task (Resume or the init's exit undoes it).
+  bool vmPaused = false;
   // Layers as ext4 images: the task's name in the layer store (which also
   // keeps its scratch disk).
   std::string layerOwner;
@@ -295,6 +297,13 @@ Task<void> watchExit(StateP s, std::shared_ptr<TaskRecord> t, std::shared_ptr<Pr
   *e.mutable_exited_at() = timestamp(p->exitedAtNanos);
   s->events.publish("/tasks/exit", e);
   p->exited.notifyAll();
+  // An init whose exit was on its way as its VM was paused: the task is
+  // stopped now, so its VM runs again (its delete and pod containers need it).
+  if (p == t->init && t->vmPaused && t->vm) {
+    t->vmPaused = false;
+    Status st = co_await t->vm->system().resume();
+    if (!st.ok()) HLOG(Warn, "shim.resume_after_exit_failed").kv("task", t->id).kv("err", st);
+  }
 }
 
 // outputRelay: a stdout/stderr copy the process's exit report waits for, so
@@ -463,9 +472,15 @@ Task<StatusOr<Empty>> doPauseResume(StateP s, std::string id, bool pause) {
     st = co_await (*t)->vm->system().resume();
   }
   if (!st.ok()) co_return st;
-  // The init may have exited meanwhile: then there is nothing to mark.
+  (*t)->vmPaused = pause;
   if (pause) {
-    if (!init.sm.paused(id).ok()) co_return Empty();
+    // The init exited meanwhile: nothing is paused for containerd, and a
+    // stopped task must not hold its VM frozen (nothing could resume it).
+    if (!init.sm.paused(id).ok()) {
+      st = co_await (*t)->vm->system().resume();
+      if (st.ok()) (*t)->vmPaused = false;
+      co_return FailedPreconditionError("task " + id + " exited while it was being paused");
+    }
     ev::TaskPaused e;
     e.set_container_id(id);
     s->events.publish("/tasks/paused", e);

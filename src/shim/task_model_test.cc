@@ -13,13 +13,17 @@
 #include <filesystem>
 #include <fstream>
 
+#include "gcs/network.h"
 #include "hcs_fake/testing/fake_host.h"
 #include "sim/node.h"
 #include "sim/run.h"
 #include "sim/world.h"
 #include "src/common/status_matchers.h"
 #include "src/containerd/api/events.pb.h"
+#include "src/hcs/compute_system.h"
+#include "src/hns/hcn.h"
 #include "src/shim/testing/sim_platform.h"
+#include "src/shim/vm_options.h"
 
 namespace hcsshim::shim {
 namespace {
@@ -55,18 +59,20 @@ class TaskModelTest : public ::testing::Test {
   // settle: run the world for a while of virtual time.
   void settle(runtime::Duration d = 1s) { world_.runFor(d); }
 
-  std::string bundle(const std::string& id, std::vector<std::string> args) {
+  // bundle: a rootfs and a config.json running args (`extra` merged into the spec).
+  std::string bundle(const std::string& id, std::vector<std::string> args, const Json& extra = Json::object()) {
     std::string b = dir_ + "/bundles/" + id;
     fs::create_directories(b + "/rootfs");
     Json spec = {{"ociVersion", "1.0.2"}, {"process", {{"args", args}, {"cwd", "/"}}}, {"root", {{"path", "rootfs"}}},
                  {"linux", Json::object()}};
+    spec.merge_patch(extra);
     std::ofstream(b + "/config.json") << jsonText(spec);
     return b;
   }
-  Status create(const std::string& id, std::vector<std::string> args) {
+  Status create(const std::string& id, std::vector<std::string> args, const Json& extra = Json::object()) {
     taskv2::CreateTaskRequest req;
     req.set_id(id);
-    req.set_bundle(bundle(id, std::move(args)));
+    req.set_bundle(bundle(id, std::move(args), extra));
     req.set_stdout("mem://" + id);
     return run(model_->create(req)).status();
   }
@@ -223,6 +229,43 @@ TEST_F(TaskModelTest, APausedTaskMakesNoProgressUntilResumed) {
   EXPECT_THAT(events_.events, ElementsAre("/tasks/create", "/tasks/start", "/tasks/paused", "/tasks/resumed", "exit t1 137"));
 }
 
+// A pause racing the init's exit (the kill's exit still on its way as HCS
+// pauses the VM): however it ends, the stopped task does not leave its VM
+// frozen - a VM nothing could resume (found by the campaign, seed 1519,
+// where a pod container then never ran).
+TEST_F(TaskModelTest, APauseRacingTheInitsExitLeavesTheVmRunning) {
+  ASSERT_THAT(create("t1", {"sleep"}), IsOk());
+  ASSERT_THAT(start("t1"), IsOk());
+  // HCS takes 20 ms to pause: the exit of the kill sent just before arrives meanwhile.
+  hcs_fake::ServiceFaults slowHcs;
+  slowHcs.operationDelay = [] { return runtime::Duration(20ms); };
+  host_.service->setFaults(slowHcs);
+  taskv2::KillRequest k;
+  k.set_id("t1");
+  k.set_signal(SIGKILL);
+  bool killed = false;
+  runtime::spawn([](TaskModel& m, taskv2::KillRequest k, bool& done) -> Task<void> {
+    (void)co_await m.kill(k);
+    done = true;
+  }(*model_, k, killed));
+  taskv2::PauseRequest p;
+  p.set_id("t1");
+  auto paused = run(model_->pause(p));
+  host_.service->setFaults({});
+  world_.runUntil([&] { return killed; });
+  EXPECT_THAT(paused, StatusIs(Code::kFailedPrecondition, "exited while it was being paused"));
+  EXPECT_EQ(*wait("t1"), 137u);
+  EXPECT_EQ(state("t1"), containerd::v1::types::STOPPED);
+  auto vm = run(hcs::ComputeSystem::open(*api_, node_.loop(), vmIdFor("t1")));
+  ASSERT_THAT(vm, IsOk());
+  auto props = run((*vm)->properties());
+  ASSERT_THAT(props, IsOk());
+  EXPECT_EQ(props->state.value_or(""), "Running") << "the stopped task's VM was left paused";
+  vm->reset();
+  EXPECT_THAT(events_.events, ElementsAre("/tasks/create", "/tasks/start", "exit t1 137"));
+  ASSERT_THAT(remove("t1"), IsOk());
+}
+
 TEST_F(TaskModelTest, BadInputIsRefusedBeforeAnythingRuns) {
   taskv2::CreateTaskRequest req;
   req.set_id("t1");
@@ -248,6 +291,58 @@ TEST_F(TaskModelTest, ShutdownEndsTheShimOnlyWithoutTasks) {
   ASSERT_THAT(remove("t1"), IsOk());
   ASSERT_THAT(run(model_->shutdown({})), IsOk());
   EXPECT_TRUE(model_->done());
+}
+
+}  // namespace
+}  // namespace hcsshim::shim
+
+namespace hcsshim::shim {
+namespace {
+
+// A task whose spec names an HCN namespace (as containerd's CRI sets it for a
+// pod) gets that namespace's endpoint in its VM: the container sees the
+// endpoint's MAC and the address HNS gave it; the VM and its NIC go with
+// the task and HNS can then delete what it made.
+TEST_F(TaskModelTest, ATaskInAnHcnNamespaceSeesItsEndpoint) {
+  hcs_fake::InProcessHns hnsApi(host_.hns);
+  platform_->hns = [&] { return std::make_unique<hcs_fake::InProcessHns>(host_.hns); };
+  hns::HcnClient hcn(hnsApi);
+  schema::HostComputeNetwork n;
+  n.name = "pods";
+  n.type = "NAT";
+  schema::HcnSubnet sub;
+  sub.ipAddressPrefix = "192.0.2.0/24";
+  sub.routes.push_back({"192.0.2.1", "0.0.0.0/0", {}, {}});
+  n.ipams.push_back({"Static", {sub}, {}});
+  auto net = run(hcn.createNetwork(n));
+  ASSERT_THAT(net, IsOk());
+  auto ep = run(hcn.createEndpoint(*net->id, {}));
+  ASSERT_THAT(ep, IsOk());
+  schema::HostComputeNamespace nsDoc;
+  nsDoc.type = "Guest";
+  auto ns = run(hcn.createNamespace(nsDoc));
+  ASSERT_THAT(ns, IsOk());
+  ASSERT_THAT(run(hcn.attachEndpoint(*ns->id, *ep->id)), IsOk());
+
+  ASSERT_THAT(create("net1", {"ip"}, {{"windows", {{"network", {{"networkNamespace", *ns->id}}}}}}), IsOk());
+  ASSERT_THAT(start("net1"), IsOk());
+  EXPECT_THAT(wait("net1"), IsOk());
+  std::string mac = gcs::linuxMac(*ep->macAddress);
+  EXPECT_EQ(platform_->stdio_.written["mem://net1"],
+            "lo\neth0 " + mac + " " + *ep->ipConfigurations[0].ipAddress + "/24\n");
+  ASSERT_THAT(remove("net1"), IsOk());
+  EXPECT_EQ(guests_->running(), 0u);
+  EXPECT_THAT(run(hcn.detachEndpoint(*ns->id, *ep->id)), IsOk());
+  EXPECT_THAT(run(hcn.deleteEndpoint(*ep->id)), IsOk());
+  EXPECT_THAT(run(hcn.deleteNamespace(*ns->id)), IsOk());
+
+  // A namespace HNS does not have: refused naming it, no VM left.
+  Json missing = {{"windows", {{"network", {{"networkNamespace", "0badc0de-0000-4000-8000-00000000beef"}}}}}};
+  Status refused = create("net2", {"ip"}, missing);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_THAT(refused.message(), ::testing::HasSubstr("0badc0de-0000-4000-8000-00000000beef"));
+  EXPECT_EQ(guests_->running(), 0u);
+  EXPECT_EQ(host_.service->systemCount(), 0u);
 }
 
 }  // namespace

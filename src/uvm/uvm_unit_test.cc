@@ -161,5 +161,22 @@ TEST_F(UvmUnitTest, MissingBootFilesArePreciseErrors) {
   EXPECT_THAT(vm.status().message(), HasSubstr(dir_ + "/nowhere"));
 }
 
+// HCS answers a create only after the client's 4 min timeout: the system it
+// made then belongs to nobody, so the client terminates it and closes the
+// handle (as hcsshim terminates on a create timeout) - nothing is left in HCS.
+TEST_F(UvmUnitTest, AVmCreatedAfterTheClientGaveUpIsTerminated) {
+  int ops = 0;
+  hcs_fake::ServiceFaults faults;
+  faults.operationDelay = [&ops] { return ops++ == 0 ? runtime::Duration(std::chrono::hours(1)) : runtime::Duration(0); };
+  host_.service->setFaults(faults);
+  LcowOptions o{.id = "vm1", .bootFilesPath = dir_ + "/boot", .memoryMB = 512, .processors = 1};
+  auto vm = run(UtilityVM::create(node_, *api_, guests_->vsockFor("vm1"), o));
+  EXPECT_THAT(vm, HResultIs(hr::kHcsOperationTimeout));
+  world_.runFor(std::chrono::hours(2));
+  EXPECT_GE(ops, 2) << "the late system was never terminated";
+  EXPECT_EQ(host_.service->systemCount(), 0u) << "the system created after the timeout was left in HCS";
+  host_.service->setFaults({});  // the hook refers to this frame
+}
+
 }  // namespace
 }  // namespace hcsshim::uvm

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -88,7 +89,12 @@ class TestPlatform final : public ShimPlatform {
  public:
   explicit TestPlatform(hcs_fake::InProcessGuestBackend& guests) : guests_(guests) {}
   std::unique_ptr<bridge::VsockHost> vsockFor(const std::string& vmId) override { return guests_.vsockFor(vmId); }
-  runtime::Task<StatusOr<std::unique_ptr<hns::HnsApi>>> connectHns() override { co_return UnimplementedError("no HNS here"); }
+  runtime::Task<StatusOr<std::unique_ptr<hns::HnsApi>>> connectHns() override {
+    if (!hns) co_return UnimplementedError("no HNS here");
+    co_return hns();
+  }
+  // hns: how this host reaches HNS (unset: it has none).
+  std::function<std::unique_ptr<hns::HnsApi>()> hns;
   StdioEndpoints& stdio() override { return stdio_; }
   RootfsMounter& rootfs() override { return mounts_; }
   MemoryStdio stdio_;
