@@ -8,12 +8,14 @@
 #include <set>
 #include <sstream>
 
+#include "gcs/network.h"
 #include "hcs_fake/testing/fake_host.h"
 #include "sim/node.h"
 #include "sim/world.h"
 #include "src/bridge/protocol.h"
 #include "src/common/bug_zoo.h"
 #include "src/containerd/api/events.pb.h"
+#include "src/hns/hcn.h"
 #include "src/runtime/random.h"
 #include "src/shim/task_model.h"
 #include "src/shim/testing/sim_platform.h"
@@ -55,6 +57,7 @@ struct ProcRecord {
   bool started = false;
   std::vector<uint32_t> exits;
   std::string outputAtExit;
+  std::string links;  // what `ip` prints in this process's network namespace
 };
 
 using ProcKey = std::pair<std::string, std::string>;  // (task, exec)
@@ -107,19 +110,20 @@ class CheckingSink final : public shim::EventSink {
 
 // Programs of the fake runtime (gcs/testing/fake_runtime.h).
 std::vector<std::string> program(runtime::Random& rnd, const std::string& tag) {
-  switch (rnd.uniform(6)) {
+  switch (rnd.uniform(7)) {
     case 0: return {"echo", tag};
     case 1: return {"exit", std::to_string(rnd.uniform(7))};
     case 2: return {"true"};
     case 3: return {"false"};
     case 4: return {"cat"};
+    case 5: return {"ip"};
     default: return {"sleep"};
   }
 }
 
 // ownExit: what a program exits with by itself (nullopt: only a signal ends it).
 std::optional<uint32_t> ownExit(const std::vector<std::string>& args) {
-  if (args[0] == "echo" || args[0] == "true" || args[0] == "cat") return 0;
+  if (args[0] == "echo" || args[0] == "true" || args[0] == "cat" || args[0] == "ip") return 0;
   if (args[0] == "false") return 1;
   if (args[0] == "exit") return static_cast<uint32_t>(std::stoul(args[1]));
   return std::nullopt;
@@ -145,6 +149,7 @@ std::string oneLine(std::string_view text) {
 std::string ownOutput(const ProcRecord& p) {
   if (p.args[0] == "echo") return p.args[1] + "\n";
   if (p.args[0] == "cat") return p.input;
+  if (p.args[0] == "ip") return "lo\n" + p.links;
   return "";
 }
 
@@ -165,6 +170,9 @@ class Run {
     model_ = std::make_unique<shim::TaskModel>(host_.node, *host_.api, *sink_, *platform_,
                                                shim::ShimConfig{.ns = "default", .defaultBootFiles = host_.bootFiles});
     host_.world.setTraceAlias(o.dir, "$DIR");
+    hns_ = std::make_unique<hcs_fake::InProcessHns>(host_.hns);
+    hcn_ = std::make_unique<hns::HcnClient>(*hns_);
+    platform_->hns = [this] { return std::make_unique<hcs_fake::InProcessHns>(host_.hns); };
     installFaults();
   }
 
@@ -172,6 +180,12 @@ class Run {
     Result r;
     r.faults = faults_;
     int done = 0;
+    bool networked = false;
+    runtime::spawn([](Run& r, bool& d) -> Task<void> {
+      co_await r.createNetwork();
+      d = true;
+    }(*this, networked));
+    host_.world.runUntil([&] { return networked; });
     for (int a = 0; a < options_.actors; ++a) runtime::spawn(actor(a, done));
     runtime::TimePoint deadline = runtime::TimePoint(kRunBound);
     auto late = [&](runtime::Duration extra = {}) {
@@ -208,6 +222,13 @@ class Run {
       if (!closed) why << "liveness: closing the model never finished\n";
       if (host_.guests->running() != 0) why << host_.guests->running() << " VMs outlived their tasks\n";
       if (host_.service->systemCount() != 0) why << host_.service->systemCount() << " compute systems left in HCS\n";
+      for (auto type : {hns::HcnObject::kEndpoint, hns::HcnObject::kNamespace}) {
+        auto listed = host_.hns.enumerate(type, "{}");
+        auto ids = parseJson(listed.ok() ? *listed : std::string("[]"));
+        if (ids.ok() && ids->is_array() && !ids->empty()) {
+          why << ids->size() << " HNS " << hns::objectName(type) << "s left\n";
+        }
+      }
       for (const std::string& vm : host_.guests->gracefulStopsWithBridgeDown()) {
         if (!broken_.count(vm)) why << "VM " << vm << " was shut down gracefully with its bridge already down\n";
       }
@@ -365,10 +386,10 @@ class Run {
       std::string want = ownOutput(p);
       const std::string& out = got.outputAtExit;
       bool cut = vmBroken || outputCut_.count(vm) > 0 || p.inputClosed;
-      if (!want.empty() && ownCode && !cut && out != want) {
-        why << name << "'s exit came before its output (had " << oneLine(out) << " of " << oneLine(want) << ")\n";
-      } else if (!want.starts_with(out)) {
+      if (!want.starts_with(out)) {
         why << name << "'s output is not what it wrote (" << oneLine(out) << ", wrote " << oneLine(want) << ")\n";
+      } else if (!want.empty() && ownCode && !cut && out != want) {
+        why << name << "'s exit came before its output (had " << oneLine(out) << " of " << oneLine(want) << ")\n";
       }
     }
     for (const auto& [task, seq] : sink_->order) {
@@ -403,7 +424,7 @@ class Run {
   // createRequest: a task's bundle (rootfs directory, config.json running
   // p's program, with these annotations) and its CreateTaskRequest.
   taskv2::CreateTaskRequest createRequest(runtime::Random& rnd, const std::string& id, ProcRecord& p,
-                                          const Json& annotations) {
+                                          const Json& annotations, const std::string& netns = "") {
     std::string b = options_.dir + "/bundles/" + id;
     fs::create_directories(b + "/rootfs");
     Json spec = {{"ociVersion", "1.0.2"},
@@ -411,6 +432,7 @@ class Run {
                  {"root", {{"path", "rootfs"}}},
                  {"linux", Json::object()}};
     if (!annotations.empty()) spec["annotations"] = annotations;
+    if (!netns.empty()) spec["windows"]["network"]["networkNamespace"] = netns;
     std::ofstream(b + "/config.json") << jsonText(spec);
     taskv2::CreateTaskRequest create;
     create.set_id(id);
@@ -420,6 +442,62 @@ class Run {
     create.set_stdin(in);
     create.set_stdout(out);
     return create;
+  }
+
+  // The pods' network, as a CNI plugin on a Windows host would have made it.
+  Task<void> createNetwork() {
+    schema::HostComputeNetwork n;
+    n.name = "campaign";
+    n.type = "NAT";
+    schema::HcnSubnet sub;
+    sub.ipAddressPrefix = "10.88.0.0/16";
+    sub.routes.push_back({"10.88.0.1", "0.0.0.0/0", {}, {}});
+    n.ipams.push_back({"Static", {sub}, {}});
+    auto net = co_await hcn_->createNetwork(n);
+    if (net.ok()) {
+      networkId_ = net->id.value_or("");
+    } else {
+      failedCalls_.push_back("HNS: creating the network failed: " + net.status().toString());
+    }
+  }
+
+  // plugNetwork: CNI's ADD for task `id` - an endpoint in the network, a
+  // namespace, the endpoint attached; what `ip` will show there.
+  struct TaskNet {
+    std::string ns, endpoint, links;
+  };
+  Task<std::optional<TaskNet>> plugNetwork(const std::string& id) {
+    auto ep = co_await hcn_->createEndpoint(networkId_, schema::HostComputeEndpoint{});
+    if (!ep.ok()) {
+      failedCalls_.push_back("HNS: endpoint for " + id + ": " + ep.status().toString());
+      co_return std::nullopt;
+    }
+    schema::HostComputeNamespace doc;
+    doc.type = "Guest";
+    auto ns = co_await hcn_->createNamespace(doc);
+    TaskNet net{ns.ok() ? ns->id.value_or("") : "", ep->id.value_or(""), ""};
+    Status st = ns.status();  // (no co_await inside ?: - GCC 12)
+    if (st.ok()) st = co_await hcn_->attachEndpoint(net.ns, net.endpoint);
+    if (!st.ok()) failedCalls_.push_back("HNS: namespace for " + id + ": " + st.toString());
+    net.links = "eth0 " + gcs::linuxMac(ep->macAddress.value_or("")) + " " +
+                ep->ipConfigurations.at(0).ipAddress.value_or("") + "/" +
+                std::to_string(ep->ipConfigurations.at(0).prefixLength.value_or(24)) + "\n";
+    nets_[id] = net;
+    co_return net;
+  }
+
+  // unplugNetwork: CNI's DEL once task `id` is gone - nothing may refuse it.
+  Task<void> unplugNetwork(const std::string& id) {
+    auto it = nets_.find(id);
+    if (it == nets_.end()) co_return;
+    TaskNet net = it->second;
+    Status detached, removed, nsRemoved;
+    if (!net.ns.empty()) detached = co_await hcn_->detachEndpoint(net.ns, net.endpoint);
+    removed = co_await hcn_->deleteEndpoint(net.endpoint);
+    if (!net.ns.empty()) nsRemoved = co_await hcn_->deleteNamespace(net.ns);
+    for (const Status* st : {&detached, &removed, &nsRemoved}) {
+      if (!st->ok()) failedCalls_.push_back("HNS: cleaning up after " + id + ": " + st->toString());
+    }
   }
 
   // vmOf: the VM a task runs in (a pod container's is its sandbox's).
@@ -434,8 +512,13 @@ class Run {
     ProcRecord p;
     p.args = program(rnd, "out-" + id);
     sandboxOf_[id] = sandbox;
+    // CRI puts the pod's namespace in each container's spec too.
+    auto net = nets_.find(sandbox);
+    std::string netns = net == nets_.end() ? "" : net->second.ns;
+    p.links = net == nets_.end() ? "" : net->second.links;
     taskv2::CreateTaskRequest create = createRequest(
-        rnd, id, p, {{"io.kubernetes.cri.container-type", "container"}, {"io.kubernetes.cri.sandbox-id", sandbox}});
+        rnd, id, p, {{"io.kubernetes.cri.container-type", "container"}, {"io.kubernetes.cri.sandbox-id", sandbox}},
+        netns);
     auto created = co_await timed("create", id, model_->create(create));
     if (!created.ok()) {
       if (!excused(id, created.status())) {
@@ -473,9 +556,21 @@ class Run {
   Task<void> lifecycle(std::string id, runtime::Random& rnd) {
     ProcRecord init;
     init.args = program(rnd, "out-" + id);
-    taskv2::CreateTaskRequest create = createRequest(rnd, id, init, Json::object());
+    // A quarter of the tasks get a network: an HCN namespace in the spec.
+    std::string netns;
+    if (rnd.chance(0.25)) {
+      auto net = co_await plugNetwork(id);
+      if (net) {
+        netns = net->ns;
+        init.links = net->links;
+      }
+    }
+    taskv2::CreateTaskRequest create = createRequest(rnd, id, init, Json::object(), netns);
     auto created = co_await timed("create", id, model_->create(create));
-    if (!created.ok()) co_return;  // refused: nothing to clean up
+    if (!created.ok()) {  // refused: nothing to clean up but the network
+      co_await unplugNetwork(id);
+      co_return;
+    }
     ++lifecycles_;
     expected_[{id, ""}] = init;
     co_await pauseFor(rnd);
@@ -498,6 +593,7 @@ class Run {
           std::string execId = "e" + std::to_string(i);
           ProcRecord p;
           p.args = program(rnd, "out-" + id + "-" + execId);
+          p.links = init.links;  // an exec is in its container's namespaces
           taskv2::ExecProcessRequest req;
           req.set_id(id);
           req.set_exec_id(execId);
@@ -611,6 +707,7 @@ class Run {
       auto deleted = co_await timed("delete", name, model_->remove(d));
       if (!deleted.ok() && target.empty()) failedCalls_.push_back("delete " + name + " failed: " + deleted.status().toString());
     }
+    co_await unplugNetwork(id);
   }
 
   Options options_;
@@ -623,6 +720,10 @@ class Run {
   std::unique_ptr<shim::testing::TestPlatform> platform_;
   std::unique_ptr<CheckingSink> sink_;
   std::unique_ptr<shim::TaskModel> model_;
+  std::unique_ptr<hcs_fake::InProcessHns> hns_;
+  std::unique_ptr<hns::HcnClient> hcn_;
+  std::string networkId_;
+  std::map<std::string, TaskNet> nets_;  // the networked tasks (CNI's view)
   std::map<ProcKey, ProcRecord> expected_;
   std::map<std::string, std::string> sandboxOf_;  // pod container -> its sandbox
   std::set<std::string> broken_;     // VMs that crashed or lost their bridge

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "src/common/json.h"
+#include "src/containerd/api/runhcs_options.pb.h"
 #include "src/protobuf/wkt.pb.h"
 #include "src/uvm/uvm.h"
 
@@ -18,6 +19,16 @@ namespace hcsshim::shim {
 
 // vmIdFor: the utility VM a task runs in (also used by `delete` to clean up).
 std::string vmIdFor(const std::string& taskId);
+
+// parseRunhcsOptionsFile: containerd.runhcs.v1.Options from the file a
+// runtimeoptions.v1.Options' ConfigPath names (what containerd's CRI sends
+// when it has no runhcs options type compiled in, as Debian's). The file is
+// the handler's options as TOML `key = value` lines - the keys hcsshim's
+// docs use in containerd's config (BootFilesRootPath, VmMemorySizeInMb,
+// SandboxIsolation...; case and underscores ignored), values strings,
+// integers or booleans, # comments. An unknown key, a value of the wrong
+// type or a table is InvalidArgument naming the line.
+StatusOr<containerd::runhcs::v1::Options> parseRunhcsOptionsFile(std::string_view text, const std::string& path);
 
 // vmOptions: InvalidArgument naming the option or annotation at fault.
 StatusOr<uvm::LcowOptions> vmOptions(const std::string& taskId, const hcsshim::protobuf::Any& runtimeOptions,

@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 
 #include "src/common/status_matchers.h"
+#include <cstdlib>
+#include <fstream>
+
 #include "src/containerd/api/runhcs_options.pb.h"
+#include "src/containerd/api/runtimeoptions.pb.h"
 
 namespace hcsshim::shim {
 namespace {
@@ -44,6 +48,68 @@ TEST(VmOptionsTest, DefaultsOptionsThenAnnotations) {
   EXPECT_EQ(a->memoryMB, 1024u);
   EXPECT_EQ(a->processors, 2u);
   EXPECT_EQ(a->bootFilesPath, "/annotated/boot");
+}
+
+// What Debian's containerd sends for a CRI handler's options table (it has
+// no runhcs options type compiled in): runtimeoptions.v1.Options naming a
+// file; the shim reads the runhcs options from it.
+hcsshim::protobuf::Any generic(const std::string& path, const std::string& typeUrl = "") {
+  runtimeoptions::v1::Options o;
+  o.set_type_url(typeUrl);
+  o.set_config_path(path);
+  hcsshim::protobuf::Any any;
+  any.set_type_url("runtimeoptions.v1.Options");
+  any.set_value(o.SerializeAsString());
+  return any;
+}
+
+std::string writeFile(const std::string& name, const std::string& text) {
+  std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(VmOptionsTest, GenericRuntimeOptionsNameAFileOfRunhcsOptions) {
+  std::string path = writeFile("runhcs.toml",
+                               "# the runhcs handler\n"
+                               "SandboxPlatform = \"linux/amd64\"\n"
+                               "SandboxIsolation = 1\n"
+                               "BootFilesRootPath = \"/opt/boot # not a comment\"  # a comment\n"
+                               "vm_memory_size_in_mb = 1536\n"
+                               "VmProcessorCount = 2\n"
+                               "Debug = true\n");
+  auto o = vmOptions("t1", generic(path, "io.containerd.runhcs.v1.Options"), Json::object(), "/default/boot");
+  ASSERT_TRUE(o.ok()) << o.status().toString();
+  EXPECT_EQ(o->memoryMB, 1536u);
+  EXPECT_EQ(o->processors, 2u);
+  EXPECT_EQ(o->bootFilesPath, "/opt/boot # not a comment");
+  auto parsed = parseRunhcsOptionsFile("SandboxIsolation = 1\nSandboxPlatform = \"linux/amd64\"\n", "f");
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->sandbox_isolation(), containerd::runhcs::v1::Options::HYPERVISOR);
+  EXPECT_EQ(parsed->sandbox_platform(), "linux/amd64");
+}
+
+TEST(VmOptionsTest, ABadRuntimeOptionsFileNamesTheLine) {
+  EXPECT_THAT(vmOptions("t", generic("/nonexistent/runhcs.toml"), Json::object(), "/b"),
+              StatusIs(Code::kInvalidArgument, "cannot read ConfigPath /nonexistent/runhcs.toml"));
+  EXPECT_THAT(vmOptions("t", generic(""), Json::object(), "/b"), StatusIs(Code::kInvalidArgument, "without a ConfigPath"));
+  std::string ok = writeFile("ok.toml", "Debug = true\n");
+  EXPECT_THAT(vmOptions("t", generic(ok, "io.containerd.runc.v1.Options"), Json::object(), "/b"),
+              StatusIs(Code::kInvalidArgument, "is not containerd.runhcs.v1.Options"));
+  hcsshim::protobuf::Any garbage;
+  garbage.set_type_url("runtimeoptions.v1.Options");
+  garbage.set_value("\xff\xff\xff");
+  EXPECT_THAT(vmOptions("t", garbage, Json::object(), "/b"), StatusIs(Code::kInvalidArgument, "does not decode"));
+  EXPECT_THAT(parseRunhcsOptionsFile("Debug = true\nVmMemorySizeInMb = \"lots\"\n", "f"),
+              StatusIs(Code::kInvalidArgument, "f line 2: VmMemorySizeInMb: want an integer"));
+  EXPECT_THAT(parseRunhcsOptionsFile("Colour = 3\n", "f"), StatusIs(Code::kInvalidArgument, "not a containerd.runhcs.v1.Options field"));
+  EXPECT_THAT(parseRunhcsOptionsFile("[options]\n", "f"), StatusIs(Code::kInvalidArgument, "tables are not supported"));
+  EXPECT_THAT(parseRunhcsOptionsFile("Debug\n", "f"), StatusIs(Code::kInvalidArgument, "want key = value"));
+  EXPECT_THAT(parseRunhcsOptionsFile("LogLevel = \"unterminated\n", "f"), StatusIs(Code::kInvalidArgument, "want a \"string\""));
+  EXPECT_THAT(parseRunhcsOptionsFile("VmProcessorCount = 99999999999\n", "f"), StatusIs(Code::kInvalidArgument, "VmProcessorCount"));
+  EXPECT_THAT(parseRunhcsOptionsFile("DefaultContainerAnnotations = 1\n", "f"), StatusIs(Code::kUnimplemented, "a map"));
+  std::string binary(64, '\0');
+  EXPECT_FALSE(parseRunhcsOptionsFile(binary, "f").ok());
 }
 
 TEST(VmOptionsTest, BadInputNamesTheField) {

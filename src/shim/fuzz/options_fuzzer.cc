@@ -3,7 +3,8 @@
 // the runhcs Options bytes) and the bundle's OCI spec (config.json, its
 // annotations included) - through to the utility VM's schema2 document.
 // Input: a 2-byte little-endian length N, N bytes of a serialized Any, then
-// the spec's JSON text. Bad input must be InvalidArgument, never a crash; a
+// the spec's JSON text; the N bytes are also read as a runtime options file
+// (parseRunhcsOptionsFile). Bad input must be InvalidArgument, never a crash; a
 // document built from accepted options must be one HCS accepts back.
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +18,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
   size_t n = static_cast<size_t>(data[0]) | static_cast<size_t>(data[1]) << 8;
   if (n > size - 2) n = size - 2;
+  // The same bytes as a runtime options file (runtimeoptions.v1.Options' ConfigPath).
+  auto file = shim::parseRunhcsOptionsFile(std::string_view(reinterpret_cast<const char*>(data) + 2, n), "fuzz");
+  if (!file.ok() && file.status().code() != Code::kInvalidArgument && file.status().code() != Code::kUnimplemented) {
+    __builtin_trap();
+  }
   hcsshim::protobuf::Any any;
   if (!any.ParseFromArray(data + 2, static_cast<int>(n))) return 0;
   auto spec = parseJson(std::string_view(reinterpret_cast<const char*>(data) + 2 + n, size - 2 - n));
