@@ -47,7 +47,7 @@ Result createContainer(State& s, const std::string& payload) {
     if (!namespaces.is_array()) namespaces = Json::array();
     bool found = false;
     for (auto& n : namespaces) {
-      if (n.is_object() && n.value("type", "") == "network") {
+      if (n.is_object() && n.contains("type") && n["type"] == "network") {
         n["path"] = path;
         found = true;
       }

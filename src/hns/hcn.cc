@@ -1,8 +1,29 @@
 #include "src/hns/hcn.h"
 
+#include <algorithm>
+#include <array>
+
 #include "src/common/hresult.h"
+#include "src/common/sha256.h"
 
 namespace hcsshim::hns {
+
+std::string namespaceForNetns(std::string_view netnsPath) {
+  auto d = sha256(std::string("hcsshim-cpp netns\n") + std::string(netnsPath));
+  std::array<uint8_t, 16> b{};
+  std::copy_n(d.begin(), 16, b.begin());
+  // RFC 4122 version 5 (name-based, SHA) and variant bits, in the text's byte order.
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x50);
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);
+  std::string hex = "0123456789abcdef", out;
+  for (size_t i = 0; i < b.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    out += hex[b[i] >> 4];
+    out += hex[b[i] & 15];
+  }
+  return out;
+}
+
 
 using namespace schema;
 using runtime::Task;

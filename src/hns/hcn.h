@@ -14,12 +14,21 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "src/hns/hns_api.h"
 #include "src/schema/hns.h"
 
 namespace hcsshim::hns {
+
+// namespaceForNetns: the HCN namespace that stands for a Linux network
+// namespace path (what containerd's CRI on Linux names a pod's network by,
+// e.g. /var/run/netns/cni-...): a GUID from a digest of the path, so the
+// runhcs CNI plugin's ADD creates the HCN namespace under that ID and the
+// shim finds it from the spec alone. Same path, same ID.
+std::string namespaceForNetns(std::string_view netnsPath);
+
 
 // Feature gates: the minimum HNS version of each (facts: hns-hcn.md).
 struct Feature {

@@ -188,6 +188,10 @@ Task<StatusOr<taskv2::CreateTaskResponse>> doCreate(StateP s, taskv2::CreateTask
   if (!opts.ok()) co_return opts.status();
   auto netns = networkNamespaceOf(*spec);
   if (!netns.ok()) co_return netns.status();
+  Json guestSpec = *spec;
+  HCS_CO_RETURN_IF_ERROR(guestNamespaces(guestSpec));
+  // The guest joins the HCN namespace's network namespace by this field.
+  if (!netns->empty()) guestSpec["windows"]["network"]["networkNamespace"] = *netns;
   auto t = std::make_shared<TaskRecord>();
   t->id = req.id();
   t->bundle = req.bundle();
@@ -228,7 +232,6 @@ Task<StatusOr<taskv2::CreateTaskResponse>> doCreate(StateP s, taskv2::CreateTask
     }
     vm = std::move(*booted);
   }
-  Json guestSpec = *spec;
   if (guestSpec.contains("linux") && guestSpec["linux"].is_object()) {
     guestSpec["linux"].erase("cgroupsPath");  // the guest agent places it
   }

@@ -336,6 +336,34 @@ TEST_F(TaskModelTest, ATaskInAnHcnNamespaceSeesItsEndpoint) {
   EXPECT_THAT(run(hcn.deleteEndpoint(*ep->id)), IsOk());
   EXPECT_THAT(run(hcn.deleteNamespace(*ns->id)), IsOk());
 
+  // containerd's CRI on Linux: the pod's network is a host netns path,
+  // which stands for the HCN namespace made under namespaceForNetns(path).
+  const std::string netnsPath = "/var/run/netns/cni-0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6";
+  auto ep2 = run(hcn.createEndpoint(*net->id, {}));
+  ASSERT_THAT(ep2, IsOk());
+  schema::HostComputeNamespace criNs;
+  criNs.id = hns::namespaceForNetns(netnsPath);
+  criNs.type = "Guest";
+  ASSERT_THAT(run(hcn.createNamespace(criNs)), IsOk());
+  ASSERT_THAT(run(hcn.attachEndpoint(*criNs.id, *ep2->id)), IsOk());
+  Json criSpec = {{"linux", {{"namespaces", {{{"type", "network"}, {"path", netnsPath}}}}}}};
+  ASSERT_THAT(create("net3", {"ip"}, criSpec), IsOk());
+  ASSERT_THAT(start("net3"), IsOk());
+  EXPECT_THAT(wait("net3"), IsOk());
+  EXPECT_EQ(platform_->stdio_.written["mem://net3"], "lo\neth0 " + gcs::linuxMac(*ep2->macAddress) + " " +
+                                                        *ep2->ipConfigurations[0].ipAddress + "/24\n")
+      << "the container is in the HCN namespace's network, not at the host path";
+  ASSERT_THAT(remove("net3"), IsOk());
+  // A netns path no CNI ADD made an HCN namespace for: refused, naming both.
+  Json unknownNetns = {{"linux", {{"namespaces", {{{"type", "network"}, {"path", "/var/run/netns/cni-none"}}}}}}};
+  Status noNs = create("net4", {"ip"}, unknownNetns);
+  EXPECT_FALSE(noNs.ok());
+  EXPECT_THAT(noNs.message(), ::testing::HasSubstr(hns::namespaceForNetns("/var/run/netns/cni-none")));
+  // Another host namespace path: refused before any VM is made.
+  Json hostIpc = {{"linux", {{"namespaces", {{{"type", "ipc"}, {"path", "/var/run/ipc/host"}}}}}}};
+  EXPECT_THAT(create("net5", {"ip"}, hostIpc), StatusIs(Code::kInvalidArgument, "is a host path"));
+  EXPECT_EQ(guests_->running(), 0u);
+
   // A namespace HNS does not have: refused naming it, no VM left.
   Json missing = {{"windows", {{"network", {{"networkNamespace", "0badc0de-0000-4000-8000-00000000beef"}}}}}};
   Status refused = create("net2", {"ip"}, missing);

@@ -5,6 +5,7 @@
 
 #include "src/containerd/api/runhcs_options.pb.h"
 #include "src/containerd/api/runtimeoptions.pb.h"
+#include "src/hns/hcn.h"
 #include "src/runtime/read_file.h"
 
 namespace hcsshim::shim {
@@ -231,17 +232,81 @@ std::string sandboxOf(const Json& spec) {
   return a["io.kubernetes.cri.sandbox-id"].get<std::string>();
 }
 
-StatusOr<std::string> networkNamespaceOf(const Json& spec) {
-  if (!spec.is_object() || !spec.contains("windows") || !spec["windows"].is_object()) return std::string();
-  const Json& w = spec["windows"];
-  if (!w.contains("network") || !w["network"].is_object() || !w["network"].contains("networkNamespace")) {
+namespace {
+
+// netnsPathOf: the path of the spec's network namespace entry ("" if none).
+StatusOr<std::string> netnsPathOf(const Json& spec) {
+  if (!spec.contains("linux") || !spec["linux"].is_object() || !spec["linux"].contains("namespaces")) {
     return std::string();
   }
-  const Json& ns = w["network"]["networkNamespace"];
-  if (!ns.is_string() || ns.get<std::string>().empty()) {
-    return InvalidArgumentError("spec windows.network.networkNamespace: want an HCN namespace id");
+  const Json& list = spec["linux"]["namespaces"];
+  if (!list.is_array()) return InvalidArgumentError("spec linux.namespaces: want an array");
+  for (const Json& n : list) {
+    if (!n.is_object() || !n.contains("type") || !n["type"].is_string()) {
+      return InvalidArgumentError("spec linux.namespaces: each entry wants a string type");
+    }
+    if (n["type"] != "network" || !n.contains("path")) continue;
+    if (!n["path"].is_string()) return InvalidArgumentError("spec linux.namespaces: network path: want a string");
+    return n["path"].get<std::string>();
   }
-  return ns.get<std::string>();
+  return std::string();
+}
+
+}  // namespace
+
+StatusOr<std::string> networkNamespaceOf(const Json& spec) {
+  if (!spec.is_object()) return std::string();
+  std::string windows;
+  if (spec.contains("windows") && spec["windows"].is_object()) {
+    const Json& w = spec["windows"];
+    if (w.contains("network") && w["network"].is_object() && w["network"].contains("networkNamespace")) {
+      const Json& ns = w["network"]["networkNamespace"];
+      if (!ns.is_string() || ns.get<std::string>().empty()) {
+        return InvalidArgumentError("spec windows.network.networkNamespace: want an HCN namespace id");
+      }
+      windows = ns.get<std::string>();
+    }
+  }
+  HCS_ASSIGN_OR_RETURN(std::string netns, netnsPathOf(spec));
+  if (netns.empty()) return windows;
+  std::string translated = hns::namespaceForNetns(netns);
+  if (!windows.empty() && windows != translated) {
+    return InvalidArgumentError("spec: network namespace " + netns + " (HCN namespace " + translated +
+                                ") and windows.network.networkNamespace " + windows + " disagree");
+  }
+  return translated;
+}
+
+Status guestNamespaces(Json& spec) {
+  if (!spec.is_object() || !spec.contains("linux") || !spec["linux"].is_object() ||
+      !spec["linux"].contains("namespaces")) {
+    return OkStatus();
+  }
+  Json& list = spec["linux"]["namespaces"];
+  if (!list.is_array()) return InvalidArgumentError("spec linux.namespaces: want an array");
+  for (Json& n : list) {
+    if (!n.is_object() || !n.contains("type") || !n["type"].is_string()) {
+      return InvalidArgumentError("spec linux.namespaces: each entry wants a string type");
+    }
+    if (!n.contains("path")) continue;
+    if (!n["path"].is_string()) return InvalidArgumentError("spec linux.namespaces: path: want a string");
+    std::string type = n["type"].get<std::string>(), path = n["path"].get<std::string>();
+    if (type == "network") {
+      n.erase("path");  // the guest puts the HCN namespace's own here
+      continue;
+    }
+    // /proc/<pid>/ns/<name>: a process of the pod, in the guest.
+    constexpr std::string_view kProc = "/proc/";
+    size_t digits = path.starts_with(kProc) ? path.find_first_not_of("0123456789", kProc.size()) : std::string::npos;
+    bool inGuest = digits != std::string::npos && digits > kProc.size() && path.compare(digits, 4, "/ns/") == 0 &&
+                   path.size() > digits + 4 && path.find('/', digits + 4) == std::string::npos &&
+                   path.find("..") == std::string::npos;
+    if (!inGuest) {
+      return InvalidArgumentError("spec linux.namespaces: the " + type + " namespace " + path +
+                                  " is a host path; a utility VM can only join /proc/<pid>/ns/ namespaces of the pod's own processes");
+    }
+  }
+  return OkStatus();
 }
 
 }  // namespace hcsshim::shim

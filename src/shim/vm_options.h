@@ -39,9 +39,21 @@ StatusOr<uvm::LcowOptions> vmOptions(const std::string& taskId, const hcsshim::p
 // io.kubernetes.cri.sandbox-id), or "" for a sandbox or standalone task.
 std::string sandboxOf(const Json& spec);
 
-// networkNamespaceOf: the HCN namespace the spec names
-// (windows.network.networkNamespace, as containerd's CRI sets it), "" if
-// none; InvalidArgument if it is there but not a non-empty string.
+// networkNamespaceOf: the HCN namespace the spec names, "" if none:
+// windows.network.networkNamespace (as containerd's CRI on Windows sets it),
+// or the Linux network namespace path in linux.namespaces (as containerd's
+// CRI on Linux sets it: /var/run/netns/cni-...), which means nothing inside
+// a utility VM and stands for the HCN namespace hns::namespaceForNetns(path)
+// (the runhcs CNI plugin's ADD made it). InvalidArgument if the field is
+// malformed or the two disagree.
 StatusOr<std::string> networkNamespaceOf(const Json& spec);
+
+// guestNamespaces: the spec's linux.namespaces as the guest gets them - a
+// network namespace's host path removed (the guest joins the HCN
+// namespace's own, networkNamespaceOf), /proc/<pid>/ns/<type> paths kept
+// (the pod's processes in the guest: the pids the shim reports are the
+// guest's); any other path is a host path the guest cannot have -
+// InvalidArgument naming it, never passed through.
+Status guestNamespaces(Json& spec);
 
 }  // namespace hcsshim::shim

@@ -10,6 +10,7 @@
 
 #include "src/containerd/api/runhcs_options.pb.h"
 #include "src/containerd/api/runtimeoptions.pb.h"
+#include "src/hns/hcn.h"
 
 namespace hcsshim::shim {
 namespace {
@@ -139,6 +140,56 @@ TEST(VmOptionsTest, PodMembershipAndNetworkNamespace) {
   EXPECT_EQ(*networkNamespaceOf(ns), "abc");
   Json badNs = {{"windows", {{"network", {{"networkNamespace", 7}}}}}};
   EXPECT_THAT(networkNamespaceOf(badNs), StatusIs(Code::kInvalidArgument, "want an HCN namespace id"));
+}
+
+}  // namespace
+}  // namespace hcsshim::shim
+
+namespace hcsshim::shim {
+namespace {
+
+// containerd's CRI on Linux names a pod's network by a host netns path; in
+// a utility VM that stands for the HCN namespace the runhcs CNI plugin made
+// under hns::namespaceForNetns(path), and never reaches the guest.
+TEST(VmOptionsTest, AHostNetnsPathStandsForItsHcnNamespace) {
+  const std::string netns = "/var/run/netns/cni-6f1c2a4e-0d3b-4c1e-9a77-2b6f3c8d9e10";
+  Json spec = {{"linux", {{"namespaces", {{{"type", "pid"}}, {{"type", "network"}, {"path", netns}}}}}}};
+  auto ns = networkNamespaceOf(spec);
+  ASSERT_TRUE(ns.ok()) << ns.status().toString();
+  EXPECT_EQ(*ns, hns::namespaceForNetns(netns));
+  EXPECT_EQ(ns->size(), 36u);
+  EXPECT_EQ((*ns)[14], '5') << "a name-based (version 5) GUID";
+  EXPECT_NE(hns::namespaceForNetns(netns + "x"), *ns);
+  // The same id in the Windows field agrees; another does not.
+  spec["windows"]["network"]["networkNamespace"] = *ns;
+  EXPECT_TRUE(networkNamespaceOf(spec).ok());
+  spec["windows"]["network"]["networkNamespace"] = "0badc0de-0000-4000-8000-00000000beef";
+  EXPECT_THAT(networkNamespaceOf(spec), StatusIs(Code::kInvalidArgument, "disagree"));
+
+  Json guest = {{"linux",
+                 {{"namespaces",
+                   {{{"type", "network"}, {"path", netns}},
+                    {{"type", "ipc"}, {"path", "/proc/41/ns/ipc"}},
+                    {{"type", "uts"}, {"path", "/proc/41/ns/uts"}},
+                    {{"type", "mount"}}}}}}};
+  ASSERT_TRUE(guestNamespaces(guest).ok());
+  EXPECT_FALSE(guest["linux"]["namespaces"][0].contains("path")) << "the host path never reaches the guest";
+  EXPECT_EQ(guest["linux"]["namespaces"][1]["path"], "/proc/41/ns/ipc");
+}
+
+TEST(VmOptionsTest, OtherHostNamespacePathsAreRefused) {
+  for (const char* path : {"/var/run/ipcns/pod1", "/proc/self/ns/ipc", "/proc/41/ns/../../1/ns/ipc", "/proc//ns/ipc",
+                           "/proc/41/ns/", "relative/ns"}) {
+    Json spec = {{"linux", {{"namespaces", {{{"type", "ipc"}, {"path", path}}}}}}};
+    EXPECT_THAT(guestNamespaces(spec), StatusIs(Code::kInvalidArgument, "is a host path")) << path;
+  }
+  Json notArray = {{"linux", {{"namespaces", "network"}}}};
+  EXPECT_THAT(guestNamespaces(notArray), StatusIs(Code::kInvalidArgument, "want an array"));
+  EXPECT_THAT(networkNamespaceOf(notArray), StatusIs(Code::kInvalidArgument, "want an array"));
+  Json badType = {{"linux", {{"namespaces", {{{"type", 5}}}}}}};
+  EXPECT_THAT(guestNamespaces(badType), StatusIs(Code::kInvalidArgument, "string type"));
+  Json badPath = {{"linux", {{"namespaces", {{{"type", "network"}, {"path", 7}}}}}}};
+  EXPECT_THAT(networkNamespaceOf(badPath), StatusIs(Code::kInvalidArgument, "want a string"));
 }
 
 }  // namespace
