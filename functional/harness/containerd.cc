@@ -39,7 +39,8 @@ Task<StatusOr<std::unique_ptr<ContainerdInstance>>> ContainerdInstance::start(ru
         << "state = \"" << d << "/state\"\n";
     if (!options.enableCri) cfg << "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n";
     cfg << "[grpc]\n  address = \"" << inst->grpcAddress() << "\"\n"
-        << "[plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"" << d << "/opt\"\n";
+        << "[plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"" << d << "/opt\"\n"
+        << options.extraConfig;
     if (!cfg) co_return InternalError("cannot write " + d + "/config.toml");
   }
   inst->options_ = options;

@@ -29,6 +29,8 @@ struct ContainerdOptions {
   // pathPrepend goes in front of PATH (where containerd finds shims).
   std::map<std::string, std::string> env;
   std::string pathPrepend;
+  // extraConfig is appended to config.toml (the CRI plugin's tables, say).
+  std::string extraConfig;
 };
 
 class ContainerdInstance {

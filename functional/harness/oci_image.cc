@@ -42,7 +42,7 @@ Json blob(const std::string& layout, const std::string& mediaType, const std::st
 }  // namespace
 
 StatusOr<std::string> buildImageTar(runtime::Runtime& rt, const std::string& layerDir, const std::string& workDir,
-                                    const std::string& name) {
+                                    const std::string& name, const Json& imageConfig) {
   std::string layout = workDir + "/oci-layout";
   fs::remove_all(layout);
   fs::create_directories(layout + "/blobs/sha256");
@@ -53,7 +53,8 @@ StatusOr<std::string> buildImageTar(runtime::Runtime& rt, const std::string& lay
   Json layer = blob(layout, "application/vnd.oci.image.layer.v1.tar+gzip", readAll(layerTar + ".gz"));
   Json config = {{"architecture", "amd64"},
                  {"os", "linux"},
-                 {"config", {{"Env", {"PATH=/bin:/usr/bin:/sbin:/usr/sbin"}}, {"Cmd", {"sh"}}}},
+                 {"config", imageConfig.is_object() ? imageConfig
+                                                    : Json{{"Env", {"PATH=/bin:/usr/bin:/sbin:/usr/sbin"}}, {"Cmd", {"sh"}}}},
                  {"rootfs", {{"type", "layers"}, {"diff_ids", {diffId}}}}};
   Json configDesc = blob(layout, "application/vnd.oci.image.config.v1+json", config.dump());
   Json manifest = {{"schemaVersion", 2},
