@@ -154,9 +154,6 @@ TEST_P(CriTest, StatusReportsRuntimeAndNetworkReady) {
   std::map<std::string, bool> conditions;
   for (const auto& c : r.status().conditions()) conditions[c.type()] = c.status();
   EXPECT_TRUE(conditions["RuntimeReady"]);
-  if (!stack_->podNetwork()) {
-    GTEST_SKIP() << "NetworkReady needs the runhcs CNI plugin (issue 16 part 3), not built yet";
-  }
   EXPECT_TRUE(conditions["NetworkReady"]);
 }
 
@@ -206,7 +203,9 @@ TEST_P(CriTest, PodSandboxLifecycle) {
   EXPECT_EQ(s.status().runtime_handler(), handler());
   EXPECT_GT(s.status().created_at(), 0);
   if (stack_->podNetwork()) {
-    EXPECT_THAT(s.status().network().ip(), HasSubstr("10.99.0."));
+    std::string subnet = podSubnet(handler());
+    EXPECT_THAT(s.status().network().ip(), ::testing::StartsWith(subnet.substr(0, subnet.rfind('.') + 1)))
+        << "the pod's address is from its network (CNI's result)";
   }
   v1::PodSandboxFilter byId;
   byId.set_id(id);
@@ -263,6 +262,14 @@ TEST_P(CriTest, ContainerLifecycleAndExecSync) {
   ASSERT_TRUE(st.ok()) << describe(st);
   EXPECT_EQ(ex.stderr(), "oops\n");
   EXPECT_EQ(ex.exit_code(), 3);
+  // The container is in the pod's network: its eth0 has the pod's address
+  // (for runhcs: the HNS endpoint's NIC, plugged into the utility VM).
+  v1::PodSandboxStatusResponse ps;
+  ASSERT_TRUE(cri().podSandboxStatus(pod, &ps).ok());
+  ASSERT_FALSE(ps.status().network().ip().empty());
+  st = cri().execSync(id, {"ip", "-o", "-4", "addr", "show", "eth0"}, 30, &ex);
+  ASSERT_TRUE(st.ok()) << describe(st);
+  EXPECT_THAT(ex.stdout(), HasSubstr("inet " + ps.status().network().ip() + "/24")) << ex.stderr();
   v1::ContainerFilter byPod;
   byPod.set_pod_sandbox_id(pod);
   v1::ListContainersResponse l;

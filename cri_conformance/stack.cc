@@ -112,6 +112,8 @@ StatusOr<TestImages> pushTestImages(runtime::Runtime& rt, functional::Containerd
   return images;
 }
 
+std::string podSubnet(const std::string& handler) { return handler == "runc" ? "10.99.0.0/24" : "10.98.0.0/24"; }
+
 StatusOr<std::unique_ptr<CriStack>> CriStack::start(runtime::Runtime& rt, const std::string& handler,
                                                     const Registry& reg, const TestImages& images,
                                                     const std::string& dir) {
@@ -121,6 +123,7 @@ StatusOr<std::unique_ptr<CriStack>> CriStack::start(runtime::Runtime& rt, const 
   s->handler_ = handler;
   s->dir_ = dir + "/" + handler;
   fs::create_directories(s->dir_ + "/cni");
+  const std::string cniBin = handler == "runhcs" ? s->dir_ + "/cni-bin" : "/usr/lib/cni";
   std::ostringstream cfg;
   cfg << "[plugins.\"io.containerd.grpc.v1.cri\"]\n"
       << "  sandbox_image = \"" << images.pause << "\"\n"
@@ -140,7 +143,7 @@ StatusOr<std::unique_ptr<CriStack>> CriStack::start(runtime::Runtime& rt, const 
       << "        TypeUrl = \"io.containerd.runhcs.v1.Options\"\n"
       << "        ConfigPath = \"" << s->dir_ << "/runhcs.toml\"\n"
       << "  [plugins.\"io.containerd.grpc.v1.cri\".cni]\n"
-      << "    bin_dir = \"/usr/lib/cni\"\n"
+      << "    bin_dir = \"" << cniBin << "\"\n"
       << "    conf_dir = \"" << s->dir_ << "/cni\"\n"
       << "  [plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"" << reg.host() << "\"]\n"
       << "    endpoint = [\"http://" << reg.host() << "\"]\n";
@@ -150,12 +153,25 @@ StatusOr<std::unique_ptr<CriStack>> CriStack::start(runtime::Runtime& rt, const 
                                           << "SandboxPlatform = \"linux/amd64\"\n"
                                           << "SandboxIsolation = 1\n"
                                           << "VmMemorySizeInMb = 768\n";
+  if (handler == "runhcs") {
+    // Pods get their network from HNS through hcn-nat (and containerd's
+    // loopback, which it always runs, from Debian's plugins).
+    fs::create_directories(cniBin);
+    std::error_code ec;
+    fs::create_symlink(fs::absolute(functional::HcsFakeDaemon::runfile("cni/hcn-nat")), cniBin + "/hcn-nat", ec);
+    if (ec) return InternalError("linking hcn-nat: " + ec.message());
+    fs::create_symlink("/usr/lib/cni/loopback", cniBin + "/loopback", ec);
+    std::ofstream(s->dir_ + "/cni/10-runhcs.conflist")
+        << R"({"cniVersion": "1.0.0", "name": "runhcs-pods", "plugins": [)"
+        << R"({"type": "hcn-nat", "network": "runhcs-pods", "ipam": {"subnet": ")" << podSubnet(handler)
+        << R"(", "gateway": "10.98.0.1"}, "dns": {"nameservers": ["10.98.0.10"], "search": ["cri.test"]}}]})";
+  }
   if (handler == "runc") {
     // The reference's pod network: Debian's CNI plugins.
     std::ofstream(s->dir_ + "/cni/10-cri-suite.conflist")
         << R"({"cniVersion": "0.4.0", "name": "cri-suite", "plugins": [)"
         << R"({"type": "bridge", "bridge": "crisuite0", "isGateway": true, "ipMasq": false, "hairpinMode": true,)"
-        << R"( "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.99.0.0/24"}]], "dataDir": ")" << s->dir_
+        << R"( "ipam": {"type": "host-local", "ranges": [[{"subnet": ")" << podSubnet(handler) << R"("}]], "dataDir": ")" << s->dir_
         << R"(/ipam"}},)"
         << R"({"type": "portmap", "capabilities": {"portMappings": true}}]})";
   }

@@ -45,6 +45,9 @@ struct TestImages {
 StatusOr<TestImages> pushTestImages(runtime::Runtime& rt, functional::ContainerdInstance& ctd, const Registry& reg,
                                     const std::string& dir);
 
+// podSubnet: the pods' subnet of a column (runc 10.99.0.0/24, runhcs 10.98.0.0/24).
+std::string podSubnet(const std::string& handler);
+
 class CriStack {
  public:
   static StatusOr<std::unique_ptr<CriStack>> start(runtime::Runtime& rt, const std::string& handler,
@@ -56,10 +59,9 @@ class CriStack {
   functional::ContainerdInstance& containerd() { return *ctd_; }
   // hcsAddress: the fake HCS daemon of the runhcs column ("" for runc).
   std::string hcsAddress() const { return hcs_ ? hcs_->address() : ""; }
-  // podNetwork: whether pods get a network of their own here (the runhcs
-  // column needs the runhcs CNI plugin, not there yet: its pods use the
-  // node's - the utility VM's - network).
-  bool podNetwork() const { return handler_ == "runc"; }
+  // podNetwork: whether pods get a network of their own here (both do: runc
+  // through Debian's bridge plugin, runhcs through hcn-nat and HNS).
+  bool podNetwork() const { return true; }
 
  private:
   CriStack() = default;

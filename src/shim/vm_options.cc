@@ -234,6 +234,17 @@ std::string sandboxOf(const Json& spec) {
 
 namespace {
 
+// inGuestProcess: /proc/<pid>/ns/<name> - the namespace of a process of the
+// pod, in the guest (the pids the shim reports are the guest's).
+bool inGuestProcess(const std::string& path) {
+  constexpr std::string_view kProc = "/proc/";
+  if (!path.starts_with(kProc)) return false;
+  size_t digits = path.find_first_not_of("0123456789", kProc.size());
+  return digits != std::string::npos && digits > kProc.size() && path.compare(digits, 4, "/ns/") == 0 &&
+         path.size() > digits + 4 && path.find('/', digits + 4) == std::string::npos &&
+         path.find("..") == std::string::npos;
+}
+
 // netnsPathOf: the path of the spec's network namespace entry ("" if none).
 StatusOr<std::string> netnsPathOf(const Json& spec) {
   if (!spec.contains("linux") || !spec["linux"].is_object() || !spec["linux"].contains("namespaces")) {
@@ -268,7 +279,9 @@ StatusOr<std::string> networkNamespaceOf(const Json& spec) {
     }
   }
   HCS_ASSIGN_OR_RETURN(std::string netns, netnsPathOf(spec));
-  if (netns.empty()) return windows;
+  // A container of a pod joins its sandbox's network by /proc/<pid>/ns/net:
+  // that is the guest's, the HCN namespace is the sandbox's already.
+  if (netns.empty() || inGuestProcess(netns)) return windows;
   std::string translated = hns::namespaceForNetns(netns);
   if (!windows.empty() && windows != translated) {
     return InvalidArgumentError("spec: network namespace " + netns + " (HCN namespace " + translated +
@@ -291,17 +304,12 @@ Status guestNamespaces(Json& spec) {
     if (!n.contains("path")) continue;
     if (!n["path"].is_string()) return InvalidArgumentError("spec linux.namespaces: path: want a string");
     std::string type = n["type"].get<std::string>(), path = n["path"].get<std::string>();
+    if (inGuestProcess(path)) continue;
     if (type == "network") {
-      n.erase("path");  // the guest puts the HCN namespace's own here
+      n.erase("path");  // a host netns: the guest puts the HCN namespace's own here
       continue;
     }
-    // /proc/<pid>/ns/<name>: a process of the pod, in the guest.
-    constexpr std::string_view kProc = "/proc/";
-    size_t digits = path.starts_with(kProc) ? path.find_first_not_of("0123456789", kProc.size()) : std::string::npos;
-    bool inGuest = digits != std::string::npos && digits > kProc.size() && path.compare(digits, 4, "/ns/") == 0 &&
-                   path.size() > digits + 4 && path.find('/', digits + 4) == std::string::npos &&
-                   path.find("..") == std::string::npos;
-    if (!inGuest) {
+    {
       return InvalidArgumentError("spec linux.namespaces: the " + type + " namespace " + path +
                                   " is a host path; a utility VM can only join /proc/<pid>/ns/ namespaces of the pod's own processes");
     }

@@ -173,6 +173,12 @@ TEST(VmOptionsTest, AHostNetnsPathStandsForItsHcnNamespace) {
                     {{"type", "uts"}, {"path", "/proc/41/ns/uts"}},
                     {{"type", "mount"}}}}}}};
   ASSERT_TRUE(guestNamespaces(guest).ok());
+  // A container of the pod joins the sandbox's network by the sandbox
+  // process's namespace - a guest path: no HCN namespace of its own, kept.
+  Json podContainer = {{"linux", {{"namespaces", {{{"type", "network"}, {"path", "/proc/41/ns/net"}}}}}}};
+  EXPECT_EQ(*networkNamespaceOf(podContainer), "");
+  ASSERT_TRUE(guestNamespaces(podContainer).ok());
+  EXPECT_EQ(podContainer["linux"]["namespaces"][0]["path"], "/proc/41/ns/net");
   EXPECT_FALSE(guest["linux"]["namespaces"][0].contains("path")) << "the host path never reaches the guest";
   EXPECT_EQ(guest["linux"]["namespaces"][1]["path"], "/proc/41/ns/ipc");
 }
