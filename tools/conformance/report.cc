@@ -1,5 +1,6 @@
 #include "tools/conformance/report.h"
 
+#include <algorithm>
 #include <sstream>
 
 namespace hcsshim::conformance {
@@ -65,6 +66,29 @@ void printHeader(std::FILE* out, const RunDescription& run) {
                                  : "fresh: every suite runs now");
 }
 
+std::vector<Columns> columnsOf(const SuiteResult& s) {
+  std::vector<Columns> out;
+  for (const auto& c : s.scenarios) {
+    auto slash = c.name.rfind('/');
+    if (slash == std::string::npos || slash == 0) continue;
+    std::string base = c.name.substr(0, slash), param = c.name.substr(slash + 1);
+    auto g = std::find_if(out.begin(), out.end(), [&](const Columns& x) { return x.group == c.suite; });
+    if (g == out.end()) g = out.insert(out.end(), Columns{c.suite, {}, {}});
+    auto p = std::find(g->params.begin(), g->params.end(), param);
+    size_t col = static_cast<size_t>(p - g->params.begin());
+    if (p == g->params.end()) g->params.push_back(param);
+    auto row = std::find_if(g->rows.begin(), g->rows.end(), [&](const auto& r) { return r.first == base; });
+    if (row == g->rows.end()) row = g->rows.insert(g->rows.end(), {base, {}});
+    if (row->second.size() <= col) row->second.resize(col + 1, nullptr);
+    row->second[col] = &c;
+  }
+  std::erase_if(out, [](const Columns& g) { return g.params.size() < 2; });
+  for (auto& g : out) {
+    for (auto& r : g.rows) r.second.resize(g.params.size(), nullptr);
+  }
+  return out;
+}
+
 void printSuite(std::FILE* out, const SuiteResult& s) {
   std::fprintf(out, "\n%s  (%s, %s s%s)\n", s.label.c_str(), freshness(s), seconds(s.seconds).c_str(),
                s.cached ? (", ran " + s.ranAt).c_str() : "");
@@ -83,6 +107,18 @@ void printSuite(std::FILE* out, const SuiteResult& s) {
     }
   }
   if (!s.ok()) std::fprintf(out, "  FAIL  %s: %s (log: %s)\n", s.label.c_str(), s.cause.c_str(), s.logPath.c_str());
+  for (const auto& g : columnsOf(s)) {
+    std::fprintf(out, "  side by side: %s\n    %-60s", g.group.c_str(), "");
+    for (const auto& p : g.params) std::fprintf(out, " %-8s", p.c_str());
+    std::fprintf(out, "\n");
+    for (const auto& [name, cells] : g.rows) {
+      bool differ = false;
+      for (const auto* c : cells) differ |= !c || !cells[0] || c->outcome != cells[0]->outcome;
+      std::fprintf(out, "    %-60s", name.c_str());
+      for (const auto* c : cells) std::fprintf(out, " %-8s", c ? outcomeName(c->outcome) : "-");
+      std::fprintf(out, "%s\n", differ ? "  <- differs" : "");
+    }
+  }
 }
 
 void printSummary(std::FILE* out, const std::vector<SuiteResult>& suites) {
@@ -186,7 +222,26 @@ std::string htmlReport(const RunDescription& run, const std::vector<SuiteResult>
       << seconds(s.seconds) << "</td><td>" << xmlEscape(s.ranAt) << (s.cached ? " (cached)" : "") << "</td><td>"
       << xmlEscape(s.ok() ? "completed" : s.cause) << "</td></tr>\n";
   }
-  h << "</table>\n<h2>Scenarios</h2>\n<table>\n<tr><th>suite</th><th>scenario</th><th>result</th><th>time (s)</th>"
+  h << "</table>\n";
+  for (const auto& s : suites) {
+    for (const auto& g : columnsOf(s)) {
+      h << "<h2>Side by side: " << xmlEscape(g.group) << "</h2>\n<table>\n<tr><th>case</th>";
+      for (const auto& p : g.params) h << "<th>" << xmlEscape(p) << "</th>";
+      h << "</tr>\n";
+      for (const auto& [name, cells] : g.rows) {
+        h << "<tr><td>" << xmlEscape(name) << "</td>";
+        for (const auto* c : cells) {
+          const char* o = c ? outcomeName(c->outcome) : "-";
+          h << "<td class=\"" << o << "\">" << o;
+          if (c && c->outcome != Outcome::kPass && !c->message.empty()) h << "<pre>" << xmlEscape(firstLine(c->message)) << "</pre>";
+          h << "</td>";
+        }
+        h << "</tr>\n";
+      }
+      h << "</table>\n";
+    }
+  }
+  h << "<h2>Scenarios</h2>\n<table>\n<tr><th>suite</th><th>scenario</th><th>result</th><th>time (s)</th>"
        "<th>details</th></tr>\n";
   for (const auto& s : suites) {
     for (const auto& c : s.scenarios) {

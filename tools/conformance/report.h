@@ -35,6 +35,18 @@ void printHeader(std::FILE* out, const RunDescription& run);
 void printSuite(std::FILE* out, const SuiteResult& suite);
 void printSummary(std::FILE* out, const std::vector<SuiteResult>& suites);
 
+// Columns: a parameterized suite's scenarios side by side - one row per
+// case ("Case" of "Case/param"), one column per parameter (the CRI suite's
+// runtime handlers: runhcs next to the runc reference). Rows where the
+// columns differ are the ones to explain.
+struct Columns {
+  std::string group;                 // gtest's suite name (e.g. Handlers/CriTest)
+  std::vector<std::string> params;   // in first-seen order
+  std::vector<std::pair<std::string, std::vector<const Scenario*>>> rows;  // case -> one per param (null: absent)
+};
+// columnsOf: the suite's parameterized groups with at least two parameters.
+std::vector<Columns> columnsOf(const SuiteResult& suite);
+
 std::string junitXml(const RunDescription& run, const std::vector<SuiteResult>& suites);
 std::string htmlReport(const RunDescription& run, const std::vector<SuiteResult>& suites);
 

@@ -162,3 +162,51 @@ TEST_F(RunnerTest, CachedResultsAreUsedOnlyWithCachedAndAreMarked) {
 
 }  // namespace
 }  // namespace hcsshim::conformance
+
+namespace hcsshim::conformance {
+namespace {
+
+// A parameterized suite's cases side by side (the CRI suite's handlers).
+TEST(ColumnsTest, ParameterizedCasesLineUpByParameter) {
+  SuiteResult s;
+  s.label = "//cri_conformance:cri_conformance_test";
+  auto add = [&](std::string name, Outcome o) {
+    Scenario c;
+    c.suite = "Handlers/CriTest";
+    c.name = std::move(name);
+    c.outcome = o;
+    s.scenarios.push_back(c);
+  };
+  add("Version/runhcs", Outcome::kPass);
+  add("Version/runc", Outcome::kPass);
+  add("HostPort/runhcs", Outcome::kFail);
+  add("HostPort/runc", Outcome::kPass);
+  add("OnlyHere/runc", Outcome::kSkip);
+  Scenario plain;
+  plain.suite = "Other";
+  plain.name = "NotParameterized";
+  s.scenarios.push_back(plain);
+  auto cols = columnsOf(s);
+  ASSERT_EQ(cols.size(), 1u);
+  EXPECT_EQ(cols[0].group, "Handlers/CriTest");
+  EXPECT_THAT(cols[0].params, ::testing::ElementsAre("runhcs", "runc"));
+  ASSERT_EQ(cols[0].rows.size(), 3u);
+  EXPECT_EQ(cols[0].rows[1].first, "HostPort");
+  EXPECT_EQ(cols[0].rows[1].second[0]->outcome, Outcome::kFail);
+  EXPECT_EQ(cols[0].rows[1].second[1]->outcome, Outcome::kPass);
+  EXPECT_EQ(cols[0].rows[2].second[0], nullptr) << "a case one column lacks";
+  std::string html = htmlReport(RunDescription{}, {s});
+  EXPECT_THAT(html, HasSubstr("Side by side: Handlers/CriTest"));
+  char* text = nullptr;
+  size_t size = 0;
+  std::FILE* mem = open_memstream(&text, &size);
+  printSuite(mem, s);
+  std::fclose(mem);
+  std::string console(text, size);
+  std::free(text);
+  EXPECT_THAT(console, HasSubstr("side by side: Handlers/CriTest"));
+  EXPECT_THAT(console, ::testing::ContainsRegex("HostPort +FAIL +PASS +<- differs"));
+}
+
+}  // namespace
+}  // namespace hcsshim::conformance
