@@ -122,6 +122,25 @@ grpc::Status CriClient::execSync(const std::string& id, const std::vector<std::s
   return call("RuntimeService", "ExecSync", req, r);
 }
 
+grpc::Status CriClient::reopenContainerLog(const std::string& id) {
+  v1::ReopenContainerLogRequest req;
+  req.set_container_id(id);
+  v1::ReopenContainerLogResponse r;
+  return call("RuntimeService", "ReopenContainerLog", req, &r);
+}
+
+grpc::Status CriClient::containerStats(const std::string& id, v1::ContainerStatsResponse* r) {
+  v1::ContainerStatsRequest req;
+  req.set_container_id(id);
+  return call("RuntimeService", "ContainerStats", req, r);
+}
+
+grpc::Status CriClient::listContainerStats(const v1::ContainerStatsFilter& filter, v1::ListContainerStatsResponse* r) {
+  v1::ListContainerStatsRequest req;
+  *req.mutable_filter() = filter;
+  return call("RuntimeService", "ListContainerStats", req, r);
+}
+
 grpc::Status CriClient::pullImage(const std::string& image, std::string* ref) {
   v1::PullImageRequest req;
   req.mutable_image()->set_image(image);

@@ -46,6 +46,9 @@ class CriClient {
   grpc::Status containerStatus(const std::string& id, v1::ContainerStatusResponse* r);
   grpc::Status execSync(const std::string& id, const std::vector<std::string>& cmd, int64_t timeoutSeconds,
                         v1::ExecSyncResponse* r);
+  grpc::Status reopenContainerLog(const std::string& id);
+  grpc::Status containerStats(const std::string& id, v1::ContainerStatsResponse* r);
+  grpc::Status listContainerStats(const v1::ContainerStatsFilter& filter, v1::ListContainerStatsResponse* r);
   grpc::Status pullImage(const std::string& image, std::string* ref);
   grpc::Status imageStatus(const std::string& image, v1::ImageStatusResponse* r);
   grpc::Status listImages(v1::ListImagesResponse* r);

@@ -12,14 +12,17 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "cri_conformance/stack.h"
+#include "src/runtime/read_file.h"
 #include "src/runtime/real_runtime.h"
 
 namespace hcsshim::cri {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 namespace fs = std::filesystem;
 
 // The run's registry, images and one stack per handler.
@@ -99,7 +102,7 @@ class CriTest : public ::testing::TestWithParam<std::string> {
     std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     for (auto& ch : test) ch = std::isalnum(static_cast<unsigned char>(ch)) ? static_cast<char>(std::tolower(ch)) : '-';
     c.mutable_metadata()->set_name(name + "-" + test);
-    c.mutable_metadata()->set_uid(name + "-uid-" + std::to_string(++counter_));
+    c.mutable_metadata()->set_uid(name + "-" + test + "-" + handler() + "-" + std::to_string(++counter_));
     c.mutable_metadata()->set_namespace_("cri-suite");
     // A hostname needs the pod's own UTS namespace (the node's has its own name).
     if (stack_->podNetwork()) c.set_hostname(name);
@@ -131,6 +134,39 @@ class CriTest : public ::testing::TestWithParam<std::string> {
     std::string ref;
     grpc::Status st = cri().pullImage(env->images.busybox, &ref);
     ASSERT_TRUE(st.ok()) << describe(st);
+  }
+
+  // runContainer: created and started in `pod`; "" (and a failure) if not.
+  std::string runContainer(const std::string& pod, const v1::PodSandboxConfig& pc, const v1::ContainerConfig& c) {
+    std::string id;
+    grpc::Status st = cri().createContainer(pod, c, pc, &id);
+    EXPECT_TRUE(st.ok()) << "create " << c.metadata().name() << ": " << describe(st);
+    if (!st.ok()) return "";
+    st = cri().startContainer(id);
+    EXPECT_TRUE(st.ok()) << "start " << c.metadata().name() << ": " << describe(st);
+    return st.ok() ? id : "";
+  }
+  // waitExited: the container's status once it has exited (a failure if it
+  // does not within a minute - a liveness bound, not a timing check).
+  v1::ContainerStatus waitExited(const std::string& id) {
+    v1::ContainerStatusResponse cs;
+    for (int i = 0; i < 600; ++i) {
+      if (cri().containerStatus(id, &cs).ok() && cs.status().state() == v1::CONTAINER_EXITED) return cs.status();
+      usleep(100 * 1000);
+    }
+    ADD_FAILURE() << "container " << id << " did not exit";
+    return cs.status();
+  }
+  // exec: ExecSync's stdout (a failure if the call fails or the command does).
+  std::string exec(const std::string& id, std::vector<std::string> cmd) {
+    v1::ExecSyncResponse ex;
+    grpc::Status st = cri().execSync(id, cmd, 30, &ex);
+    EXPECT_TRUE(st.ok()) << describe(st);
+    EXPECT_EQ(ex.exit_code(), 0) << cmd[0] << ": " << ex.stderr();
+    return ex.stdout();
+  }
+  std::string readLog(const v1::PodSandboxConfig& pc, const std::string& logPath) {
+    return runtime::readFile(pc.log_directory() + "/" + logPath, 1 << 20).value_or("");
   }
 
   CriStack* stack_ = nullptr;
@@ -289,6 +325,175 @@ TEST_P(CriTest, ContainerLifecycleAndExecSync) {
   st = cri().containerStatus(id, &cs);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << describe(st);
   EXPECT_TRUE(cri().removeContainer(id).ok()) << "removing again is not an error";
+}
+
+// Container logs in the CRI log format (<RFC 3339 time> <stream> F <line>)
+// at the pod's log directory; ReopenContainerLog starts a new file, which
+// gets what the container writes after.
+TEST_P(CriTest, ContainerLogsInCriFormatAndReopen) {
+  ASSERT_NO_FATAL_FAILURE(pullBusybox());
+  v1::PodSandboxConfig pc = podConfig("logs");
+  std::string pod = runPod(pc);
+  ASSERT_FALSE(pod.empty());
+  v1::ContainerConfig once = containerConfig("once", {"sh", "-c", "echo out; echo err >&2"});
+  std::string id = runContainer(pod, pc, once);
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(waitExited(id).exit_code(), 0);
+  std::string log = readLog(pc, once.log_path());
+  EXPECT_THAT(log, ::testing::ContainsRegex("(^|\n)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z stdout F out\n"));
+  EXPECT_THAT(log, ::testing::ContainsRegex("(^|\n)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z stderr F err\n"));
+  // A running container: its log moved away, reopened, then more output.
+  v1::ContainerConfig chatty = containerConfig(
+      "chatty", {"sh", "-c", "echo one; while true; do if [ -e /go ]; then echo two; rm /go; fi; sleep 0.1; done"});
+  std::string live = runContainer(pod, pc, chatty);
+  ASSERT_FALSE(live.empty());
+  std::string path = pc.log_directory() + "/" + chatty.log_path();
+  for (int i = 0; i < 100 && readLog(pc, chatty.log_path()).find("one") == std::string::npos; ++i) usleep(100 * 1000);
+  ASSERT_THAT(readLog(pc, chatty.log_path()), HasSubstr("stdout F one"));
+  fs::rename(path, path + ".1");
+  grpc::Status st = cri().reopenContainerLog(live);
+  ASSERT_TRUE(st.ok()) << describe(st);
+  exec(live, {"touch", "/go"});
+  for (int i = 0; i < 100 && readLog(pc, chatty.log_path()).find("two") == std::string::npos; ++i) usleep(100 * 1000);
+  EXPECT_THAT(readLog(pc, chatty.log_path()), HasSubstr("stdout F two")) << "the reopened file gets new output";
+  EXPECT_THAT(readLog(pc, chatty.log_path() + ".1"), Not(HasSubstr("two"))) << "the old one does not";
+  // A stopped container's log cannot be reopened.
+  EXPECT_FALSE(cri().reopenContainerLog(id).ok());
+}
+
+// StopContainer: SIGTERM, then SIGKILL once the timeout has passed - a
+// process that handles TERM exits with its own code, one that ignores it
+// (PID 1 of its own PID namespace, no handler) is killed.
+TEST_P(CriTest, StopHonoursTermThenKills) {
+  ASSERT_NO_FATAL_FAILURE(pullBusybox());
+  v1::PodSandboxConfig pc = podConfig("stop");
+  std::string pod = runPod(pc);
+  ASSERT_FALSE(pod.empty());
+  v1::ContainerConfig polite = containerConfig("polite", {"sh", "-c", "trap 'exit 42' TERM; while true; do sleep 0.1; done"});
+  v1::ContainerConfig stubborn = containerConfig("stubborn", {"sleep", "1000"});
+  stubborn.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
+  std::string a = runContainer(pod, pc, polite), b = runContainer(pod, pc, stubborn);
+  ASSERT_FALSE(a.empty());
+  ASSERT_FALSE(b.empty());
+  usleep(300 * 1000);  // the trap is set
+  ASSERT_TRUE(cri().stopContainer(a, 30).ok());
+  EXPECT_EQ(waitExited(a).exit_code(), 42);
+  ASSERT_TRUE(cri().stopContainer(b, 1).ok());
+  v1::ContainerStatus sb = waitExited(b);
+  EXPECT_EQ(sb.exit_code(), 137) << "killed after the timeout";
+  EXPECT_GE(sb.finished_at(), sb.started_at());
+}
+
+// Stats of a running container, alone and in the list.
+TEST_P(CriTest, ContainerStats) {
+  ASSERT_NO_FATAL_FAILURE(pullBusybox());
+  v1::PodSandboxConfig pc = podConfig("stats");
+  std::string pod = runPod(pc);
+  ASSERT_FALSE(pod.empty());
+  std::string id = runContainer(pod, pc, containerConfig("busy", {"sh", "-c", "i=0; while true; do i=$((i+1)); done"}));
+  ASSERT_FALSE(id.empty());
+  usleep(500 * 1000);
+  v1::ContainerStatsResponse r;
+  grpc::Status st = cri().containerStats(id, &r);
+  ASSERT_TRUE(st.ok()) << describe(st);
+  EXPECT_EQ(r.stats().attributes().id(), id);
+  EXPECT_GT(r.stats().cpu().timestamp(), 0);
+  EXPECT_GT(r.stats().cpu().usage_core_nano_seconds().value(), 0u) << "a busy loop uses CPU";
+  EXPECT_GT(r.stats().memory().working_set_bytes().value(), 0u);
+  v1::ContainerStatsFilter byPod;
+  byPod.set_pod_sandbox_id(pod);
+  v1::ListContainerStatsResponse l;
+  st = cri().listContainerStats(byPod, &l);
+  ASSERT_TRUE(st.ok()) << describe(st);
+  ASSERT_EQ(l.stats_size(), 1);
+  EXPECT_EQ(l.stats(0).attributes().id(), id);
+}
+
+// ListContainers filters by state and label, ANDed.
+TEST_P(CriTest, ListContainersFilters) {
+  ASSERT_NO_FATAL_FAILURE(pullBusybox());
+  v1::PodSandboxConfig pc = podConfig("list");
+  std::string pod = runPod(pc);
+  ASSERT_FALSE(pod.empty());
+  std::string running = runContainer(pod, pc, containerConfig("running", {"sleep", "1000"}));
+  std::string exited = runContainer(pod, pc, containerConfig("exited", {"true"}));
+  std::string created;
+  ASSERT_TRUE(cri().createContainer(pod, containerConfig("created", {"true"}), pc, &created).ok());
+  ASSERT_FALSE(running.empty());
+  ASSERT_FALSE(exited.empty());
+  waitExited(exited);
+  auto ids = [&](const v1::ContainerFilter& f) {
+    v1::ListContainersResponse l;
+    EXPECT_TRUE(cri().listContainers(f, &l).ok());
+    std::set<std::string> out;
+    for (const auto& c : l.containers()) out.insert(c.id());
+    return out;
+  };
+  v1::ContainerFilter f;
+  f.set_pod_sandbox_id(pod);
+  EXPECT_EQ(ids(f), (std::set<std::string>{running, exited, created}));
+  f.mutable_state()->set_state(v1::CONTAINER_RUNNING);
+  EXPECT_EQ(ids(f), (std::set<std::string>{running}));
+  f.mutable_state()->set_state(v1::CONTAINER_EXITED);
+  EXPECT_EQ(ids(f), (std::set<std::string>{exited}));
+  f.mutable_state()->set_state(v1::CONTAINER_CREATED);
+  EXPECT_EQ(ids(f), (std::set<std::string>{created}));
+  v1::ContainerFilter byLabel;
+  byLabel.set_pod_sandbox_id(pod);
+  (*byLabel.mutable_label_selector())["container"] = "exited";
+  EXPECT_EQ(ids(byLabel), (std::set<std::string>{exited}));
+  byLabel.mutable_state()->set_state(v1::CONTAINER_RUNNING);
+  EXPECT_TRUE(ids(byLabel).empty()) << "label and state are ANDed";
+}
+
+// The pod's hostname and DNS config reach its containers.
+TEST_P(CriTest, HostnameAndDnsConfig) {
+  ASSERT_NO_FATAL_FAILURE(pullBusybox());
+  v1::PodSandboxConfig pc = podConfig("dns");
+  pc.set_hostname("web-0");
+  pc.mutable_dns_config()->add_servers("10.96.0.10");
+  pc.mutable_dns_config()->add_searches("ns1.svc.cluster.local");
+  pc.mutable_dns_config()->add_options("ndots:5");
+  std::string pod = runPod(pc);
+  ASSERT_FALSE(pod.empty());
+  std::string id = runContainer(pod, pc, containerConfig("c", {"sleep", "1000"}));
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(exec(id, {"hostname"}), "web-0\n");
+  std::string resolv = exec(id, {"cat", "/etc/resolv.conf"});
+  EXPECT_THAT(resolv, HasSubstr("nameserver 10.96.0.10"));
+  EXPECT_THAT(resolv, HasSubstr("search ns1.svc.cluster.local"));
+  EXPECT_THAT(resolv, HasSubstr("options ndots:5"));
+}
+
+// The security context's parts that apply inside the guest.
+TEST_P(CriTest, SecurityContextInsideTheContainer) {
+  ASSERT_NO_FATAL_FAILURE(pullBusybox());
+  v1::PodSandboxConfig pc = podConfig("sec");
+  std::string pod = runPod(pc);
+  ASSERT_FALSE(pod.empty());
+  v1::ContainerConfig c = containerConfig("c", {"sleep", "1000"});
+  auto* sc = c.mutable_linux()->mutable_security_context();
+  sc->mutable_run_as_user()->set_value(1234);
+  sc->mutable_run_as_group()->set_value(2345);
+  sc->add_supplemental_groups(3456);
+  sc->set_readonly_rootfs(true);
+  sc->set_no_new_privs(true);
+  sc->mutable_capabilities()->add_drop_capabilities("ALL");
+  sc->add_masked_paths("/etc/hostname-masked");
+  sc->add_readonly_paths("/tmp");
+  std::string id = runContainer(pod, pc, c);
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(exec(id, {"id", "-u"}), "1234\n");
+  EXPECT_EQ(exec(id, {"id", "-g"}), "2345\n");
+  EXPECT_THAT(exec(id, {"id", "-G"}), HasSubstr("3456"));
+  std::string status = exec(id, {"cat", "/proc/self/status"});
+  EXPECT_THAT(status, HasSubstr("NoNewPrivs:\t1"));
+  EXPECT_THAT(status, HasSubstr("CapEff:\t0000000000000000"));
+  v1::ExecSyncResponse ex;
+  ASSERT_TRUE(cri().execSync(id, {"touch", "/new-file"}, 30, &ex).ok());
+  EXPECT_NE(ex.exit_code(), 0) << "the root filesystem is read-only";
+  ASSERT_TRUE(cri().execSync(id, {"touch", "/tmp/x"}, 30, &ex).ok());
+  EXPECT_NE(ex.exit_code(), 0) << "/tmp is a read-only path";
 }
 
 // Unknown ids get NOT_FOUND, as the CRI plugin answers for runc.
