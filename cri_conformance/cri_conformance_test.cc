@@ -87,10 +87,15 @@ class CriTest : public ::testing::TestWithParam<std::string> {
   }
   void TearDown() override {
     // Nothing a case made outlives it (a failed case too).
+    if (!stack_) return;
     for (const auto& id : pods_) {
       (void)cri().stopPodSandbox(id);
       (void)cri().removePodSandbox(id);
     }
+    // The removed pods' utility VMs are gone too.
+    auto systems = stack_->computeSystems();
+    EXPECT_TRUE(systems.ok()) << systems.status().toString();
+    EXPECT_EQ(systems.ok() ? *systems : 999, 0u) << "compute systems left in HCS after the case";
   }
   CriClient& cri() { return stack_->cri(); }
   const std::string& handler() const { return stack_->handler(); }
@@ -507,6 +512,71 @@ TEST_P(CriTest, UnknownIdsAreNotFound) {
   std::string id;
   grpc::Status st = cri().createContainer(nobody, containerConfig("orphan", {"true"}), podConfig("orphan"), &id);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << describe(st);
+}
+
+// Bad requests get the status the CRI plugin gives for runc, and leave
+// nothing behind: no pod, no container, no VM.
+TEST_P(CriTest, BadRequestsAreRefusedAndLeaveNothing) {
+  ASSERT_NO_FATAL_FAILURE(pullBusybox());
+  v1::PodSandboxConfig pc = podConfig("bad");
+  std::string pod = runPod(pc);
+  ASSERT_FALSE(pod.empty());
+  // The same pod metadata again: its name is reserved.
+  std::string again;
+  grpc::Status st = cri().runPodSandbox(pc, handler(), &again);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNKNOWN) << describe(st);
+  EXPECT_THAT(st.error_message(), HasSubstr("is reserved"));
+  // A pod without metadata.
+  v1::PodSandboxConfig noMeta = pc;
+  noMeta.clear_metadata();
+  st = cri().runPodSandbox(noMeta, handler(), &again);
+  EXPECT_FALSE(st.ok());
+  // A handler that does not exist.
+  v1::PodSandboxConfig other = podConfig("nohandler");
+  st = cri().runPodSandbox(other, "no-such-handler", &again);
+  EXPECT_FALSE(st.ok());
+  EXPECT_THAT(st.error_message(), HasSubstr("no-such-handler"));
+  // A container of an image nobody pulled, one with no command at all, a
+  // duplicate container name.
+  std::string id;
+  v1::ContainerConfig missing = containerConfig("missing", {"true"});
+  missing.mutable_image()->set_image(env->registry->host() + "/hcsshim-test/never-pulled:1.0");
+  st = cri().createContainer(pod, missing, pc, &id);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << describe(st);
+  v1::ContainerConfig noCmd = containerConfig("nocmd", {});
+  noCmd.mutable_image()->set_image(env->images.pause);
+  std::string pulled;
+  ASSERT_TRUE(cri().pullImage(env->images.pause, &pulled).ok());
+  v1::ContainerConfig dup = containerConfig("dup", {"sleep", "1000"});
+  std::string first = runContainer(pod, pc, dup);
+  ASSERT_FALSE(first.empty());
+  st = cri().createContainer(pod, dup, pc, &id);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNKNOWN) << describe(st);
+  EXPECT_THAT(st.error_message(), HasSubstr("is reserved"));
+  // A command that does not exist: created, and the start fails.
+  v1::ContainerConfig bogus = containerConfig("bogus", {"/no/such/binary"});
+  std::string bad;
+  st = cri().createContainer(pod, bogus, pc, &bad);
+  if (st.ok()) {
+    st = cri().startContainer(bad);
+    EXPECT_FALSE(st.ok()) << "starting a binary that does not exist";
+    EXPECT_TRUE(cri().removeContainer(bad).ok());
+  }
+  // Nothing but the pod and its one container is left.
+  v1::ContainerFilter f;
+  f.set_pod_sandbox_id(pod);
+  v1::ListContainersResponse l;
+  ASSERT_TRUE(cri().listContainers(f, &l).ok());
+  EXPECT_EQ(l.containers_size(), 1);
+  v1::PodSandboxFilter all;
+  (*all.mutable_label_selector())["suite"] = "cri";
+  v1::ListPodSandboxResponse pods;
+  ASSERT_TRUE(cri().listPodSandbox(all, &pods).ok());
+  EXPECT_EQ(pods.items_size(), 1) << "the refused pods left no sandbox";
+  if (handler() == "runhcs") {
+    auto systems = stack_->computeSystems();
+    EXPECT_EQ(systems.ok() ? *systems : 999, 1u) << "one utility VM: the pod's";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Handlers, CriTest, ::testing::Values("runhcs", "runc"),

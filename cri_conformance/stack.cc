@@ -11,6 +11,7 @@
 
 #include "functional/harness/gcs_guest.h"
 #include "functional/harness/oci_image.h"
+#include "platforms/linux/daemon_hcs.h"
 #include "src/common/log.h"
 #include "src/runtime/event_loop.h"
 #include "src/runtime/wait_for.h"
@@ -192,6 +193,19 @@ StatusOr<std::unique_ptr<CriStack>> CriStack::start(runtime::Runtime& rt, const 
   s->cri_ = std::make_unique<CriClient>(s->ctd_->grpcAddress());
   HLOG(Info, "cri.stack.ready").kv("handler", handler).kv("containerd", s->ctd_->grpcAddress());
   return s;
+}
+
+StatusOr<size_t> CriStack::computeSystems() {
+  if (!hcs_) return size_t{0};
+  return runtime::blockOn(rt_->loop(), [](runtime::Runtime& rt, std::string address) -> runtime::Task<StatusOr<size_t>> {
+    auto api = co_await platforms::DaemonHcs::connect(rt, address);
+    if (!api.ok()) co_return api.status();
+    auto list = co_await (*api)->enumerateComputeSystems("");
+    if (!list.ok()) co_return list.status();
+    auto j = parseJson(*list);
+    if (!j.ok() || !j->is_array()) co_return InternalError("HCS enumerate: not a JSON array");
+    co_return j->size();
+  }(*rt_, hcs_->address()));
 }
 
 CriStack::~CriStack() {

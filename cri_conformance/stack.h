@@ -59,6 +59,8 @@ class CriStack {
   functional::ContainerdInstance& containerd() { return *ctd_; }
   // hcsAddress: the fake HCS daemon of the runhcs column ("" for runc).
   std::string hcsAddress() const { return hcs_ ? hcs_->address() : ""; }
+  // computeSystems: how many compute systems the fake HCS has (runhcs; 0 for runc).
+  StatusOr<size_t> computeSystems();
   // podNetwork: whether pods get a network of their own here (both do: runc
   // through Debian's bridge plugin, runhcs through hcn-nat and HNS).
   bool podNetwork() const { return true; }
