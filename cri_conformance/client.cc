@@ -122,6 +122,30 @@ grpc::Status CriClient::execSync(const std::string& id, const std::vector<std::s
   return call("RuntimeService", "ExecSync", req, r);
 }
 
+grpc::Status CriClient::exec(const v1::ExecRequest& req, std::string* url) {
+  v1::ExecResponse r;
+  grpc::Status st = call("RuntimeService", "Exec", req, &r);
+  if (st.ok()) *url = r.url();
+  return st;
+}
+
+grpc::Status CriClient::attach(const v1::AttachRequest& req, std::string* url) {
+  v1::AttachResponse r;
+  grpc::Status st = call("RuntimeService", "Attach", req, &r);
+  if (st.ok()) *url = r.url();
+  return st;
+}
+
+grpc::Status CriClient::portForward(const std::string& pod, int32_t port, std::string* url) {
+  v1::PortForwardRequest req;
+  req.set_pod_sandbox_id(pod);
+  req.add_port(port);
+  v1::PortForwardResponse r;
+  grpc::Status st = call("RuntimeService", "PortForward", req, &r);
+  if (st.ok()) *url = r.url();
+  return st;
+}
+
 grpc::Status CriClient::reopenContainerLog(const std::string& id) {
   v1::ReopenContainerLogRequest req;
   req.set_container_id(id);

@@ -46,6 +46,10 @@ class CriClient {
   grpc::Status containerStatus(const std::string& id, v1::ContainerStatusResponse* r);
   grpc::Status execSync(const std::string& id, const std::vector<std::string>& cmd, int64_t timeoutSeconds,
                         v1::ExecSyncResponse* r);
+  // The streaming calls: the URL of the streaming server's session.
+  grpc::Status exec(const v1::ExecRequest& req, std::string* url);
+  grpc::Status attach(const v1::AttachRequest& req, std::string* url);
+  grpc::Status portForward(const std::string& pod, int32_t port, std::string* url);
   grpc::Status reopenContainerLog(const std::string& id);
   grpc::Status containerStats(const std::string& id, v1::ContainerStatsResponse* r);
   grpc::Status listContainerStats(const v1::ContainerStatsFilter& filter, v1::ListContainerStatsResponse* r);
