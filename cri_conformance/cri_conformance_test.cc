@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -485,7 +486,7 @@ TEST_P(CriTest, SecurityContextInsideTheContainer) {
   sc->set_readonly_rootfs(true);
   sc->set_no_new_privs(true);
   sc->mutable_capabilities()->add_drop_capabilities("ALL");
-  sc->add_masked_paths("/etc/hostname-masked");
+  sc->add_masked_paths("/proc/version");
   sc->add_readonly_paths("/tmp");
   std::string id = runContainer(pod, pc, c);
   ASSERT_FALSE(id.empty());
@@ -495,6 +496,7 @@ TEST_P(CriTest, SecurityContextInsideTheContainer) {
   std::string status = exec(id, {"cat", "/proc/self/status"});
   EXPECT_THAT(status, HasSubstr("NoNewPrivs:\t1"));
   EXPECT_THAT(status, HasSubstr("CapEff:\t0000000000000000"));
+  EXPECT_EQ(exec(id, {"cat", "/proc/version"}), "") << "a masked path reads empty";
   v1::ExecSyncResponse ex;
   ASSERT_TRUE(cri().execSync(id, {"touch", "/new-file"}, 30, &ex).ok());
   EXPECT_NE(ex.exit_code(), 0) << "the root filesystem is read-only";
@@ -594,6 +596,117 @@ TEST_P(CriTest, PortForwardToAPod) {
   }
   ASSERT_TRUE(got.ok()) << got.status().toString();
   EXPECT_THAT(*got, HasSubstr("hello-from-pod"));
+}
+
+// A user named in the image (its /etc/passwd), resolved by the runtime.
+TEST_P(CriTest, RunAsAUserByName) {
+  ASSERT_NO_FATAL_FAILURE(pullBusybox());
+  v1::PodSandboxConfig pc = podConfig("user");
+  std::string pod = runPod(pc);
+  ASSERT_FALSE(pod.empty());
+  v1::ContainerConfig c = containerConfig("c", {"sleep", "1000"});
+  c.mutable_linux()->mutable_security_context()->set_run_as_username("tester");
+  std::string id = runContainer(pod, pc, c);
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(exec(id, {"id", "-u"}), "1000\n");
+  EXPECT_EQ(exec(id, {"id", "-g"}), "1000\n");
+  v1::ContainerConfig nobody = containerConfig("nobody", {"true"});
+  nobody.mutable_linux()->mutable_security_context()->set_run_as_username("no-such-user");
+  std::string bad;
+  grpc::Status st = cri().createContainer(pod, nobody, pc, &bad);
+  if (st.ok()) st = cri().startContainer(bad);
+  EXPECT_FALSE(st.ok()) << "a user the image does not have";
+}
+
+// Host directories as volumes: written from the host, read in the
+// container, read-only when asked, a host path that is a symlink followed.
+TEST_P(CriTest, HostPathVolumes) {
+  ASSERT_NO_FATAL_FAILURE(pullBusybox());
+  std::string host = env->dir + "/volumes/" + handler();
+  fs::create_directories(host + "/data");
+  std::ofstream(host + "/data/greeting") << "from the host\n";
+  std::error_code ec;
+  fs::create_directory_symlink(host + "/data", host + "/link", ec);
+  v1::PodSandboxConfig pc = podConfig("vol");
+  std::string pod = runPod(pc);
+  ASSERT_FALSE(pod.empty());
+  v1::ContainerConfig c = containerConfig("c", {"sleep", "1000"});
+  auto* rw = c.add_mounts();
+  rw->set_container_path("/rw");
+  rw->set_host_path(host + "/data");
+  auto* ro = c.add_mounts();
+  ro->set_container_path("/ro");
+  ro->set_host_path(host + "/data");
+  ro->set_readonly(true);
+  auto* linked = c.add_mounts();
+  linked->set_container_path("/linked");
+  linked->set_host_path(host + "/link");
+  std::string id = runContainer(pod, pc, c);
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(exec(id, {"cat", "/rw/greeting"}), "from the host\n");
+  EXPECT_EQ(exec(id, {"cat", "/linked/greeting"}), "from the host\n") << "the symlink's target is mounted";
+  exec(id, {"sh", "-c", "echo from the container > /rw/reply"});
+  EXPECT_EQ(runtime::readFile(host + "/data/reply").value_or(""), "from the container\n");
+  v1::ExecSyncResponse ex;
+  ASSERT_TRUE(cri().execSync(id, {"sh", "-c", "echo no > /ro/denied"}, 30, &ex).ok());
+  EXPECT_NE(ex.exit_code(), 0) << "a read-only volume";
+  EXPECT_FALSE(fs::exists(host + "/data/denied"));
+  v1::ContainerStatusResponse cs;
+  ASSERT_TRUE(cri().containerStatus(id, &cs).ok());
+  EXPECT_EQ(cs.status().mounts_size(), 3);
+}
+
+// Containers of one pod share its network: one reaches the other on localhost.
+TEST_P(CriTest, ContainersOfAPodShareItsNetwork) {
+  ASSERT_NO_FATAL_FAILURE(pullBusybox());
+  v1::PodSandboxConfig pc = podConfig("shared");
+  std::string pod = runPod(pc);
+  ASSERT_FALSE(pod.empty());
+  std::string web = runContainer(
+      pod, pc, containerConfig("web", {"sh", "-c", "mkdir -p /w && echo shared-net > /w/index.html && exec httpd -f -p 8081 -h /w"}));
+  std::string client = runContainer(pod, pc, containerConfig("client", {"sleep", "1000"}));
+  ASSERT_FALSE(web.empty());
+  ASSERT_FALSE(client.empty());
+  std::string page;
+  for (int i = 0; i < 50 && page.find("shared-net") == std::string::npos; ++i) {
+    v1::ExecSyncResponse ex;
+    if (cri().execSync(client, {"wget", "-q", "-O", "-", "http://127.0.0.1:8081/"}, 10, &ex).ok()) page = ex.stdout();
+    if (page.find("shared-net") == std::string::npos) usleep(100 * 1000);
+  }
+  EXPECT_THAT(page, HasSubstr("shared-net"));
+}
+
+// Safe sysctls of the pod reach its containers.
+TEST_P(CriTest, PodSysctls) {
+  ASSERT_NO_FATAL_FAILURE(pullBusybox());
+  v1::PodSandboxConfig pc = podConfig("sysctl");
+  (*pc.mutable_linux()->mutable_sysctls())["kernel.shm_rmid_forced"] = "1";
+  (*pc.mutable_linux()->mutable_sysctls())["net.ipv4.ip_local_port_range"] = "20000 30000";
+  std::string pod = runPod(pc);
+  ASSERT_FALSE(pod.empty());
+  std::string id = runContainer(pod, pc, containerConfig("c", {"sleep", "1000"}));
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(exec(id, {"cat", "/proc/sys/kernel/shm_rmid_forced"}), "1\n");
+  EXPECT_EQ(exec(id, {"cat", "/proc/sys/net/ipv4/ip_local_port_range"}), "20000\t30000\n");
+}
+
+// Images by digest: the pull's reference works for status, the digest is
+// listed, and a pull by digest gives the same image.
+TEST_P(CriTest, ImagesByDigest) {
+  std::string ref;
+  ASSERT_TRUE(cri().pullImage(env->images.busybox, &ref).ok());
+  v1::ImageStatusResponse byTag;
+  ASSERT_TRUE(cri().imageStatus(env->images.busybox, &byTag).ok());
+  ASSERT_GT(byTag.image().repo_digests_size(), 0);
+  std::string digestRef = byTag.image().repo_digests(0);
+  EXPECT_THAT(digestRef, HasSubstr("@sha256:"));
+  std::string again;
+  grpc::Status st = cri().pullImage(digestRef, &again);
+  ASSERT_TRUE(st.ok()) << describe(st);
+  EXPECT_EQ(again, ref);
+  v1::ImageStatusResponse byDigest;
+  ASSERT_TRUE(cri().imageStatus(digestRef, &byDigest).ok());
+  EXPECT_EQ(byDigest.image().id(), byTag.image().id());
 }
 
 // Unknown ids get NOT_FOUND, as the CRI plugin answers for runc.

@@ -126,8 +126,9 @@ StatusOr<std::string> makeBusyboxLayer(runtime::Runtime& rt, const std::string& 
     if (name == "busybox") continue;
     fs::create_symlink("busybox", layer + "/bin/" + name, ec);
   }
-  std::ofstream(layer + "/etc/passwd") << "root:x:0:0:root:/root:/bin/sh\n";
-  std::ofstream(layer + "/etc/group") << "root:x:0:\n";
+  // root, and a user and group for the security-context cases (run as a user by name).
+  std::ofstream(layer + "/etc/passwd") << "root:x:0:0:root:/root:/bin/sh\ntester:x:1000:1000:tester:/:/bin/sh\n";
+  std::ofstream(layer + "/etc/group") << "root:x:0:\ntesters:x:1000:\n";
   return layer;
 }
 
