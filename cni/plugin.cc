@@ -1,5 +1,6 @@
 #include "cni/plugin.h"
 
+#include <algorithm>
 #include <set>
 #include <variant>
 
@@ -16,9 +17,16 @@ namespace {
 
 const std::set<std::string> kVersions = {"0.3.0", "0.3.1", "0.4.0", "1.0.0"};
 
+struct PortMapping {
+  int hostPort = 0, containerPort = 0;
+  uint32_t protocol = 6;  // HNS's numbers: 6 TCP, 17 UDP
+  std::string hostIp;
+};
+
 struct Config {
   std::string cniVersion, name, network, subnet, gateway;
   std::vector<std::string> nameservers, search;
+  std::vector<PortMapping> portMappings;  // runtimeConfig.portMappings (CNI's portMappings capability)
 };
 
 // parseConfig: the network config; a Response on error.
@@ -67,6 +75,48 @@ std::variant<Config, Response> parseConfig(const std::string& text) {
       for (const Json& v : dns[key]) {
         if (!v.is_string()) return errorResponse(c.cniVersion, kInvalidConfig, std::string("dns.") + key + ": want strings");
         out->push_back(v.get<std::string>());
+      }
+    }
+  }
+  if (j->contains("runtimeConfig")) {
+    const Json& rc = (*j)["runtimeConfig"];
+    if (!rc.is_object()) return errorResponse(c.cniVersion, kInvalidConfig, "runtimeConfig: want an object");
+    if (rc.contains("portMappings")) {
+      if (!rc["portMappings"].is_array()) {
+        return errorResponse(c.cniVersion, kInvalidConfig, "runtimeConfig.portMappings: want an array");
+      }
+      for (const Json& m : rc["portMappings"]) {
+        // Keys matched case-insensitively, as Go's encoding/json does: go-cni
+        // (containerd) sends {"HostPort": ..., "ContainerPort": ...}.
+        auto field = [&](std::string key) -> const Json* {
+          if (!m.is_object()) return nullptr;
+          for (auto it = m.begin(); it != m.end(); ++it) {
+            if (std::equal(it.key().begin(), it.key().end(), key.begin(), key.end(),
+                           [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); })) {
+              return &it.value();
+            }
+          }
+          return nullptr;
+        };
+        auto port = [&](const char* key) -> int {
+          const Json* v = field(key);
+          return v && v->is_number_integer() && *v >= 0 && *v <= 65535 ? v->get<int>() : -1;
+        };
+        PortMapping pm{port("hostPort"), port("containerPort"), 6, ""};
+        if (pm.hostPort < 1 || pm.hostPort > 65535 || pm.containerPort < 1 || pm.containerPort > 65535) {
+          return errorResponse(c.cniVersion, kInvalidConfig,
+                               "runtimeConfig.portMappings: each wants hostPort and containerPort in 1-65535, got " +
+                                   jsonText(m));
+        }
+        if (const Json* proto = field("protocol"); proto && !(proto->is_string() && proto->get<std::string>().empty())) {
+          if (!proto->is_string()) return errorResponse(c.cniVersion, kInvalidConfig, "portMappings protocol: want a string");
+          std::string p = proto->get<std::string>();
+          for (auto& ch : p) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+          if (p == "udp") pm.protocol = 17;
+          else if (p != "tcp") return errorResponse(c.cniVersion, kInvalidConfig, "portMappings protocol " + p + ": want tcp or udp");
+        }
+        if (const Json* ip = field("hostIP"); ip && ip->is_string()) pm.hostIp = ip->get<std::string>();
+        c.portMappings.push_back(pm);
       }
     }
   }
@@ -173,6 +223,13 @@ Task<Response> add(const Config& c, hns::HcnClient& hcn, std::string containerId
       dns.search = c.search;
       if (!c.search.empty()) dns.domain = c.search[0];
       doc.dns = dns;
+    }
+    // Host ports as HNS does them: a PortMapping policy per mapping (HNS's
+    // NAT forwards ExternalPort to the endpoint's InternalPort).
+    for (const auto& pm : c.portMappings) {
+      Json settings = {{"Protocol", pm.protocol}, {"InternalPort", pm.containerPort}, {"ExternalPort", pm.hostPort}};
+      if (!pm.hostIp.empty() && pm.hostIp != "0.0.0.0") settings["VIP"] = pm.hostIp;
+      doc.policies.push_back(schema::HcnPolicy{schema::endpointpolicy::kPortMapping, settings, {}});
     }
     auto made = co_await hcn.createEndpoint(*net->id, doc);
     if (!made.ok()) co_return hnsFailure(c, "creating endpoint " + name, made.status());

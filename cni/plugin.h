@@ -25,6 +25,10 @@
 //    "network": "pods",                     HCN network name (default: name)
 //    "ipam": {"subnet": "10.98.0.0/24", "gateway": "10.98.0.1"},
 //    "dns": {"nameservers": ["10.98.0.10"], "search": ["cluster.local"]}}
+// and, with the portMappings capability, the runtime's
+//   "runtimeConfig": {"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]}
+// each of which becomes a PortMapping policy of the endpoint (HNS's NAT
+// forwards the host port to the endpoint's), as the Windows nat plugin does.
 #pragma once
 
 #include <map>

@@ -144,6 +144,45 @@ TEST_F(PluginTest, OlderResultVersionsAndTwoPods) {
   EXPECT_EQ(count(hns::HcnObject::kNamespace), 0u);
 }
 
+// CNI's portMappings capability (keys in any case: containerd's go-cni
+// sends HostPort, ContainerPort): each mapping a PortMapping policy of the
+// endpoint; the fake HNS refuses a host port another endpoint has, and the
+// refused ADD leaves nothing.
+TEST_F(PluginTest, PortMappingsBecomeEndpointPolicies) {
+  std::string withPorts = R"({"cniVersion": "1.0.0", "name": "pods", "type": "hcn-nat",)"
+                          R"( "ipam": {"subnet": "10.98.0.0/24", "gateway": "10.98.0.1"},)"
+                          R"( "runtimeConfig": {"portMappings": [{"hostPort": 18080, "containerPort": 80, "protocol": "tcp"},)"
+                          R"( {"HostPort": 15353, "ContainerPort": 53, "Protocol": "udp", "HostIP": ""}]}})";
+  Response r = call("ADD", "web", withPorts);
+  ASSERT_EQ(r.exitCode, 0) << r.stdout;
+  hns::HcnClient hcn(api_);
+  Json byName = {{"Name", "web_eth0"}};
+  auto eps = sim::run(world_, hcn.listEndpoints(byName));
+  ASSERT_TRUE(eps.ok());
+  ASSERT_EQ(eps->size(), 1u);
+  std::vector<std::string> seen;
+  for (const auto& p : (*eps)[0].policies) {
+    if (p.type == "PortMapping") seen.push_back(jsonText(p.settings));
+  }
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_THAT(seen[0], HasSubstr(R"("ExternalPort":18080)"));
+  EXPECT_THAT(seen[0], HasSubstr(R"("InternalPort":80)"));
+  EXPECT_THAT(seen[0], HasSubstr(R"("Protocol":6)"));
+  EXPECT_THAT(seen[1], HasSubstr(R"("Protocol":17)"));
+  // The same host port for another pod: HNS's conflict, nothing left of the attempt.
+  Response clash = call("ADD", "other", withPorts, nullptr, "/var/run/netns/cni-other");
+  EXPECT_EQ(errorCode(clash), kHnsError);
+  EXPECT_EQ(count(hns::HcnObject::kEndpoint), 1u);
+  EXPECT_EQ(count(hns::HcnObject::kNamespace), 1u);
+  std::string bad = R"({"cniVersion": "1.0.0", "name": "pods", "runtimeConfig": {"portMappings": [{"hostPort": 0}]}})";
+  EXPECT_EQ(errorCode(call("ADD", "x", bad)), kInvalidConfig);
+  std::string sctp = R"({"cniVersion": "1.0.0", "name": "pods", "runtimeConfig": {"portMappings": [)"
+                     R"({"hostPort": 1, "containerPort": 2, "protocol": "sctp"}]}})";
+  EXPECT_EQ(errorCode(call("ADD", "x", sctp)), kInvalidConfig);
+  EXPECT_EQ(call("DEL", "web", withPorts).exitCode, 0);
+  EXPECT_EQ(count(hns::HcnObject::kEndpoint), 0u);
+}
+
 TEST_F(PluginTest, VersionNeedsNothingElse) {
   Request r;
   r.env["CNI_COMMAND"] = "VERSION";

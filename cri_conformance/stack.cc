@@ -164,7 +164,8 @@ StatusOr<std::unique_ptr<CriStack>> CriStack::start(runtime::Runtime& rt, const 
     fs::create_symlink("/usr/lib/cni/loopback", cniBin + "/loopback", ec);
     std::ofstream(s->dir_ + "/cni/10-runhcs.conflist")
         << R"({"cniVersion": "1.0.0", "name": "runhcs-pods", "plugins": [)"
-        << R"({"type": "hcn-nat", "network": "runhcs-pods", "ipam": {"subnet": ")" << podSubnet(handler)
+        << R"({"type": "hcn-nat", "network": "runhcs-pods", "capabilities": {"portMappings": true},)"
+        << R"( "ipam": {"subnet": ")" << podSubnet(handler)
         << R"(", "gateway": "10.98.0.1"}, "dns": {"nameservers": ["10.98.0.10"], "search": ["cri.test"]}}]})";
   }
   if (handler == "runc") {
