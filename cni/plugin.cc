@@ -137,13 +137,7 @@ Task<StatusOr<schema::HostComputeNetwork>> findNetwork(hns::HcnClient& hcn, cons
     if (n.name.value_or("") == c.network) co_return n;
   }
   if (c.subnet.empty()) co_return NotFoundError("HCN network " + c.network + " does not exist and the config has no ipam.subnet to make it");
-  schema::HostComputeNetwork n;
-  n.name = c.network;
-  n.type = "NAT";
-  schema::HcnSubnet sub;
-  sub.ipAddressPrefix = c.subnet;
-  if (!c.gateway.empty()) sub.routes.push_back({c.gateway, "0.0.0.0/0", {}, {}});
-  n.ipams.push_back({"Static", {sub}, {}});
+  schema::HostComputeNetwork n = hns::natNetwork(c.network, c.subnet, c.gateway);
   co_return co_await hcn.createNetwork(n);
 }
 

@@ -145,13 +145,7 @@ class HnsConformanceTest : public ::testing::TestWithParam<std::string> {
   // A NAT network with one subnet (gateway .1) and the given MAC pool.
   HostComputeNetwork natNetwork(const std::string& name, const std::string& prefix, const std::string& gateway,
                                 std::string macStart = "", std::string macEnd = "") {
-    HostComputeNetwork n;
-    n.name = name;
-    n.type = "NAT";
-    HcnSubnet s;
-    s.ipAddressPrefix = prefix;
-    s.routes.push_back({gateway, "0.0.0.0/0", {}, {}});
-    n.ipams.push_back({"Static", {s}, {}});
+    HostComputeNetwork n = hns::natNetwork(name, prefix, gateway);
     if (!macStart.empty()) n.macPool = HcnMacPool{{{macStart, macEnd, {}}}, {}};
     return n;
   }

@@ -279,14 +279,7 @@ TEST_F(ShimTest, TaskInAnHcnNamespaceGetsItsEndpoints) {
   ASSERT_THAT(hnsApi, IsOk());
   hns::HcnClient hcn(**hnsApi);
   auto run = [&](auto task) { return runtime::blockOn(rt_->loop(), std::move(task)); };
-  schema::HostComputeNetwork n;
-  n.name = "shim-net";
-  n.type = "NAT";
-  schema::HcnSubnet sub;
-  sub.ipAddressPrefix = "198.51.100.0/24";  // TEST-NET-2
-  sub.routes.push_back({"198.51.100.1", "0.0.0.0/0", {}, {}});
-  n.ipams.push_back({"Static", {sub}, {}});
-  auto net = run(hcn.createNetwork(n));
+  auto net = run(hcn.createNetwork(hns::natNetwork("shim-net", "198.51.100.0/24", "198.51.100.1")));  // TEST-NET-2
   ASSERT_THAT(net, IsOk());
   auto ep = run(hcn.createEndpoint(*net->id, {}));
   ASSERT_THAT(ep, IsOk());

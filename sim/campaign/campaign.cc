@@ -446,13 +446,7 @@ class Run {
 
   // The pods' network, as a CNI plugin on a Windows host would have made it.
   Task<void> createNetwork() {
-    schema::HostComputeNetwork n;
-    n.name = "campaign";
-    n.type = "NAT";
-    schema::HcnSubnet sub;
-    sub.ipAddressPrefix = "10.88.0.0/16";
-    sub.routes.push_back({"10.88.0.1", "0.0.0.0/0", {}, {}});
-    n.ipams.push_back({"Static", {sub}, {}});
+    schema::HostComputeNetwork n = hns::natNetwork("campaign", "10.88.0.0/16", "10.88.0.1");
     auto net = co_await hcn_->createNetwork(n);
     if (net.ok()) {
       networkId_ = net->id.value_or("");

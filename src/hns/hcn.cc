@@ -8,6 +8,17 @@
 
 namespace hcsshim::hns {
 
+schema::HostComputeNetwork natNetwork(std::string name, std::string subnet, std::string gateway) {
+  schema::HostComputeNetwork n;
+  n.name = std::move(name);
+  n.type = "NAT";
+  schema::HcnSubnet sub;
+  sub.ipAddressPrefix = std::move(subnet);
+  if (!gateway.empty()) sub.routes.push_back({std::move(gateway), "0.0.0.0/0", {}, {}});
+  n.ipams.push_back({"Static", {sub}, {}});
+  return n;
+}
+
 std::string namespaceForNetns(std::string_view netnsPath) {
   auto d = sha256(std::string("hcsshim-cpp netns\n") + std::string(netnsPath));
   std::array<uint8_t, 16> b{};

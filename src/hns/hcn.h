@@ -29,6 +29,10 @@ namespace hcsshim::hns {
 // shim finds it from the spec alone. Same path, same ID.
 std::string namespaceForNetns(std::string_view netnsPath);
 
+// natNetwork: the document of a NAT network over one subnet whose default
+// route is `gateway` (what the nat CNI plugin and most tests make).
+schema::HostComputeNetwork natNetwork(std::string name, std::string subnet, std::string gateway);
+
 
 // Feature gates: the minimum HNS version of each (facts: hns-hcn.md).
 struct Feature {

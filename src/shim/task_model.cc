@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <set>
 
 #include "src/common/bug_zoo.h"
@@ -50,6 +51,8 @@ struct TaskRecord {
   bool rootfsMounted = false;
   // The VM is paused by a Pause of this task (Resume or the init's exit undoes it).
   bool vmPaused = false;
+  // Host directories shared into the VM for the spec's bind mounts.
+  std::vector<std::string> shares;
   // Layers as ext4 images: the task's name in the layer store (which also
   // keeps its scratch disk).
   std::string layerOwner;
@@ -114,6 +117,54 @@ Task<Status> attachNetwork(StateP s, uvm::UtilityVM& vm, std::string nsid) {
   for (auto& ep : *endpoints) {
     HCS_CO_RETURN_IF_ERROR(co_await vm.addNetworkEndpoint(ep, nsid));
     HLOG(Info, "shim.endpoint_attached").kv("namespace", nsid).kv("endpoint", ep.id.value_or(""));
+  }
+  co_return OkStatus();
+}
+
+// releaseShares: the Plan9 shares of a task's bind mounts.
+Task<void> releaseShares(std::shared_ptr<TaskRecord> t, std::shared_ptr<uvm::UtilityVM> vm) {
+  std::vector<std::string> shares = std::move(t->shares);
+  t->shares.clear();
+  for (const std::string& dir : shares) {
+    Status st = co_await vm->removePlan9(dir);
+    if (!st.ok()) HLOG(Warn, "shim.share_remove_failed").kv("task", t->id).kv("dir", dir).kv("err", st);
+  }
+}
+
+// shareBindMounts: the spec's bind mounts come from the host (a CRI volume,
+// the pod's /etc/hosts, resolv.conf and /dev/shm): each source is shared
+// into the VM over Plan9 (a file by its directory) and the mount reads
+// from the share, as hcsshim maps host directories into a utility VM.
+// Read-only mounts get read-only shares. The shares are the task's.
+Task<Status> shareBindMounts(std::shared_ptr<TaskRecord> t, std::shared_ptr<uvm::UtilityVM> vm, Json& spec) {
+  if (!spec.contains("mounts")) co_return OkStatus();
+  Json& mounts = spec["mounts"];
+  if (!mounts.is_array()) co_return InvalidArgumentError("spec mounts: want an array");
+  for (Json& m : mounts) {
+    if (!m.is_object() || !m.contains("source") || !m["source"].is_string()) continue;
+    bool bind = m.contains("type") && m["type"] == "bind";
+    bool readOnly = false;
+    if (m.contains("options") && m["options"].is_array()) {
+      for (const Json& o : m["options"]) {
+        if (o == "bind" || o == "rbind") bind = true;
+        if (o == "ro") readOnly = true;
+      }
+    }
+    std::string source = m["source"].get<std::string>();
+    if (!bind || source.empty() || source[0] != '/') continue;
+    std::error_code ec;
+    auto kind = std::filesystem::status(source, ec).type();
+    if (kind == std::filesystem::file_type::not_found) {
+      co_return InvalidArgumentError("spec mounts: the bind mount source " + source + " does not exist on the host");
+    }
+    bool isDir = kind == std::filesystem::file_type::directory;
+    std::string dir = isDir ? source : std::filesystem::path(source).parent_path().string();
+    // A file's directory may hold more than the file: shared read-only
+    // unless the mount writes (then as the mount asks).
+    auto guest = co_await vm->addPlan9(dir, readOnly);
+    if (!guest.ok()) co_return guest.status();
+    t->shares.push_back(dir);
+    m["source"] = isDir ? *guest : *guest + "/" + std::filesystem::path(source).filename().string();
   }
   co_return OkStatus();
 }
@@ -236,16 +287,19 @@ Task<StatusOr<taskv2::CreateTaskResponse>> doCreate(StateP s, taskv2::CreateTask
     guestSpec["linux"].erase("cgroupsPath");  // the guest agent places it
   }
   StatusOr<std::unique_ptr<uvm::Container>> c = NotFoundError("");
+  Status shared = co_await shareBindMounts(t, vm, guestSpec);
   auto transport = layerTransportOf(*spec);
-  if (!transport.ok()) c = transport.status();
-  if (layers && transport.ok() && *transport == "ext4") {
+  if (!shared.ok()) c = shared;
+  if (shared.ok() && !transport.ok()) c = transport.status();
+  if (shared.ok() && layers && transport.ok() && *transport == "ext4") {
     c = co_await createOnLayerImages(s, t, vm, *layers, guestSpec);
-  } else if (layers && transport.ok()) {
+  } else if (shared.ok() && layers && transport.ok()) {
     c = co_await vm->createContainer(req.id(), layers->lower, guestSpec, layers->snapshotDir);
-  } else if (transport.ok()) {
+  } else if (shared.ok() && transport.ok()) {
     c = co_await vm->createContainerOnShare(req.id(), t->rootfs, guestSpec);
   }
   if (!c.ok()) {
+    co_await releaseShares(t, vm);
     if (ownVm) (void)co_await vm->close();
     cleanupRootfs();
     releaseLayerImages(*s, *t);
@@ -544,6 +598,7 @@ Task<StatusOr<Empty>> doExec(StateP s, taskv2::ExecProcessRequest req) {
 // still runs in it), its rootfs.
 Task<void> releaseTask(StateP s, std::shared_ptr<TaskRecord> t) {
   if (t->container) (void)co_await t->container->remove();
+  if (t->vm && !t->shares.empty()) co_await releaseShares(t, t->vm);
   std::shared_ptr<uvm::UtilityVM> vm = std::move(t->vm);
   t->vm.reset();
   if (vm && vm.use_count() == 1) (void)co_await vm->close();

@@ -266,6 +266,39 @@ TEST_F(TaskModelTest, APauseRacingTheInitsExitLeavesTheVmRunning) {
   ASSERT_THAT(remove("t1"), IsOk());
 }
 
+// The spec's bind mounts come from the host (CRI's volumes, the pod's
+// /etc/hosts and /dev/shm): their sources are shared into the VM over
+// Plan9 - a file by its directory, a read-only mount read-only - and a
+// source that does not exist is refused before anything runs.
+TEST_F(TaskModelTest, BindMountSourcesAreSharedIntoTheVm) {
+  std::string vol = dir_ + "/host/volume", etc = dir_ + "/host/etc";
+  fs::create_directories(vol);
+  fs::create_directories(etc);
+  std::ofstream(etc + "/hosts") << "127.0.0.1 localhost\n";
+  Json mounts = {{"mounts",
+                  {{{"destination", "/data"}, {"type", "bind"}, {"source", vol}, {"options", {"rbind", "ro"}}},
+                   {{"destination", "/etc/hosts"}, {"type", "bind"}, {"source", etc + "/hosts"}, {"options", {"rbind", "rw"}}},
+                   {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}}}}};
+  ASSERT_THAT(create("m1", {"sleep"}, mounts), IsOk());
+  auto vm = run(hcs::ComputeSystem::open(*api_, node_.loop(), vmIdFor("m1")));
+  ASSERT_THAT(vm, IsOk());
+  auto props = run((*vm)->properties({schema::kConfigurationPropertyType}));
+  ASSERT_THAT(props, IsOk());
+  std::map<std::string, bool> shares;  // host path -> read-only
+  for (const auto& sh : props->configuration["VirtualMachine"]["Devices"]["Plan9"]["Shares"]) {
+    shares[sh["Path"].get<std::string>()] = sh.value("ReadOnly", false);
+  }
+  ASSERT_TRUE(shares.count(vol)) << props->configuration.dump();
+  EXPECT_TRUE(shares[vol]) << "a read-only mount's share is read-only";
+  ASSERT_TRUE(shares.count(etc)) << "a file is shared by its directory";
+  EXPECT_FALSE(shares[etc]);
+  vm->reset();
+  ASSERT_THAT(remove("m1"), IsOk());
+  Json missing = {{"mounts", {{{"destination", "/x"}, {"type", "bind"}, {"source", dir_ + "/no/such"}}}}};
+  EXPECT_THAT(create("m2", {"sleep"}, missing), StatusIs(Code::kInvalidArgument, "does not exist on the host"));
+  EXPECT_EQ(guests_->running(), 0u);
+}
+
 TEST_F(TaskModelTest, BadInputIsRefusedBeforeAnythingRuns) {
   taskv2::CreateTaskRequest req;
   req.set_id("t1");
@@ -307,14 +340,7 @@ TEST_F(TaskModelTest, ATaskInAnHcnNamespaceSeesItsEndpoint) {
   hcs_fake::InProcessHns hnsApi(host_.hns);
   platform_->hns = [&] { return std::make_unique<hcs_fake::InProcessHns>(host_.hns); };
   hns::HcnClient hcn(hnsApi);
-  schema::HostComputeNetwork n;
-  n.name = "pods";
-  n.type = "NAT";
-  schema::HcnSubnet sub;
-  sub.ipAddressPrefix = "192.0.2.0/24";
-  sub.routes.push_back({"192.0.2.1", "0.0.0.0/0", {}, {}});
-  n.ipams.push_back({"Static", {sub}, {}});
-  auto net = run(hcn.createNetwork(n));
+  auto net = run(hcn.createNetwork(hns::natNetwork("pods", "192.0.2.0/24", "192.0.2.1")));
   ASSERT_THAT(net, IsOk());
   auto ep = run(hcn.createEndpoint(*net->id, {}));
   ASSERT_THAT(ep, IsOk());

@@ -31,13 +31,7 @@ struct Result {
 Task<Result> churn(runtime::EventLoop& loop, hns::HnsApi& api, int existing, int cycles) {
   hns::HcnClient hcn(api);
   Result r;
-  schema::HostComputeNetwork n;
-  n.name = "bench";
-  n.type = "NAT";
-  schema::HcnSubnet sub;
-  sub.ipAddressPrefix = "10.200.0.0/16";
-  sub.routes.push_back({"10.200.0.1", "0.0.0.0/0", {}, {}});
-  n.ipams.push_back({"Static", {sub}, {}});
+  schema::HostComputeNetwork n = hns::natNetwork("bench", "10.200.0.0/16", "10.200.0.1");
   auto net = co_await hcn.createNetwork(n);
   if (!net.ok()) {
     r.error = net.status().toString();
