@@ -30,25 +30,7 @@ int main() {
   req.config.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   cni::Response r;
   if (req.env["CNI_COMMAND"] == "VERSION") {
-    class NoHns final : public hns::HnsApi {
-     public:
-      runtime::Task<StatusOr<std::string>> enumerate(hns::HcnObject, std::string) override { co_return Unimplemented(); }
-      runtime::Task<StatusOr<std::string>> create(hns::HcnObject, std::string, std::string, std::string) override {
-        co_return Unimplemented();
-      }
-      runtime::Task<StatusOr<std::string>> query(hns::HcnObject, std::string, std::string) override { co_return Unimplemented(); }
-      runtime::Task<Status> modify(hns::HcnObject, std::string, std::string) override { co_return Unimplemented(); }
-      runtime::Task<Status> remove(hns::HcnObject, std::string) override { co_return Unimplemented(); }
-      runtime::Task<StatusOr<std::string>> hnsCall(std::string, std::string, std::string) override {
-        co_return Unimplemented();
-      }
-
-     private:
-      static Status Unimplemented() { return UnimplementedError("VERSION needs no HNS"); }
-    } none;
-    auto rt = runtime::RealRuntime::create("hcn-nat");
-    if (!rt.ok()) return 1;
-    r = runtime::blockOn((*rt)->loop(), cni::run(req, none));
+    r = cni::versionResponse();
   } else {
     auto rt = runtime::RealRuntime::create("hcn-nat");
     if (!rt.ok()) {

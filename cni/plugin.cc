@@ -315,16 +315,18 @@ Response errorResponse(const std::string& cniVersion, int code, const std::strin
   return Response{1, jsonText(e)};
 }
 
+Response versionResponse() {
+  return Response{0, jsonText(Json{{"cniVersion", "1.0.0"},
+                                   {"supportedVersions", Json::array({"0.3.0", "0.3.1", "0.4.0", "1.0.0"})}})};
+}
+
 Task<Response> run(Request req, hns::HnsApi& api) {
   auto env = [&](const char* k) {
     auto it = req.env.find(k);
     return it == req.env.end() ? std::string() : it->second;
   };
   std::string command = env("CNI_COMMAND");
-  if (command == "VERSION") {
-    co_return Response{0, jsonText(Json{{"cniVersion", "1.0.0"},
-                                        {"supportedVersions", Json::array({"0.3.0", "0.3.1", "0.4.0", "1.0.0"})}})};
-  }
+  if (command == "VERSION") co_return versionResponse();
   if (command != "ADD" && command != "DEL" && command != "CHECK") {
     co_return errorResponse("1.0.0", kInvalidEnvironment, "CNI_COMMAND: want ADD, DEL, CHECK or VERSION, got \"" + command + "\"");
   }

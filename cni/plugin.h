@@ -52,6 +52,9 @@ struct Response {
 // run carries out one plugin invocation against HNS.
 runtime::Task<Response> run(Request req, hns::HnsApi& hns);
 
+// versionResponse: the answer to VERSION (which needs no HNS).
+Response versionResponse();
+
 // Error codes of the CNI spec this plugin uses.
 enum ErrorCode : int {
   kIncompatibleVersion = 1,
