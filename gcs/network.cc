@@ -34,6 +34,18 @@ bool isNetworkObjectId(const std::string& id) {
   return true;
 }
 
+Status newAdapterError(const bridge::LcowNetworkAdapter& a, bool alreadyInNamespace) {
+  if (!isNetworkObjectId(a.id)) return InvalidArgumentError("ID: \"" + a.id + "\" is not an adapter id");
+  if (alreadyInNamespace) {
+    return Status::fromHResult(hr::kAlreadyExists, "", a.id, "adapter " + a.id + " is already in namespace " + a.namespaceId);
+  }
+  return OkStatus();
+}
+
+Status noNicError(const bridge::LcowNetworkAdapter& a) {
+  return Status::fromHResult(hr::kElementNotFound, "", a.id, "no network interface with MAC " + a.macAddress + " in the VM");
+}
+
 std::string linuxMac(std::string mac) {
   for (auto& c : mac) c = c == '-' ? ':' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return mac;
@@ -184,16 +196,11 @@ Task<Status> LinuxNetworkManager::ip(std::string nsPath, std::vector<std::string
 Task<Status> LinuxNetworkManager::addAdapter(bridge::LcowNetworkAdapter a) {
   auto path = namespacePath(a.namespaceId);
   if (!path.ok()) co_return path.status();
-  if (!isNetworkObjectId(a.id)) co_return InvalidArgumentError("ID: \"" + a.id + "\" is not an adapter id");
   Namespace& ns = namespaces_[a.namespaceId];
-  if (ns.adapters.count(a.id)) {
-    co_return Status::fromHResult(hr::kAlreadyExists, "", a.id, "adapter " + a.id + " is already in namespace " + a.namespaceId);
-  }
+  HCS_CO_RETURN_IF_ERROR(newAdapterError(a, ns.adapters.count(a.id) > 0));
   std::string mac = linuxMac(a.macAddress);
   std::string dev = linkWithMac(mac);
-  if (dev.empty()) {
-    co_return Status::fromHResult(hr::kElementNotFound, "", a.id, "no network interface with MAC " + a.macAddress + " in the VM");
-  }
+  if (dev.empty()) co_return noNicError(a);
   int nsFd = open(path->c_str(), O_RDONLY | O_CLOEXEC);
   if (nsFd < 0) co_return errnoStatus(errno, "open", *path);
   Status moved = moveLink(dev, nsFd);

@@ -27,6 +27,13 @@ std::vector<bridge::LcowIpConfig> adapterAddresses(const bridge::LcowNetworkAdap
 // resolvConfText: the resolv.conf an adapter's DNS settings make ("" if none).
 std::string resolvConfText(const bridge::LcowNetworkAdapter& a);
 
+// newAdapterError: why an adapter cannot join a namespace - an id that is
+// not one (InvalidArgument), or one already there (ERROR_ALREADY_EXISTS);
+// OK otherwise. noNicError: no NIC in the VM has the adapter's MAC.
+// (Shared by the Linux and the fake managers: the same answers.)
+Status newAdapterError(const bridge::LcowNetworkAdapter& a, bool alreadyInNamespace);
+Status noNicError(const bridge::LcowNetworkAdapter& a);
+
 class NetworkManager {
  public:
   virtual ~NetworkManager() = default;

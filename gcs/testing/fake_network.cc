@@ -48,15 +48,10 @@ void FakeNetworkManager::write(const Namespace& ns) const {
 Task<Status> FakeNetworkManager::addAdapter(bridge::LcowNetworkAdapter a) {
   auto path = namespacePath(a.namespaceId);
   if (!path.ok()) co_return path.status();
-  if (!isNetworkObjectId(a.id)) co_return InvalidArgumentError("ID: \"" + a.id + "\" is not an adapter id");
   Namespace& ns = namespaces_[a.namespaceId];
-  if (ns.adapters.count(a.id)) {
-    co_return Status::fromHResult(hr::kAlreadyExists, "", a.id, "adapter " + a.id + " is already in namespace " + a.namespaceId);
-  }
+  HCS_CO_RETURN_IF_ERROR(newAdapterError(a, ns.adapters.count(a.id) > 0));
   std::string mac = linuxMac(a.macAddress);
-  if (!nics_.erase(mac)) {
-    co_return Status::fromHResult(hr::kElementNotFound, "", a.id, "no network interface with MAC " + a.macAddress + " in the VM");
-  }
+  if (!nics_.erase(mac)) co_return noNicError(a);
   Adapter& added = ns.adapters[a.id];
   added.name = "eth" + std::to_string(ns.nextIndex++);
   added.mac = mac;
