@@ -738,9 +738,10 @@ std::string httpGet(const std::string& ip, int port) {
 }
 
 // A hostPort: the pod's port reachable on the host's. For runhcs the
-// mapping becomes the HNS endpoint's PortMapping policy (hcn-nat); HNS's
-// NAT forwards it on Windows - the fake HNS does not forward yet, so that
-// part is skipped with that reason.
+// mapping becomes the HNS endpoint's PortMapping policy (hcn-nat), which
+// the host's NAT (WinNAT on Windows, the fake HCS's nftables table here)
+// forwards to the pod's address in its VM. Both are reached at the host's
+// address on the pods' network, as a node's other pods would.
 TEST_P(CriTest, HostPortMapping) {
   ASSERT_NO_FATAL_FAILURE(pullBusybox());
   const int hostPort = handler() == "runc" ? 18083 : 18084;
@@ -769,11 +770,12 @@ TEST_P(CriTest, HostPortMapping) {
       }
     }
     EXPECT_TRUE(mapped) << "the pod's endpoint has a PortMapping policy for host port " << hostPort;
-    GTEST_SKIP() << "the fake HNS does not forward host ports (WinNAT's part on Windows) yet";
   }
+  // The host's address on the pods' network: the runc bridge's, the NAT network's gateway.
+  const std::string host = handler() == "runc" ? "10.99.0.1" : "10.98.0.1";
   std::string page;
-  for (int i = 0; i < 50 && page.find("via-host-port") == std::string::npos; ++i) {
-    page = httpGet("10.99.0.1", hostPort);  // the host's address on the pods' bridge
+  for (int i = 0; i < 100 && page.find("via-host-port") == std::string::npos; ++i) {
+    page = httpGet(host, hostPort);
     if (page.find("via-host-port") == std::string::npos) usleep(100 * 1000);
   }
   EXPECT_THAT(page, HasSubstr("via-host-port"));

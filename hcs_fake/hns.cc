@@ -716,6 +716,12 @@ StatusOr<HostComputeEndpoint> FakeHns::endpoint(const std::string& id) const {
   return it->second.doc;
 }
 
+StatusOr<HostComputeNetwork> FakeHns::network(const std::string& id) const {
+  auto it = s_->networks.find(lower(id));
+  if (it == s_->networks.end()) return err(hresult::kElementNotFound, "network", id, "network " + id + " not found");
+  return it->second.doc;
+}
+
 // ------------------------------------------------------------- persistence
 
 void hnsfake::saveNetworks(const FakeHnsOptions& o, const FakeHns::State& s) {

@@ -53,6 +53,8 @@ class FakeHns {
 
   // endpoint: the current document of an endpoint (for the VM backend).
   StatusOr<schema::HostComputeEndpoint> endpoint(const std::string& id) const;
+  // network: the current document of a network.
+  StatusOr<schema::HostComputeNetwork> network(const std::string& id) const;
 
   struct State;  // the object store (hns.cc)
 

@@ -182,6 +182,21 @@ int main(int argc, char** argv) {
       .statePath = hnsState.empty() ? stateDir + "/hns.json" : hnsState,
       .newId = [&random] { return Guid::fromRandom(random.next(), random.next()).toString(); }});
   std::unique_ptr<hcs_fake::VmBackend> backend;
+  // The host side of an endpoint's NIC (its network's bridge, a NAT
+  // network's address and port forwards: host_network.h).
+  auto nicOf = [&hns](const std::string& endpointId) -> StatusOr<hcs_fake::EndpointNic> {
+    auto ep = hns.endpoint(endpointId);
+    if (!ep.ok()) return ep.status();
+    auto net = hns.network(ep->hostComputeNetwork.value_or(""));
+    if (!net.ok()) return net.status();
+    return hcs_fake::endpointNic(*ep, *net);
+  };
+  // Port forwards live in a table of this daemon's; what dead daemons left is removed.
+  const std::string natPrefix = "hcs-fake-";
+  const std::string natTable = natPrefix + std::to_string(getpid());
+  runtime::spawn(hcs_fake::removeDeadDaemonNat(**rt, "nft", natPrefix, [](int pid) {
+    return pid == getpid() || ::kill(pid, 0) == 0 || errno != ESRCH;
+  }));
   if (vmBackend == "sim") {
     // What a daemon that was killed left running (its VMs, paused ones too).
     runtime::spawn(hcs_fake::removeDeadDaemonCgroups((*rt)->loop(), "/sys/fs/cgroup"));
@@ -191,13 +206,8 @@ int main(int argc, char** argv) {
                                           .vmRoot = stateDir + "/vm",
                                           .cgroupParent = "/hcs-fake-" + std::to_string(getpid()),
                                           .extraGcsArgs = gcsArgs,
-                                          .lookupEndpoint = [&hns](const std::string& endpointId)
-                                              -> StatusOr<hcs_fake::EndpointNic> {
-                                            auto ep = hns.endpoint(endpointId);
-                                            if (!ep.ok()) return ep.status();
-                                            return hcs_fake::EndpointNic{ep->hostComputeNetwork.value_or(""),
-                                                                         ep->macAddress.value_or("")};
-                                          }});
+                                          .lookupEndpoint = nicOf,
+                                          .natTable = natTable});
   }
   if (vmBackend == "qemu") {
     // A daemon killed with its whole process group (a test runner's
@@ -224,11 +234,8 @@ int main(int argc, char** argv) {
                   .vsockRoot = vsockRoot,
                   .vmRoot = "/tmp/hcs-fake-qemu-" + std::to_string(getpid()),
                   .accel = accel,
-                  .lookupEndpoint = [&hns](const std::string& endpointId) -> StatusOr<hcs_fake::EndpointNic> {
-                    auto ep = hns.endpoint(endpointId);
-                    if (!ep.ok()) return ep.status();
-                    return hcs_fake::EndpointNic{ep->hostComputeNetwork.value_or(""), ep->macAddress.value_or("")};
-                  }});
+                  .lookupEndpoint = nicOf,
+                  .natTable = natTable});
   }
   // Container systems' processes are frozen through a cgroup of their own.
   auto freezer = std::make_unique<hcs_fake::CgroupFreezer>((*rt)->loop(), "/sys/fs/cgroup",

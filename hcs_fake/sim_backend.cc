@@ -156,7 +156,7 @@ int lcowScsiControllerIndex(const std::string& guid) {
 }
 
 SimVmBackend::SimVmBackend(runtime::Runtime& rt, SimBackendOptions options)
-    : rt_(rt), options_(std::move(options)), bridges_(rt, options_.ipPath) {}
+    : rt_(rt), options_(std::move(options)), bridges_(rt, options_.ipPath, options_.nftPath, options_.natTable) {}
 
 SimVmBackend::~SimVmBackend() {
   for (auto& [id, vm] : vms_) {
@@ -550,7 +550,7 @@ Task<Status> SimVmBackend::addNic(std::string id, std::string adapterId, Json se
       co_return st;
     }
   }
-  Status plugged = co_await bridges_.plug(nic.hostEnd, nic.bridge);
+  Status plugged = co_await bridges_.plug(nic.hostEnd, *ep);
   if (!plugged.ok()) {
     (void)co_await bridges_.ip(undo);
     co_return plugged;

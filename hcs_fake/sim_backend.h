@@ -29,12 +29,6 @@
 
 namespace hcsshim::hcs_fake {
 
-// EndpointNic: what the backend needs of an HNS endpoint to plug its NIC in.
-struct EndpointNic {
-  std::string networkId;
-  std::string macAddress;  // HNS style 00-15-5D-..
-};
-
 struct SimBackendOptions {
   std::string gcsPath;    // the guest agent binary
   std::string vsockRoot;  // hybrid vsock sockets, one set per VM
@@ -50,6 +44,8 @@ struct SimBackendOptions {
   // the VM's own network namespace, where the guest agent finds it by MAC.
   std::function<StatusOr<EndpointNic>(const std::string& endpointId)> lookupEndpoint;
   std::string ipPath = "ip";
+  std::string nftPath = "nft";
+  std::string natTable = "hcs-fake";  // NAT networks' port forwards (host_network.h)
 };
 
 // removeDeadDaemonCgroups: the cgroups of daemons that died without

@@ -252,7 +252,7 @@ StatusOr<std::vector<std::string>> qemuCommandLine(const QemuMachine& m, const s
 }
 
 QemuVmBackend::QemuVmBackend(runtime::Runtime& rt, QemuBackendOptions options)
-    : rt_(rt), options_(std::move(options)), bridges_(rt, options_.ipPath) {}
+    : rt_(rt), options_(std::move(options)), bridges_(rt, options_.ipPath, options_.nftPath, options_.natTable) {}
 
 QemuVmBackend::~QemuVmBackend() {
   for (auto& [id, vm] : vms_) {
@@ -654,7 +654,7 @@ Task<Status> QemuVmBackend::nic(std::string id, std::shared_ptr<Vm> vm, std::str
   auto added = co_await qmp->execute("netdev_add", nd);
   if (!added.ok()) co_return Status::fromHResult(hr::kFail, "Modify", id, "NIC " + adapterId + ": " + added.status().message());
   std::string bridge = bridgeFor(ep->networkId);
-  Status plugged = co_await bridges_.plug(tap, bridge);
+  Status plugged = co_await bridges_.plug(tap, *ep);
   Json d = Json::object();
   d["driver"] = "virtio-net-pci";
   d["id"] = dev;

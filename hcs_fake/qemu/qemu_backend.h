@@ -55,6 +55,8 @@ struct QemuBackendOptions {
   // endpoint's network and MAC, as for the sim backend. Unset: E_NOTIMPL.
   std::function<StatusOr<EndpointNic>(const std::string& endpointId)> lookupEndpoint;
   std::string ipPath = "ip";
+  std::string nftPath = "nft";
+  std::string natTable = "hcs-fake";  // NAT networks' port forwards (host_network.h)
 };
 
 // QemuMachine: what the command line is made from (paths and the document).
