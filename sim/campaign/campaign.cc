@@ -10,6 +10,7 @@
 
 #include "gcs/network.h"
 #include "hcs_fake/testing/fake_host.h"
+#include "sim/campaign/shim_process.h"
 #include "sim/node.h"
 #include "sim/world.h"
 #include "src/bridge/protocol.h"
@@ -32,7 +33,7 @@ namespace taskv2 = shim::taskv2;
 
 constexpr std::string_view kFaultNames[kFaultCount] = {
     "split-writes", "delayed-writes", "slow-boot", "late-hcs", "notification-chaos", "guest-crash", "stdio-cut",
-    "bridge-cut", "hcs-hang",
+    "bridge-cut", "hcs-hang", "shim-death",
 };
 
 // How long a call may take once the faults have stopped: the shim's longest
@@ -167,8 +168,7 @@ class Run {
     faultWindowEnd_ = runtime::TimePoint(3s + std::chrono::milliseconds(faultRnd_.uniform(5000)));
     platform_ = std::make_unique<shim::testing::TestPlatform>(*host_.guests);
     sink_ = std::make_unique<CheckingSink>(platform_->stdio_);
-    model_ = std::make_unique<shim::TaskModel>(host_.node, *host_.api, *sink_, *platform_,
-                                               shim::ShimConfig{.ns = "default", .defaultBootFiles = host_.bootFiles});
+    startShim();
     host_.world.setTraceAlias(o.dir, "$DIR");
     hns_ = std::make_unique<hcs_fake::InProcessHns>(host_.hns);
     hcn_ = std::make_unique<hns::HcnClient>(*hns_);
@@ -198,6 +198,10 @@ class Run {
       why << "liveness: " << (options_.actors - done) << " actors never finished (a call did not return)\n";
       for (const auto& [k, call] : inFlight_) why << "liveness: still waiting for " << call << "\n";
     }
+    // containerd's cleanups after dead shims end first (they wait for the
+    // dead shims' HCS operations, hung ones too).
+    host_.world.runUntil([&] { return cleanups_ == 0 || late(10min); });
+    if (cleanups_ != 0) why << "liveness: " << cleanups_ << " cleanups after a dead shim never finished\n";
     check(why);
     if (finished) {
       // containerd's Shutdown once no task is left ends the shim.
@@ -206,16 +210,21 @@ class Run {
         taskv2::ShutdownRequest req;
         (void)co_await m.shutdown(req);
         d = true;
-      }(*model_, shut));
+      }(shim_->model(), shut));
       host_.world.runUntil([&] { return shut || late(10min); });
       if (!shut) why << "liveness: Shutdown never returned\n";
-      if (shut && !model_->done()) why << "Shutdown with no task left did not end the shim\n";
-      bool closed = false;
-      runtime::spawn([](shim::TaskModel& m, bool& c) -> Task<void> {
-        co_await m.closeAll();
-        c = true;
-      }(*model_, closed));
-      host_.world.runUntil([&] { return closed || late(10min); });
+      if (shut && !shim_->model().done()) why << "Shutdown with no task left did not end the shim\n";
+      // Every shim's model closed: the live one's work, and what the dead
+      // ones' memory held (their seams are cut: nothing leaves them).
+      int closing = 0;
+      for (auto& sp : shims_) {
+        ++closing;
+        runtime::spawn([](shim::TaskModel& m, int& c) -> Task<void> {
+          co_await m.closeAll();
+          --c;
+        }(sp->model(), closing));
+      }
+      bool closed = host_.world.runUntil([&] { return closing == 0 || late(10min); });
       host_.world.runFor(15s);
       // What an operation that hung leaves behind is released when HCS answers it at last.
       if (hangsEnd_ > host_.world.now()) host_.world.runUntil([&] { return host_.world.now() > hangsEnd_ + 15s; });
@@ -258,7 +267,76 @@ class Run {
   // excused: a call on `id` may fail for a fault - its VM broke, or an HCS
   // operation it made hung past the client's timeout.
   bool excused(const std::string& id, const Status& st) const {
-    return broken_.count(vmOf(id)) || (has(Fault::kHcsHang) && st.hresult() == hresult::kHcsOperationTimeout);
+    return broken_.count(vmOf(id)) || (has(Fault::kHcsHang) && st.hresult() == hresult::kHcsOperationTimeout) ||
+           shimDied(id);
+  }
+  // shimDied: task id's shim was killed (containerd cleaned up after it).
+  bool shimDied(const std::string& id) const {
+    auto it = shimOf_.find(id);
+    return it != shimOf_.end() && !it->second->alive();
+  }
+  ShimProcess& shimFor(const std::string& task) {
+    auto it = shimOf_.find(task);
+    return it == shimOf_.end() ? *shim_ : *it->second;
+  }
+  // startShim: containerd's next shim (the first, or one after a death).
+  void startShim() {
+    shims_.push_back(std::make_unique<ShimProcess>(host_.node, *host_.api, *platform_, *sink_,
+                                                   shim::ShimConfig{.ns = "default", .defaultBootFiles = host_.bootFiles}));
+    shim_ = shims_.back().get();
+  }
+  // killShim: the shim dies (kill -9); containerd sees its connection drop,
+  // starts another for new tasks and cleans up after the dead one.
+  void killShim() {
+    ShimProcess* dead = shim_;
+    bool hasTasks = false;
+    for (const auto& [task, sp] : shimOf_) {
+      auto seq = sink_->order.find(task);
+      hasTasks = hasTasks || (sp == dead && (seq == sink_->order.end() || seq->second.back() != "/tasks/delete"));
+    }
+    if (!hasTasks) return;
+    inject("shim-death");
+    for (const auto& [task, sp] : shimOf_) {
+      if (sp == dead) broken_.insert(vmOf(task));  // its guests lose their bridge
+    }
+    dead->kill();
+    startShim();
+    ++cleanups_;
+    runtime::spawn(cleanupAfter(dead));
+  }
+  // cleanupAfter: containerd's cleanup after a dead shim - `shim delete` for
+  // each of its tasks once HCS has finished what the dead shim had asked
+  // for, then the task's exit (if it had started and none was reported)
+  // and its delete, as containerd publishes them.
+  Task<void> cleanupAfter(ShimProcess* dead) {
+    while (dead->pendingHcs() > 0) co_await runtime::sleep(host_.node.loop(), 100ms);
+    std::vector<std::string> tasks;
+    for (const auto& [task, sp] : shimOf_) {
+      if (sp == dead) tasks.push_back(task);
+    }
+    for (const std::string& task : tasks) {
+      bool ownsVm = !sandboxOf_.count(task);
+      taskv2::DeleteResponse r = co_await shim::cleanupAfterDeadShim(host_.node, host_.api.get(), task, ownsVm);
+      auto seq = sink_->order.find(task);
+      bool created = seq != sink_->order.end() && !seq->second.empty() && seq->second.front() == "/tasks/create";
+      if (!created || seq->second.back() == "/tasks/delete") continue;
+      bool started = std::find(seq->second.begin(), seq->second.end(), "/tasks/start") != seq->second.end();
+      auto proc = sink_->procs.find({task, ""});
+      if (started && (proc == sink_->procs.end() || proc->second.exits.empty())) {
+        containerd::events::TaskExit e;
+        e.set_container_id(task);
+        e.set_id(task);
+        e.set_pid(r.pid());
+        e.set_exit_status(r.exit_status());
+        sink_->publish("/tasks/exit", e);
+      }
+      containerd::events::TaskDelete d;
+      d.set_container_id(task);
+      d.set_pid(r.pid());
+      d.set_exit_status(r.exit_status());
+      sink_->publish("/tasks/delete", d);
+    }
+    --cleanups_;
   }
   bool faultsOn() const { return host_.world.now() < faultWindowEnd_; }
   void inject(std::string what) {
@@ -317,6 +395,8 @@ class Run {
       hcs.notificationDelay = [this, ms] { return faultsOn() ? ms(faultRnd_.uniform(50)) : ms(0); };
     }
     host_.service->setFaults(std::move(hcs));
+    // The shim dies a while after one of the creates (its tasks are alive then).
+    if (has(Fault::kShimDeath)) deathAfterCreate_ = 1 + static_cast<int>(faultRnd_.uniform(options_.actors * options_.generations));
     if (has(Fault::kGuestCrash)) {
       int crashes = 1 + static_cast<int>(faultRnd_.uniform(2));
       for (int i = 0; i < crashes; ++i) {
@@ -340,6 +420,17 @@ class Run {
   // timed: a call, with how long it took once the faults had stopped.
   // (verb and who, not one string: no temporaries with destructors in a
   // co_await expression - GCC 12.)
+  // rpc: containerd's call `fn` for `task` on the task's shim, timed.
+  template <typename Req, typename T>
+  Task<StatusOr<T>> rpc(const char* verb, std::string who, std::string task,
+                        shim::TaskModel::Result<T> (shim::TaskModel::*fn)(Req), Req req) {
+    ShimProcess& sh = shimFor(task);
+    Task<StatusOr<T>> inner = (sh.model().*fn)(std::move(req));
+    Task<StatusOr<T>> gated = sh.call(std::move(inner));
+    StatusOr<T> r = co_await timed(verb, who, std::move(gated));
+    co_return r;
+  }
+
   template <typename T>
   Task<T> timed(const char* verb, const std::string& who, Task<T> call) {
     runtime::TimePoint start = host_.world.now();
@@ -370,10 +461,14 @@ class Run {
       std::string name = key.first + (key.second.empty() ? "" : "/" + key.second);
       std::string vm = vmOf(key.first);
       bool vmBroken = broken_.count(vm) > 0;
+      bool dead = shimDied(key.first);
       if (!p.started) {
         if (!got.exits.empty()) why << "exit reported for " << name << ", which never started\n";
         continue;
       }
+      // A dead shim's processes: an exec's exit may be lost with it (containerd
+      // reports the init's).
+      if (dead && got.exits.empty() && !key.second.empty()) continue;
       if (got.exits.size() != 1) {
         why << name << " reported " << got.exits.size() << " exits\n";
         continue;
@@ -513,7 +608,8 @@ class Run {
     taskv2::CreateTaskRequest create = createRequest(
         rnd, id, p, {{"io.kubernetes.cri.container-type", "container"}, {"io.kubernetes.cri.sandbox-id", sandbox}},
         netns);
-    auto created = co_await timed("create", id, model_->create(create));
+    shimOf_[id] = &shimFor(sandbox);  // containerd routes a pod's containers to its sandbox's shim
+    auto created = co_await rpc("create", id, create.id(), &shim::TaskModel::create, create);
     if (!created.ok()) {
       if (!excused(id, created.status())) {
         failedCalls_.push_back("create of pod container " + id + " failed though its VM did not break: " +
@@ -525,7 +621,7 @@ class Run {
     expected_[{id, ""}] = p;
     taskv2::StartRequest start;
     start.set_id(id);
-    auto started = co_await timed("start", id, model_->start(start));
+    auto started = co_await rpc("start", id, start.id(), &shim::TaskModel::start, start);
     expected_[{id, ""}].started = started.ok();
     if (!started.ok() && !excused(id, started.status())) {
       failedCalls_.push_back("start " + id + " failed though its VM did not break: " + started.status().toString());
@@ -536,15 +632,15 @@ class Run {
       k.set_id(id);
       k.set_signal(SIGKILL);
       expected_[{id, ""}].signals.insert(SIGKILL);
-      (void)co_await timed("kill", id, model_->kill(k));
+      (void)co_await rpc("kill", id, k.id(), &shim::TaskModel::kill, k);
       taskv2::WaitRequest w;
       w.set_id(id);
-      (void)co_await timed("wait", id, model_->wait(w));
+      (void)co_await rpc("wait", id, w.id(), &shim::TaskModel::wait, w);
     }
     taskv2::DeleteRequest d;
     d.set_id(id);
-    auto deleted = co_await timed("delete", id, model_->remove(d));
-    if (!deleted.ok()) failedCalls_.push_back("delete " + id + " failed: " + deleted.status().toString());
+    auto deleted = co_await rpc("delete", id, d.id(), &shim::TaskModel::remove, d);
+    if (!deleted.ok() && !shimDied(id)) failedCalls_.push_back("delete " + id + " failed: " + deleted.status().toString());
   }
 
   Task<void> lifecycle(std::string id, runtime::Random& rnd) {
@@ -560,18 +656,22 @@ class Run {
       }
     }
     taskv2::CreateTaskRequest create = createRequest(rnd, id, init, Json::object(), netns);
-    auto created = co_await timed("create", id, model_->create(create));
+    shimOf_[id] = shim_;
+    auto created = co_await rpc("create", id, create.id(), &shim::TaskModel::create, create);
     if (!created.ok()) {  // refused: nothing to clean up but the network
       co_await unplugNetwork(id);
       co_return;
     }
     ++lifecycles_;
     expected_[{id, ""}] = init;
+    if (++creates_ == deathAfterCreate_) {
+      host_.world.schedule(std::chrono::milliseconds(faultRnd_.uniform(200)), [this] { killShim(); });
+    }
     co_await pauseFor(rnd);
     taskv2::StartRequest start;
     start.set_id(id);
     if (rnd.chance(0.9)) {
-      auto started = co_await timed("start", id, model_->start(start));
+      auto started = co_await rpc("start", id, start.id(), &shim::TaskModel::start, start);
       expected_[{id, ""}].started = started.ok();
       // Nothing makes a container's first start fail but a broken VM.
       if (!started.ok() && !excused(id, started.status())) {
@@ -598,7 +698,7 @@ class Run {
           req.mutable_spec()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/Process");
           req.mutable_spec()->set_value(jsonText(Json{{"args", p.args}, {"cwd", "/"}}));
           std::string name = id + "/" + execId;
-          auto added = co_await timed("exec", name, model_->exec(req));
+          auto added = co_await rpc("exec", name, req.id(), &shim::TaskModel::exec, req);
           if (!added.ok()) break;
           execs.push_back(execId);
           expected_[{id, execId}] = p;
@@ -606,7 +706,7 @@ class Run {
             taskv2::StartRequest es;
             es.set_id(id);
             es.set_exec_id(execId);
-            auto started = co_await timed("start", name, model_->start(es));
+            auto started = co_await rpc("start", name, es.id(), &shim::TaskModel::start, es);
             expected_[{id, execId}].started = started.ok();
           }
           break;
@@ -621,23 +721,23 @@ class Run {
           // Recorded before the call: the signal may end the process
           // before the call returns (or the call fail after it arrived).
           expected_[{id, target}].signals.insert(sig);
-          (void)co_await timed("kill", id, model_->kill(k));
+          (void)co_await rpc("kill", id, k.id(), &shim::TaskModel::kill, k);
           break;
         }
         case 2: {  // pause, a while, resume
           taskv2::PauseRequest p;
           p.set_id(id);
-          auto paused = co_await timed("pause", id, model_->pause(p));
+          auto paused = co_await rpc("pause", id, p.id(), &shim::TaskModel::pause, p);
           co_await pauseFor(rnd);
           taskv2::ResumeRequest r;
           r.set_id(id);
-          if (paused.ok()) (void)co_await timed("resume", id, model_->resume(r));
+          if (paused.ok()) (void)co_await rpc("resume", id, r.id(), &shim::TaskModel::resume, r);
           break;
         }
         case 3: {
           taskv2::PidsRequest p;
           p.set_id(id);
-          (void)co_await timed("pids", id, model_->pids(p));
+          (void)co_await rpc("pids", id, p.id(), &shim::TaskModel::pids, p);
           break;
         }
         case 4: {  // containerd closing a process's stdin (ctr's EOF)
@@ -647,7 +747,7 @@ class Run {
           c.set_exec_id(target);
           c.set_stdin(true);
           expected_[{id, target}].inputClosed = true;
-          (void)co_await timed("closeio", id, model_->closeIo(c));
+          (void)co_await rpc("closeio", id, c.id(), &shim::TaskModel::closeIo, c);
           break;
         }
         case 5: {  // a resize (these processes have no terminal: refused)
@@ -655,19 +755,19 @@ class Run {
           r.set_id(id);
           r.set_width(static_cast<uint32_t>(rnd.uniform(300)));
           r.set_height(static_cast<uint32_t>(rnd.uniform(100)));
-          (void)co_await timed("resize", id, model_->resizePty(r));
+          (void)co_await rpc("resize", id, r.id(), &shim::TaskModel::resizePty, r);
           break;
         }
         case 6: {
           taskv2::StatsRequest st;
           st.set_id(id);
-          (void)co_await timed("stats", id, model_->stats(st));
+          (void)co_await rpc("stats", id, st.id(), &shim::TaskModel::stats, st);
           break;
         }
         default: {
           taskv2::StateRequest s;
           s.set_id(id);
-          (void)co_await timed("state", id, model_->state(s));
+          (void)co_await rpc("state", id, s.id(), &shim::TaskModel::state, s);
           break;
         }
       }
@@ -689,17 +789,19 @@ class Run {
         k.set_exec_id(target);
         k.set_signal(SIGKILL);
         expected_[{id, target}].signals.insert(SIGKILL);
-        (void)co_await timed("kill", name, model_->kill(k));
+        (void)co_await rpc("kill", name, k.id(), &shim::TaskModel::kill, k);
         taskv2::WaitRequest w;
         w.set_id(id);
         w.set_exec_id(target);
-        (void)co_await timed("wait", name, model_->wait(w));
+        (void)co_await rpc("wait", name, w.id(), &shim::TaskModel::wait, w);
       }
       taskv2::DeleteRequest d;
       d.set_id(id);
       d.set_exec_id(target);
-      auto deleted = co_await timed("delete", name, model_->remove(d));
-      if (!deleted.ok() && target.empty()) failedCalls_.push_back("delete " + name + " failed: " + deleted.status().toString());
+      auto deleted = co_await rpc("delete", name, d.id(), &shim::TaskModel::remove, d);
+      if (!deleted.ok() && target.empty() && !shimDied(id)) {
+        failedCalls_.push_back("delete " + name + " failed: " + deleted.status().toString());
+      }
     }
     co_await unplugNetwork(id);
   }
@@ -713,7 +815,12 @@ class Run {
   runtime::TimePoint hangsEnd_{};  // when the last hung HCS operation completes
   std::unique_ptr<shim::testing::TestPlatform> platform_;
   std::unique_ptr<CheckingSink> sink_;
-  std::unique_ptr<shim::TaskModel> model_;
+  std::vector<std::unique_ptr<ShimProcess>> shims_;  // every shim containerd started, the dead ones too
+  ShimProcess* shim_ = nullptr;                     // the live one, which new tasks go to
+  std::map<std::string, ShimProcess*> shimOf_;       // task -> the shim it went to
+  int cleanups_ = 0;                                 // containerd's cleanups after dead shims, running
+  int creates_ = 0;                                  // tasks created so far
+  int deathAfterCreate_ = 0;                         // shim-death: the create after which the shim dies
   std::unique_ptr<hcs_fake::InProcessHns> hns_;
   std::unique_ptr<hns::HcnClient> hcn_;
   std::string networkId_;

@@ -17,6 +17,11 @@
 // programs that echo, exit with a code, copy stdin (cat) or sleep until
 // signalled.
 //
+// A shim's death (shim_process.h): its connections and HCS handles close,
+// containerd's calls in flight fail, containerd runs `shim delete` for each
+// of its tasks (their VMs terminated) and publishes their exit and delete,
+// and new tasks go to a new shim.
+//
 // Faults (swarm testing: unless Options::faults says, each seed enables a
 // random subset of the kinds, so that a rare combination is as likely as a
 // common one) are injected during a fault window of 3-8 s of virtual time;
@@ -61,8 +66,9 @@ enum class Fault : unsigned {
   kStdioCut,            // stdio relay connections reset mid-stream
   kBridgeCut,           // bridge connections reset mid-frame
   kHcsHang,             // an HCS operation does not complete (for an hour: past the client's 4 min timeout)
+  kShimDeath,           // the shim is killed (kill -9); containerd cleans up after it and starts another
 };
-inline constexpr unsigned kFaultCount = 9;
+inline constexpr unsigned kFaultCount = 10;
 inline constexpr unsigned kAllFaults = (1u << kFaultCount) - 1;
 // kSwarmFaults: what a seed draws from - every kind.
 inline constexpr unsigned kSwarmFaults = kAllFaults;

@@ -857,4 +857,25 @@ Task<void> TaskModel::closeAll() {
   }
 }
 
+Task<taskv2::DeleteResponse> cleanupAfterDeadShim(runtime::Runtime& rt, hcs::HcsApi* hcs, std::string taskId,
+                                                   bool ownsVm) {
+  if (ownsVm && hcs) {
+    auto cs = co_await hcs::ComputeSystem::open(*hcs, rt.loop(), vmIdFor(taskId));
+    if (cs.ok()) {
+      Status st = co_await (*cs)->terminate();
+      (*cs)->close();
+      HLOG(Info, "shim.cleanup.vm_terminated").kv("task", taskId).kv("vm", vmIdFor(taskId)).kv("error", st.ok() ? "" : st.toString());
+    } else {
+      HLOG(Info, "shim.cleanup.no_vm").kv("task", taskId).kv("vm", vmIdFor(taskId)).kv("error", cs.status().toString());
+    }
+  }
+  taskv2::DeleteResponse r;
+  r.set_pid(0);
+  r.set_exit_status(137);
+  int64_t now = rt.loop().clock().wallNanos();
+  r.mutable_exited_at()->set_seconds(now / 1000000000);
+  r.mutable_exited_at()->set_nanos(static_cast<int32_t>(now % 1000000000));
+  co_return r;
+}
+
 }  // namespace hcsshim::shim

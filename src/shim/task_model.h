@@ -51,6 +51,15 @@ struct UvmExecResult {
 struct ModelState;
 namespace taskv2 = containerd::task::v2;
 
+// cleanupAfterDeadShim: the part of `containerd-shim-runhcs-v1 delete`
+// (containerd's cleanup after a shim that died) that reaches HCS: a task
+// that owns its VM (not a pod's container: its sandbox's cleanup does it)
+// has the VM opened by id, terminated and closed. The response is what the
+// command prints: pid 0, exit status 137 (killed), exited now. `hcs`
+// nullptr: HCS could not be reached (nothing to terminate).
+runtime::Task<taskv2::DeleteResponse> cleanupAfterDeadShim(runtime::Runtime& rt, hcs::HcsApi* hcs, std::string taskId,
+                                                           bool ownsVm);
+
 class TaskModel {
  public:
   TaskModel(runtime::Runtime& rt, hcs::HcsApi& hcs, EventSink& events, ShimPlatform& platform, ShimConfig config);

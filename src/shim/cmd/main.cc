@@ -137,18 +137,13 @@ int deleteTask(const Flags& f) {
   // A pod's containers run in the sandbox's VM: only the sandbox's own
   // cleanup takes the VM down.
   bool ownGroup = groupOf(bundle, f.id) == f.id;
-  if (ownGroup) {
-    runtime::blockOn((*rt)->loop(), [](runtime::Runtime& rt, std::string id) -> Task<void> {
-      auto api = co_await platforms::DaemonHcs::connect(rt, platforms::defaultHcsAddress());
-      if (!api.ok()) co_return;
-      auto cs = co_await hcs::ComputeSystem::open(**api, rt.loop(), shim::vmIdFor(id));
-      if (cs.ok()) {
-        (void)co_await (*cs)->terminate();
-        (*cs)->close();
-      }
-    }(**rt, f.id));
-    runtime::drain((*rt)->loop());
-  }
+  containerd::task::v2::DeleteResponse r = runtime::blockOn(
+      (*rt)->loop(), [](runtime::Runtime& rt, std::string id, bool ownsVm) -> Task<containerd::task::v2::DeleteResponse> {
+        auto api = co_await platforms::DaemonHcs::connect(rt, platforms::defaultHcsAddress());
+        hcs::HcsApi* hcs = api.ok() ? api->get() : nullptr;
+        co_return co_await shim::cleanupAfterDeadShim(rt, hcs, id, ownsVm);
+      }(**rt, f.id, ownGroup));
+  runtime::drain((*rt)->loop());
   platforms::LinuxRootfsMounter().unmount(bundle + "/rootfs");
   // Its layer images' references and its scratch disk (as the live shim's
   // Delete lets them go).
@@ -158,12 +153,6 @@ int deleteTask(const Flags& f) {
   }
   // The dead server's socket, if it was the group's own.
   if (ownGroup) ::unlink(socketFor(f, f.id).c_str());
-  containerd::task::v2::DeleteResponse r;
-  r.set_pid(0);
-  r.set_exit_status(137);
-  int64_t now = (*rt)->loop().clock().wallNanos();
-  r.mutable_exited_at()->set_seconds(now / 1000000000);
-  r.mutable_exited_at()->set_nanos(static_cast<int32_t>(now % 1000000000));
   std::string out = r.SerializeAsString();
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;
