@@ -259,6 +259,8 @@ class Run {
     r.events = host_.world.eventsRun();
     r.virtualTime = host_.world.now();
     r.slowestCall = slowestCall_;
+    r.shimsKilled = shimsKilled_;
+    r.tasksCleanedUp = tasksCleanedUp_;
     return r;
   }
 
@@ -300,6 +302,7 @@ class Run {
       if (sp == dead) broken_.insert(vmOf(task));  // its guests lose their bridge
     }
     dead->kill();
+    ++shimsKilled_;
     startShim();
     ++cleanups_;
     runtime::spawn(cleanupAfter(dead));
@@ -320,6 +323,7 @@ class Run {
       auto seq = sink_->order.find(task);
       bool created = seq != sink_->order.end() && !seq->second.empty() && seq->second.front() == "/tasks/create";
       if (!created || seq->second.back() == "/tasks/delete") continue;
+      ++tasksCleanedUp_;
       bool started = std::find(seq->second.begin(), seq->second.end(), "/tasks/start") != seq->second.end();
       auto proc = sink_->procs.find({task, ""});
       if (started && (proc == sink_->procs.end() || proc->second.exits.empty())) {
@@ -820,6 +824,7 @@ class Run {
   std::map<std::string, ShimProcess*> shimOf_;       // task -> the shim it went to
   int cleanups_ = 0;                                 // containerd's cleanups after dead shims, running
   int creates_ = 0;                                  // tasks created so far
+  size_t shimsKilled_ = 0, tasksCleanedUp_ = 0;
   int deathAfterCreate_ = 0;                         // shim-death: the create after which the shim dies
   std::unique_ptr<hcs_fake::InProcessHns> hns_;
   std::unique_ptr<hns::HcnClient> hcn_;

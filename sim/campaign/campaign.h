@@ -101,6 +101,8 @@ struct Result {
   uint64_t events = 0;                  // simulation events run
   runtime::Duration virtualTime{};      // how long the run took, virtually
   runtime::Duration slowestCall{};      // the longest call after the fault window
+  size_t shimsKilled = 0;               // shim-death: shims that died
+  size_t tasksCleanedUp = 0;            // live tasks containerd cleaned up after a dead shim
 };
 
 Result run(const Options& options);

@@ -64,6 +64,24 @@ TEST(CampaignFaults, EveryFaultKindAtOnceIsSurvived) {
   EXPECT_GT(injected, 0u) << "crashes and cuts were injected";
 }
 
+// A shim killed while its tasks run: containerd's calls fail, its cleanup
+// (`shim delete` per task) leaves no VM and no compute system, every task
+// ends deleted with one exit, and new tasks run on the next shim.
+TEST(CampaignFaults, AShimKilledMidRunIsCleanedUpAfterAndReplaced) {
+  log::setLevel(LogLevel::kOff);
+  size_t killed = 0, cleaned = 0;
+  for (uint64_t seed = 7100; seed < 7110; ++seed) {
+    Options o{.seed = seed, .actors = 3, .generations = 3, .faults = 1u << static_cast<unsigned>(Fault::kShimDeath),
+              .dir = scratch(seed)};
+    Result r = run(o);
+    killed += r.shimsKilled;
+    cleaned += r.tasksCleanedUp;
+    EXPECT_TRUE(r.violations.empty()) << report(o, r);
+  }
+  EXPECT_GT(killed, 5u) << "shims died";
+  EXPECT_GT(cleaned, 0u) << "containerd cleaned up live tasks after them";
+}
+
 // Determinism: the same seed twice gives the same trace, byte for byte (what
 // makes a seed a replay).
 TEST(CampaignDeterminism, ASeedRunTwiceGivesTheSameTrace) {
