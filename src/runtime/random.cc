@@ -1,6 +1,6 @@
 #include "src/runtime/random.h"
 
-#include <sys/random.h>
+#include <random>
 
 namespace hcsshim::runtime {
 namespace {
@@ -22,10 +22,9 @@ Random::Random(uint64_t seed) : seed_(seed) {
 }
 
 Random Random::fromKernel() {
-  uint64_t seed = 0;
-  if (getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed)) {
-    seed = 0x243F6A8885A308D3ull;  // getrandom cannot fail for 8 bytes after boot; be safe anyway
-  }
+  // The platform's entropy source (getrandom on Linux, rand_s on Windows).
+  std::random_device entropy;
+  uint64_t seed = (static_cast<uint64_t>(entropy()) << 32) | entropy();
   return Random(seed);
 }
 
