@@ -26,6 +26,7 @@
 #include "src/common/flags.h"
 #include "src/common/log.h"
 #include "src/hcs/compute_system.h"
+#include "tools/hcsdiag/commands.h"
 #include "src/runtime/epoll_loop.h"
 #include "src/runtime/fd_stream.h"
 #include "src/runtime/real_runtime.h"
@@ -35,21 +36,11 @@ namespace {
 using namespace hcsshim;
 using runtime::Task;
 
-int usage() {
-  std::fprintf(stderr,
-               "usage: hcsdiag [--address ADDR] <command>\n"
-               "  list\n"
-               "  create <id> <document.json|->\n"
-               "  start|shutdown|terminate|pause|resume <id>\n"
-               "  properties <id> [PropertyType ...]\n"
-               "  exec [-i] [-t] <id> <command> [args...]\n");
-  return 2;
-}
+constexpr const char* kExecUsage = "  exec [-i] [-t] <id> <command> [args...]\n";
 
-int fail(const Status& s) {
-  std::fprintf(stderr, "hcsdiag: %s\n", s.toString().c_str());
-  return 1;
-}
+int usage() { return hcsdiag::usage(kExecUsage); }
+
+int fail(const Status& s) { return hcsdiag::fail(s); }
 
 void writeAll(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -134,38 +125,10 @@ Task<int> runCommand(runtime::RealRuntime& rt, std::string address, std::vector<
   if (!api.ok()) co_return fail(api.status());
   hcs::HcsApi& hcs = **api;
   const std::string cmd = args[0];
-
-  if (cmd == "list") {
-    auto list = co_await hcs.enumerateComputeSystems("");
-    if (!list.ok()) co_return fail(list.status());
-    auto j = parseJson(*list);
-    if (!j.ok()) co_return fail(j.status());
-    std::printf("%-40s %-16s %-10s %s\n", "ID", "TYPE", "STATE", "OWNER");
-    for (auto& s : *j) {
-      std::printf("%-40s %-16s %-10s %s\n", s.value("Id", "").c_str(), s.value("SystemType", "").c_str(),
-                  s.value("State", "").c_str(), s.value("Owner", "").c_str());
-    }
-    co_return 0;
+  if (cmd != "exec") {
+    std::optional<int> code = co_await hcsdiag::runCommon(hcs, rt.loop(), args, kExecUsage);
+    co_return code ? *code : usage();
   }
-
-  if (args.size() < 2) co_return usage();
-  if (cmd == "create") {
-    if (args.size() != 3) co_return usage();
-    std::stringstream doc;
-    if (args[2] == "-") {
-      doc << std::cin.rdbuf();
-    } else {
-      std::ifstream f(args[2]);
-      if (!f) co_return fail(NotFoundError("cannot read " + args[2]));
-      doc << f.rdbuf();
-    }
-    auto h = co_await hcs.createComputeSystem(args[1], doc.str());
-    if (!h.ok()) co_return fail(h.status().withContext("CreateComputeSystem", args[1]));
-    hcs.closeComputeSystem(*h);
-    std::printf("%s\n", args[1].c_str());
-    co_return 0;
-  }
-
   bool interactive = false;
   size_t at = 1;
   bool console = false;
@@ -178,23 +141,7 @@ Task<int> runCommand(runtime::RealRuntime& rt, std::string address, std::vector<
   auto cs = co_await hcs::ComputeSystem::open(hcs, rt.loop(), args[at]);
   if (!cs.ok()) co_return fail(cs.status());
 
-  Status st;
-  if (cmd == "start") {
-    st = co_await (*cs)->start();
-  } else if (cmd == "shutdown") {
-    st = co_await (*cs)->shutdown();
-  } else if (cmd == "terminate") {
-    st = co_await (*cs)->terminate();
-  } else if (cmd == "pause") {
-    st = co_await (*cs)->pause();
-  } else if (cmd == "resume") {
-    st = co_await (*cs)->resume();
-  } else if (cmd == "properties") {
-    auto p = co_await (*cs)->properties(std::vector<std::string>(args.begin() + 2, args.end()));
-    if (!p.ok()) co_return fail(p.status());
-    std::printf("%s\n", schema::encode(*p).dump(2).c_str());
-    co_return 0;
-  } else if (cmd == "exec") {
+  {
     if (at + 1 >= args.size()) co_return usage();
     schema::ProcessParameters pp;
     pp.commandArgs.assign(args.begin() + static_cast<long>(at) + 1, args.end());
@@ -264,11 +211,7 @@ Task<int> runCommand(runtime::RealRuntime& rt, std::string address, std::vector<
       co_await runtime::sleep(rt.loop(), std::chrono::milliseconds(1));
     }
     co_return code;
-  } else {
-    co_return usage();
   }
-  if (!st.ok()) co_return fail(st);
-  co_return 0;
 }
 
 }  // namespace

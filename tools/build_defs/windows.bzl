@@ -1,0 +1,51 @@
+"""Windows binaries from a host build, for tests that run them under Wine.
+
+    windows_binary(name = "hcsdiag_exe", binary = "//tools/hcsdiag")
+
+builds //tools/hcsdiag for the mingw-w64 platform (//toolchains/mingw) -
+whatever the command line's configuration - and gives `<name>.exe`, so that
+an ordinary `bazel test //...` can run it with wine64 (wine_test below).
+"""
+
+def _to_windows_impl(_settings, _attr):
+    # (C++ toolchains are resolved by platform in every build: .bazelrc.)
+    return {"//command_line_option:platforms": "//toolchains/mingw:windows_x86_64"}
+
+_to_windows = transition(
+    implementation = _to_windows_impl,
+    inputs = [],
+    outputs = ["//command_line_option:platforms"],
+)
+
+def _windows_binary_impl(ctx):
+    built = ctx.attr.binary[0][DefaultInfo].files_to_run.executable
+    out = ctx.actions.declare_file(ctx.label.name + ".exe")
+    ctx.actions.symlink(output = out, target_file = built)
+    return [DefaultInfo(files = depset([out]), runfiles = ctx.runfiles(files = [out]))]
+
+windows_binary = rule(
+    implementation = _windows_binary_impl,
+    attrs = {
+        "binary": attr.label(cfg = _to_windows, mandatory = True),
+        "_allowlist_function_transition": attr.label(
+            default = "@bazel_tools//tools/allowlists/function_transition_allowlist",
+        ),
+    },
+)
+
+def wine_test(name, script, exes, **kwargs):
+    """A shell test that runs Windows binaries under Debian's wine64.
+
+    The script gets WINE (the wine64 loader) and WINEPREFIX (a private
+    prefix under TEST_TMPDIR) in its environment and the .exe files as
+    runfiles. Tagged `local` (Wine's server socket lives under /tmp) and
+    `requires-wine`.
+    """
+    native.sh_test(
+        name = name,
+        srcs = [script],
+        data = exes + ["//tools/build_defs:wine_env.sh"],
+        tags = kwargs.pop("tags", []) + ["local", "requires-wine"],
+        size = kwargs.pop("size", "medium"),
+        **kwargs
+    )
