@@ -1,5 +1,7 @@
 #include "platforms/windows/computecore_hcs.h"
 
+#include "platforms/windows/blocking.h"
+
 #include <objbase.h>
 // clang-format off
 #include <computecore.h>
@@ -7,7 +9,6 @@
 
 #include <map>
 #include <mutex>
-#include <thread>
 
 #include "src/common/json.h"
 #include "src/common/log.h"
@@ -37,22 +38,6 @@ struct OpResult {
   HRESULT hr = S_OK;
   std::string doc;
   HCS_PROCESS_INFORMATION info{};
-};
-
-// Blocking: runs `work` on a thread of its own and resumes the awaiting
-// coroutine on `loop` with its result.
-struct Blocking {
-  runtime::EventLoop& loop;
-  std::function<OpResult()> work;
-  OpResult result;
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) {
-    std::thread([this, h] {
-      result = work();
-      loop.post([h] { h.resume(); });
-    }).detach();
-  }
-  OpResult await_resume() { return std::move(result); }
 };
 
 template <typename H>
@@ -104,7 +89,7 @@ struct ComputeCoreHcs::State : std::enable_shared_from_this<ComputeCoreHcs::Stat
       (*close)(operation);
       return r;
     };
-    OpResult r = co_await Blocking{loop, work, {}};
+    OpResult r = co_await blocking(loop, work);
     if (FAILED(r.hr)) co_return schema::statusFromResult(static_cast<HResult>(r.hr), r.doc, fn, id);
     co_return r;
   }
