@@ -28,4 +28,24 @@ expect 1 "cannot read C:\\no\\such\\file.json [NotFound" -- create vm-1 'C:\no\s
 expect 1 "E_NOTIMPL" -- exec vm-1 /bin/true
 expect 2 "usage: hcsdiag" -- frobnicate
 expect 2 "usage: hcsdiag" -- start
+# A recording made under Wine replays on Linux: the same answer, and a
+# client that does something else is told where.
+linux="${TEST_SRCDIR}/${TEST_WORKSPACE}/tools/hcsdiag/hcsdiag"
+rec="${TEST_TMPDIR}/wine-list.jsonl"
+wine_run "$exe" "--record=Z:${rec//\//\\}" list >/dev/null 2>&1
+if ! grep -q '"op":"enumerateComputeSystems"' "$rec"; then
+  echo "FAIL: hcsdiag.exe --record wrote no enumerateComputeSystems call:"; cat "$rec"; fails=$((fails + 1))
+fi
+out=$("$linux" --replay="$rec" list 2>&1); code=$?
+if [ "$code" != 1 ] || ! grep -qF "computecore.dll could not be loaded: error 126" <<<"$out"; then
+  echo "FAIL: the Linux replay of the Wine recording: exit $code: $out"; fails=$((fails + 1))
+else
+  echo "ok: replayed on Linux: $out"
+fi
+out=$("$linux" --replay="$rec" start vm-1 2>&1); code=$?
+if [ "$code" != 1 ] || ! grep -qF "call #0: expected enumerateComputeSystems, got openComputeSystem" <<<"$out"; then
+  echo "FAIL: a diverging replay: exit $code: $out"; fails=$((fails + 1))
+else
+  echo "ok: divergence named: $(grep -F diverged <<<"$out" | tail -1)"
+fi
 exit $fails

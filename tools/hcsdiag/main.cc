@@ -1,7 +1,7 @@
 // hcsdiag: inspect and drive compute systems through the HCS API, like
 // Windows' hcsdiag, against the fake HCS daemon (platforms/linux).
 //
-//   hcsdiag [--address unix:///...] list
+//   hcsdiag [--address unix:///...] [--record FILE | --replay FILE] list
 //   hcsdiag create <id> <document.json>        (or - for stdin)
 //   hcsdiag start|shutdown|terminate|pause|resume <id>
 //   hcsdiag properties <id> [PropertyType ...]  (prints the Properties document)
@@ -26,6 +26,8 @@
 #include "src/common/flags.h"
 #include "src/common/log.h"
 #include "src/hcs/compute_system.h"
+#include "src/hcs/recording.h"
+#include "src/runtime/read_file.h"
 #include "tools/hcsdiag/commands.h"
 #include "src/runtime/epoll_loop.h"
 #include "src/runtime/fd_stream.h"
@@ -120,13 +122,47 @@ Task<void> forwardResizes(runtime::EpollEventLoop& loop, hcs::Process& p, const 
   ::close(fd);
 }
 
-Task<int> runCommand(runtime::RealRuntime& rt, std::string address, std::vector<std::string> args) {
-  auto api = co_await platforms::DaemonHcs::connect(rt, address);
-  if (!api.ok()) co_return fail(api.status());
-  hcs::HcsApi& hcs = **api;
+// Where the HCS calls go: the daemon, recorded to a file, or a recording
+// replayed instead of HCS (src/hcs/recording.h).
+struct Traffic {
+  std::string record, replay;
+};
+
+Task<int> runCommand(runtime::RealRuntime& rt, std::string address, std::vector<std::string> args, Traffic traffic) {
+  std::unique_ptr<hcs::HcsApi> daemon;
+  std::unique_ptr<hcs::ReplayHcsApi> replay;
+  std::unique_ptr<hcs::RecordingHcsApi> recorder;
+  std::ofstream recording;
+  hcs::HcsApi* api = nullptr;
+  if (!traffic.replay.empty()) {
+    auto text = runtime::readFile(traffic.replay, 64 << 20);
+    if (!text) co_return fail(NotFoundError("cannot read " + traffic.replay));
+    auto r = hcs::ReplayHcsApi::load(rt.loop(), *text);
+    if (!r.ok()) co_return fail(r.status().withContext("replay", traffic.replay));
+    replay = std::move(*r);
+    api = replay.get();
+  } else {
+    auto d = co_await platforms::DaemonHcs::connect(rt, address);
+    if (!d.ok()) co_return fail(d.status());
+    daemon = std::move(*d);
+    api = daemon.get();
+  }
+  if (!traffic.record.empty()) {
+    recording.open(traffic.record, std::ios::trunc);
+    if (!recording) co_return fail(NotFoundError("cannot write " + traffic.record));
+    recorder = std::make_unique<hcs::RecordingHcsApi>(*api, rt.loop(), [&recording](const std::string& line) {
+      recording << line << "\n" << std::flush;
+    });
+    api = recorder.get();
+  }
+  hcs::HcsApi& hcs = *api;
   const std::string cmd = args[0];
   if (cmd != "exec") {
     std::optional<int> code = co_await hcsdiag::runCommon(hcs, rt.loop(), args, kExecUsage);
+    if (replay && !replay->divergence().empty()) {
+      std::fprintf(stderr, "hcsdiag: the replay of %s diverged: %s\n", traffic.replay.c_str(), replay->divergence().c_str());
+      co_return 1;
+    }
     co_return code ? *code : usage();
   }
   bool interactive = false;
@@ -221,6 +257,9 @@ int main(int argc, char** argv) {
   bool help = false;
   hcsshim::FlagSet flags("hcsdiag");
   flags.string("address", &address, "the HCS (fake) daemon's socket");
+  Traffic traffic;
+  flags.string("record", &traffic.record, "write the HCS traffic to this file (JSON lines: src/hcs/recording.h)");
+  flags.string("replay", &traffic.replay, "answer from this recording instead of HCS (a divergence: exit 1)");
   flags.boolean("help", &help, "this text");
   auto parsed = flags.parse(argc, argv, {.stopAtPositional = true});
   if (!parsed.ok()) std::fprintf(stderr, "%s\n", parsed.status().message().c_str());
@@ -229,7 +268,7 @@ int main(int argc, char** argv) {
   hcsshim::log::setLevel(hcsshim::LogLevel::kWarn);
   auto rt = hcsshim::runtime::RealRuntime::create("hcsdiag");
   if (!rt.ok()) return fail(rt.status());
-  int code = hcsshim::runtime::blockOn((*rt)->loop(), runCommand(**rt, address, args));
+  int code = hcsshim::runtime::blockOn((*rt)->loop(), runCommand(**rt, address, args, traffic));
   hcsshim::runtime::drain((*rt)->loop());
   return code;
 }
