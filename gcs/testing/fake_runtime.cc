@@ -32,6 +32,16 @@ struct FakeContainerRuntime::Container {
 
 namespace {
 
+// deliver: signal `sig` reaches the process. cat does not catch signals,
+// so one ends it even while it waits for input (its stdin closes under it);
+// sleep's program notices them itself.
+void deliver(FakeProcessState& s, int sig) {
+  s.pendingSignals.push_back(sig);
+  std::string name = s.args.empty() ? "" : s.args[0].substr(s.args[0].rfind('/') + 1);
+  if (name == "cat" && s.in) s.in->close();
+  s.changed.notifyAll();
+}
+
 class FakeProcess final : public ContainerProcess {
  public:
   explicit FakeProcess(std::shared_ptr<FakeProcessState> s) : s_(std::move(s)) {}
@@ -45,8 +55,7 @@ class FakeProcess final : public ContainerProcess {
   Status signal(int sig) override {
     if (s_->exit) return NotFoundError("process " + std::to_string(s_->pid) + " has exited");
     if (sig < 1 || sig > 64) return InvalidArgumentError("signal " + std::to_string(sig));
-    s_->pendingSignals.push_back(sig);
-    s_->changed.notifyAll();
+    deliver(*s_, sig);
     return OkStatus();
   }
   Status resize(uint16_t, uint16_t) override {
@@ -286,16 +295,29 @@ Task<Status> FakeContainerRuntime::remove(std::string id, bool force) {
   auto running = [&] { return c->init->started && !c->init->exit; };
   if (running() && !force) co_return FailedPreconditionError("runc: cannot delete container " + id + " that is not stopped");
   for (auto& p : c->execs) {
-    if (!p->exit) p->pendingSignals.push_back(SIGKILL), p->changed.notifyAll();
+    if (!p->exit) deliver(*p, SIGKILL);
   }
   if (!c->init->exit) {
-    c->init->pendingSignals.push_back(SIGKILL);
     c->init->started = true;  // a created init is killed too
-    c->init->changed.notifyAll();
+    deliver(*c->init, SIGKILL);
   }
   c->deleted = true;
   containers_.erase(it);
   co_return OkStatus();
+}
+
+void FakeContainerRuntime::killAll() {
+  setFrozen(false);
+  for (auto& [id, c] : containers_) {
+    std::vector<std::shared_ptr<FakeProcessState>> procs = c->execs;
+    if (c->init) procs.push_back(c->init);
+    for (auto& p : procs) {
+      if (p->exit) continue;
+      p->started = true;
+      if (p->in) p->in->close();  // whatever it reads ends
+      deliver(*p, SIGKILL);
+    }
+  }
 }
 
 Task<StatusOr<std::vector<int>>> FakeContainerRuntime::pids(std::string id) {

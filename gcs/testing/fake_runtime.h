@@ -59,6 +59,9 @@ class FakeContainerRuntime final : public ContainerRuntime {
 
   // setFrozen: a frozen runtime's processes make no progress (a paused VM).
   void setFrozen(bool frozen);
+  // killAll: the VM is gone - every process dies with it (killed, its stdin
+  // closed under it), frozen ones too.
+  void killAll();
   // updates: what update() was given, per container.
   const std::map<std::string, std::vector<Json>>& updates() const { return updates_; }
 

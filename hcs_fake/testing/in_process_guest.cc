@@ -94,6 +94,7 @@ Task<Status> InProcessGuestBackend::start(const std::string& id, const schema::V
                     runtime::Duration boot) -> Task<void> {
     if (boot.count() > 0) co_await runtime::sleep(self->rt_.loop(), boot);
     co_await g->agent->run();
+    g->containers->killAll();  // a VM's processes end with it
     g->finished = true;
     g->finishedChanged.notifyAll();
     auto it = self->guests_.find(id);
