@@ -10,3 +10,24 @@ export WINEPREFIX="${TEST_TMPDIR:-/tmp}/wineprefix"
 export WINEDEBUG=-all
 export WINEDLLOVERRIDES="mscoree,mshtml="  # no Mono/Gecko installers when the prefix is made
 wine_run() { "$WINE" "$@"; }
+
+# wine_expect EXE CODE PATTERN -- ARGS...: runs EXE ARGS under Wine and
+# checks its exit code and that its output contains PATTERN; counts a
+# mismatch in $fails.
+fails=0
+wine_expect() {
+  local exe=$1 want=$2 pattern=$3
+  shift 4
+  local out code name
+  name=$(basename "$exe")
+  out=$(wine_run "$exe" "$@" 2>&1)
+  code=$?
+  if [ "$code" != "$want" ] || ! grep -qF -- "$pattern" <<<"$out"; then
+    echo "FAIL: $name $*: exit $code (want $want), output:"
+    echo "$out"
+    echo "(wanted it to contain: $pattern)"
+    fails=$((fails + 1))
+  else
+    echo "ok: $name $* -> $code: $(grep -F -- "$pattern" <<<"$out" | head -1)"
+  fi
+}

@@ -6,22 +6,7 @@
 set -u
 source "${TEST_SRCDIR}/${TEST_WORKSPACE}/tools/build_defs/wine_env.sh"
 exe="${TEST_SRCDIR}/${TEST_WORKSPACE}/tools/hcsdiag/hcsdiag_exe.exe"
-fails=0
-expect() {  # expect CODE PATTERN -- ARGS...
-  local want=$1 pattern=$2
-  shift 3
-  local out code
-  out=$(wine_run "$exe" "$@" 2>&1)
-  code=$?
-  if [ "$code" != "$want" ] || ! grep -qF -- "$pattern" <<<"$out"; then
-    echo "FAIL: hcsdiag.exe $*: exit $code (want $want), output:"
-    echo "$out"
-    echo "(wanted it to contain: $pattern)"
-    fails=$((fails + 1))
-  else
-    echo "ok: hcsdiag.exe $* -> $code: $(grep -F -- "$pattern" <<<"$out" | head -1)"
-  fi
-}
+expect() { wine_expect "$exe" "$@"; }
 expect 1 "EnumerateComputeSystems: computecore.dll could not be loaded: error 126 (the module was not found) [Unavailable, HRESULT 0x8007007E]" -- list
 expect 1 "OpenComputeSystem(vm-1): computecore.dll could not be loaded: error 126" -- start vm-1
 expect 1 "cannot read C:\\no\\such\\file.json [NotFound" -- create vm-1 'C:\no\such\file.json'

@@ -6,22 +6,7 @@
 set -u
 source "${TEST_SRCDIR}/${TEST_WORKSPACE}/tools/build_defs/wine_env.sh"
 exe="${TEST_SRCDIR}/${TEST_WORKSPACE}/tools/hnsdiag/hnsdiag_exe.exe"
-fails=0
-expect() {  # expect CODE PATTERN -- ARGS...
-  local want=$1 pattern=$2
-  shift 3
-  local out code
-  out=$(wine_run "$exe" "$@" 2>&1)
-  code=$?
-  if [ "$code" != "$want" ] || ! grep -qF -- "$pattern" <<<"$out"; then
-    echo "FAIL: hnsdiag.exe $*: exit $code (want $want), output:"
-    echo "$out"
-    echo "(wanted it to contain: $pattern)"
-    fails=$((fails + 1))
-  else
-    echo "ok: hnsdiag.exe $* -> $code: $(grep -F -- "$pattern" <<<"$out" | head -1)"
-  fi
-}
+expect() { wine_expect "$exe" "$@"; }
 expect 1 "HcnEnumerateNetworks: computenetwork.dll could not be loaded: error 126 (the module was not found)" -- list networks
 expect 1 "HcnQueryEndpointProperties(2b1f3c1e-0000-4000-8000-000000000001): computenetwork.dll could not be loaded" -- show endpoint 2b1f3c1e-0000-4000-8000-000000000001
 expect 1 "is not a GUID" -- delete network not-a-guid
