@@ -156,10 +156,9 @@ Status ComputeCoreHcs::State::watch(uint64_t handle, hcs::EventCallback cb, bool
     ctx = gNextContext++;
     gRegistry[ctx] = weak_from_this();
   }
+  forget(handle);  // a callback set again replaces the old one
   {
     std::lock_guard<std::mutex> lock(mu);
-    auto old = contextOf.find(handle);
-    if (old != contextOf.end()) callbacks.erase(old->second);  // replaced (its registry entry stays harmless)
     contextOf[handle] = ctx;
     callbacks[ctx] = std::move(cb);
   }
