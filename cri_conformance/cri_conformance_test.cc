@@ -381,13 +381,21 @@ TEST_P(CriTest, StopHonoursTermThenKills) {
   v1::PodSandboxConfig pc = podConfig("stop");
   std::string pod = runPod(pc);
   ASSERT_FALSE(pod.empty());
-  v1::ContainerConfig polite = containerConfig("polite", {"sh", "-c", "trap 'exit 42' TERM; while true; do sleep 0.1; done"});
+  v1::ContainerConfig polite = containerConfig("polite", {"sh", "-c", "trap 'exit 42' TERM; touch /trapped; while true; do sleep 0.1; done"});
   v1::ContainerConfig stubborn = containerConfig("stubborn", {"sleep", "1000"});
   stubborn.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
   std::string a = runContainer(pod, pc, polite), b = runContainer(pod, pc, stubborn);
   ASSERT_FALSE(a.empty());
   ASSERT_FALSE(b.empty());
-  usleep(300 * 1000);  // the trap is set
+  // The init is its pid namespace's PID 1: a SIGTERM before the trap is
+  // ignored. /trapped says the trap is set.
+  bool trapped = false;
+  for (int i = 0; i < 200 && !trapped; ++i) {
+    v1::ExecSyncResponse ex;
+    trapped = cri().execSync(a, {"test", "-e", "/trapped"}, 10, &ex).ok() && ex.exit_code() == 0;
+    if (!trapped) usleep(100 * 1000);
+  }
+  ASSERT_TRUE(trapped) << "the polite container set its TERM trap";
   ASSERT_TRUE(cri().stopContainer(a, 30).ok());
   EXPECT_EQ(waitExited(a).exit_code(), 42);
   ASSERT_TRUE(cri().stopContainer(b, 1).ok());

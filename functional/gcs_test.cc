@@ -265,8 +265,18 @@ TEST_F(GcsTest, ClosingStdinEndsCat) {
 }
 
 TEST_F(GcsTest, ProcessListAndGracefulShutdown) {
-  prepare("ps", {"sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"});
-  auto init = start("ps", {}, {});
+  prepare("ps", {"sh", "-c", "trap 'exit 0' TERM; echo ready; while :; do sleep 0.1; done"});
+  auto init = start("ps", {}, {.out = true});
+  ASSERT_TRUE(init);
+  // A container's init is its namespace's PID 1: a SIGTERM that comes
+  // before the trap is ignored. "ready" says the trap is set.
+  std::string seen;
+  char buf[64];
+  while (seen.find("ready") == std::string::npos) {
+    auto n = run(init->stdoutStream()->read(buf));
+    ASSERT_TRUE(n.ok() && *n > 0) << seen;
+    seen.append(buf, *n);
+  }
   auto extra = start("ps", {"sleep", "1000"}, {});
   schema::PropertyQuery q;
   q.propertyTypes = {"ProcessList"};

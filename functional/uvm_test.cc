@@ -123,6 +123,15 @@ class UvmTest : public ::testing::Test {
     return {code.ok() ? static_cast<int>(*code) : -1, out};
   }
 
+  // trapped: whether container id's init wrote /trapped (after setting its
+  // TERM trap: a container's init is PID 1 of its namespace, so a SIGTERM
+  // that comes before the trap is ignored and a graceful shutdown never ends).
+  bool trapped(uvm::UtilityVM& vm, const std::string& id) {
+    return runtime::blockOn(rt_->loop(), runtime::waitFor(rt_->loop(), [&] {
+      return uvmRun(vm, "test -e /run/gcs/c/" + id + "/rootfs/trapped").first == 0;
+    }, std::chrono::seconds(20)));
+  }
+
   // guestPid: the host pid of what VM id's guest runs in: its guest agent
   // (sim) or its QEMU (qemu).
   int guestPid(const std::string& id) {
@@ -564,12 +573,13 @@ TEST_F(UvmTest, ContainerFromAnImageLayerWithPropertiesAndMetrics) {
   ASSERT_THAT(layer, IsOk());
   std::string image = dir_ + "/busybox.img";
   ASSERT_EQ(runTool(*rt_, {"mkfs.ext4", "-q", "-F", "-d", *layer, image, "16M"}), 0) << "mkfs.ext4 (e2fsprogs)";
-  auto spec = functional::runcSpec(*rt_, dir_, "/", {"sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"});
+  auto spec = functional::runcSpec(*rt_, dir_, "/", {"sh", "-c", "trap 'exit 0' TERM; touch /trapped; while :; do sleep 0.1; done"});
   ASSERT_THAT(spec, IsOk());
   auto c = run(vm.createContainer("img", {image}, *spec));
   ASSERT_THAT(c, IsOk());
   auto init = run((*c)->start({}, {}));
   ASSERT_THAT(init, IsOk());
+  ASSERT_TRUE(trapped(vm, "img")) << "the container's shell set its TERM trap";
   auto [code, out] = uvmRun(vm, "grep -c ' /run/layers/p0 ' /proc/mounts");
   EXPECT_EQ(out, "1\n") << "the image is mounted from a VPMem device";
   auto props = run((*c)->properties({"ProcessList", "Statistics"}));
@@ -595,7 +605,7 @@ TEST_F(UvmTest, ALayerTooLargeForVpmemGoesOnScsiAndTheScratchIsADisk) {
   std::string image = dir_ + "/big-layer.img", scratch = dir_ + "/scratch.img";
   ASSERT_EQ(runTool(*rt_, {"mkfs.ext4", "-q", "-F", "-d", *layer, image, "16M"}), 0) << "mkfs.ext4 (e2fsprogs)";
   ASSERT_EQ(runTool(*rt_, {"mkfs.ext4", "-q", "-F", scratch, "16M"}), 0);
-  auto spec = functional::runcSpec(*rt_, dir_, "/", {"sh", "-c", "echo written-in-the-vm > /proof; trap 'exit 0' TERM; while :; do sleep 0.1; done"});
+  auto spec = functional::runcSpec(*rt_, dir_, "/", {"sh", "-c", "trap 'exit 0' TERM; echo written-in-the-vm > /proof; while :; do sleep 0.1; done"});
   ASSERT_THAT(spec, IsOk());
   auto c = run(vm.createContainer("big", {image}, *spec, scratch));
   ASSERT_THAT(c, IsOk());
