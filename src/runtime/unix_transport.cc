@@ -6,6 +6,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
 
 #include <cerrno>
 #include <cstring>
@@ -54,22 +57,25 @@ bool isLive(const std::string& path) {
   return ::connect(fd.get(), addr->get(), sizeof addr->addr) == 0 || errno != ECONNREFUSED;
 }
 
-class UnixListener final : public Listener {
+// SocketListener: a listening unix socket (path: its file, unlinked at
+// close) or loopback TCP socket (path empty; address "tcp://IP:PORT").
+class SocketListener final : public Listener {
  public:
-  UnixListener(EpollEventLoop& loop, int fd, std::shared_ptr<FdWatch> watch, std::string path)
-      : loop_(loop), state_(std::make_shared<State>(State{fd, std::move(watch), false})), path_(std::move(path)) {}
-  ~UnixListener() override { close(); }
+  SocketListener(EpollEventLoop& loop, int fd, std::shared_ptr<FdWatch> watch, std::string path, std::string address)
+      : loop_(loop), state_(std::make_shared<State>(State{fd, std::move(watch), false})), path_(std::move(path)),
+        address_(std::move(address)) {}
+  ~SocketListener() override { close(); }
 
-  Task<StatusOr<std::unique_ptr<Stream>>> accept() override { return acceptImpl(loop_, state_, path_); }
+  Task<StatusOr<std::unique_ptr<Stream>>> accept() override { return acceptImpl(loop_, state_, address_); }
 
   void close() override {
     if (state_->closed) return;
     state_->closed = true;
     loop_.unwatch(state_->watch);
     ::close(state_->fd);
-    ::unlink(path_.c_str());
+    if (!path_.empty()) ::unlink(path_.c_str());
   }
-  std::string address() const override { return "unix://" + path_; }
+  std::string address() const override { return address_; }
 
  private:
   struct State {
@@ -78,22 +84,22 @@ class UnixListener final : public Listener {
     bool closed;
   };
   static Task<StatusOr<std::unique_ptr<Stream>>> acceptImpl(EpollEventLoop& loop, std::shared_ptr<State> s,
-                                                            std::string path) {
+                                                            std::string address) {
     for (;;) {
       if (s->closed) co_return CancelledError("listener closed");
       int fd = accept4(s->fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
       if (fd >= 0) {
         static uint64_t seq = 0;
-        auto st = FdStream::create(loop, fd, FdStream::Kind::kSocket, "unix:" + path + "#a" + std::to_string(++seq));
+        auto st = FdStream::create(loop, fd, FdStream::Kind::kSocket, address + "#a" + std::to_string(++seq));
         if (!st.ok()) co_return st.status();
         co_return std::unique_ptr<Stream>(std::move(*st));
       }
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EMFILE || errno == ENFILE) {
         // Out of descriptors: report it; the caller decides whether to back off.
-        co_return errnoStatus(errno, "accept4", path);
+        co_return errnoStatus(errno, "accept4", address);
       }
-      if (errno != EAGAIN) co_return errnoStatus(errno, "accept4", path);
+      if (errno != EAGAIN) co_return errnoStatus(errno, "accept4", address);
       co_await s->watch->readable();
     }
   }
@@ -101,7 +107,52 @@ class UnixListener final : public Listener {
   EpollEventLoop& loop_;
   std::shared_ptr<State> state_;
   std::string path_;
+  std::string address_;
 };
+
+// parseTcpAddress: "tcp://A.B.C.D:PORT" with a loopback address (this
+// transport serves local clients - a Wine process - never the network).
+StatusOr<sockaddr_in> parseTcpAddress(std::string_view address) {
+  constexpr std::string_view kScheme = "tcp://";
+  std::string rest(address.substr(kScheme.size()));
+  auto colon = rest.rfind(':');
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  std::string host = colon == std::string::npos ? "" : rest.substr(0, colon);
+  std::string port = colon == std::string::npos ? "" : rest.substr(colon + 1);
+  bool digits = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits || std::stoul(port) > 65535 || inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1) {
+    return InvalidArgumentError("tcp address " + std::string(address) + ": want tcp://A.B.C.D:PORT");
+  }
+  if ((ntohl(a.sin_addr.s_addr) >> 24) != 127) {
+    return InvalidArgumentError("tcp address " + std::string(address) + ": only loopback (127.0.0.0/8) is served");
+  }
+  a.sin_port = htons(static_cast<uint16_t>(std::stoul(port)));
+  return a;
+}
+
+std::string tcpAddressOf(const sockaddr_in& a) {
+  char ip[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, &a.sin_addr, ip, sizeof ip);
+  return "tcp://" + std::string(ip) + ":" + std::to_string(ntohs(a.sin_port));
+}
+
+StatusOr<std::unique_ptr<Listener>> listenTcp(EpollEventLoop& loop, std::string_view view) {
+  std::string address(view);
+  HCS_ASSIGN_OR_RETURN(sockaddr_in addr, parseTcpAddress(address));
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return errnoStatus(errno, "socket(AF_INET)", address);
+  int one = 1;
+  (void)setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) return errnoStatus(errno, "bind", address);
+  if (::listen(fd.get(), SOMAXCONN) < 0) return errnoStatus(errno, "listen", address);
+  socklen_t len = sizeof addr;
+  if (getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) < 0) return errnoStatus(errno, "getsockname", address);
+  HCS_ASSIGN_OR_RETURN(auto watch, loop.watchFd(fd.get()));
+  std::string bound = tcpAddressOf(addr);  // with the port the kernel chose for :0
+  HLOG(Debug, "tcp.listen").kv("address", bound);
+  return std::unique_ptr<Listener>(new SocketListener(loop, fd.release(), std::move(watch), "", bound));
+}
 
 }  // namespace
 
@@ -114,6 +165,7 @@ StatusOr<UniqueFd> connectUnixBlocking(const std::string& path) {
 }
 
 StatusOr<std::unique_ptr<Listener>> UnixTransport::listen(std::string_view address) {
+  if (address.starts_with("tcp://")) return listenTcp(loop_, address);
   HCS_ASSIGN_OR_RETURN(std::string path, unixSocketPath(address));
   HCS_ASSIGN_OR_RETURN(SocketAddress addr, socketAddress(path));
   UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
@@ -134,7 +186,7 @@ StatusOr<std::unique_ptr<Listener>> UnixTransport::listen(std::string_view addre
     return watch.status();
   }
   HLOG(Debug, "unix.listen").kv("path", path);
-  return std::unique_ptr<Listener>(new UnixListener(loop_, fd.release(), std::move(*watch), path));
+  return std::unique_ptr<Listener>(new SocketListener(loop_, fd.release(), std::move(*watch), path, "unix://" + path));
 }
 
 static StatusOr<std::pair<uint32_t, uint32_t>> parseVsockAddress(std::string_view address) {
@@ -160,13 +212,24 @@ static StatusOr<std::pair<uint32_t, uint32_t>> parseVsockAddress(std::string_vie
 
 Task<StatusOr<std::unique_ptr<Stream>>> UnixTransport::connectVsock(std::string address) {
   HCS_CO_ASSIGN_OR_RETURN(auto cidPort, parseVsockAddress(address));
-  int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) co_return errnoStatus(errno, "socket(AF_VSOCK)", address);
   sockaddr_vm addr{};
   addr.svm_family = AF_VSOCK;
   addr.svm_cid = cidPort.first;
   addr.svm_port = cidPort.second;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 && errno != EINPROGRESS) {
+  co_return co_await connectSocket(AF_VSOCK, reinterpret_cast<sockaddr*>(&addr), sizeof addr, address);
+}
+
+Task<StatusOr<std::unique_ptr<Stream>>> UnixTransport::connectTcp(std::string address) {
+  HCS_CO_ASSIGN_OR_RETURN(sockaddr_in addr, parseTcpAddress(address));
+  co_return co_await connectSocket(AF_INET, reinterpret_cast<sockaddr*>(&addr), sizeof addr, address);
+}
+
+// connectSocket: a non-blocking connect of a vsock or TCP socket.
+Task<StatusOr<std::unique_ptr<Stream>>> UnixTransport::connectSocket(int family, const sockaddr* addr, socklen_t addrLen,
+                                                                    std::string address) {
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) co_return errnoStatus(errno, family == AF_VSOCK ? "socket(AF_VSOCK)" : "socket", address);
+  if (::connect(fd, addr, addrLen) < 0 && errno != EINPROGRESS) {
     Status st = errnoStatus(errno, "connect", address);
     ::close(fd);
     co_return st;
@@ -182,7 +245,7 @@ Task<StatusOr<std::unique_ptr<Stream>>> UnixTransport::connectVsock(std::string 
     socklen_t len = sizeof err;
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
     if (err != 0) break;
-    sockaddr_vm peer{};
+    sockaddr_storage peer{};
     socklen_t plen = sizeof peer;
     if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0) break;
     co_await (*watch)->writable();
@@ -192,6 +255,10 @@ Task<StatusOr<std::unique_ptr<Stream>>> UnixTransport::connectVsock(std::string 
     ::close(fd);
     co_return errnoStatus(err, "connect", address);
   }
+  if (family == AF_INET) {
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
   static uint64_t seq = 0;
   HCS_CO_ASSIGN_OR_RETURN(auto stream, FdStream::create(loop_, fd, FdStream::Kind::kSocket,
                                                         address + "#c" + std::to_string(++seq)));
@@ -200,6 +267,7 @@ Task<StatusOr<std::unique_ptr<Stream>>> UnixTransport::connectVsock(std::string 
 
 Task<StatusOr<std::unique_ptr<Stream>>> UnixTransport::connect(std::string_view address) {
   if (address.starts_with("vsock://")) co_return co_await connectVsock(std::string(address));
+  if (address.starts_with("tcp://")) co_return co_await connectTcp(std::string(address));
   HCS_CO_ASSIGN_OR_RETURN(std::string path, unixSocketPath(address));
   static uint64_t seq = 0;
   HCS_CO_ASSIGN_OR_RETURN(SocketAddress addr, socketAddress(path));

@@ -78,6 +78,36 @@ TEST_F(UnixTransportTest, EchoWithHalfCloseAndLargePayload) {
   EXPECT_THAT(*serverDone, IsOk());
 }
 
+// Loopback TCP (for Wine, which has no AF_UNIX): port 0 gets a port the
+// listener names; a connect to it carries data both ways like a unix socket.
+TEST_F(UnixTransportTest, LoopbackTcpOnAPickedPort) {
+  auto l = transport_->listen("tcp://127.0.0.1:0");
+  ASSERT_THAT(l, IsOk());
+  std::string address = (*l)->address();
+  ASSERT_THAT(address, ::testing::MatchesRegex("tcp://127\\.0\\.0\\.1:[0-9]+"));
+  EXPECT_NE(address, "tcp://127.0.0.1:0");
+  std::optional<Status> serverDone;
+  spawn([](Listener& l, std::optional<Status>& out) -> Task<void> { out = co_await echoOnce(l); }(**l, serverDone));
+  std::string payload(1024 * 1024 + 3, 'y');
+  auto got = blockOn(*loop_, roundTrip(*transport_, address, payload));
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(*got, payload);
+  loop_->runUntil([&] { return serverDone.has_value(); });
+  EXPECT_THAT(*serverDone, IsOk());
+  (*l)->close();
+  EXPECT_THAT(blockOn(*loop_, transport_->connect(address)), StatusIs(Code::kUnavailable)) << "closed: refused";
+}
+
+TEST_F(UnixTransportTest, TcpServesOnlyLoopbackAndWellFormedAddresses) {
+  EXPECT_THAT(transport_->listen("tcp://0.0.0.0:0"), StatusIs(Code::kInvalidArgument));
+  EXPECT_THAT(transport_->listen("tcp://10.1.2.3:80"), StatusIs(Code::kInvalidArgument));
+  for (const char* bad : {"tcp://127.0.0.1", "tcp://127.0.0.1:", "tcp://127.0.0.1:65536", "tcp://127.0.0.1:x",
+                          "tcp://localhost:80", "tcp://:80", "tcp://127.0.0.1:99999999999"}) {
+    EXPECT_THAT(transport_->listen(bad), StatusIs(Code::kInvalidArgument)) << bad;
+    EXPECT_THAT(blockOn(*loop_, transport_->connect(bad)), StatusIs(Code::kInvalidArgument)) << bad;
+  }
+}
+
 TEST_F(UnixTransportTest, PeerCredentialsAreOurOwn) {
   auto l = *transport_->listen(path_);
   std::unique_ptr<Stream> server;
