@@ -39,6 +39,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "hcs_fake/daemon_service.h"
@@ -47,10 +48,12 @@
 #include "hcs_fake/service.h"
 #include "hcs_fake/qemu/qemu_backend.h"
 #include "hcs_fake/sim_backend.h"
+#include "hcs_fake/standin_service.h"
 #include "platforms/linux/daemon_hcs.h"
 #include "src/common/flags.h"
 #include "src/common/guid.h"
 #include "src/common/log.h"
+#include "src/runtime/read_file.h"
 #include "src/runtime/real_runtime.h"
 #include "src/runtime/signals.h"
 #include "src/ttrpc/server.h"
@@ -105,6 +108,11 @@ int main(int argc, char** argv) {
   flags.boolean("stop", &stopFlag, "stop the daemon serving at --address (its pid file), wait");
   flags.boolean("status", &statusFlag, "say whether a daemon serves at --address (exit 3 if not)");
   flags.string("log-file", &logFile, "append the log here instead of stderr");
+  std::string standinAddress, standinTokenFile;
+  flags.string("standin", &standinAddress,
+               "also serve the stand-in computecore.dll/computenetwork.dll here (tcp://127.0.0.1:PORT; 0 picks a port, "
+               "written to <state-dir>/standin.address)");
+  flags.string("standin-token-file", &standinTokenFile, "the token --standin clients must present (its first line)");
   auto rest = flags.parse(argc, argv);
   if (!rest.ok() || !rest->empty()) {
     std::fprintf(stderr, "%s\n", rest.ok() ? ("hcs_fake: unexpected argument " + rest->front()).c_str()
@@ -254,6 +262,25 @@ int main(int argc, char** argv) {
     (void)co_await s.serve(std::move(l));
     done = true;
   }(server, std::move(*listener), served));
+  std::unique_ptr<hcs_fake::StandinService> standin;
+  if (!standinAddress.empty()) {
+    std::string token = runtime::readFile(standinTokenFile, 4096).value_or("");
+    token = token.substr(0, token.find('\n'));
+    if (token.size() < 16) {
+      std::fprintf(stderr, "hcs_fake: --standin needs --standin-token-file with a token of 16 or more characters\n");
+      return 2;
+    }
+    auto l = (*rt)->transport().listen(standinAddress);
+    if (!l.ok()) {
+      std::fprintf(stderr, "hcs_fake: --standin: %s\n", l.status().toString().c_str());
+      return 1;
+    }
+    std::string bound = (*l)->address();
+    standin = std::make_unique<hcs_fake::StandinService>(**rt, service, hns, token);
+    runtime::spawn(standin->serve(std::move(*l)));
+    std::ofstream(stateDir + "/standin.address") << bound << "\n";
+    HLOG(Info, "hcs_fake.standin.serving").kv("address", bound);
+  }
   hcs_fake::writePidFile(paths.pidFile);
   HLOG(Info, "hcs_fake.ready").kv("address", address).kv("pid_file", paths.pidFile).kv("state_dir", stateDir).kv("pid", getpid())
       .kv("vm_backend", vmBackend).kv("vsock_root", vsockRoot).kv("gcs", gcsPath);
@@ -266,9 +293,11 @@ int main(int argc, char** argv) {
   (*rt)->loop().addTimer(std::chrono::milliseconds(100), [&] { flushed = true; });
   (*rt)->loop().runUntil([&] { return flushed; });
   daemon.disconnectAll();
+  if (standin) standin->shutdown();
   server.shutdown();
   (*rt)->loop().runUntil([&] {
-    return served && server.connectionCount() == 0 && server.activeCalls() == 0 && daemon.activeRelays() == 0;
+    return served && server.connectionCount() == 0 && server.activeCalls() == 0 && daemon.activeRelays() == 0 &&
+           (!standin || standin->connectionCount() == 0);
   });
   hcs_fake::removePidFile(paths.pidFile);
   HLOG(Info, "hcs_fake.stopped");
