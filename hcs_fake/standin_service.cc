@@ -169,10 +169,12 @@ Task<void> call(std::shared_ptr<Conn> c, Json req) {
     if (Status st = needHandle(); !st.ok()) co_return c->answer(seq, st);
     std::weak_ptr<Conn> weak = c;
     uint64_t h = *handle;
-    hcs::EventCallback cb = [weak, h](hcs::Event e) {
+    bool process = verb == "watchProcess";
+    hcs::EventCallback cb = [weak, h, process](hcs::Event e) {
       auto conn = weak.lock();
       if (!conn) return;
-      conn->send(Json{{"event", {{"handle", h}, {"type", static_cast<uint32_t>(e.type)}, {"data", e.eventData}}}});
+      conn->send(Json{{"event", {{"handle", h}, {"process", process}, {"type", static_cast<uint32_t>(e.type)},
+                                 {"data", e.eventData}}}});
     };
     Status st = verb == "watch" ? c->hcs.setComputeSystemCallback(h, std::move(cb))
                                 : c->hcs.setProcessCallback(h, std::move(cb));

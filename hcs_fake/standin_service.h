@@ -30,7 +30,7 @@
 //   hcn.delete(object,id) hns.call(method,path,document)
 // Results carry "document" (a returned document), "handle", "pid".
 // After watch/watchProcess the handle's notifications arrive as
-//   {"event":{"handle":H,"type":T,"data":"<EventData>"}}
+//   {"event":{"handle":H,"process":false,"type":T,"data":"<EventData>"}}
 // until it is closed. A connection's handles close when it ends (as HCS
 // closes a dead client's).
 //

@@ -3,7 +3,8 @@
     windows_binary(name = "hcsdiag_exe", binary = "//tools/hcsdiag")
 
 builds //tools/hcsdiag for the mingw-w64 platform (//toolchains/mingw) -
-whatever the command line's configuration - and gives `<name>.exe`, so that
+whatever the command line's configuration - and gives `<name>.exe` (or
+`<name><extension>`: a DLL is `extension = ".dll"`), so that
 an ordinary `bazel test //...` can run it with wine64 (wine_test below).
 """
 
@@ -19,7 +20,7 @@ _to_windows = transition(
 
 def _windows_binary_impl(ctx):
     built = ctx.attr.binary[0][DefaultInfo].files_to_run.executable
-    out = ctx.actions.declare_file(ctx.label.name + ".exe")
+    out = ctx.actions.declare_file(ctx.label.name + ctx.attr.extension)
     ctx.actions.symlink(output = out, target_file = built)
     return [DefaultInfo(files = depset([out]), runfiles = ctx.runfiles(files = [out]))]
 
@@ -27,6 +28,7 @@ windows_binary = rule(
     implementation = _windows_binary_impl,
     attrs = {
         "binary": attr.label(cfg = _to_windows, mandatory = True),
+        "extension": attr.string(default = ".exe"),
         "_allowlist_function_transition": attr.label(
             default = "@bazel_tools//tools/allowlists/function_transition_allowlist",
         ),

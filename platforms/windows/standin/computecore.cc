@@ -1,0 +1,512 @@
+// The stand-in computecore.dll (test-only): the HCS operation API of
+// computecore.h, every call forwarded to the fake HCS daemon (link.h), so a
+// Windows program - our ComputeCoreHcs - runs under Wine against the fake's
+// HCS semantics.
+//
+// What it keeps of HCS: operations (an HCS_OPERATION is started by one
+// call and completes once - HcsWaitForOperationResult blocks until then or
+// the timeout, HCS_E_OPERATION_TIMEOUT; HcsGetOperationResult before then
+// is HCS_E_OPERATION_PENDING; a completion callback runs on a service
+// thread); system and process handles returned at once by Create/Open,
+// usable before the create completes; result documents and returned
+// strings allocated with CoTaskMemAlloc (the caller frees them); callbacks
+// on a service thread with the handle's context, none after close;
+// ServiceDisconnect to every callback when the service goes away.
+// Handles that are not ours get E_HANDLE. Calls this stand-in does not
+// carry (namespaces, crash, WER, file access, live migration, the process
+// pipes) are not exported or answer E_NOTIMPL.
+#include <windows.h>
+
+#include <objbase.h>
+// clang-format off
+#include <computecore.h>
+// clang-format on
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "platforms/windows/standin/link.h"
+#include "src/common/json.h"
+#include "src/common/utf16.h"
+
+#define EXPORT extern "C" __declspec(dllexport)
+
+namespace {
+
+using hcsshim::Json;
+namespace standin = hcsshim::standin;
+
+constexpr HRESULT kPending = static_cast<HRESULT>(0x80370117);
+constexpr HRESULT kTimeout = static_cast<HRESULT>(0x80370118);
+constexpr HRESULT kInvalidHandle = static_cast<HRESULT>(0x80070006);
+constexpr HRESULT kInvalidArg = static_cast<HRESULT>(0x80070057);
+
+std::string utf8(PCWSTR s) {
+  if (!s) return "";
+  auto r = hcsshim::fromUtf16z(reinterpret_cast<const char16_t*>(s));
+  return r.ok() ? *r : std::string();
+}
+
+// dup: a string for the caller, as HCS returns them (CoTaskMemAlloc'd UTF-16).
+PWSTR dup(const std::string& s) {
+  auto w = hcsshim::toUtf16(s);
+  std::u16string text = w.ok() ? *w : u"";
+  auto* out = static_cast<wchar_t*>(CoTaskMemAlloc((text.size() + 1) * sizeof(wchar_t)));
+  if (!out) return nullptr;
+  std::memcpy(out, text.data(), text.size() * sizeof(wchar_t));
+  out[text.size()] = 0;
+  return out;
+}
+
+HRESULT hresultOf(const Json& a) { return static_cast<HRESULT>(a.value("hresult", uint64_t{0x80004005})); }
+
+// Remote: a compute system or process of the service, behind a handle we hand out.
+struct Remote {
+  bool process = false;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool ready = false;        // the create/open answered
+  HRESULT failed = S_OK;     // ... with this error
+  uint64_t handle = 0;       // the service's number
+  uint32_t pid = 0;
+  HCS_EVENT_CALLBACK callback = nullptr;
+  void* context = nullptr;
+
+  // remote: the service's number once the create answered, or its error.
+  HRESULT remote(uint64_t& out) {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return ready; });
+    out = handle;
+    return failed;
+  }
+  void resolve(const Json& a) {
+    std::lock_guard<std::mutex> lock(mu);
+    failed = hresultOf(a);
+    handle = a.value("handle", uint64_t{0});
+    pid = static_cast<uint32_t>(a.value("pid", uint64_t{0}));
+    ready = true;
+    cv.notify_all();
+  }
+};
+
+struct Operation {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool started = false, done = false;
+  HRESULT hr = S_OK;
+  std::string doc;
+  const void* context = nullptr;
+  HCS_OPERATION_COMPLETION completion = nullptr;
+  HCS_OPERATION_TYPE type = HcsOperationTypeNone;
+  Remote* system = nullptr;
+  Remote* process = nullptr;
+  uint32_t pid = 0;
+  uint64_t id = 0;
+};
+
+Operation* asOp(HCS_OPERATION h) { return reinterpret_cast<Operation*>(h); }
+
+// The live handles (a handle not in here is not ours).
+std::mutex gMu;
+std::set<Operation*> gOperations;
+std::map<Remote*, std::shared_ptr<Remote>> gRemotes;
+uint64_t gNextOperationId = 1;
+
+std::shared_ptr<Remote> findRemote(void* h, bool process) {
+  std::lock_guard<std::mutex> lock(gMu);
+  auto it = gRemotes.find(static_cast<Remote*>(h));
+  if (it == gRemotes.end() || it->second->process != process) return nullptr;
+  return it->second;
+}
+
+bool isOperation(HCS_OPERATION op) {
+  std::lock_guard<std::mutex> lock(gMu);
+  return gOperations.count(asOp(op)) != 0;
+}
+
+void complete(Operation* op, const Json& a) {
+  HCS_OPERATION_COMPLETION cb;
+  const void* ctx;
+  {
+    std::lock_guard<std::mutex> lock(op->mu);
+    op->hr = hresultOf(a);
+    op->doc = a.value("document", std::string());
+    op->pid = static_cast<uint32_t>(a.value("pid", uint64_t{0}));
+    op->done = true;
+    op->cv.notify_all();
+    cb = op->completion;
+    ctx = op->context;
+  }
+  if (cb) cb(reinterpret_cast<HCS_OPERATION>(op), const_cast<void*>(ctx));
+}
+
+// start begins `op` with the request `req` (whose answer completes it).
+HRESULT start(HCS_OPERATION handle, HCS_OPERATION_TYPE type, Json req, Remote* system = nullptr,
+              Remote* process = nullptr, std::function<void(const Json&)> also = nullptr) {
+  if (!isOperation(handle)) return kInvalidHandle;
+  auto* op = asOp(handle);
+  {
+    std::lock_guard<std::mutex> lock(op->mu);
+    if (op->started && !op->done) return kPending;
+    op->started = true;
+    op->done = false;
+    op->type = type;
+    op->system = system;
+    op->process = process;
+  }
+  standin::request(std::move(req), [op, also](const Json& a) {
+    if (also) also(a);
+    complete(op, a);
+  });
+  return S_OK;
+}
+
+// onRemote: a call on a system or process handle, once its create answered.
+HRESULT onRemote(void* h, bool process, HCS_OPERATION op, HCS_OPERATION_TYPE type, const char* verb, PCWSTR doc) {
+  auto r = findRemote(h, process);
+  if (!r) return kInvalidHandle;
+  if (!isOperation(op)) return kInvalidHandle;
+  uint64_t remote = 0;
+  if (HRESULT hr = r->remote(remote); FAILED(hr)) return hr;
+  Json req = {{"call", verb}, {"handle", remote}, {"document", utf8(doc)}};
+  return start(op, type, std::move(req), process ? nullptr : r.get(), process ? r.get() : nullptr);
+}
+
+void deliver(const Json& e) {
+  uint64_t handle = e.value("handle", uint64_t{0});
+  bool process = e.value("process", false);
+  std::vector<std::shared_ptr<Remote>> targets;
+  {
+    std::lock_guard<std::mutex> lock(gMu);
+    for (auto& [p, r] : gRemotes) {
+      std::lock_guard<std::mutex> rl(r->mu);
+      if (r->ready && r->process == process && r->handle == handle && r->callback) targets.push_back(r);
+    }
+  }
+  auto data = hcsshim::toUtf16(e.value("data", std::string()));
+  std::u16string text = data.ok() ? *data : u"";
+  for (auto& r : targets) {
+    HCS_EVENT ev{};
+    ev.Type = static_cast<HCS_EVENT_TYPE>(e.value("type", uint64_t{0}));
+    ev.EventData = text.empty() ? nullptr : reinterpret_cast<PCWSTR>(text.c_str());
+    ev.Operation = nullptr;
+    r->callback(&ev, r->context);
+  }
+}
+
+void disconnected() {
+  std::vector<std::shared_ptr<Remote>> targets;
+  {
+    std::lock_guard<std::mutex> lock(gMu);
+    for (auto& [p, r] : gRemotes) {
+      if (r->callback) targets.push_back(r);
+    }
+  }
+  for (auto& r : targets) {
+    HCS_EVENT ev{};
+    ev.Type = HcsEventServiceDisconnect;
+    r->callback(&ev, r->context);
+  }
+}
+
+void initLink() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    standin::setEventHandler(deliver);
+    standin::setDisconnectHandler(disconnected);
+  });
+}
+
+// newRemote: a handle for a system or process that `req` creates or opens.
+std::shared_ptr<Remote> newRemote(bool process) {
+  auto r = std::make_shared<Remote>();
+  r->process = process;
+  std::lock_guard<std::mutex> lock(gMu);
+  gRemotes[r.get()] = r;
+  return r;
+}
+
+void dropRemote(void* h, bool process) {
+  std::shared_ptr<Remote> r = findRemote(h, process);
+  if (!r) return;
+  {
+    std::lock_guard<std::mutex> lock(gMu);
+    gRemotes.erase(r.get());
+  }
+  {
+    std::lock_guard<std::mutex> lock(r->mu);
+    r->callback = nullptr;  // no callback after close
+  }
+  uint64_t remote = 0;
+  if (SUCCEEDED(r->remote(remote))) {
+    (void)standin::call(Json{{"call", process ? "closeProcess" : "close"}, {"handle", remote}});
+  }
+}
+
+// setCallback: HcsSetComputeSystemCallback / HcsSetProcessCallback.
+HRESULT setCallback(void* h, bool process, void* context, HCS_EVENT_CALLBACK callback) {
+  initLink();
+  auto r = findRemote(h, process);
+  if (!r) return kInvalidHandle;
+  uint64_t remote = 0;
+  if (HRESULT hr = r->remote(remote); FAILED(hr)) return hr;
+  {
+    std::lock_guard<std::mutex> lock(r->mu);
+    r->callback = callback;
+    r->context = context;
+  }
+  return hresultOf(standin::call(Json{{"call", process ? "watchProcess" : "watch"}, {"handle", remote}}));
+}
+
+// waitResult: HcsWaitForOperationResult[AndProcessInfo].
+HRESULT waitResult(HCS_OPERATION handle, DWORD timeoutMs, HCS_PROCESS_INFORMATION* info, PWSTR* doc) {
+  if (doc) *doc = nullptr;
+  if (!isOperation(handle)) return kInvalidHandle;
+  auto* op = asOp(handle);
+  std::unique_lock<std::mutex> lock(op->mu);
+  if (!op->started) return kInvalidArg;
+  auto finished = [&] { return op->done; };
+  if (timeoutMs == INFINITE) {
+    op->cv.wait(lock, finished);
+  } else if (!op->cv.wait_for(lock, std::chrono::milliseconds(timeoutMs), finished)) {
+    return kTimeout;
+  }
+  if (doc && !op->doc.empty()) *doc = dup(op->doc);
+  if (info) {
+    *info = HCS_PROCESS_INFORMATION{};
+    info->ProcessId = op->pid;
+  }
+  return op->hr;
+}
+
+}  // namespace
+
+// ---- operations ----
+
+EXPORT HCS_OPERATION WINAPI HcsCreateOperation(const void* context, HCS_OPERATION_COMPLETION callback) {
+  initLink();
+  auto* op = new Operation;
+  op->context = context;
+  op->completion = callback;
+  std::lock_guard<std::mutex> lock(gMu);
+  op->id = gNextOperationId++;
+  gOperations.insert(op);
+  return reinterpret_cast<HCS_OPERATION>(op);
+}
+
+EXPORT void WINAPI HcsCloseOperation(HCS_OPERATION handle) {
+  auto* op = asOp(handle);
+  {
+    std::lock_guard<std::mutex> lock(gMu);
+    if (!gOperations.erase(op)) return;
+  }
+  // A call in flight still completes into it: wait for that (hcsshim never
+  // closes one in flight; a careless client only waits here).
+  std::unique_lock<std::mutex> lock(op->mu);
+  op->cv.wait(lock, [&] { return !op->started || op->done; });
+  lock.unlock();
+  delete op;
+}
+
+EXPORT void* WINAPI HcsGetOperationContext(HCS_OPERATION handle) {
+  if (!isOperation(handle)) return nullptr;
+  return const_cast<void*>(asOp(handle)->context);
+}
+
+EXPORT HRESULT WINAPI HcsSetOperationContext(HCS_OPERATION handle, const void* context) {
+  if (!isOperation(handle)) return kInvalidHandle;
+  asOp(handle)->context = context;
+  return S_OK;
+}
+
+EXPORT HCS_OPERATION_TYPE WINAPI HcsGetOperationType(HCS_OPERATION handle) {
+  if (!isOperation(handle)) return HcsOperationTypeNone;
+  return asOp(handle)->type;
+}
+
+EXPORT UINT64 WINAPI HcsGetOperationId(HCS_OPERATION handle) {
+  if (!isOperation(handle)) return HCS_INVALID_OPERATION_ID;
+  return asOp(handle)->id;
+}
+
+EXPORT HCS_SYSTEM WINAPI HcsGetComputeSystemFromOperation(HCS_OPERATION handle) {
+  if (!isOperation(handle)) return nullptr;
+  return reinterpret_cast<HCS_SYSTEM>(asOp(handle)->system);
+}
+
+EXPORT HCS_PROCESS WINAPI HcsGetProcessFromOperation(HCS_OPERATION handle) {
+  if (!isOperation(handle)) return nullptr;
+  return reinterpret_cast<HCS_PROCESS>(asOp(handle)->process);
+}
+
+EXPORT HRESULT WINAPI HcsGetOperationResult(HCS_OPERATION handle, PWSTR* doc) {
+  if (doc) *doc = nullptr;
+  if (!isOperation(handle)) return kInvalidHandle;
+  auto* op = asOp(handle);
+  std::lock_guard<std::mutex> lock(op->mu);
+  if (!op->started) return kInvalidArg;
+  if (!op->done) return kPending;
+  if (doc && !op->doc.empty()) *doc = dup(op->doc);
+  return op->hr;
+}
+
+EXPORT HRESULT WINAPI HcsGetOperationResultAndProcessInfo(HCS_OPERATION handle, HCS_PROCESS_INFORMATION* info,
+                                                          PWSTR* doc) {
+  HRESULT hr = HcsGetOperationResult(handle, doc);
+  if (hr != kPending && hr != kInvalidHandle && info) {
+    *info = HCS_PROCESS_INFORMATION{};
+    info->ProcessId = asOp(handle)->pid;
+  }
+  return hr;
+}
+
+EXPORT HRESULT WINAPI HcsWaitForOperationResult(HCS_OPERATION handle, DWORD timeoutMs, PWSTR* doc) {
+  return waitResult(handle, timeoutMs, nullptr, doc);
+}
+
+EXPORT HRESULT WINAPI HcsWaitForOperationResultAndProcessInfo(HCS_OPERATION handle, DWORD timeoutMs,
+                                                              HCS_PROCESS_INFORMATION* info, PWSTR* doc) {
+  return waitResult(handle, timeoutMs, info, doc);
+}
+
+EXPORT HRESULT WINAPI HcsSetOperationCallback(HCS_OPERATION handle, const void* context,
+                                              HCS_OPERATION_COMPLETION callback) {
+  if (!isOperation(handle)) return kInvalidHandle;
+  auto* op = asOp(handle);
+  std::lock_guard<std::mutex> lock(op->mu);
+  op->context = context;
+  op->completion = callback;
+  return S_OK;
+}
+
+EXPORT HRESULT WINAPI HcsCancelOperation(HCS_OPERATION handle) {
+  if (!isOperation(handle)) return kInvalidHandle;
+  return E_NOTIMPL;  // the fake's calls run to their end
+}
+
+// ---- compute systems ----
+
+EXPORT HRESULT WINAPI HcsEnumerateComputeSystems(PCWSTR query, HCS_OPERATION op) {
+  return start(op, HcsOperationTypeEnumerate, Json{{"call", "enumerate"}, {"document", utf8(query)}});
+}
+
+EXPORT HRESULT WINAPI HcsCreateComputeSystem(PCWSTR id, PCWSTR configuration, HCS_OPERATION op,
+                                             const SECURITY_DESCRIPTOR*, HCS_SYSTEM* system) {
+  if (!system || !id) return kInvalidArg;
+  *system = nullptr;
+  if (!isOperation(op)) return kInvalidHandle;
+  auto r = newRemote(false);
+  Json req = {{"call", "create"}, {"id", utf8(id)}, {"document", utf8(configuration)}};
+  HRESULT hr = start(op, HcsOperationTypeCreate, std::move(req), r.get(), nullptr, [r](const Json& a) { r->resolve(a); });
+  if (FAILED(hr)) {
+    std::lock_guard<std::mutex> lock(gMu);
+    gRemotes.erase(r.get());
+    return hr;
+  }
+  *system = reinterpret_cast<HCS_SYSTEM>(r.get());
+  return S_OK;
+}
+
+EXPORT HRESULT WINAPI HcsOpenComputeSystem(PCWSTR id, DWORD, HCS_SYSTEM* system) {
+  initLink();
+  if (!system || !id) return kInvalidArg;
+  *system = nullptr;
+  Json a = standin::call(Json{{"call", "open"}, {"id", utf8(id)}});
+  if (FAILED(hresultOf(a))) return hresultOf(a);
+  auto r = newRemote(false);
+  r->resolve(a);
+  *system = reinterpret_cast<HCS_SYSTEM>(r.get());
+  return S_OK;
+}
+
+EXPORT void WINAPI HcsCloseComputeSystem(HCS_SYSTEM system) { dropRemote(system, false); }
+
+EXPORT HRESULT WINAPI HcsStartComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR options) {
+  return onRemote(s, false, op, HcsOperationTypeStart, "start", options);
+}
+EXPORT HRESULT WINAPI HcsShutDownComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR options) {
+  return onRemote(s, false, op, HcsOperationTypeShutdown, "shutdown", options);
+}
+EXPORT HRESULT WINAPI HcsTerminateComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR options) {
+  return onRemote(s, false, op, HcsOperationTypeTerminate, "terminate", options);
+}
+EXPORT HRESULT WINAPI HcsPauseComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR options) {
+  return onRemote(s, false, op, HcsOperationTypePause, "pause", options);
+}
+EXPORT HRESULT WINAPI HcsResumeComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR options) {
+  return onRemote(s, false, op, HcsOperationTypeResume, "resume", options);
+}
+EXPORT HRESULT WINAPI HcsSaveComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR options) {
+  return onRemote(s, false, op, HcsOperationTypeSave, "save", options);
+}
+EXPORT HRESULT WINAPI HcsGetComputeSystemProperties(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR query) {
+  return onRemote(s, false, op, HcsOperationTypeGetProperties, "properties", query);
+}
+EXPORT HRESULT WINAPI HcsModifyComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR configuration, HANDLE) {
+  return onRemote(s, false, op, HcsOperationTypeModify, "modify", configuration);
+}
+
+EXPORT HRESULT WINAPI HcsSetComputeSystemCallback(HCS_SYSTEM s, HCS_EVENT_OPTIONS, const void* context,
+                                                  HCS_EVENT_CALLBACK callback) {
+  return setCallback(s, false, const_cast<void*>(context), callback);
+}
+
+// ---- processes ----
+
+EXPORT HRESULT WINAPI HcsCreateProcess(HCS_SYSTEM s, PCWSTR parameters, HCS_OPERATION op, const SECURITY_DESCRIPTOR*,
+                                       HCS_PROCESS* process) {
+  if (!process) return kInvalidArg;
+  *process = nullptr;
+  auto sys = findRemote(s, false);
+  if (!sys || !isOperation(op)) return kInvalidHandle;
+  uint64_t remote = 0;
+  if (HRESULT hr = sys->remote(remote); FAILED(hr)) return hr;
+  auto r = newRemote(true);
+  Json req = {{"call", "createProcess"}, {"handle", remote}, {"document", utf8(parameters)}};
+  HRESULT hr = start(op, HcsOperationTypeCreateProcess, std::move(req), sys.get(), r.get(),
+                     [r](const Json& a) { r->resolve(a); });
+  if (FAILED(hr)) {
+    std::lock_guard<std::mutex> lock(gMu);
+    gRemotes.erase(r.get());
+    return hr;
+  }
+  *process = reinterpret_cast<HCS_PROCESS>(r.get());
+  return S_OK;
+}
+
+EXPORT HRESULT WINAPI HcsOpenProcess(HCS_SYSTEM s, DWORD pid, DWORD, HCS_PROCESS* process) {
+  if (!process) return kInvalidArg;
+  *process = nullptr;
+  auto sys = findRemote(s, false);
+  if (!sys) return kInvalidHandle;
+  uint64_t remote = 0;
+  if (HRESULT hr = sys->remote(remote); FAILED(hr)) return hr;
+  Json a = standin::call(Json{{"call", "openProcess"}, {"handle", remote}, {"pid", pid}});
+  if (FAILED(hresultOf(a))) return hresultOf(a);
+  auto r = newRemote(true);
+  a["pid"] = pid;
+  r->resolve(a);
+  *process = reinterpret_cast<HCS_PROCESS>(r.get());
+  return S_OK;
+}
+
+EXPORT void WINAPI HcsCloseProcess(HCS_PROCESS p) { dropRemote(p, true); }
+
+EXPORT HRESULT WINAPI HcsTerminateProcess(HCS_PROCESS p, HCS_OPERATION op, PCWSTR options) {
+  return onRemote(p, true, op, HcsOperationTypeSignalProcess, "terminateProcess", options);
+}
+EXPORT HRESULT WINAPI HcsSignalProcess(HCS_PROCESS p, HCS_OPERATION op, PCWSTR options) {
+  return onRemote(p, true, op, HcsOperationTypeSignalProcess, "signalProcess", options);
+}
+EXPORT HRESULT WINAPI HcsGetProcessProperties(HCS_PROCESS p, HCS_OPERATION op, PCWSTR query) {
+  return onRemote(p, true, op, HcsOperationTypeGetProcessProperties, "processProperties", query);
+}
+EXPORT HRESULT WINAPI HcsModifyProcess(HCS_PROCESS p, HCS_OPERATION op, PCWSTR settings) {
+  return onRemote(p, true, op, HcsOperationTypeModifyProcess, "modifyProcess", settings);
+}
+EXPORT HRESULT WINAPI HcsSetProcessCallback(HCS_PROCESS p, HCS_EVENT_OPTIONS, void* context, HCS_EVENT_CALLBACK callback) {
+  return setCallback(p, true, context, callback);
+}
