@@ -1,0 +1,42 @@
+// hcs_api_backend.h: how the portable HCS API suite (hcs_api_conformance_test.cc)
+// reaches HCS in the build it is part of. One implementation per platform,
+// chosen by Bazel:
+//   hcs_api_backend_linux.cc   the in-process fake HCS; or, with
+//                              HCS_REPLAY=<recording.jsonl>, a recording
+//                              served by hcs::ReplayHcsApi (a vendor's or
+//                              Wine's run replayed on Linux)
+//   hcs_api_backend_windows.cc computecore.dll through ComputeCoreHcs: real
+//                              HCS on a Windows host (HCS_BACKEND=hyperv, the
+//                              default) or, under Wine, the stand-in DLL that
+//                              forwards to the fake daemon (HCS_BACKEND=standin)
+// On both, HCS_RECORD=<file> records the run's HCS traffic (hcs/recording.h).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "src/hcs/hcs_api.h"
+#include "src/runtime/event_loop.h"
+
+namespace hcsshim::functional {
+
+class HcsApiBackend {
+ public:
+  virtual ~HcsApiBackend() = default;
+  virtual runtime::EventLoop& loop() = 0;
+  virtual hcs::HcsApi& api() = 0;
+  // name: "fake", "replay", "standin" or "hyperv".
+  virtual std::string name() const = 0;
+  // fake: whether compute systems are the fake's (a Container document
+  // with no layers runs; its processes are host processes).
+  virtual bool fake() const = 0;
+  // finish: what went wrong that the scenario could not see ("" if
+  // nothing): a replay's divergence, a recording that could not be written.
+  virtual std::string finish() = 0;
+};
+
+// openHcsApiBackend: this build's backend, per the environment above; a
+// null pointer and `error` set when it cannot be opened.
+std::unique_ptr<HcsApiBackend> openHcsApiBackend(std::string& error);
+
+}  // namespace hcsshim::functional

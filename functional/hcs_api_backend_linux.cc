@@ -1,0 +1,79 @@
+// The portable HCS API suite's backend on Linux: the in-process fake HCS,
+// or a recording replayed (HCS_REPLAY).
+#include "functional/hcs_api_backend.h"
+
+#include <cstdlib>
+
+#include "functional/hcs_api_backend_common.h"
+#include "hcs_fake/service.h"
+#include "src/runtime/read_file.h"
+#include "src/runtime/real_runtime.h"
+
+namespace hcsshim::functional {
+namespace {
+
+class FakeBackend final : public HcsApiBackend {
+ public:
+  explicit FakeBackend(std::unique_ptr<runtime::RealRuntime> rt)
+      : rt_(std::move(rt)), service_(*rt_), inner_(service_), recorder_(inner_, rt_->loop()) {}
+  ~FakeBackend() override { runtime::blockOn(rt_->loop(), service_.shutdownService()); }
+  runtime::EventLoop& loop() override { return rt_->loop(); }
+  hcs::HcsApi& api() override { return recorder_.api(); }
+  std::string name() const override { return "fake"; }
+  bool fake() const override { return true; }
+  std::string finish() override { return recorder_.error(); }
+
+ private:
+  std::unique_ptr<runtime::RealRuntime> rt_;
+  hcs_fake::FakeHcsService service_;
+  hcs_fake::InProcessHcs inner_;
+  Recorder recorder_;
+};
+
+class ReplayBackend final : public HcsApiBackend {
+ public:
+  ReplayBackend(std::unique_ptr<runtime::RealRuntime> rt, std::unique_ptr<hcs::ReplayHcsApi> replay)
+      : rt_(std::move(rt)), replay_(std::move(replay)) {}
+  runtime::EventLoop& loop() override { return rt_->loop(); }
+  hcs::HcsApi& api() override { return *replay_; }
+  std::string name() const override { return "replay"; }
+  bool fake() const override { return true; }  // it answers as the recorded HCS did
+  std::string finish() override {
+    std::string d = replay_->divergence();
+    if (d.empty() && replay_->remaining() != 0) {
+      d = std::to_string(replay_->remaining()) + " recorded calls were not made";
+    }
+    return d;
+  }
+
+ private:
+  std::unique_ptr<runtime::RealRuntime> rt_;
+  std::unique_ptr<hcs::ReplayHcsApi> replay_;
+};
+
+}  // namespace
+
+std::unique_ptr<HcsApiBackend> openHcsApiBackend(std::string& error) {
+  auto rt = runtime::RealRuntime::create("hcs-api-conformance");
+  if (!rt.ok()) {
+    error = rt.status().toString();
+    return nullptr;
+  }
+  const char* replay = std::getenv("HCS_REPLAY");
+  if (replay && *replay) {
+    auto text = runtime::readFile(replay, 64 << 20);
+    if (!text) {
+      error = "HCS_REPLAY: cannot read " + std::string(replay);
+      return nullptr;
+    }
+    auto r = hcs::ReplayHcsApi::load((*rt)->loop(), *text);
+    if (!r.ok()) {
+      error = "HCS_REPLAY " + std::string(replay) + ": " + r.status().toString();
+      return nullptr;
+    }
+    return std::make_unique<ReplayBackend>(std::move(*rt), std::move(*r));
+  }
+  return std::make_unique<FakeBackend>(std::move(*rt));
+}
+
+}  // namespace hcsshim::functional

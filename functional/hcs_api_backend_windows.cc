@@ -1,0 +1,43 @@
+// The portable HCS API suite's backend on Windows: computecore.dll through
+// ComputeCoreHcs - real HCS (HCS_BACKEND=hyperv, the default) or, under
+// Wine, the stand-in DLL forwarding to the fake daemon (HCS_BACKEND=standin).
+#include "functional/hcs_api_backend.h"
+
+#include <cstdlib>
+
+#include "functional/hcs_api_backend_common.h"
+#include "platforms/windows/computecore_hcs.h"
+#include "src/runtime/threaded_loop.h"
+
+namespace hcsshim::functional {
+namespace {
+
+class ComputeCoreBackend final : public HcsApiBackend {
+ public:
+  explicit ComputeCoreBackend(std::string name) : name_(std::move(name)), hcs_(loop_), recorder_(hcs_, loop_) {}
+  runtime::EventLoop& loop() override { return loop_; }
+  hcs::HcsApi& api() override { return recorder_.api(); }
+  std::string name() const override { return name_; }
+  bool fake() const override { return name_ == "standin"; }
+  std::string finish() override { return recorder_.error(); }
+
+ private:
+  std::string name_;
+  runtime::ThreadedEventLoop loop_;
+  platforms::windows::ComputeCoreHcs hcs_;
+  Recorder recorder_;
+};
+
+}  // namespace
+
+std::unique_ptr<HcsApiBackend> openHcsApiBackend(std::string& error) {
+  const char* b = std::getenv("HCS_BACKEND");
+  std::string name = b && *b ? b : "hyperv";
+  if (name != "hyperv" && name != "standin") {
+    error = "HCS_BACKEND=" + name + ": the Windows build runs against computecore.dll: hyperv (real HCS) or standin (Wine)";
+    return nullptr;
+  }
+  return std::make_unique<ComputeCoreBackend>(name);
+}
+
+}  // namespace hcsshim::functional
