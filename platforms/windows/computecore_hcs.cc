@@ -89,7 +89,9 @@ struct ComputeCoreHcs::State : std::enable_shared_from_this<ComputeCoreHcs::Stat
       (*close)(operation);
       return r;
     };
-    OpResult r = co_await blocking(loop, work);
+    // (A named awaiter: GCC 12 destroys a co_await operand temporary twice.)
+    auto call_r = blocking(loop, work);
+    OpResult r = co_await call_r;
     if (FAILED(r.hr)) co_return schema::statusFromResult(static_cast<HResult>(r.hr), r.doc, fn, id);
     co_return r;
   }
@@ -201,7 +203,8 @@ Task<StatusOr<std::string>> ComputeCoreHcs::enumerateComputeSystems(std::string 
   auto fn = s_->core.proc<HCS_PROC(HcsEnumerateComputeSystems)>("HcsEnumerateComputeSystems");
   if (!fn.ok()) co_return fn.status().withContext("EnumerateComputeSystems", "");
   auto f = *fn;
-  auto r = co_await s_->op("EnumerateComputeSystems", "", [f, q](HCS_OPERATION op) { return f(q.empty() ? nullptr : wide(q), op); });
+  auto r_task = s_->op("EnumerateComputeSystems", "", [f, q](HCS_OPERATION op) { return f(q.empty() ? nullptr : wide(q), op); });  // (no temporaries in a co_await: GCC 12)
+  auto r = co_await std::move(r_task);
   if (!r.ok()) co_return r.status();
   co_return r->doc.empty() ? std::string("[]") : r->doc;
 }
@@ -213,9 +216,10 @@ Task<StatusOr<hcs::SystemHandle>> ComputeCoreHcs::createComputeSystem(std::strin
   if (!fn.ok()) co_return fn.status().withContext("CreateComputeSystem", id);
   auto f = *fn;
   auto system = std::make_shared<HCS_SYSTEM>(nullptr);
-  auto r = co_await s_->op("CreateComputeSystem", id, [f, wid, doc, system](HCS_OPERATION op) {
+  auto r_task = s_->op("CreateComputeSystem", id, [f, wid, doc, system](HCS_OPERATION op) {
     return f(wide(wid), wide(doc), op, nullptr, system.get());
-  });
+  });  // (no temporaries in a co_await: GCC 12)
+  auto r = co_await std::move(r_task);
   if (!r.ok()) {
     if (*system) closeComputeSystem(handleId(*system));
     co_return r.status();
@@ -243,9 +247,10 @@ Task<Status> systemCall(std::shared_ptr<ComputeCoreHcs::State> s, const char* fn
   auto p = s->core.proc<F>(name);
   if (!p.ok()) co_return p.status().withContext(fn, "");
   auto f = *p;
-  auto r = co_await s->op(fn, "", [f, h, o](HCS_OPERATION op) {
+  auto r_task = s->op(fn, "", [f, h, o](HCS_OPERATION op) {
     return f(fromId<HCS_SYSTEM>(h), op, o.empty() ? nullptr : wide(o));
-  });
+  });  // (no temporaries in a co_await: GCC 12)
+  auto r = co_await std::move(r_task);
   co_return r.status();
 }
 
@@ -277,9 +282,10 @@ Task<StatusOr<std::string>> ComputeCoreHcs::getComputeSystemProperties(hcs::Syst
   auto fn = s_->core.proc<HCS_PROC(HcsGetComputeSystemProperties)>("HcsGetComputeSystemProperties");
   if (!fn.ok()) co_return fn.status().withContext("GetComputeSystemProperties", "");
   auto f = *fn;
-  auto r = co_await s_->op("GetComputeSystemProperties", "", [f, system, q](HCS_OPERATION op) {
+  auto r_task = s_->op("GetComputeSystemProperties", "", [f, system, q](HCS_OPERATION op) {
     return f(fromId<HCS_SYSTEM>(system), op, q.empty() ? nullptr : wide(q));
-  });
+  });  // (no temporaries in a co_await: GCC 12)
+  auto r = co_await std::move(r_task);
   if (!r.ok()) co_return r.status();
   co_return r->doc;
 }
@@ -289,9 +295,10 @@ Task<Status> ComputeCoreHcs::modifyComputeSystem(hcs::SystemHandle system, std::
   auto fn = s_->core.proc<HCS_PROC(HcsModifyComputeSystem)>("HcsModifyComputeSystem");
   if (!fn.ok()) co_return fn.status().withContext("ModifyComputeSystem", "");
   auto f = *fn;
-  auto r = co_await s_->op("ModifyComputeSystem", "", [f, system, doc](HCS_OPERATION op) {
+  auto r_task = s_->op("ModifyComputeSystem", "", [f, system, doc](HCS_OPERATION op) {
     return f(fromId<HCS_SYSTEM>(system), op, wide(doc), nullptr);
-  });
+  });  // (no temporaries in a co_await: GCC 12)
+  auto r = co_await std::move(r_task);
   co_return r.status();
 }
 
@@ -320,10 +327,11 @@ Task<StatusOr<hcs::CreatedProcess>> ComputeCoreHcs::createProcess(hcs::SystemHan
   if (!fn.ok()) co_return fn.status().withContext("CreateProcess", "");
   auto f = *fn;
   auto process = std::make_shared<HCS_PROCESS>(nullptr);
-  auto r = co_await s_->op(
+  auto r_task = s_->op(
       "CreateProcess", "",
       [f, system, doc, process](HCS_OPERATION op) { return f(fromId<HCS_SYSTEM>(system), wide(doc), op, nullptr, process.get()); },
-      /*processInfo=*/true);
+      /*processInfo=*/true);  // (no temporaries in a co_await: GCC 12)
+  auto r = co_await std::move(r_task);
   if (!r.ok()) {
     if (*process) closeProcess(handleId(*process));
     co_return r.status();
@@ -355,9 +363,10 @@ Task<StatusOr<std::string>> processCall(std::shared_ptr<ComputeCoreHcs::State> s
   auto p = s->core.proc<F>(name);
   if (!p.ok()) co_return p.status().withContext(fn, "");
   auto f = *p;
-  auto r = co_await s->op(fn, "", [f, h, o](HCS_OPERATION op) {
+  auto r_task = s->op(fn, "", [f, h, o](HCS_OPERATION op) {
     return f(fromId<HCS_PROCESS>(h), op, o.empty() ? nullptr : wide(o));
-  });
+  });  // (no temporaries in a co_await: GCC 12)
+  auto r = co_await std::move(r_task);
   if (!r.ok()) co_return r.status();
   co_return r->doc;
 }
@@ -365,12 +374,14 @@ Task<StatusOr<std::string>> processCall(std::shared_ptr<ComputeCoreHcs::State> s
 }  // namespace
 
 Task<Status> ComputeCoreHcs::signalProcess(hcs::ProcessHandle process, std::string options) {
-  auto r = co_await processCall<HCS_PROC(HcsSignalProcess)>(s_, "SignalProcess", "HcsSignalProcess", process, std::move(options));
+  auto r_task = processCall<HCS_PROC(HcsSignalProcess)>(s_, "SignalProcess", "HcsSignalProcess", process, std::move(options));  // (no temporaries in a co_await: GCC 12)
+  auto r = co_await std::move(r_task);
   co_return r.status();
 }
 
 Task<Status> ComputeCoreHcs::terminateProcess(hcs::ProcessHandle process) {
-  auto r = co_await processCall<HCS_PROC(HcsTerminateProcess)>(s_, "TerminateProcess", "HcsTerminateProcess", process, "");
+  auto r_task = processCall<HCS_PROC(HcsTerminateProcess)>(s_, "TerminateProcess", "HcsTerminateProcess", process, "");  // (no temporaries in a co_await: GCC 12)
+  auto r = co_await std::move(r_task);
   co_return r.status();
 }
 
@@ -379,7 +390,8 @@ Task<StatusOr<std::string>> ComputeCoreHcs::getProcessProperties(hcs::ProcessHan
 }
 
 Task<Status> ComputeCoreHcs::modifyProcess(hcs::ProcessHandle process, std::string settings) {
-  auto r = co_await processCall<HCS_PROC(HcsModifyProcess)>(s_, "ModifyProcess", "HcsModifyProcess", process, std::move(settings));
+  auto r_task = processCall<HCS_PROC(HcsModifyProcess)>(s_, "ModifyProcess", "HcsModifyProcess", process, std::move(settings));  // (no temporaries in a co_await: GCC 12)
+  auto r = co_await std::move(r_task);
   co_return r.status();
 }
 

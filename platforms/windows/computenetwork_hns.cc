@@ -87,7 +87,8 @@ Task<StatusOr<std::string>> ComputeNetworkHns::enumerate(hns::HcnObject type, st
   auto f = s_->hcn.proc<EnumerateFn>(fn.c_str());
   if (!f.ok()) co_return f.status().withContext(fn, "");
   EnumerateFn call = *f;
-  Outcome o = co_await blocking(s_->loop, [call, q] {
+  // (A named awaiter: GCC 12 destroys a co_await operand temporary twice.)
+  auto call_o = blocking(s_->loop, [call, q] {
     Outcome r;
     PWSTR list = nullptr, record = nullptr;
     r.hr = call(wide(q), &list, &record);
@@ -95,6 +96,7 @@ Task<StatusOr<std::string>> ComputeNetworkHns::enumerate(hns::HcnObject type, st
     r.record = taken(record);
     return r;
   });
+  Outcome o = co_await call_o;
   HCS_CO_RETURN_IF_ERROR(failure(o, fn, ""));
   co_return o.result.empty() ? std::string("[]") : o.result;
 }
@@ -165,7 +167,9 @@ Task<StatusOr<std::string>> ComputeNetworkHns::create(hns::HcnObject type, std::
       return r;
     };
   }
-  Outcome o = co_await blocking(s_->loop, work);
+  // (A named awaiter: GCC 12 destroys a co_await operand temporary twice.)
+  auto call_o = blocking(s_->loop, work);
+  Outcome o = co_await call_o;
   HCS_CO_RETURN_IF_ERROR(failure(o, fn, id));
   co_return o.result;
 }
@@ -182,7 +186,8 @@ Task<StatusOr<Outcome>> withOpen(runtime::EventLoop& loop, Dll& hcn, hns::HcnObj
   auto close = hcn.proc<CloseFn>(("HcnClose" + name).c_str());
   if (!open.ok()) co_return open.status().withContext(fn, id);
   if (!close.ok()) co_return close.status().withContext(fn, id);
-  Outcome o = co_await blocking(loop, [o = *open, c = *close, gid = *g, use] {
+  // (A named awaiter: GCC 12 destroys a co_await operand temporary twice.)
+  auto call_o = blocking(loop, [o = *open, c = *close, gid = *g, use] {
     Outcome r;
     void* h = nullptr;
     PWSTR record = nullptr;
@@ -193,6 +198,7 @@ Task<StatusOr<Outcome>> withOpen(runtime::EventLoop& loop, Dll& hcn, hns::HcnObj
     c(h);
     return r;
   });
+  Outcome o = co_await call_o;
   co_return o;
 }
 
@@ -204,14 +210,15 @@ Task<StatusOr<std::string>> ComputeNetworkHns::query(hns::HcnObject type, std::s
   HNS_WIDE(q, query, fn, id);
   auto f = s_->hcn.proc<QueryFn>(fn.c_str());
   if (!f.ok()) co_return f.status().withContext(fn, id);
-  auto o = co_await withOpen(s_->loop, s_->hcn, type, id, fn, [f = *f, q](void* h) {
+  auto o_task = withOpen(s_->loop, s_->hcn, type, id, fn, [f = *f, q](void* h) {
     Outcome r;
     PWSTR props = nullptr, record = nullptr;
     r.hr = f(h, wide(q), &props, &record);
     r.result = taken(props);
     r.record = taken(record);
     return r;
-  });
+  });  // (no temporaries in a co_await: GCC 12)
+  auto o = co_await std::move(o_task);
   if (!o.ok()) co_return o.status();
   HCS_CO_RETURN_IF_ERROR(failure(*o, fn, id));
   co_return o->result;
@@ -223,13 +230,14 @@ Task<Status> ComputeNetworkHns::modify(hns::HcnObject type, std::string id, std:
   HNS_WIDE(doc, settings, fn, id);
   auto f = s_->hcn.proc<ModifyFn>(fn.c_str());
   if (!f.ok()) co_return f.status().withContext(fn, id);
-  auto o = co_await withOpen(s_->loop, s_->hcn, type, id, fn, [f = *f, doc](void* h) {
+  auto o_task = withOpen(s_->loop, s_->hcn, type, id, fn, [f = *f, doc](void* h) {
     Outcome r;
     PWSTR record = nullptr;
     r.hr = f(h, wide(doc), &record);
     r.record = taken(record);
     return r;
-  });
+  });  // (no temporaries in a co_await: GCC 12)
+  auto o = co_await std::move(o_task);
   if (!o.ok()) co_return o.status();
   co_return failure(*o, fn, id);
 }
@@ -241,13 +249,15 @@ Task<Status> ComputeNetworkHns::remove(hns::HcnObject type, std::string id) {
   if (!g.ok()) co_return g.status();
   auto f = s_->hcn.proc<DeleteFn>(fn.c_str());
   if (!f.ok()) co_return f.status().withContext(fn, id);
-  Outcome o = co_await blocking(s_->loop, [f = *f, gid = *g] {
+  // (A named awaiter: GCC 12 destroys a co_await operand temporary twice.)
+  auto call_o = blocking(s_->loop, [f = *f, gid = *g] {
     Outcome r;
     PWSTR record = nullptr;
     r.hr = f(&gid, &record);
     r.record = taken(record);
     return r;
   });
+  Outcome o = co_await call_o;
   co_return failure(o, fn, id);
 }
 
@@ -258,13 +268,15 @@ Task<StatusOr<std::string>> ComputeNetworkHns::hnsCall(std::string method, std::
   HNS_WIDE(body, request, "HNSCall", what);
   auto f = s_->vmcompute.proc<HnsCallFn>("HNSCall");
   if (!f.ok()) co_return f.status().withContext("HNSCall", what);
-  Outcome o = co_await blocking(s_->loop, [f = *f, m, p, body] {
+  // (A named awaiter: GCC 12 destroys a co_await operand temporary twice.)
+  auto call_o = blocking(s_->loop, [f = *f, m, p, body] {
     Outcome r;
     PWSTR response = nullptr;
     r.hr = f(wide(m), wide(p), body.empty() ? L"" : wide(body), &response);
     r.result = taken(response);
     return r;
   });
+  Outcome o = co_await call_o;
   if (FAILED(o.hr)) co_return schema::statusFromResult(static_cast<HResult>(o.hr), o.result, "HNSCall", what);
   auto doc = parseJson(o.result);
   if (!doc.ok() || !doc->is_object()) {

@@ -28,9 +28,10 @@ std::string Dll::name() const {
   return n.ok() ? *n : std::string("?");
 }
 
-Dll::~Dll() {
-  if (module_) FreeLibrary(module_);
-}
+// A loaded DLL stays loaded for the life of the process (as hcsshim's lazy
+// DLLs do): HCS can still call a callback, or a DLL thread still run, after
+// its client is gone - unloading the code under them crashes the process.
+Dll::~Dll() = default;
 
 Status Dll::loaded() {
   std::lock_guard<std::mutex> lock(mu_);

@@ -27,7 +27,7 @@ Status win32Error(DWORD code, const std::string& what);
 class Dll {
  public:
   // name: a DLL under System32 (LOAD_LIBRARY_SEARCH_SYSTEM32 only). Loaded
-  // on first use.
+  // on first use, never unloaded (HCS threads may still run in it).
   explicit Dll(std::wstring name) : name_(std::move(name)) {}
   ~Dll();
   Dll(const Dll&) = delete;

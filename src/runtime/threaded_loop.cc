@@ -1,5 +1,7 @@
 #include "src/runtime/threaded_loop.h"
 
+#include <thread>
+
 namespace hcsshim::runtime {
 
 TimePoint SteadyClock::now() const {
@@ -10,23 +12,26 @@ int64_t SteadyClock::wallNanos() const {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+ThreadedEventLoop::~ThreadedEventLoop() {
+  // A thread that posted what ended the last run may still be inside
+  // post(): wait until it is out before the mutex and condition go.
+  while (inside_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+}
+
 void ThreadedEventLoop::post(std::function<void()> fn) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    posted_.push_back(std::move(fn));
-  }
+  Inside in(inside_);
+  std::lock_guard<std::mutex> lock(mu_);
+  posted_.push_back(std::move(fn));
   wake_.notify_one();
 }
 
 TimerId ThreadedEventLoop::addTimer(Duration after, std::function<void()> fn) {
-  TimerId id;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    id = nextTimer_++;
-    TimePoint at = clock_.now() + after;
-    timers_.emplace(std::make_pair(at, id), std::move(fn));
-    deadlines_[id] = at;
-  }
+  Inside in(inside_);
+  std::lock_guard<std::mutex> lock(mu_);
+  TimerId id = nextTimer_++;
+  TimePoint at = clock_.now() + after;
+  timers_.emplace(std::make_pair(at, id), std::move(fn));
+  deadlines_[id] = at;
   wake_.notify_one();
   return id;
 }
@@ -40,10 +45,9 @@ void ThreadedEventLoop::cancelTimer(TimerId id) {
 }
 
 void ThreadedEventLoop::stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopRequested_ = true;
-  }
+  Inside in(inside_);
+  std::lock_guard<std::mutex> lock(mu_);
+  stopRequested_ = true;
   wake_.notify_one();
 }
 

@@ -14,6 +14,7 @@
 // the order they came.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -33,6 +34,11 @@ class SteadyClock final : public Clock {
 
 class ThreadedEventLoop final : public EventLoop {
  public:
+  ThreadedEventLoop() = default;
+  // Waits for other threads still inside post/addTimer/stop (the post that
+  // ended the last run returns after the loop saw it): destroying the loop
+  // right after its last run is safe.
+  ~ThreadedEventLoop() override;
   const Clock& clock() const override { return clock_; }
   void post(std::function<void()> fn) override;
   TimerId addTimer(Duration after, std::function<void()> fn) override;
@@ -53,6 +59,14 @@ class ThreadedEventLoop final : public EventLoop {
   std::map<TimerId, TimePoint> deadlines_;
   TimerId nextTimer_ = 1;
   bool stopRequested_ = false;
+  // Threads inside post/addTimer/stop (the destructor waits for 0; the
+  // decrement is their last touch of the loop).
+  std::atomic<int> inside_{0};
+  struct Inside {
+    explicit Inside(std::atomic<int>& n) : n_(n) { n_.fetch_add(1, std::memory_order_acq_rel); }
+    ~Inside() { n_.fetch_sub(1, std::memory_order_release); }
+    std::atomic<int>& n_;
+  };
 };
 
 }  // namespace hcsshim::runtime

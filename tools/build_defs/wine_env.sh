@@ -9,7 +9,11 @@ fi
 export WINEPREFIX="${TEST_TMPDIR:-/tmp}/wineprefix"
 export WINEDEBUG=-all
 export WINEDLLOVERRIDES="mscoree,mshtml="  # no Mono/Gecko installers when the prefix is made
-wine_run() { "$WINE" "$@"; }
+# (Bazel's test variables name Linux paths a Windows gtest cannot open.)
+wine_run() {
+  env -u XML_OUTPUT_FILE -u GTEST_OUTPUT -u TEST_PREMATURE_EXIT_FILE -u TEST_UNDECLARED_OUTPUTS_DIR \
+    -u TEST_WARNINGS_OUTPUT_FILE -u GTEST_SHARD_STATUS_FILE "$WINE" "$@"
+}
 
 # wine_expect EXE CODE PATTERN -- ARGS...: runs EXE ARGS under Wine and
 # checks its exit code and that its output contains PATTERN; counts a

@@ -110,8 +110,10 @@ struct Operation {
 Operation* asOp(HCS_OPERATION h) { return reinterpret_cast<Operation*>(h); }
 
 // The live handles (a handle not in here is not ours).
+// (Shared: a call in flight keeps its operation alive past HcsCloseOperation -
+// the service thread that completes it may still be unlocking its mutex.)
 std::mutex gMu;
-std::set<Operation*> gOperations;
+std::map<Operation*, std::shared_ptr<Operation>> gOperations;
 std::map<Remote*, std::shared_ptr<Remote>> gRemotes;
 uint64_t gNextOperationId = 1;
 
@@ -122,12 +124,14 @@ std::shared_ptr<Remote> findRemote(void* h, bool process) {
   return it->second;
 }
 
-bool isOperation(HCS_OPERATION op) {
+std::shared_ptr<Operation> findOperation(HCS_OPERATION op) {
   std::lock_guard<std::mutex> lock(gMu);
-  return gOperations.count(asOp(op)) != 0;
+  auto it = gOperations.find(asOp(op));
+  return it == gOperations.end() ? nullptr : it->second;
 }
+bool isOperation(HCS_OPERATION op) { return findOperation(op) != nullptr; }
 
-void complete(Operation* op, const Json& a) {
+void complete(const std::shared_ptr<Operation>& op, const Json& a) {
   HCS_OPERATION_COMPLETION cb;
   const void* ctx;
   {
@@ -140,14 +144,14 @@ void complete(Operation* op, const Json& a) {
     cb = op->completion;
     ctx = op->context;
   }
-  if (cb) cb(reinterpret_cast<HCS_OPERATION>(op), const_cast<void*>(ctx));
+  if (cb) cb(reinterpret_cast<HCS_OPERATION>(op.get()), const_cast<void*>(ctx));
 }
 
 // start begins `op` with the request `req` (whose answer completes it).
 HRESULT start(HCS_OPERATION handle, HCS_OPERATION_TYPE type, Json req, Remote* system = nullptr,
               Remote* process = nullptr, std::function<void(const Json&)> also = nullptr) {
-  if (!isOperation(handle)) return kInvalidHandle;
-  auto* op = asOp(handle);
+  std::shared_ptr<Operation> op = findOperation(handle);
+  if (!op) return kInvalidHandle;
   {
     std::lock_guard<std::mutex> lock(op->mu);
     if (op->started && !op->done) return kPending;
@@ -264,8 +268,8 @@ HRESULT setCallback(void* h, bool process, void* context, HCS_EVENT_CALLBACK cal
 // waitResult: HcsWaitForOperationResult[AndProcessInfo].
 HRESULT waitResult(HCS_OPERATION handle, DWORD timeoutMs, HCS_PROCESS_INFORMATION* info, PWSTR* doc) {
   if (doc) *doc = nullptr;
-  if (!isOperation(handle)) return kInvalidHandle;
-  auto* op = asOp(handle);
+  std::shared_ptr<Operation> op = findOperation(handle);
+  if (!op) return kInvalidHandle;
   std::unique_lock<std::mutex> lock(op->mu);
   if (!op->started) return kInvalidArg;
   auto finished = [&] { return op->done; };
@@ -288,27 +292,20 @@ HRESULT waitResult(HCS_OPERATION handle, DWORD timeoutMs, HCS_PROCESS_INFORMATIO
 
 EXPORT HCS_OPERATION WINAPI HcsCreateOperation(const void* context, HCS_OPERATION_COMPLETION callback) {
   initLink();
-  auto* op = new Operation;
+  auto op = std::make_shared<Operation>();
   op->context = context;
   op->completion = callback;
   std::lock_guard<std::mutex> lock(gMu);
   op->id = gNextOperationId++;
-  gOperations.insert(op);
-  return reinterpret_cast<HCS_OPERATION>(op);
+  gOperations[op.get()] = op;
+  return reinterpret_cast<HCS_OPERATION>(op.get());
 }
 
+// (A call in flight completes into its operation after this: the service's
+// answer holds a reference.)
 EXPORT void WINAPI HcsCloseOperation(HCS_OPERATION handle) {
-  auto* op = asOp(handle);
-  {
-    std::lock_guard<std::mutex> lock(gMu);
-    if (!gOperations.erase(op)) return;
-  }
-  // A call in flight still completes into it: wait for that (hcsshim never
-  // closes one in flight; a careless client only waits here).
-  std::unique_lock<std::mutex> lock(op->mu);
-  op->cv.wait(lock, [&] { return !op->started || op->done; });
-  lock.unlock();
-  delete op;
+  std::lock_guard<std::mutex> lock(gMu);
+  gOperations.erase(asOp(handle));
 }
 
 EXPORT void* WINAPI HcsGetOperationContext(HCS_OPERATION handle) {
@@ -344,8 +341,8 @@ EXPORT HCS_PROCESS WINAPI HcsGetProcessFromOperation(HCS_OPERATION handle) {
 
 EXPORT HRESULT WINAPI HcsGetOperationResult(HCS_OPERATION handle, PWSTR* doc) {
   if (doc) *doc = nullptr;
-  if (!isOperation(handle)) return kInvalidHandle;
-  auto* op = asOp(handle);
+  std::shared_ptr<Operation> op = findOperation(handle);
+  if (!op) return kInvalidHandle;
   std::lock_guard<std::mutex> lock(op->mu);
   if (!op->started) return kInvalidArg;
   if (!op->done) return kPending;
@@ -374,8 +371,8 @@ EXPORT HRESULT WINAPI HcsWaitForOperationResultAndProcessInfo(HCS_OPERATION hand
 
 EXPORT HRESULT WINAPI HcsSetOperationCallback(HCS_OPERATION handle, const void* context,
                                               HCS_OPERATION_COMPLETION callback) {
-  if (!isOperation(handle)) return kInvalidHandle;
-  auto* op = asOp(handle);
+  std::shared_ptr<Operation> op = findOperation(handle);
+  if (!op) return kInvalidHandle;
   std::lock_guard<std::mutex> lock(op->mu);
   op->context = context;
   op->completion = callback;
