@@ -7,8 +7,9 @@
 # suite - a run on a Windows host becomes a test on Linux - and a replay
 # that does something else is told where it diverged.
 set -u
-source "${TEST_SRCDIR}/${TEST_WORKSPACE}/tools/build_defs/wine_env.sh"
-here="${TEST_SRCDIR}/${TEST_WORKSPACE}"
+WINE_SUITE=HcsApiUnderWine
+source "${TEST_SRCDIR}/${TEST_WORKSPACE:-hcsshim_cpp}/tools/build_defs/wine_env.sh"
+here="${TEST_SRCDIR}/${TEST_WORKSPACE:-hcsshim_cpp}"
 exe="$here/functional/hcs_api_conformance_exe.exe"
 linux="$here/functional/hcs_api_conformance_test"
 dll="$here/platforms/windows/standin/computecore.dll"
@@ -28,7 +29,7 @@ head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$state/token"
 daemon_pid=$!
 for _ in $(seq 100); do [ -s "$state/standin.address" ] && break; sleep 0.1; done
 if [ ! -s "$state/standin.address" ]; then
-  echo "FAIL: the fake HCS daemon did not serve the stand-in:"; cat "$state/daemon.log"; exit 1
+  cat "$state/daemon.log"; wine_result StandinService fail "the fake HCS daemon did not serve the stand-in"; wine_finish
 fi
 export HCS_STANDIN_ADDRESS="$(cat "$state/standin.address")" HCS_STANDIN_TOKEN="$(cat "$state/token")"
 export HCS_BACKEND=standin
@@ -40,14 +41,21 @@ cp -L "$dll" "$WINEPREFIX/drive_c/windows/system32/computecore.dll"
 # 1. The whole suite.
 out=$(wine_run "$exe" 2>&1); code=$?
 echo "$out" | grep -E '^\[ *(OK|FAILED|SKIPPED|PASSED) *\]|Failure|Expected|Which is|error' | head -80
+# Each scenario in the report, as the Windows build ran it.
+while read -r name; do
+  if grep -qE "^\[ +OK \] $name " <<<"$out"; then
+    wine_result "$name" ok "under Wine"
+  else
+    wine_result "$name" fail "under Wine: $(grep -A3 -E "^\[ RUN +\] $name\$" <<<"$out" | grep -m1 -E 'Failure|error|Unhandled' || echo 'did not finish')"
+  fi
+done < <(grep -oE '^\[ RUN +\] [A-Za-z0-9_.]+' <<<"$out" | awk '{print $NF}')
 total=$(grep -cE '^\[ RUN +\]' <<<"$out")
 passed=$(grep -cE '^\[ +OK \]' <<<"$out")
 if [ "$code" != 0 ] || [ "$total" -lt 10 ] || [ "$passed" != "$total" ]; then
-  echo "FAIL: hcs_api_conformance.exe under Wine: exit $code, $passed of $total scenarios passed (none may skip here)"
   echo "$out" | tail -40
-  fails=$((fails + 1))
+  wine_result WindowsSuiteUnderWine fail "hcs_api_conformance.exe: exit $code, $passed of $total scenarios passed (none may skip here)"
 else
-  echo "ok: hcs_api_conformance.exe under Wine: $passed of $total scenarios passed"
+  wine_result WindowsSuiteUnderWine ok "hcs_api_conformance.exe: $passed of $total scenarios passed"
 fi
 
 # 2. Record one scenario under Wine, replay it on Linux.
@@ -56,33 +64,33 @@ scenario=HcsApiConformance.CreateStartShutdownExitsGracefully
 rec="$state/wine-run.jsonl"
 out=$(HCS_RECORD="Z:${rec//\//\\}" wine_run "$exe" --gtest_filter="$scenario" 2>&1); code=$?
 if [ "$code" != 0 ] || ! grep -q '"op":"shutDownComputeSystem"' "$rec" 2>/dev/null || ! grep -q '"event":' "$rec"; then
-  echo "FAIL: recording $scenario under Wine: exit $code"; echo "$out" | tail -20; cat "$rec" 2>/dev/null | head -5
-  fails=$((fails + 1))
+  echo "$out" | tail -20; head -5 "$rec" 2>/dev/null
+  wine_result RecordedUnderWine fail "recording $scenario: exit $code, no shutDownComputeSystem call or notification recorded"
 else
-  echo "ok: recorded under Wine: $(wc -l <"$rec") lines"
+  wine_result RecordedUnderWine ok "$scenario: $(wc -l <"$rec") lines"
 fi
 out=$(HCS_REPLAY="$rec" linux_run --gtest_filter="$scenario" 2>&1); code=$?
 if [ "$code" != 0 ] || ! grep -q '\[  PASSED  \] 1 test' <<<"$out"; then
-  echo "FAIL: the Linux suite replaying the Wine recording: exit $code"; echo "$out" | tail -30
-  fails=$((fails + 1))
+  echo "$out" | tail -30
+  wine_result ReplayedOnLinux fail "the Linux suite replaying the Wine recording: exit $code"
 else
-  echo "ok: the Linux suite replayed the Wine recording of $scenario"
+  wine_result ReplayedOnLinux ok "the Linux suite replayed the Wine recording of $scenario"
 fi
 # ... and a scenario that does something else is told where it diverged.
 out=$(HCS_REPLAY="$rec" linux_run --gtest_filter=HcsApiConformance.TerminateIsAForcedExit 2>&1); code=$?
 if [ "$code" = 0 ] || ! grep -qE 'call #[0-9]+' <<<"$out"; then
-  echo "FAIL: a diverging replay passed or did not name the call: exit $code"; echo "$out" | tail -30
-  fails=$((fails + 1))
+  echo "$out" | tail -30
+  wine_result DivergenceNamed fail "a diverging replay passed or did not name the call: exit $code"
 else
-  echo "ok: divergence named: $(grep -oE 'call #[0-9]+[^"]*' <<<"$out" | head -1)"
+  wine_result DivergenceNamed ok "$(grep -oE 'call #[0-9]+[^"]*' <<<"$out" | head -1 | cut -c1-120)"
 fi
 
 # 3. Without the daemon: every call fails with HCS_E_SERVICE_NOT_AVAILABLE, no hang, no crash.
 out=$(HCS_STANDIN_ADDRESS=tcp://127.0.0.1:1 wine_run "$exe" --gtest_filter=HcsApiConformance.EnumerateAnswersAJsonArray 2>&1); code=$?
 if [ "$code" != 1 ] || ! grep -q '0x80370114' <<<"$out"; then
-  echo "FAIL: no service: exit $code (want 1, HCS_E_SERVICE_NOT_AVAILABLE)"; echo "$out" | tail -20
-  fails=$((fails + 1))
+  echo "$out" | tail -20
+  wine_result NoServiceIsServiceNotAvailable fail "exit $code (want 1, HCS_E_SERVICE_NOT_AVAILABLE)"
 else
-  echo "ok: no service: HCS_E_SERVICE_NOT_AVAILABLE"
+  wine_result NoServiceIsServiceNotAvailable ok "every call fails with HCS_E_SERVICE_NOT_AVAILABLE"
 fi
-exit $fails
+wine_finish

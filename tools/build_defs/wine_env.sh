@@ -35,3 +35,42 @@ wine_expect() {
     echo "ok: $name $* -> $code: $(grep -F -- "$pattern" <<<"$out" | head -1)"
   fi
 }
+
+# wine_result NAME ok|fail MESSAGE: one check's outcome - printed, counted
+# in $fails, and kept for wine_finish's report.
+wine_results=()
+wine_result() {
+  local name=$1 outcome=$2 message=$3
+  if [ "$outcome" = ok ]; then
+    echo "ok: $name: $message"
+  else
+    echo "FAIL: $name: $message"
+    fails=$((fails + 1))
+  fi
+  wine_results+=("$name"$'\t'"$outcome"$'\t'"$message")
+}
+
+# wine_finish: writes the checks as a JUnit report to $XML_OUTPUT_FILE
+# (bazel test and the conformance runner read it) and exits with the
+# number of failed checks.
+wine_finish() {
+  if [ -n "${XML_OUTPUT_FILE:-}" ]; then
+    local suite=${WINE_SUITE:-wine} xml name outcome message esc
+    esc() { sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' -e 's/"/\&quot;/g' <<<"$1" | tr -d '\000-\010\013\014\016-\037'; }
+    {
+      echo '<?xml version="1.0" encoding="UTF-8"?>'
+      echo "<testsuites tests=\"${#wine_results[@]}\" failures=\"$fails\">"
+      echo "<testsuite name=\"$suite\" tests=\"${#wine_results[@]}\" failures=\"$fails\">"
+      for r in "${wine_results[@]}"; do
+        IFS=$'\t' read -r name outcome message <<<"$r"
+        if [ "$outcome" = ok ]; then
+          echo "<testcase name=\"$(esc "$name")\" classname=\"$suite\" status=\"run\" result=\"completed\"/>"
+        else
+          echo "<testcase name=\"$(esc "$name")\" classname=\"$suite\" status=\"run\" result=\"completed\"><failure message=\"$(esc "$message")\"/></testcase>"
+        fi
+      done
+      echo "</testsuite></testsuites>"
+    } >"$XML_OUTPUT_FILE"
+  fi
+  exit "$fails"
+}
