@@ -44,23 +44,6 @@ constexpr HRESULT kTimeout = static_cast<HRESULT>(0x80370118);
 constexpr HRESULT kInvalidHandle = static_cast<HRESULT>(0x80070006);
 constexpr HRESULT kInvalidArg = static_cast<HRESULT>(0x80070057);
 
-std::string utf8(PCWSTR s) {
-  if (!s) return "";
-  auto r = hcsshim::fromUtf16z(reinterpret_cast<const char16_t*>(s));
-  return r.ok() ? *r : std::string();
-}
-
-// dup: a string for the caller, as HCS returns them (CoTaskMemAlloc'd UTF-16).
-PWSTR dup(const std::string& s) {
-  auto w = hcsshim::toUtf16(s);
-  std::u16string text = w.ok() ? *w : u"";
-  auto* out = static_cast<wchar_t*>(CoTaskMemAlloc((text.size() + 1) * sizeof(wchar_t)));
-  if (!out) return nullptr;
-  std::memcpy(out, text.data(), text.size() * sizeof(wchar_t));
-  out[text.size()] = 0;
-  return out;
-}
-
 HRESULT hresultOf(const Json& a) { return static_cast<HRESULT>(a.value("hresult", uint64_t{0x80004005})); }
 
 // Remote: a compute system or process of the service, behind a handle we hand out.
@@ -175,7 +158,7 @@ HRESULT onRemote(void* h, bool process, HCS_OPERATION op, HCS_OPERATION_TYPE typ
   if (!isOperation(op)) return kInvalidHandle;
   uint64_t remote = 0;
   if (HRESULT hr = r->remote(remote); FAILED(hr)) return hr;
-  Json req = {{"call", verb}, {"handle", remote}, {"document", utf8(doc)}};
+  Json req = {{"call", verb}, {"handle", remote}, {"document", standin::utf8(doc)}};
   return start(op, type, std::move(req), process ? nullptr : r.get(), process ? r.get() : nullptr);
 }
 
@@ -278,7 +261,7 @@ HRESULT waitResult(HCS_OPERATION handle, DWORD timeoutMs, HCS_PROCESS_INFORMATIO
   } else if (!op->cv.wait_for(lock, std::chrono::milliseconds(timeoutMs), finished)) {
     return kTimeout;
   }
-  if (doc && !op->doc.empty()) *doc = dup(op->doc);
+  if (doc && !op->doc.empty()) *doc = standin::taskString(op->doc);
   if (info) {
     *info = HCS_PROCESS_INFORMATION{};
     info->ProcessId = op->pid;
@@ -346,7 +329,7 @@ EXPORT HRESULT WINAPI HcsGetOperationResult(HCS_OPERATION handle, PWSTR* doc) {
   std::lock_guard<std::mutex> lock(op->mu);
   if (!op->started) return kInvalidArg;
   if (!op->done) return kPending;
-  if (doc && !op->doc.empty()) *doc = dup(op->doc);
+  if (doc && !op->doc.empty()) *doc = standin::taskString(op->doc);
   return op->hr;
 }
 
@@ -387,7 +370,7 @@ EXPORT HRESULT WINAPI HcsCancelOperation(HCS_OPERATION handle) {
 // ---- compute systems ----
 
 EXPORT HRESULT WINAPI HcsEnumerateComputeSystems(PCWSTR query, HCS_OPERATION op) {
-  return start(op, HcsOperationTypeEnumerate, Json{{"call", "enumerate"}, {"document", utf8(query)}});
+  return start(op, HcsOperationTypeEnumerate, Json{{"call", "enumerate"}, {"document", standin::utf8(query)}});
 }
 
 EXPORT HRESULT WINAPI HcsCreateComputeSystem(PCWSTR id, PCWSTR configuration, HCS_OPERATION op,
@@ -396,7 +379,7 @@ EXPORT HRESULT WINAPI HcsCreateComputeSystem(PCWSTR id, PCWSTR configuration, HC
   *system = nullptr;
   if (!isOperation(op)) return kInvalidHandle;
   auto r = newRemote(false);
-  Json req = {{"call", "create"}, {"id", utf8(id)}, {"document", utf8(configuration)}};
+  Json req = {{"call", "create"}, {"id", standin::utf8(id)}, {"document", standin::utf8(configuration)}};
   HRESULT hr = start(op, HcsOperationTypeCreate, std::move(req), r.get(), nullptr, [r](const Json& a) { r->resolve(a); });
   if (FAILED(hr)) {
     std::lock_guard<std::mutex> lock(gMu);
@@ -411,7 +394,7 @@ EXPORT HRESULT WINAPI HcsOpenComputeSystem(PCWSTR id, DWORD, HCS_SYSTEM* system)
   initLink();
   if (!system || !id) return kInvalidArg;
   *system = nullptr;
-  Json a = standin::call(Json{{"call", "open"}, {"id", utf8(id)}});
+  Json a = standin::call(Json{{"call", "open"}, {"id", standin::utf8(id)}});
   if (FAILED(hresultOf(a))) return hresultOf(a);
   auto r = newRemote(false);
   r->resolve(a);
@@ -462,7 +445,7 @@ EXPORT HRESULT WINAPI HcsCreateProcess(HCS_SYSTEM s, PCWSTR parameters, HCS_OPER
   uint64_t remote = 0;
   if (HRESULT hr = sys->remote(remote); FAILED(hr)) return hr;
   auto r = newRemote(true);
-  Json req = {{"call", "createProcess"}, {"handle", remote}, {"document", utf8(parameters)}};
+  Json req = {{"call", "createProcess"}, {"handle", remote}, {"document", standin::utf8(parameters)}};
   HRESULT hr = start(op, HcsOperationTypeCreateProcess, std::move(req), sys.get(), r.get(),
                      [r](const Json& a) { r->resolve(a); });
   if (FAILED(hr)) {

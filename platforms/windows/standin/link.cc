@@ -1,12 +1,16 @@
 #include "platforms/windows/standin/link.h"
 
 #include <ws2tcpip.h>
+#include <objbase.h>
 
 #include <condition_variable>
+#include <cstring>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <thread>
+
+#include "src/common/utf16.h"
 
 namespace hcsshim::standin {
 namespace {
@@ -165,6 +169,22 @@ void connectLocked(Link& l) {
 }
 
 }  // namespace
+
+std::string utf8(const wchar_t* s) {
+  if (!s) return "";
+  auto r = fromUtf16z(reinterpret_cast<const char16_t*>(s));
+  return r.ok() ? *r : std::string();
+}
+
+wchar_t* taskString(const std::string& s) {
+  auto w = toUtf16(s);
+  std::u16string text = w.ok() ? *w : u"";
+  auto* out = static_cast<wchar_t*>(CoTaskMemAlloc((text.size() + 1) * sizeof(wchar_t)));
+  if (!out) return nullptr;
+  std::memcpy(out, text.data(), text.size() * sizeof(wchar_t));
+  out[text.size()] = 0;
+  return out;
+}
 
 Answer failure(long hresult, const std::string& message) {
   uint32_t hr = static_cast<uint32_t>(hresult);

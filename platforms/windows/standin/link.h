@@ -45,4 +45,10 @@ void setDisconnectHandler(std::function<void()> handler);
 // failure: an answer for an error the stand-in itself detects.
 Answer failure(long hresult, const std::string& message);
 
+// utf8: a caller's UTF-16 string ("" for NULL or one that is not UTF-16).
+std::string utf8(const wchar_t* s);
+// taskString: a string for the caller as Windows returns them -
+// CoTaskMemAlloc'd UTF-16 the caller frees with CoTaskMemFree.
+wchar_t* taskString(const std::string& s);
+
 }  // namespace hcsshim::standin
