@@ -1,5 +1,6 @@
-// hcs_api_backend.h: how the portable HCS API suite (hcs_api_conformance_test.cc)
-// reaches HCS in the build it is part of. One implementation per platform,
+// hcs_api_backend.h: how the portable HCS and HNS API suites
+// (hcs_api_conformance_test.cc, hns_api_conformance_test.cc) reach HCS and
+// HNS in the build they are part of. One implementation per platform,
 // chosen by Bazel:
 //   hcs_api_backend_linux.cc   the in-process fake HCS; or, with
 //                              HCS_REPLAY=<recording.jsonl>, a recording
@@ -16,6 +17,7 @@
 #include <string>
 
 #include "src/hcs/hcs_api.h"
+#include "src/hns/hns_api.h"
 #include "src/runtime/event_loop.h"
 
 namespace hcsshim::functional {
@@ -25,6 +27,9 @@ class HcsApiBackend {
   virtual ~HcsApiBackend() = default;
   virtual runtime::EventLoop& loop() = 0;
   virtual hcs::HcsApi& api() = 0;
+  // hns: HNS/HCN (the fake's in-process; computenetwork.dll and vmcompute.dll
+  // on Windows); null where the backend has none (a replay of HCS traffic).
+  virtual hns::HnsApi* hns() = 0;
   // name: "fake", "replay", "standin" or "hyperv".
   virtual std::string name() const = 0;
   // fake: whether compute systems are the fake's (a Container document

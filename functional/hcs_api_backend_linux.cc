@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "functional/hcs_api_backend_common.h"
+#include "hcs_fake/hns.h"
 #include "hcs_fake/service.h"
 #include "src/runtime/read_file.h"
 #include "src/runtime/real_runtime.h"
@@ -15,10 +16,12 @@ namespace {
 class FakeBackend final : public HcsApiBackend {
  public:
   explicit FakeBackend(std::unique_ptr<runtime::RealRuntime> rt)
-      : rt_(std::move(rt)), service_(*rt_), inner_(service_), recorder_(inner_, rt_->loop()) {}
+      : rt_(std::move(rt)), service_(*rt_), inner_(service_), recorder_(inner_, rt_->loop()), fakeHns_(hcs_fake::FakeHnsOptions{}),
+        hns_(fakeHns_) {}
   ~FakeBackend() override { runtime::blockOn(rt_->loop(), service_.shutdownService()); }
   runtime::EventLoop& loop() override { return rt_->loop(); }
   hcs::HcsApi& api() override { return recorder_.api(); }
+  hns::HnsApi* hns() override { return &hns_; }
   std::string name() const override { return "fake"; }
   bool fake() const override { return true; }
   std::string finish() override { return recorder_.error(); }
@@ -28,6 +31,8 @@ class FakeBackend final : public HcsApiBackend {
   hcs_fake::FakeHcsService service_;
   hcs_fake::InProcessHcs inner_;
   Recorder recorder_;
+  hcs_fake::FakeHns fakeHns_;
+  hcs_fake::InProcessHns hns_;
 };
 
 class ReplayBackend final : public HcsApiBackend {
@@ -36,6 +41,7 @@ class ReplayBackend final : public HcsApiBackend {
       : rt_(std::move(rt)), replay_(std::move(replay)) {}
   runtime::EventLoop& loop() override { return rt_->loop(); }
   hcs::HcsApi& api() override { return *replay_; }
+  hns::HnsApi* hns() override { return nullptr; }
   std::string name() const override { return "replay"; }
   bool fake() const override { return true; }  // it answers as the recorded HCS did
   std::string finish() override {

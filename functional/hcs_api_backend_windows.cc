@@ -7,6 +7,7 @@
 
 #include "functional/hcs_api_backend_common.h"
 #include "platforms/windows/computecore_hcs.h"
+#include "platforms/windows/computenetwork_hns.h"
 #include "src/runtime/threaded_loop.h"
 
 namespace hcsshim::functional {
@@ -14,9 +15,10 @@ namespace {
 
 class ComputeCoreBackend final : public HcsApiBackend {
  public:
-  explicit ComputeCoreBackend(std::string name) : name_(std::move(name)), hcs_(loop_), recorder_(hcs_, loop_) {}
+  explicit ComputeCoreBackend(std::string name) : name_(std::move(name)), hcs_(loop_), recorder_(hcs_, loop_), hns_(loop_) {}
   runtime::EventLoop& loop() override { return loop_; }
   hcs::HcsApi& api() override { return recorder_.api(); }
+  hns::HnsApi* hns() override { return &hns_; }
   std::string name() const override { return name_; }
   bool fake() const override { return name_ == "standin"; }
   std::string finish() override { return recorder_.error(); }
@@ -26,6 +28,7 @@ class ComputeCoreBackend final : public HcsApiBackend {
   runtime::ThreadedEventLoop loop_;
   platforms::windows::ComputeCoreHcs hcs_;
   Recorder recorder_;
+  platforms::windows::ComputeNetworkHns hns_;
 };
 
 }  // namespace

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The portable HCS API suite built for Windows, run by Debian's wine64:
-# hcs_api_conformance.exe drives ComputeCoreHcs, which loads the stand-in
-# computecore.dll from System32 (as it loads the real one), which forwards
-# each call to the fake HCS daemon (Linux) over loopback TCP. Then one
+# The portable HCS and HNS API suites built for Windows, run by Debian's
+# wine64: hcs_api_conformance.exe drives ComputeCoreHcs and
+# ComputeNetworkHns, which load the stand-in computecore.dll,
+# computenetwork.dll and vmcompute.dll from System32 (as they load the real
+# ones), which forward each call to the fake HCS daemon (Linux) over
+# loopback TCP. Then one
 # scenario is recorded there and replayed by the Linux build of the same
 # suite - a run on a Windows host becomes a test on Linux - and a replay
 # that does something else is told where it diverged.
@@ -12,7 +14,7 @@ source "${TEST_SRCDIR}/${TEST_WORKSPACE:-hcsshim_cpp}/tools/build_defs/wine_env.
 here="${TEST_SRCDIR}/${TEST_WORKSPACE:-hcsshim_cpp}"
 exe="$here/functional/hcs_api_conformance_exe.exe"
 linux="$here/functional/hcs_api_conformance_test"
-dll="$here/platforms/windows/standin/computecore.dll"
+standins="$here/platforms/windows/standin"
 state="$(mktemp -d /tmp/hcs-wine-XXXXXX)"
 # The Linux suite, without Bazel's output files (they are this test's).
 linux_run() { env -u XML_OUTPUT_FILE -u GTEST_OUTPUT -u TEST_PREMATURE_EXIT_FILE -u GTEST_SHARD_STATUS_FILE "$linux" "$@"; }
@@ -34,9 +36,11 @@ fi
 export HCS_STANDIN_ADDRESS="$(cat "$state/standin.address")" HCS_STANDIN_TOKEN="$(cat "$state/token")"
 export HCS_BACKEND=standin
 
-# The prefix, then the stand-in where Windows keeps computecore.dll.
+# The prefix, then the stand-ins where Windows keeps the real DLLs.
 wine_run wineboot >/dev/null 2>&1
-cp -L "$dll" "$WINEPREFIX/drive_c/windows/system32/computecore.dll"
+for d in computecore computenetwork vmcompute; do
+  cp -L "$standins/$d.dll" "$WINEPREFIX/drive_c/windows/system32/$d.dll"
+done
 
 # 1. The whole suite.
 out=$(wine_run "$exe" 2>&1); code=$?
@@ -51,11 +55,11 @@ while read -r name; do
 done < <(grep -oE '^\[ RUN +\] [A-Za-z0-9_.]+' <<<"$out" | awk '{print $NF}')
 total=$(grep -cE '^\[ RUN +\]' <<<"$out")
 passed=$(grep -cE '^\[ +OK \]' <<<"$out")
-if [ "$code" != 0 ] || [ "$total" -lt 10 ] || [ "$passed" != "$total" ]; then
+if [ "$code" != 0 ] || [ "$total" -lt 15 ] || [ "$passed" != "$total" ]; then
   echo "$out" | tail -40
   wine_result WindowsSuiteUnderWine fail "hcs_api_conformance.exe: exit $code, $passed of $total scenarios passed (none may skip here)"
 else
-  wine_result WindowsSuiteUnderWine ok "hcs_api_conformance.exe: $passed of $total scenarios passed"
+  wine_result WindowsSuiteUnderWine ok "hcs_api_conformance.exe: $passed of $total HCS and HNS scenarios passed"
 fi
 
 # 2. Record one scenario under Wine, replay it on Linux.
