@@ -10,7 +10,9 @@
 //                              HCS on a Windows host (HCS_BACKEND=hyperv, the
 //                              default) or, under Wine, the stand-in DLL that
 //                              forwards to the fake daemon (HCS_BACKEND=standin)
-// On both, HCS_RECORD=<file> records the run's HCS traffic (hcs/recording.h).
+// On both, HCS_RECORD=<file> records the scenario's HCS traffic
+// (hcs/recording.h); HCS_RECORD=<dir>/ records each scenario of a run to
+// <dir>/<scenario>.jsonl, and HCS_REPLAY=<dir>/ replays each from there.
 #pragma once
 
 #include <memory>
@@ -42,6 +44,7 @@ class HcsApiBackend {
 
 // openHcsApiBackend: this build's backend, per the environment above; a
 // null pointer and `error` set when it cannot be opened.
-std::unique_ptr<HcsApiBackend> openHcsApiBackend(std::string& error);
+// `scenario` names the recording of HCS_RECORD/HCS_REPLAY directories.
+std::unique_ptr<HcsApiBackend> openHcsApiBackend(const std::string& scenario, std::string& error);
 
 }  // namespace hcsshim::functional

@@ -11,17 +11,27 @@
 
 namespace hcsshim::functional {
 
-// Recorder: with HCS_RECORD=<file> set, a RecordingHcsApi over `inner`
-// writing JSON lines to that file (appended: one suite run, several
-// scenarios); else `inner` itself.
+// scenarioFile: where scenario `name`'s recording goes or comes from, for
+// HCS_RECORD / HCS_REPLAY = `value`: a directory (ending in / or \\) holds
+// one <name>.jsonl per scenario - what a whole run records, and what a
+// replay of any one scenario reads; otherwise `value` is the file.
+inline std::string scenarioFile(const std::string& value, const std::string& name) {
+  if (value.empty()) return value;
+  char last = value.back();
+  return last == '/' || last == '\\' ? value + name + ".jsonl" : value;
+}
+
+// Recorder: with HCS_RECORD set, a RecordingHcsApi over `inner` writing
+// the scenario's traffic as JSON lines (scenarioFile); else `inner` itself.
 class Recorder {
  public:
-  Recorder(hcs::HcsApi& inner, runtime::EventLoop& loop) : inner_(inner) {
-    const char* path = std::getenv("HCS_RECORD");
-    if (!path || !*path) return;
-    out_ = std::make_shared<std::ofstream>(path, std::ios::app);
+  Recorder(hcs::HcsApi& inner, runtime::EventLoop& loop, const std::string& scenario) : inner_(inner) {
+    const char* value = std::getenv("HCS_RECORD");
+    if (!value || !*value) return;
+    std::string path = scenarioFile(value, scenario);
+    out_ = std::make_shared<std::ofstream>(path, std::ios::trunc);
     if (!*out_) {
-      error_ = std::string("HCS_RECORD: cannot write ") + path;
+      error_ = "HCS_RECORD: cannot write " + path;
       return;
     }
     auto out = out_;

@@ -15,8 +15,8 @@ namespace {
 
 class FakeBackend final : public HcsApiBackend {
  public:
-  explicit FakeBackend(std::unique_ptr<runtime::RealRuntime> rt)
-      : rt_(std::move(rt)), service_(*rt_), inner_(service_), recorder_(inner_, rt_->loop()), fakeHns_(hcs_fake::FakeHnsOptions{}),
+  FakeBackend(std::unique_ptr<runtime::RealRuntime> rt, const std::string& scenario)
+      : rt_(std::move(rt)), service_(*rt_), inner_(service_), recorder_(inner_, rt_->loop(), scenario), fakeHns_(hcs_fake::FakeHnsOptions{}),
         hns_(fakeHns_) {}
   ~FakeBackend() override { runtime::blockOn(rt_->loop(), service_.shutdownService()); }
   runtime::EventLoop& loop() override { return rt_->loop(); }
@@ -59,27 +59,28 @@ class ReplayBackend final : public HcsApiBackend {
 
 }  // namespace
 
-std::unique_ptr<HcsApiBackend> openHcsApiBackend(std::string& error) {
+std::unique_ptr<HcsApiBackend> openHcsApiBackend(const std::string& scenario, std::string& error) {
   auto rt = runtime::RealRuntime::create("hcs-api-conformance");
   if (!rt.ok()) {
     error = rt.status().toString();
     return nullptr;
   }
-  const char* replay = std::getenv("HCS_REPLAY");
-  if (replay && *replay) {
+  const char* value = std::getenv("HCS_REPLAY");
+  if (value && *value) {
+    std::string replay = scenarioFile(value, scenario);
     auto text = runtime::readFile(replay, 64 << 20);
     if (!text) {
-      error = "HCS_REPLAY: cannot read " + std::string(replay);
+      error = "HCS_REPLAY: cannot read " + replay;
       return nullptr;
     }
     auto r = hcs::ReplayHcsApi::load((*rt)->loop(), *text);
     if (!r.ok()) {
-      error = "HCS_REPLAY " + std::string(replay) + ": " + r.status().toString();
+      error = "HCS_REPLAY " + replay + ": " + r.status().toString();
       return nullptr;
     }
     return std::make_unique<ReplayBackend>(std::move(*rt), std::move(*r));
   }
-  return std::make_unique<FakeBackend>(std::move(*rt));
+  return std::make_unique<FakeBackend>(std::move(*rt), scenario);
 }
 
 }  // namespace hcsshim::functional

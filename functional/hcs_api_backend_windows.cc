@@ -15,7 +15,8 @@ namespace {
 
 class ComputeCoreBackend final : public HcsApiBackend {
  public:
-  explicit ComputeCoreBackend(std::string name) : name_(std::move(name)), hcs_(loop_), recorder_(hcs_, loop_), hns_(loop_) {}
+  ComputeCoreBackend(std::string name, const std::string& scenario)
+      : name_(std::move(name)), hcs_(loop_), recorder_(hcs_, loop_, scenario), hns_(loop_) {}
   runtime::EventLoop& loop() override { return loop_; }
   hcs::HcsApi& api() override { return recorder_.api(); }
   hns::HnsApi* hns() override { return &hns_; }
@@ -33,14 +34,14 @@ class ComputeCoreBackend final : public HcsApiBackend {
 
 }  // namespace
 
-std::unique_ptr<HcsApiBackend> openHcsApiBackend(std::string& error) {
+std::unique_ptr<HcsApiBackend> openHcsApiBackend(const std::string& scenario, std::string& error) {
   const char* b = std::getenv("HCS_BACKEND");
   std::string name = b && *b ? b : "hyperv";
   if (name != "hyperv" && name != "standin") {
     error = "HCS_BACKEND=" + name + ": the Windows build runs against computecore.dll: hyperv (real HCS) or standin (Wine)";
     return nullptr;
   }
-  return std::make_unique<ComputeCoreBackend>(name);
+  return std::make_unique<ComputeCoreBackend>(name, scenario);
 }
 
 }  // namespace hcsshim::functional

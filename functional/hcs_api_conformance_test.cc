@@ -31,7 +31,8 @@ class HcsApiConformance : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string error;
-    backend_ = openHcsApiBackend(error);
+    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    backend_ = openHcsApiBackend(std::string(test->test_suite_name()) + "." + test->name(), error);
     ASSERT_TRUE(backend_) << error;
     name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
   }

@@ -23,7 +23,8 @@ class HnsApiConformance : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string error;
-    backend_ = openHcsApiBackend(error);
+    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    backend_ = openHcsApiBackend(std::string(test->test_suite_name()) + "." + test->name(), error);
     ASSERT_TRUE(backend_) << error;
     if (!backend_->hns()) GTEST_SKIP() << "backend " << backend_->name() << " has no HNS";
     hcn_ = std::make_unique<hns::HcnClient>(*backend_->hns());
