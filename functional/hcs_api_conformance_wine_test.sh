@@ -90,6 +90,24 @@ else
   wine_result DivergenceNamed ok "$(grep -oE 'call #[0-9]+[^"]*' <<<"$out" | head -1 | cut -c1-120)"
 fi
 
+# 3. The vendor's bundle, as on a Windows host (HCS_BACKEND unset: run.cmd
+# sets hyperv, so the stand-ins play the real DLLs): fake-only scenarios
+# skip with their reason, the rest pass, the report folder is complete.
+bundle="$state/bundle"
+cp -rL "$here/tools/conformance/hyperv-bundle" "$bundle" && chmod -R u+w "$bundle"
+out=$(cd "$bundle" && env -u HCS_BACKEND WINE="$WINE" bash -c 'source "$0"; wine_run cmd /c run.cmd' \
+      "$here/tools/build_defs/wine_env.sh" 2>&1); code=$?
+xml="$bundle/report/conformance.xml"
+cases=$(grep -c '<testcase' "$xml" 2>/dev/null)
+skips=$(grep -o '<skipped message="[^"]*needs a compute system only the fake HCS runs' "$xml" 2>/dev/null | wc -l)
+if [ "$code" != 0 ] || ! grep -q 'RESULT: PASS' <<<"$out" || [ "${cases:-0}" -lt 15 ] || [ "${skips:-0}" -lt 1 ] ||
+   [ ! -s "$bundle/report/host.txt" ] || [ -z "$(ls "$bundle/report/recordings" 2>/dev/null)" ]; then
+  echo "$out" | tail -30
+  wine_result VendorBundleUnderWine fail "run.cmd: exit $code, $cases scenarios in the report, $skips skipped as fake-only"
+else
+  wine_result VendorBundleUnderWine ok "run.cmd: RESULT: PASS; $cases scenarios in report\\conformance.xml, $skips skipped as fake-only"
+fi
+
 # 3. Without the daemon: every call fails with HCS_E_SERVICE_NOT_AVAILABLE, no hang, no crash.
 out=$(HCS_STANDIN_ADDRESS=tcp://127.0.0.1:1 wine_run "$exe" --gtest_filter=HcsApiConformance.EnumerateAnswersAJsonArray 2>&1); code=$?
 if [ "$code" != 1 ] || ! grep -q '0x80370114' <<<"$out"; then
