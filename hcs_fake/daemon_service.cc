@@ -27,7 +27,8 @@ struct Relay {
 
 struct DaemonService::Session {
   uint64_t connectionId = 0;
-  std::unique_ptr<InProcessHcs> api;
+  std::unique_ptr<hcs::HcsApi> api;
+  std::function<void()> closeAll, ended;
   std::deque<pb::Event> pending;
   runtime::WaitList waiters;
   bool closed = false;
@@ -36,7 +37,7 @@ struct DaemonService::Session {
 
 struct DaemonService::State {
   runtime::Runtime& rt;
-  FakeHcsService& service;
+  SessionFactory factory;
   std::string stdioDir;
   std::map<uint64_t, std::shared_ptr<Session>> sessions;
   uint64_t relaySeq = 0;
@@ -47,7 +48,10 @@ struct DaemonService::State {
     if (!s) {
       s = std::make_shared<Session>();
       s->connectionId = conn;
-      s->api = std::make_unique<InProcessHcs>(service);
+      SessionApi made = factory(conn);
+      s->api = std::move(made.api);
+      s->closeAll = std::move(made.closeAll);
+      s->ended = std::move(made.ended);
       HLOG(Debug, "hcs_fake.session.open").kv("conn", conn);
     }
     return s;
@@ -59,7 +63,8 @@ struct DaemonService::State {
     auto s = it->second;
     sessions.erase(it);
     s->closed = true;
-    s->api->closeAll();
+    if (s->closeAll) s->closeAll();
+    if (s->ended) s->ended();
     for (auto& r : s->relays) r->close();
     s->waiters.notifyAll();
     HLOG(Debug, "hcs_fake.session.closed").kv("conn", conn);
@@ -128,7 +133,17 @@ std::string serialize(const google::protobuf::MessageLite& m) { return m.Seriali
 }  // namespace
 
 DaemonService::DaemonService(runtime::Runtime& rt, FakeHcsService& service, ttrpc::Server& server, std::string stdioDir)
-    : s_(std::make_shared<State>(State{rt, service, std::move(stdioDir), {}, 0})) {
+    : DaemonService(
+          rt,
+          [&service](uint64_t) {
+            auto api = std::make_unique<InProcessHcs>(service);
+            InProcessHcs* raw = api.get();
+            return SessionApi{std::move(api), [raw] { raw->closeAll(); }, nullptr};
+          },
+          server, std::move(stdioDir)) {}
+
+DaemonService::DaemonService(runtime::Runtime& rt, SessionFactory factory, ttrpc::Server& server, std::string stdioDir)
+    : s_(std::make_shared<State>(State{rt, std::move(factory), std::move(stdioDir), {}, 0})) {
   std::shared_ptr<State> st = s_;
   server.setConnectionClosedHandler([weak = std::weak_ptr<State>(st)](uint64_t conn) {
     if (auto s = weak.lock()) s->closeSession(conn);

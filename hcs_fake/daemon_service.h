@@ -4,6 +4,7 @@
 // killed mid-operation leaves the service consistent.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,8 +18,20 @@ inline constexpr char kHcsService[] = "hcsshim.hcsfake.v1.Hcs";
 
 class DaemonService {
  public:
+  // A client session's HCS: what answers one connection's calls, and how
+  // its handles are all closed when the connection ends.
+  struct SessionApi {
+    std::unique_ptr<hcs::HcsApi> api;
+    std::function<void()> closeAll;
+    std::function<void()> ended;  // after closeAll (may be empty)
+  };
+  using SessionFactory = std::function<SessionApi(uint64_t connectionId)>;
+
   // stdioDir is where per-process stdio relay sockets are created.
   DaemonService(runtime::Runtime& rt, FakeHcsService& service, ttrpc::Server& server, std::string stdioDir);
+  // The same wire, each session answered by what `factory` makes (hcs_fake
+  // --replay: a recording per connection).
+  DaemonService(runtime::Runtime& rt, SessionFactory factory, ttrpc::Server& server, std::string stdioDir);
   ~DaemonService();
 
   size_t sessionCount() const;

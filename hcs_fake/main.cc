@@ -53,6 +53,7 @@
 #include "src/common/flags.h"
 #include "src/common/guid.h"
 #include "src/common/log.h"
+#include "src/hcs/recording.h"
 #include "src/runtime/read_file.h"
 #include "src/runtime/real_runtime.h"
 #include "src/runtime/signals.h"
@@ -108,7 +109,10 @@ int main(int argc, char** argv) {
   flags.boolean("stop", &stopFlag, "stop the daemon serving at --address (its pid file), wait");
   flags.boolean("status", &statusFlag, "say whether a daemon serves at --address (exit 3 if not)");
   flags.string("log-file", &logFile, "append the log here instead of stderr");
-  std::string standinAddress, standinTokenFile;
+  std::string standinAddress, standinTokenFile, replayPath;
+  flags.string("replay", &replayPath,
+               "serve this recording (src/hcs/recording.h JSON lines) as a scripted HCS: each connection is answered "
+               "as recorded; the first call that differs fails and is logged (hcs_fake.replay.diverged)");
   flags.string("standin", &standinAddress,
                "also serve the stand-in computecore.dll/computenetwork.dll here (tcp://127.0.0.1:PORT; 0 picks a port, "
                "written to <state-dir>/standin.address)");
@@ -250,7 +254,38 @@ int main(int argc, char** argv) {
                                                            "/hcs-fake-" + std::to_string(getpid()));
   hcs_fake::FakeHcsService service(**rt, std::move(backend), std::move(freezer));
   ttrpc::Server server(**rt, ttrpc::ServerOptions{.requireSameUser = true});
-  hcs_fake::DaemonService daemon(**rt, service, server, stateDir + "/stdio");
+  std::unique_ptr<hcs_fake::DaemonService> daemonPtr;
+  if (replayPath.empty()) {
+    daemonPtr = std::make_unique<hcs_fake::DaemonService>(**rt, service, server, stateDir + "/stdio");
+  } else {
+    auto text = runtime::readFile(replayPath, 64 << 20);
+    auto check = text ? hcs::ReplayHcsApi::load((*rt)->loop(), *text)
+                      : StatusOr<std::unique_ptr<hcs::ReplayHcsApi>>(NotFoundError("cannot read " + replayPath));
+    if (!check.ok()) {
+      std::fprintf(stderr, "hcs_fake: --replay: %s\n", check.status().toString().c_str());
+      return 2;
+    }
+    std::string recording = *text;
+    runtime::EventLoop& loop = (*rt)->loop();
+    daemonPtr = std::make_unique<hcs_fake::DaemonService>(
+        **rt,
+        [recording, &loop, replayPath](uint64_t conn) {
+          auto replay = std::move(*hcs::ReplayHcsApi::load(loop, recording));
+          hcs::ReplayHcsApi* raw = replay.get();  // (the session outlives its `ended`)
+          HLOG(Info, "hcs_fake.replay.session").kv("conn", conn).kv("recording", replayPath);
+          return hcs_fake::DaemonService::SessionApi{
+              std::move(replay), nullptr, [raw, conn] {
+                std::string d = raw->divergence();
+                if (!d.empty()) {
+                  HLOG(Warn, "hcs_fake.replay.diverged").kv("conn", conn).kv("divergence", d);
+                } else {
+                  HLOG(Info, "hcs_fake.replay.ended").kv("conn", conn).kv("calls_not_made", raw->remaining());
+                }
+              }};
+        },
+        server, stateDir + "/stdio");
+  }
+  hcs_fake::DaemonService& daemon = *daemonPtr;
   hcs_fake::registerHnsService(hns, server);
   auto listener = (*rt)->transport().listen(address);
   if (!listener.ok()) {

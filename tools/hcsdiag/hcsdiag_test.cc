@@ -187,6 +187,37 @@ TEST_F(HcsdiagTest, ConsoleFollowsTheCallersTerminal) {
   EXPECT_EQ(hcsdiag({"terminate", "c3"}).code, 0);
 }
 
+// hcs_fake --replay serves a recording as a scripted HCS over the daemon's
+// wire: the recorded client gets the recorded answers (and its
+// notifications) again; a client that does something else is told where it
+// diverged, and the daemon says so in its log.
+TEST_F(HcsdiagTest, TheDaemonServesARecordingAndNamesADivergence) {
+  std::string doc = dir_ + "/r1.json";
+  std::ofstream(doc) << R"({"Owner":"replayed","SchemaVersion":{"Major":2,"Minor":1},"Container":{}})";
+  std::string rec = dir_ + "/create.jsonl";
+  Result recorded = hcsdiag({"--record=" + rec, "create", "r1", doc});
+  ASSERT_EQ(recorded.code, 0) << recorded.err;
+  EXPECT_EQ(daemon_->stop(), 0);
+  daemon_.reset();
+
+  auto replaying = functional::HcsFakeDaemon::start(*rt_, dir_ + "/replay", {"--replay=" + rec});
+  ASSERT_THAT(replaying, IsOk());
+  daemon_ = std::move(*replaying);
+  address_ = daemon_->address();
+  Result again = hcsdiag({"create", "r1", doc});
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(again.out, recorded.out) << "answered as recorded";
+  Result other = hcsdiag({"create", "r2", doc});
+  EXPECT_EQ(other.code, 1);
+  EXPECT_THAT(other.err, ::testing::HasSubstr("call #0 createComputeSystem: field id")) << other.err;
+
+  auto bad = functional::HcsFakeDaemon::start(*rt_, dir_ + "/bad", {"--replay=" + dir_ + "/no-such.jsonl"});
+  EXPECT_FALSE(bad.ok()) << "a recording that cannot be read stops the daemon before it serves";
+  std::ofstream(dir_ + "/truncated.jsonl") << "{\"call\":0,\"op\":\"createComp";
+  bad = functional::HcsFakeDaemon::start(*rt_, dir_ + "/bad2", {"--replay=" + dir_ + "/truncated.jsonl"});
+  EXPECT_FALSE(bad.ok()) << "a truncated recording too";
+}
+
 TEST_F(HcsdiagTest, BadInputIsReported) {
   Result r = hcsdiag({"create", "bad", "-"}, "{\"Container\": ");
   EXPECT_EQ(r.code, 1);
