@@ -63,7 +63,7 @@ class StandinServiceTest : public ::testing::Test {
       bool eof = false;
       runtime::blockOn(rt_->loop(), [](runtime::BufferedStream& io, std::string& out, bool& eof) -> Task<void> {
         for (;;) {
-          if (const void* nl = std::memchr(io.data(), '\n', io.unread())) {
+          if (const void* nl = io.unread() ? std::memchr(io.data(), '\n', io.unread()) : nullptr) {
             size_t n = static_cast<const char*>(nl) - io.data();
             out.assign(io.data(), n);
             io.consume(n + 1);
