@@ -13,10 +13,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
 #include "functional/hcs_api_backend.h"
 #include "src/common/json.h"
 #include "src/hcs/compute_system.h"
 #include "src/runtime/task.h"
+#include "src/uvm/uvm.h"
 
 namespace hcsshim::functional {
 namespace {
@@ -208,6 +213,44 @@ TEST_F(HcsApiConformance, UnicodeIdsAndDocumentsRoundTrip) {
   ASSERT_TRUE(list.ok());
   EXPECT_THAT(*list, ::testing::HasSubstr(id("\xC3\xA9t\xC3\xA9")));
   EXPECT_THAT(*list, ::testing::HasSubstr(doc["Owner"].get<std::string>()));
+}
+
+// ---- utility VMs: the document the shim sends (uvm::lcowDocument) ----
+
+// bootFiles: where the guest image's kernel and initrd are, as HCS sees the
+// path: HCS_UVM_BOOT_FILES (run.cmd: the bundle's boot folder); for the
+// in-process fake, a folder of stand-in files made here (the fake checks
+// that they exist, as HCS does, and boots nothing).
+std::string bootFiles(HcsApiBackend& backend) {
+  const char* env = std::getenv("HCS_UVM_BOOT_FILES");
+  if (env && *env) return env;
+  if (backend.name() != "fake") return "";
+  std::string dir = (std::filesystem::temp_directory_path() / "hcs-api-conformance-boot").string();
+  std::filesystem::create_directories(dir);
+  for (const char* f : {"kernel", "initrd.img"}) std::ofstream(dir + "/" + f) << "stand-in";
+  return dir;
+}
+
+TEST_F(HcsApiConformance, AUtilityVmFromTheShimsDocumentStartsAndTerminates) {
+  std::string boot = bootFiles(*backend_);
+  if (boot.empty()) GTEST_SKIP() << "set HCS_UVM_BOOT_FILES to a folder with the guest image's boot files";
+  uvm::LcowOptions o;
+  o.id = id("uvm");
+  o.owner = "hcs-api-conformance";
+  o.bootFilesPath = boot;
+  o.memoryMB = 512;
+  o.processors = 1;
+  auto doc = uvm::lcowDocument(o);
+  ASSERT_TRUE(doc.ok()) << doc.status().toString();
+  ComputeSystem* vm = create("uvm", jsonText(schema::encode(*doc)));
+  ASSERT_TRUE(vm);
+  ASSERT_TRUE(run(vm->start()).ok());
+  auto props = run(vm->properties());
+  ASSERT_TRUE(props.ok()) << props.status().toString();
+  EXPECT_EQ(props->state, "Running");
+  EXPECT_EQ(props->systemType, "VirtualMachine");
+  ASSERT_TRUE(run(vm->terminate()).ok());
+  EXPECT_EQ(run(vm->wait()).exitType, "ForcedExit");
 }
 
 // ---- processes (the fake's Container processes are host processes) ----

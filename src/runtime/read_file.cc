@@ -5,10 +5,19 @@
 
 #include <cerrno>
 
+// (Windows: descriptors are not inherited unless asked, and text mode must
+// not translate line ends.)
+#ifndef O_CLOEXEC
+#define O_CLOEXEC 0
+#endif
+#ifndef O_BINARY
+#define O_BINARY 0
+#endif
+
 namespace hcsshim::runtime {
 
 std::optional<std::string> readFile(const std::string& path, size_t maxBytes) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_BINARY);
   if (fd < 0) return std::nullopt;
   std::string out;
   char buf[4096];

@@ -6,7 +6,19 @@ if [ ! -x "$WINE" ]; then
   echo "wine_env: $WINE not found (Debian's wine64 package; tools/setup installs it)" >&2
   exit 1
 fi
-export WINEPREFIX="${TEST_TMPDIR:-/tmp}/wineprefix"
+# The prefix lives under /tmp, not TEST_TMPDIR: the conformance runner's
+# TEST_TMPDIR is inside the workspace, and a prefix links to / and $HOME.
+# wine_cleanup removes it (called at exit; a script with its own EXIT trap
+# calls it from there).
+wine_dir=$(mktemp -d /tmp/hcs-wineprefix-XXXXXX)
+export WINEPREFIX="$wine_dir/prefix"
+wine_cleanup() {
+  [ -n "${wine_dir:-}" ] || return 0
+  WINEPREFIX="$WINEPREFIX" /usr/lib/wine/wineserver -k >/dev/null 2>&1 || true
+  rm -rf "$wine_dir"
+  wine_dir=
+}
+trap wine_cleanup EXIT
 export WINEDEBUG=-all
 export WINEDLLOVERRIDES="mscoree,mshtml="  # no Mono/Gecko installers when the prefix is made
 # (Bazel's test variables name Linux paths a Windows gtest cannot open.)

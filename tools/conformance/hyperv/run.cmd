@@ -16,6 +16,7 @@ set OUT=%~dp0report
 if not exist "%OUT%\recordings" mkdir "%OUT%\recordings"
 set HCS_BACKEND=hyperv
 set HCS_RECORD=%OUT%\recordings\
+if not defined HCS_UVM_BOOT_FILES set HCS_UVM_BOOT_FILES=%~dp0boot
 > "%OUT%\host.txt" echo hcsshim-cpp conformance against the HCS and HNS of this host
 ver >> "%OUT%\host.txt"
 hcsdiag.exe list >> "%OUT%\host.txt" 2>&1
