@@ -8,6 +8,9 @@ whatever the command line's configuration - and gives `<name>.exe` (or
 an ordinary `bazel test //...` can run it with wine64 (wine_test below).
 """
 
+load("//tools/build_defs:cc.bzl", "hcs_cc_binary")
+
+
 def _to_windows_impl(_settings, _attr):
     # (C++ toolchains are resolved by platform in every build: .bazelrc.)
     return {"//command_line_option:platforms": "//toolchains/mingw:windows_x86_64"}
@@ -50,4 +53,26 @@ def wine_test(name, script, exes, **kwargs):
         tags = kwargs.pop("tags", []) + ["local", "requires-wine"],
         size = kwargs.pop("size", "medium"),
         **kwargs
+    )
+
+def windows_dll(name, srcs, deps = [], linkopts = [], **kwargs):
+    """A DLL built with mingw-w64 (linked statically), as `<name>.dll` from a host build.
+
+    (The cc_binary is `<name>_build.dll`: were it `<name>.dll`, a
+    --config=mingw build would make that file twice.)
+    """
+    hcs_cc_binary(
+        name = name + "_build.dll",
+        srcs = srcs,
+        deps = deps,
+        linkopts = linkopts,
+        linkshared = True,
+        target_compatible_with = ["@platforms//os:windows"],
+        **kwargs
+    )
+    windows_binary(
+        name = name,
+        binary = ":" + name + "_build.dll",
+        extension = ".dll",
+        testonly = kwargs.get("testonly", None),
     )

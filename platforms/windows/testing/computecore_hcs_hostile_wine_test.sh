@@ -8,7 +8,7 @@ WINE_SUITE=HostileComputeCore
 source "${TEST_SRCDIR}/${TEST_WORKSPACE:-hcsshim_cpp}/tools/build_defs/wine_env.sh"
 here="${TEST_SRCDIR}/${TEST_WORKSPACE:-hcsshim_cpp}/platforms/windows/testing"
 wine_run wineboot >/dev/null 2>&1
-cp -L "$here/hostile_computecore_dll.dll" "$WINEPREFIX/drive_c/windows/system32/computecore.dll"
+cp -L "$here/hostile_computecore.dll" "$WINEPREFIX/drive_c/windows/system32/computecore.dll"
 out=$(wine_run "$here/computecore_hcs_hostile_test_exe.exe" 2>&1); code=$?
 echo "$out" | grep -E '^\[ *(RUN|OK|FAILED) *\]|Failure|Expected|Which is|Unhandled'
 while read -r name; do
