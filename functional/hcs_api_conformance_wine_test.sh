@@ -30,7 +30,7 @@ head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$state/token"
 "$here/hcs_fake/hcs_fake" --address "unix://$state/hcs.sock" --state-dir "$state" --vm-backend none \
   --standin tcp://127.0.0.1:0 --standin-token-file "$state/token" >"$state/daemon.log" 2>&1 &
 daemon_pid=$!
-for _ in $(seq 100); do [ -s "$state/standin.address" ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -s "$state/standin.address" ] && break; sleep 0.1; done  # (up to 60 s: a loaded CI host)
 if [ ! -s "$state/standin.address" ]; then
   cat "$state/daemon.log"; wine_result StandinService fail "the fake HCS daemon did not serve the stand-in"; wine_finish
 fi
