@@ -17,7 +17,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "functional/hcs_api_backend.h"
+#include "functional/hcs_api_suite.h"
 #include "src/common/json.h"
 #include "src/hcs/compute_system.h"
 #include "src/runtime/task.h"
@@ -36,8 +36,7 @@ class HcsApiConformance : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string error;
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    backend_ = openHcsApiBackend(std::string(test->test_suite_name()) + "." + test->name(), error);
+    backend_ = openBackendForThisTest(error);
     ASSERT_TRUE(backend_) << error;
     name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
   }

@@ -8,7 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "functional/hcs_api_backend.h"
+#include "functional/hcs_api_suite.h"
 #include "src/hns/hcn.h"
 #include "src/hns/hns_v1.h"
 #include "src/runtime/task.h"
@@ -23,8 +23,7 @@ class HnsApiConformance : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string error;
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    backend_ = openHcsApiBackend(std::string(test->test_suite_name()) + "." + test->name(), error);
+    backend_ = openBackendForThisTest(error);
     ASSERT_TRUE(backend_) << error;
     if (!backend_->hns()) GTEST_SKIP() << "backend " << backend_->name() << " has no HNS";
     hcn_ = std::make_unique<hns::HcnClient>(*backend_->hns());

@@ -32,8 +32,6 @@
 #include "src/common/json.h"
 #include "src/common/utf16.h"
 
-#define EXPORT extern "C" __declspec(dllexport)
-
 namespace {
 
 using hcsshim::Json;
@@ -41,8 +39,8 @@ namespace standin = hcsshim::standin;
 
 constexpr HRESULT kPending = static_cast<HRESULT>(0x80370117);
 constexpr HRESULT kTimeout = static_cast<HRESULT>(0x80370118);
-constexpr HRESULT kInvalidHandle = static_cast<HRESULT>(0x80070006);
-constexpr HRESULT kInvalidArg = static_cast<HRESULT>(0x80070057);
+using standin::kInvalidArg;
+using standin::kInvalidHandle;
 
 HRESULT hresultOf(const Json& a) { return static_cast<HRESULT>(a.value("hresult", uint64_t{0x80004005})); }
 
@@ -273,7 +271,7 @@ HRESULT waitResult(HCS_OPERATION handle, DWORD timeoutMs, HCS_PROCESS_INFORMATIO
 
 // ---- operations ----
 
-EXPORT HCS_OPERATION WINAPI HcsCreateOperation(const void* context, HCS_OPERATION_COMPLETION callback) {
+STANDIN_EXPORT HCS_OPERATION WINAPI HcsCreateOperation(const void* context, HCS_OPERATION_COMPLETION callback) {
   initLink();
   auto op = std::make_shared<Operation>();
   op->context = context;
@@ -286,43 +284,43 @@ EXPORT HCS_OPERATION WINAPI HcsCreateOperation(const void* context, HCS_OPERATIO
 
 // (A call in flight completes into its operation after this: the service's
 // answer holds a reference.)
-EXPORT void WINAPI HcsCloseOperation(HCS_OPERATION handle) {
+STANDIN_EXPORT void WINAPI HcsCloseOperation(HCS_OPERATION handle) {
   std::lock_guard<std::mutex> lock(gMu);
   gOperations.erase(asOp(handle));
 }
 
-EXPORT void* WINAPI HcsGetOperationContext(HCS_OPERATION handle) {
+STANDIN_EXPORT void* WINAPI HcsGetOperationContext(HCS_OPERATION handle) {
   if (!isOperation(handle)) return nullptr;
   return const_cast<void*>(asOp(handle)->context);
 }
 
-EXPORT HRESULT WINAPI HcsSetOperationContext(HCS_OPERATION handle, const void* context) {
+STANDIN_EXPORT HRESULT WINAPI HcsSetOperationContext(HCS_OPERATION handle, const void* context) {
   if (!isOperation(handle)) return kInvalidHandle;
   asOp(handle)->context = context;
   return S_OK;
 }
 
-EXPORT HCS_OPERATION_TYPE WINAPI HcsGetOperationType(HCS_OPERATION handle) {
+STANDIN_EXPORT HCS_OPERATION_TYPE WINAPI HcsGetOperationType(HCS_OPERATION handle) {
   if (!isOperation(handle)) return HcsOperationTypeNone;
   return asOp(handle)->type;
 }
 
-EXPORT UINT64 WINAPI HcsGetOperationId(HCS_OPERATION handle) {
+STANDIN_EXPORT UINT64 WINAPI HcsGetOperationId(HCS_OPERATION handle) {
   if (!isOperation(handle)) return HCS_INVALID_OPERATION_ID;
   return asOp(handle)->id;
 }
 
-EXPORT HCS_SYSTEM WINAPI HcsGetComputeSystemFromOperation(HCS_OPERATION handle) {
+STANDIN_EXPORT HCS_SYSTEM WINAPI HcsGetComputeSystemFromOperation(HCS_OPERATION handle) {
   if (!isOperation(handle)) return nullptr;
   return reinterpret_cast<HCS_SYSTEM>(asOp(handle)->system);
 }
 
-EXPORT HCS_PROCESS WINAPI HcsGetProcessFromOperation(HCS_OPERATION handle) {
+STANDIN_EXPORT HCS_PROCESS WINAPI HcsGetProcessFromOperation(HCS_OPERATION handle) {
   if (!isOperation(handle)) return nullptr;
   return reinterpret_cast<HCS_PROCESS>(asOp(handle)->process);
 }
 
-EXPORT HRESULT WINAPI HcsGetOperationResult(HCS_OPERATION handle, PWSTR* doc) {
+STANDIN_EXPORT HRESULT WINAPI HcsGetOperationResult(HCS_OPERATION handle, PWSTR* doc) {
   if (doc) *doc = nullptr;
   std::shared_ptr<Operation> op = findOperation(handle);
   if (!op) return kInvalidHandle;
@@ -333,7 +331,7 @@ EXPORT HRESULT WINAPI HcsGetOperationResult(HCS_OPERATION handle, PWSTR* doc) {
   return op->hr;
 }
 
-EXPORT HRESULT WINAPI HcsGetOperationResultAndProcessInfo(HCS_OPERATION handle, HCS_PROCESS_INFORMATION* info,
+STANDIN_EXPORT HRESULT WINAPI HcsGetOperationResultAndProcessInfo(HCS_OPERATION handle, HCS_PROCESS_INFORMATION* info,
                                                           PWSTR* doc) {
   HRESULT hr = HcsGetOperationResult(handle, doc);
   if (hr != kPending && hr != kInvalidHandle && info) {
@@ -343,16 +341,16 @@ EXPORT HRESULT WINAPI HcsGetOperationResultAndProcessInfo(HCS_OPERATION handle, 
   return hr;
 }
 
-EXPORT HRESULT WINAPI HcsWaitForOperationResult(HCS_OPERATION handle, DWORD timeoutMs, PWSTR* doc) {
+STANDIN_EXPORT HRESULT WINAPI HcsWaitForOperationResult(HCS_OPERATION handle, DWORD timeoutMs, PWSTR* doc) {
   return waitResult(handle, timeoutMs, nullptr, doc);
 }
 
-EXPORT HRESULT WINAPI HcsWaitForOperationResultAndProcessInfo(HCS_OPERATION handle, DWORD timeoutMs,
+STANDIN_EXPORT HRESULT WINAPI HcsWaitForOperationResultAndProcessInfo(HCS_OPERATION handle, DWORD timeoutMs,
                                                               HCS_PROCESS_INFORMATION* info, PWSTR* doc) {
   return waitResult(handle, timeoutMs, info, doc);
 }
 
-EXPORT HRESULT WINAPI HcsSetOperationCallback(HCS_OPERATION handle, const void* context,
+STANDIN_EXPORT HRESULT WINAPI HcsSetOperationCallback(HCS_OPERATION handle, const void* context,
                                               HCS_OPERATION_COMPLETION callback) {
   std::shared_ptr<Operation> op = findOperation(handle);
   if (!op) return kInvalidHandle;
@@ -362,18 +360,18 @@ EXPORT HRESULT WINAPI HcsSetOperationCallback(HCS_OPERATION handle, const void* 
   return S_OK;
 }
 
-EXPORT HRESULT WINAPI HcsCancelOperation(HCS_OPERATION handle) {
+STANDIN_EXPORT HRESULT WINAPI HcsCancelOperation(HCS_OPERATION handle) {
   if (!isOperation(handle)) return kInvalidHandle;
   return E_NOTIMPL;  // the fake's calls run to their end
 }
 
 // ---- compute systems ----
 
-EXPORT HRESULT WINAPI HcsEnumerateComputeSystems(PCWSTR query, HCS_OPERATION op) {
+STANDIN_EXPORT HRESULT WINAPI HcsEnumerateComputeSystems(PCWSTR query, HCS_OPERATION op) {
   return start(op, HcsOperationTypeEnumerate, Json{{"call", "enumerate"}, {"document", standin::utf8(query)}});
 }
 
-EXPORT HRESULT WINAPI HcsCreateComputeSystem(PCWSTR id, PCWSTR configuration, HCS_OPERATION op,
+STANDIN_EXPORT HRESULT WINAPI HcsCreateComputeSystem(PCWSTR id, PCWSTR configuration, HCS_OPERATION op,
                                              const SECURITY_DESCRIPTOR*, HCS_SYSTEM* system) {
   if (!system || !id) return kInvalidArg;
   *system = nullptr;
@@ -390,7 +388,7 @@ EXPORT HRESULT WINAPI HcsCreateComputeSystem(PCWSTR id, PCWSTR configuration, HC
   return S_OK;
 }
 
-EXPORT HRESULT WINAPI HcsOpenComputeSystem(PCWSTR id, DWORD, HCS_SYSTEM* system) {
+STANDIN_EXPORT HRESULT WINAPI HcsOpenComputeSystem(PCWSTR id, DWORD, HCS_SYSTEM* system) {
   initLink();
   if (!system || !id) return kInvalidArg;
   *system = nullptr;
@@ -402,41 +400,41 @@ EXPORT HRESULT WINAPI HcsOpenComputeSystem(PCWSTR id, DWORD, HCS_SYSTEM* system)
   return S_OK;
 }
 
-EXPORT void WINAPI HcsCloseComputeSystem(HCS_SYSTEM system) { dropRemote(system, false); }
+STANDIN_EXPORT void WINAPI HcsCloseComputeSystem(HCS_SYSTEM system) { dropRemote(system, false); }
 
-EXPORT HRESULT WINAPI HcsStartComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR options) {
+STANDIN_EXPORT HRESULT WINAPI HcsStartComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR options) {
   return onRemote(s, false, op, HcsOperationTypeStart, "start", options);
 }
-EXPORT HRESULT WINAPI HcsShutDownComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR options) {
+STANDIN_EXPORT HRESULT WINAPI HcsShutDownComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR options) {
   return onRemote(s, false, op, HcsOperationTypeShutdown, "shutdown", options);
 }
-EXPORT HRESULT WINAPI HcsTerminateComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR options) {
+STANDIN_EXPORT HRESULT WINAPI HcsTerminateComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR options) {
   return onRemote(s, false, op, HcsOperationTypeTerminate, "terminate", options);
 }
-EXPORT HRESULT WINAPI HcsPauseComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR options) {
+STANDIN_EXPORT HRESULT WINAPI HcsPauseComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR options) {
   return onRemote(s, false, op, HcsOperationTypePause, "pause", options);
 }
-EXPORT HRESULT WINAPI HcsResumeComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR options) {
+STANDIN_EXPORT HRESULT WINAPI HcsResumeComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR options) {
   return onRemote(s, false, op, HcsOperationTypeResume, "resume", options);
 }
-EXPORT HRESULT WINAPI HcsSaveComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR options) {
+STANDIN_EXPORT HRESULT WINAPI HcsSaveComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR options) {
   return onRemote(s, false, op, HcsOperationTypeSave, "save", options);
 }
-EXPORT HRESULT WINAPI HcsGetComputeSystemProperties(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR query) {
+STANDIN_EXPORT HRESULT WINAPI HcsGetComputeSystemProperties(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR query) {
   return onRemote(s, false, op, HcsOperationTypeGetProperties, "properties", query);
 }
-EXPORT HRESULT WINAPI HcsModifyComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR configuration, HANDLE) {
+STANDIN_EXPORT HRESULT WINAPI HcsModifyComputeSystem(HCS_SYSTEM s, HCS_OPERATION op, PCWSTR configuration, HANDLE) {
   return onRemote(s, false, op, HcsOperationTypeModify, "modify", configuration);
 }
 
-EXPORT HRESULT WINAPI HcsSetComputeSystemCallback(HCS_SYSTEM s, HCS_EVENT_OPTIONS, const void* context,
+STANDIN_EXPORT HRESULT WINAPI HcsSetComputeSystemCallback(HCS_SYSTEM s, HCS_EVENT_OPTIONS, const void* context,
                                                   HCS_EVENT_CALLBACK callback) {
   return setCallback(s, false, const_cast<void*>(context), callback);
 }
 
 // ---- processes ----
 
-EXPORT HRESULT WINAPI HcsCreateProcess(HCS_SYSTEM s, PCWSTR parameters, HCS_OPERATION op, const SECURITY_DESCRIPTOR*,
+STANDIN_EXPORT HRESULT WINAPI HcsCreateProcess(HCS_SYSTEM s, PCWSTR parameters, HCS_OPERATION op, const SECURITY_DESCRIPTOR*,
                                        HCS_PROCESS* process) {
   if (!process) return kInvalidArg;
   *process = nullptr;
@@ -457,7 +455,7 @@ EXPORT HRESULT WINAPI HcsCreateProcess(HCS_SYSTEM s, PCWSTR parameters, HCS_OPER
   return S_OK;
 }
 
-EXPORT HRESULT WINAPI HcsOpenProcess(HCS_SYSTEM s, DWORD pid, DWORD, HCS_PROCESS* process) {
+STANDIN_EXPORT HRESULT WINAPI HcsOpenProcess(HCS_SYSTEM s, DWORD pid, DWORD, HCS_PROCESS* process) {
   if (!process) return kInvalidArg;
   *process = nullptr;
   auto sys = findRemote(s, false);
@@ -473,20 +471,20 @@ EXPORT HRESULT WINAPI HcsOpenProcess(HCS_SYSTEM s, DWORD pid, DWORD, HCS_PROCESS
   return S_OK;
 }
 
-EXPORT void WINAPI HcsCloseProcess(HCS_PROCESS p) { dropRemote(p, true); }
+STANDIN_EXPORT void WINAPI HcsCloseProcess(HCS_PROCESS p) { dropRemote(p, true); }
 
-EXPORT HRESULT WINAPI HcsTerminateProcess(HCS_PROCESS p, HCS_OPERATION op, PCWSTR options) {
+STANDIN_EXPORT HRESULT WINAPI HcsTerminateProcess(HCS_PROCESS p, HCS_OPERATION op, PCWSTR options) {
   return onRemote(p, true, op, HcsOperationTypeSignalProcess, "terminateProcess", options);
 }
-EXPORT HRESULT WINAPI HcsSignalProcess(HCS_PROCESS p, HCS_OPERATION op, PCWSTR options) {
+STANDIN_EXPORT HRESULT WINAPI HcsSignalProcess(HCS_PROCESS p, HCS_OPERATION op, PCWSTR options) {
   return onRemote(p, true, op, HcsOperationTypeSignalProcess, "signalProcess", options);
 }
-EXPORT HRESULT WINAPI HcsGetProcessProperties(HCS_PROCESS p, HCS_OPERATION op, PCWSTR query) {
+STANDIN_EXPORT HRESULT WINAPI HcsGetProcessProperties(HCS_PROCESS p, HCS_OPERATION op, PCWSTR query) {
   return onRemote(p, true, op, HcsOperationTypeGetProcessProperties, "processProperties", query);
 }
-EXPORT HRESULT WINAPI HcsModifyProcess(HCS_PROCESS p, HCS_OPERATION op, PCWSTR settings) {
+STANDIN_EXPORT HRESULT WINAPI HcsModifyProcess(HCS_PROCESS p, HCS_OPERATION op, PCWSTR settings) {
   return onRemote(p, true, op, HcsOperationTypeModifyProcess, "modifyProcess", settings);
 }
-EXPORT HRESULT WINAPI HcsSetProcessCallback(HCS_PROCESS p, HCS_EVENT_OPTIONS, void* context, HCS_EVENT_CALLBACK callback) {
+STANDIN_EXPORT HRESULT WINAPI HcsSetProcessCallback(HCS_PROCESS p, HCS_EVENT_OPTIONS, void* context, HCS_EVENT_CALLBACK callback) {
   return setCallback(p, true, context, callback);
 }

@@ -24,15 +24,13 @@
 #include "src/common/json.h"
 #include "src/common/utf16.h"
 
-#define EXPORT extern "C" __declspec(dllexport)
-
 namespace {
 
 using hcsshim::Json;
 namespace standin = hcsshim::standin;
 
-constexpr HRESULT kInvalidHandle = static_cast<HRESULT>(0x80070006);
-constexpr HRESULT kInvalidArg = static_cast<HRESULT>(0x80070057);
+using standin::kInvalidArg;
+using standin::kInvalidHandle;
 
 // hns::HcnObject's numbers (the service's "object").
 enum Object { kNetwork = 0, kEndpoint = 1, kNamespace = 2, kLoadBalancer = 3, kRoute = 4 };
@@ -143,20 +141,20 @@ HRESULT close(Object object, void* handle) {
 
 // Every object type's seven calls (endpoints are created in a network).
 #define HCN_OBJECT(Name, Plural, Type, object)                                                                    \
-  EXPORT HRESULT WINAPI HcnEnumerate##Plural(PCWSTR q, PWSTR* list, PWSTR* record) {                             \
+  STANDIN_EXPORT HRESULT WINAPI HcnEnumerate##Plural(PCWSTR q, PWSTR* list, PWSTR* record) {                             \
     return enumerate(object, q, list, record);                                                                    \
   }                                                                                                               \
-  EXPORT HRESULT WINAPI HcnOpen##Name(REFGUID id, Type* h, PWSTR* record) {                                      \
+  STANDIN_EXPORT HRESULT WINAPI HcnOpen##Name(REFGUID id, Type* h, PWSTR* record) {                                      \
     return open(object, &id, reinterpret_cast<void**>(h), record);                                                \
   }                                                                                                               \
-  EXPORT HRESULT WINAPI HcnModify##Name(Type h, PCWSTR settings, PWSTR* record) {                                \
+  STANDIN_EXPORT HRESULT WINAPI HcnModify##Name(Type h, PCWSTR settings, PWSTR* record) {                                \
     return modify(object, h, settings, record);                                                                   \
   }                                                                                                               \
-  EXPORT HRESULT WINAPI HcnQuery##Name##Properties(Type h, PCWSTR q, PWSTR* props, PWSTR* record) {              \
+  STANDIN_EXPORT HRESULT WINAPI HcnQuery##Name##Properties(Type h, PCWSTR q, PWSTR* props, PWSTR* record) {              \
     return query(object, h, q, props, record);                                                                    \
   }                                                                                                               \
-  EXPORT HRESULT WINAPI HcnDelete##Name(REFGUID id, PWSTR* record) { return remove(object, &id, record); }       \
-  EXPORT HRESULT WINAPI HcnClose##Name(Type h) { return close(object, h); }
+  STANDIN_EXPORT HRESULT WINAPI HcnDelete##Name(REFGUID id, PWSTR* record) { return remove(object, &id, record); }       \
+  STANDIN_EXPORT HRESULT WINAPI HcnClose##Name(Type h) { return close(object, h); }
 
 HCN_OBJECT(Network, Networks, HCN_NETWORK, kNetwork)
 HCN_OBJECT(Endpoint, Endpoints, HCN_ENDPOINT, kEndpoint)
@@ -164,19 +162,19 @@ HCN_OBJECT(Namespace, Namespaces, HCN_NAMESPACE, kNamespace)
 HCN_OBJECT(LoadBalancer, LoadBalancers, HCN_LOADBALANCER, kLoadBalancer)
 HCN_OBJECT(SdnRoute, SdnRoutes, void*, kRoute)
 
-EXPORT HRESULT WINAPI HcnCreateNetwork(REFGUID id, PCWSTR settings, PHCN_NETWORK h, PWSTR* record) {
+STANDIN_EXPORT HRESULT WINAPI HcnCreateNetwork(REFGUID id, PCWSTR settings, PHCN_NETWORK h, PWSTR* record) {
   return create(kNetwork, &id, "", settings, reinterpret_cast<void**>(h), record);
 }
-EXPORT HRESULT WINAPI HcnCreateNamespace(REFGUID id, PCWSTR settings, PHCN_NAMESPACE h, PWSTR* record) {
+STANDIN_EXPORT HRESULT WINAPI HcnCreateNamespace(REFGUID id, PCWSTR settings, PHCN_NAMESPACE h, PWSTR* record) {
   return create(kNamespace, &id, "", settings, reinterpret_cast<void**>(h), record);
 }
-EXPORT HRESULT WINAPI HcnCreateLoadBalancer(REFGUID id, PCWSTR settings, PHCN_LOADBALANCER h, PWSTR* record) {
+STANDIN_EXPORT HRESULT WINAPI HcnCreateLoadBalancer(REFGUID id, PCWSTR settings, PHCN_LOADBALANCER h, PWSTR* record) {
   return create(kLoadBalancer, &id, "", settings, reinterpret_cast<void**>(h), record);
 }
-EXPORT HRESULT WINAPI HcnCreateSdnRoute(REFGUID id, PCWSTR settings, void** h, PWSTR* record) {
+STANDIN_EXPORT HRESULT WINAPI HcnCreateSdnRoute(REFGUID id, PCWSTR settings, void** h, PWSTR* record) {
   return create(kRoute, &id, "", settings, h, record);
 }
-EXPORT HRESULT WINAPI HcnCreateEndpoint(HCN_NETWORK network, REFGUID id, PCWSTR settings, PHCN_ENDPOINT h,
+STANDIN_EXPORT HRESULT WINAPI HcnCreateEndpoint(HCN_NETWORK network, REFGUID id, PCWSTR settings, PHCN_ENDPOINT h,
                                         PWSTR* record) {
   Handle net;
   if (!find(network, kNetwork, net)) return kInvalidHandle;

@@ -28,6 +28,11 @@
 namespace hcsshim::standin {
 
 inline constexpr long kServiceNotAvailable = static_cast<long>(0x80370114);
+inline constexpr long kInvalidHandle = static_cast<long>(0x80070006);  // E_HANDLE
+inline constexpr long kInvalidArg = static_cast<long>(0x80070057);     // E_INVALIDARG
+
+// STANDIN_EXPORT: a function the stand-in DLLs export under its own name.
+#define STANDIN_EXPORT extern "C" __declspec(dllexport)
 
 // Answer: the service's answer line, or a synthesized failure.
 using Answer = Json;

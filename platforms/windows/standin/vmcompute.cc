@@ -10,8 +10,8 @@
 #include "platforms/windows/standin/link.h"
 #include "src/common/json.h"
 
-extern "C" __declspec(dllexport) HRESULT WINAPI HNSCall(PCWSTR method, PCWSTR path, PCWSTR request, PWSTR* response) {
-  if (!response) return static_cast<HRESULT>(0x80070057);
+STANDIN_EXPORT HRESULT WINAPI HNSCall(PCWSTR method, PCWSTR path, PCWSTR request, PWSTR* response) {
+  if (!response) return hcsshim::standin::kInvalidArg;
   *response = nullptr;
   hcsshim::Json a = hcsshim::standin::call(
       hcsshim::Json{{"call", "hns.call"}, {"method", hcsshim::standin::utf8(method)}, {"path", hcsshim::standin::utf8(path)}, {"document", hcsshim::standin::utf8(request)}});
