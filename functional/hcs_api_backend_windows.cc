@@ -3,6 +3,8 @@
 // Wine, the stand-in DLL forwarding to the fake daemon (HCS_BACKEND=standin).
 #include "functional/hcs_api_backend.h"
 
+#include <windows.h>
+
 #include <cstdlib>
 
 #include "functional/hcs_api_backend_common.h"
@@ -22,6 +24,10 @@ class ComputeCoreBackend final : public HcsApiBackend {
   hns::HnsApi* hns() override { return &hns_; }
   std::string name() const override { return name_; }
   bool fake() const override { return name_ == "standin"; }
+  bool wine() const override {
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    return ntdll && GetProcAddress(ntdll, "wine_get_version") != nullptr;
+  }
   std::string finish() override { return recorder_.error(); }
 
  private:

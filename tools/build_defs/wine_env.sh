@@ -22,9 +22,16 @@ trap wine_cleanup EXIT
 export WINEDEBUG=-all
 export WINEDLLOVERRIDES="mscoree,mshtml="  # no Mono/Gecko installers when the prefix is made
 # (Bazel's test variables name Linux paths a Windows gtest cannot open.)
+# A run that does not end within WINE_TIMEOUT seconds (default 150) is
+# killed and says so (exit 124): a hang is a failure with a name, not a
+# silent kill of the whole test.
 wine_run() {
-  env -u XML_OUTPUT_FILE -u GTEST_OUTPUT -u TEST_PREMATURE_EXIT_FILE -u TEST_UNDECLARED_OUTPUTS_DIR \
-    -u TEST_WARNINGS_OUTPUT_FILE -u GTEST_SHARD_STATUS_FILE "$WINE" "$@"
+  echo "wine: $(basename "$1") ${*:2}" >&2
+  timeout -k 5 "${WINE_TIMEOUT:-150}" env -u XML_OUTPUT_FILE -u GTEST_OUTPUT -u TEST_PREMATURE_EXIT_FILE \
+    -u TEST_UNDECLARED_OUTPUTS_DIR -u TEST_WARNINGS_OUTPUT_FILE -u GTEST_SHARD_STATUS_FILE "$WINE" "$@"
+  local code=$?
+  [ "$code" = 124 ] && echo "wine: $(basename "$1") did not end within ${WINE_TIMEOUT:-150} s" >&2
+  return "$code"
 }
 
 # wine_expect EXE CODE PATTERN -- ARGS...: runs EXE ARGS under Wine and
@@ -48,13 +55,15 @@ wine_expect() {
   fi
 }
 
-# wine_result NAME ok|fail MESSAGE: one check's outcome - printed, counted
-# in $fails, and kept for wine_finish's report.
+# wine_result NAME ok|skip|fail MESSAGE: one check's outcome - printed,
+# counted in $fails if failed, and kept for wine_finish's report.
 wine_results=()
 wine_result() {
   local name=$1 outcome=$2 message=$3
   if [ "$outcome" = ok ]; then
     echo "ok: $name: $message"
+  elif [ "$outcome" = skip ]; then
+    echo "skipped: $name: $message"
   else
     echo "FAIL: $name: $message"
     fails=$((fails + 1))
@@ -77,6 +86,8 @@ wine_finish() {
         IFS=$'\t' read -r name outcome message <<<"$r"
         if [ "$outcome" = ok ]; then
           echo "<testcase name=\"$(esc "$name")\" classname=\"$suite\" status=\"run\" result=\"completed\"/>"
+        elif [ "$outcome" = skip ]; then
+          echo "<testcase name=\"$(esc "$name")\" classname=\"$suite\" status=\"run\" result=\"skipped\"><skipped message=\"$(esc "$message")\"/></testcase>"
         else
           echo "<testcase name=\"$(esc "$name")\" classname=\"$suite\" status=\"run\" result=\"completed\"><failure message=\"$(esc "$message")\"/></testcase>"
         fi
