@@ -13,6 +13,7 @@
 
 #include "functional/harness/hcs_fake_daemon.h"
 #include "hcs_fake/daemon_service.h"
+#include "hcs_fake/owner.h"
 #include "hcs_fake/service.h"
 #include "platforms/linux/daemon_hcs.h"
 #include "src/common/status_matchers.h"
@@ -51,7 +52,7 @@ class Backend {
 // freezer: what the daemon gives its service (Container systems pause
 // through a cgroup of their own).
 std::unique_ptr<hcs_fake::Freezer> freezer(runtime::Runtime& rt) {
-  return std::make_unique<hcs_fake::CgroupFreezer>(rt.loop(), "/sys/fs/cgroup", "/hcs-fake-" + std::to_string(getpid()));
+  return std::make_unique<hcs_fake::CgroupFreezer>(rt.loop(), "/sys/fs/cgroup", "/hcs-fake-" + hcs_fake::ownerNameOf(getpid()));
 }
 
 class InProcessBackend : public Backend {

@@ -162,7 +162,7 @@ class KillMatrixTest : public ShimTest, public ::testing::WithParamInterface<Kil
     }
     std::error_code ec;
     // The VM's cgroup, under any daemon's parent group (v2: /sys/fs/cgroup/
-    // hcs-fake-<pid>; v1: the same in each hierarchy).
+    // hcs-fake-<owner>; v1: the same in each hierarchy).
     auto daemonGroups = [&](const fs::path& root) {
       for (const auto& parent : fs::directory_iterator(root, ec)) {
         if (parent.path().filename().string().rfind("hcs-fake-", 0) != 0) continue;

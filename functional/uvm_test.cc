@@ -11,6 +11,7 @@
 
 #include "functional/harness/gcs_guest.h"
 #include "functional/harness/hcs_fake_daemon.h"
+#include "hcs_fake/owner.h"
 #include "platforms/linux/daemon_hcs.h"
 #include "platforms/linux/daemon_hns.h"
 #include "platforms/linux/hybrid_vsock.h"
@@ -163,7 +164,7 @@ class UvmTest : public ::testing::Test {
     for (const auto& h : fs::directory_iterator("/sys/fs/cgroup", ec)) {
       for (const auto& c : fs::directory_iterator(h.path(), ec)) {
         // Only this test's daemon's (tests may run side by side).
-        if (c.path().filename().string() == "hcs-fake-" + std::to_string(daemonPid_)) {
+        if (c.path().filename().string() == "hcs-fake-" + hcs_fake::ownerNameOf(daemonPid_)) {
           found.push_back("cgroup " + c.path().string());
         }
       }
@@ -172,7 +173,7 @@ class UvmTest : public ::testing::Test {
   }
 
   // qemuRoot: the qemu backend's per-daemon directory (QMP, vhost-user).
-  std::string qemuRoot() const { return "/tmp/hcs-fake-qemu-" + std::to_string(daemon_ ? daemon_->pid() : daemonPid_); }
+  std::string qemuRoot() const { return "/tmp/hcs-fake-qemu-" + hcs_fake::ownerNameOf(daemon_ ? daemon_->pid() : daemonPid_); }
 
   std::unique_ptr<runtime::RealRuntime> rt_;
   std::string dir_, vsockRoot_, boot_;
@@ -517,6 +518,46 @@ TEST_F(UvmTest, NextDaemonRemovesWhatADaemonKilledWithItsDevicesLeft) {
   EXPECT_EQ((*next)->stop(), 0);
   fs::remove_all(platforms::vsockRootFor((*next)->address()), ec);
   for (const auto& e : fs::directory_iterator(vsockRoot_, ec)) fs::remove(e.path(), ec);  // what the killed daemon's VMs had
+}
+
+// A daemon in a PID namespace of its own (a test under Bazel's
+// linux-sandbox) sees this daemon's cgroups and VM directories under a pid
+// that means nothing there, and cgroup v2 lists this VM's processes to it as
+// pid 0 (kill(0) is its own process group): it must take none of it for a
+// dead daemon's leftovers, and must survive its own start-up sweep. (CI
+// once lost a sandboxed test this way.)
+TEST_F(UvmTest, ADaemonInAnotherPidNamespaceLeavesALiveDaemonsVmsAlone) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root for a PID namespace";
+  auto& vm = boot("vm-bystander");
+  int guest = guestPid("vm-bystander");
+  ASSERT_GT(guest, 0);
+  std::string other = dir_ + "/other", log = dir_ + "/other.log";
+  fs::create_directories(other);
+  std::string bin = functional::HcsFakeDaemon::runfile("hcs_fake/hcs_fake");
+  runtime::ProcessSpec spec{.path = "unshare",
+                            .args = {"unshare", "--pid", "--fork", "--kill-child", bin, "--address",
+                                     "unix://" + other + "/hcs.sock", "--vm-backend", "none", "--log-file", log}};
+  auto sandboxed = rt_->processes().spawn(spec);
+  ASSERT_THAT(sandboxed, IsOk());
+  auto swept = [&] { return runtime::readFile(log).value_or("").find("hcs_fake.owner.swept") != std::string::npos; };
+  bool done = runtime::waitForBlocking(rt_->loop(), [&] { return swept() || (*sandboxed)->exitStatus(); },
+                                       std::chrono::seconds(30));
+  std::string text = runtime::readFile(log).value_or("");
+  EXPECT_TRUE(done && swept()) << text;
+  EXPECT_FALSE((*sandboxed)->exitStatus().has_value()) << "the sandboxed daemon survived its sweep: " << text;
+  EXPECT_EQ(text.find("stale_cgroups_removed"), std::string::npos) << text;
+  EXPECT_EQ(text.find("stale_dir_removed"), std::string::npos) << text;
+  EXPECT_EQ(::kill(guest, 0), 0) << "the bystander VM's guest still runs";
+  EXPECT_EQ(guestPid("vm-bystander"), guest);
+  EXPECT_TRUE(daemon_->running());
+  // And HCS still reports it running.
+  auto props = run(vm.system().properties({}));
+  EXPECT_THAT(props, IsOk());
+  if (props.ok()) {
+    EXPECT_EQ(props->state, "Running");
+  }
+  (void)(*sandboxed)->signal(SIGKILL);  // unshare ignores SIGTERM; --kill-child takes the daemon along
+  (void)run((*sandboxed)->wait());
 }
 
 TEST_F(UvmTest, BadOptionsAreRefusedBeforeAnythingIsCreated) {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "functional/harness/hcs_fake_daemon.h"
+#include "hcs_fake/owner.h"
 #include "src/runtime/read_file.h"
 #include "src/common/status_matchers.h"
 #include "src/runtime/real_runtime.h"
@@ -20,7 +21,7 @@ using ::hcsshim::testing::IsOk;
 namespace fs = std::filesystem;
 
 // hostLeftovers: uvmboot's temp dirs and processes, and the cgroups of the
-// fake HCS it started (/hcs-fake-<its pid>) - other suites may run a fake HCS
+// fake HCS it started (/hcs-fake-<its owner name>: hcs_fake/owner.h) - other suites may run a fake HCS
 // of their own at the same time; theirs are not this run's business.
 std::set<std::string> hostLeftovers(int daemonPid) {
   std::set<std::string> found;
@@ -30,11 +31,11 @@ std::set<std::string> hostLeftovers(int daemonPid) {
   }
   if (daemonPid > 0) {
     for (const auto& h : fs::directory_iterator("/sys/fs/cgroup", ec)) {
-      fs::path cg = h.path() / ("hcs-fake-" + std::to_string(daemonPid));
+      fs::path cg = h.path() / ("hcs-fake-" + hcs_fake::ownerNameOf(daemonPid));
       if (fs::exists(cg, ec)) found.insert(cg.string());
     }
   }
-  std::string qemuRoot = "/tmp/hcs-fake-qemu-" + std::to_string(daemonPid);
+  std::string qemuRoot = "/tmp/hcs-fake-qemu-" + hcs_fake::ownerNameOf(daemonPid);
   if (daemonPid > 0 && fs::exists(qemuRoot, ec)) found.insert(qemuRoot);
   for (const auto& p : fs::directory_iterator("/proc", ec)) {
     std::string line = runtime::readFile(std::string(p.path() / "cmdline")).value_or("");

@@ -278,27 +278,29 @@ void HostBridges::release(const std::string& port, const std::string& bridge, bo
   }
 }
 
-Task<void> removeDeadDaemonNat(runtime::Runtime& rt, std::string nftPath, std::string prefix,
-                               std::function<bool(int pid)> alive) {
+Task<std::set<std::string>> removeDeadDaemonNat(runtime::Runtime& rt, std::string nftPath, std::string prefix,
+                                                std::function<bool(const std::string& owner)> gone) {
+  std::set<std::string> left;
   runtime::ProcessSpec spec{.path = nftPath, .args = {"nft", "list", "tables"}};
   spec.stdoutMode = runtime::StdioMode::kPipe;
   spec.stderrMode = runtime::StdioMode::kNull;
   auto p = rt.processes().spawn(spec);
-  if (!p.ok()) co_return;  // no nftables: nothing of ours can be there
+  if (!p.ok()) co_return left;  // no nftables: nothing of ours can be there
   auto out = co_await runtime::readToEnd(*(*p)->stdoutStream());
   (void)co_await (*p)->wait();
-  if (!out.ok()) co_return;
+  if (!out.ok()) co_return left;
   std::istringstream in(*out);
   for (std::string line; std::getline(in, line);) {
     const std::string head = "table ip " + prefix;
     if (line.rfind(head, 0) != 0) continue;
-    std::string pid = line.substr(head.size());
-    if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (alive(std::stoi(pid))) continue;
-    runtime::ProcessSpec del{.path = nftPath, .args = {"nft", "delete", "table", "ip", prefix + pid}};
+    std::string owner = line.substr(head.size());
+    if (!gone(owner)) continue;
+    runtime::ProcessSpec del{.path = nftPath, .args = {"nft", "delete", "table", "ip", prefix + owner}};
     Status st = co_await runtime::runCommand(rt.processes(), del);
-    HLOG(Info, "hcs_fake.nat.stale_removed").kv("table", prefix + pid).kv("error", st.ok() ? "" : st.message());
+    if (!st.ok()) left.insert(owner);
+    HLOG(Info, "hcs_fake.nat.stale_removed").kv("table", prefix + owner).kv("error", st.ok() ? "" : st.message());
   }
+  co_return left;
 }
 
 }  // namespace hcsshim::hcs_fake

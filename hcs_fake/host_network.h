@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -93,10 +94,11 @@ class HostBridges {
   std::map<std::string, std::pair<std::string, std::vector<PortForward>>> forwards_;  // port -> endpoint address, forwards
 };
 
-// removeDeadDaemonNat: deletes the nftables tables "<prefix><pid>" of
-// daemons that died without deleting them (`alive(pid)` false). A daemon
-// runs it when it starts; without nft it does nothing.
-runtime::Task<void> removeDeadDaemonNat(runtime::Runtime& rt, std::string nftPath, std::string prefix,
-                                        std::function<bool(int pid)> alive);
+// removeDeadDaemonNat: deletes the nftables tables "<prefix><owner>" of
+// daemons that died without deleting them (`gone(owner)`: owner.h). A
+// daemon runs it when it starts; without nft it does nothing. Returns the
+// owners whose table could not be deleted.
+runtime::Task<std::set<std::string>> removeDeadDaemonNat(runtime::Runtime& rt, std::string nftPath, std::string prefix,
+                                                         std::function<bool(const std::string& owner)> gone);
 
 }  // namespace hcsshim::hcs_fake

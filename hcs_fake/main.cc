@@ -40,11 +40,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "hcs_fake/daemon_service.h"
 #include "hcs_fake/hns_daemon_service.h"
 #include "hcs_fake/host_service.h"
+#include "hcs_fake/owner.h"
 #include "hcs_fake/service.h"
 #include "hcs_fake/qemu/qemu_backend.h"
 #include "hcs_fake/sim_backend.h"
@@ -203,55 +205,51 @@ int main(int argc, char** argv) {
     if (!net.ok()) return net.status();
     return hcs_fake::endpointNic(*ep, *net);
   };
-  // Port forwards live in a table of this daemon's; what dead daemons left is removed.
-  const std::string natPrefix = "hcs-fake-";
-  const std::string natTable = natPrefix + std::to_string(getpid());
-  runtime::spawn(hcs_fake::removeDeadDaemonNat(**rt, "nft", natPrefix, [](int pid) {
-    return pid == getpid() || ::kill(pid, 0) == 0 || errno != ESRCH;
-  }));
+  // Host resources outside the state directory are named after this daemon
+  // (owner.h): its NAT table, its cgroups, its QEMU VM directories. What
+  // daemons that are provably gone left is removed first, whatever their
+  // backend was.
+  hcs_fake::OwnerLock owner;
+  if (!owner.held()) HLOG(Warn, "hcs_fake.owner.unlocked").kv("owner", owner.name()).kv("error", owner.error());
+  const std::string ownerName = owner.name().empty() ? std::to_string(getpid()) : owner.name();
+  const std::string natTable = "hcs-fake-" + ownerName;
+  runtime::spawn([](runtime::Runtime& rt) -> Task<void> {
+    auto gone = [](const std::string& o) { return hcs_fake::ownerGone(o); };
+    auto nat_task = hcs_fake::removeDeadDaemonNat(rt, "nft", "hcs-fake-", gone);
+    std::set<std::string> left = co_await std::move(nat_task);
+    auto cgroups_task = hcs_fake::removeDeadDaemonCgroups(rt.loop(), "/sys/fs/cgroup", gone);
+    left.merge(co_await std::move(cgroups_task));
+    // A daemon killed with its whole process group (a test runner's
+    // timeout) takes its vhost-user devices along before they could remove
+    // its VM directories.
+    left.merge(hcs_fake::removeDeadDaemonDirs("/tmp", "hcs-fake-qemu-"));
+    int forgotten = hcs_fake::forgetGoneOwners(left);
+    HLOG(Info, "hcs_fake.owner.swept").kv("owners_left", left.size()).kv("locks_removed", forgotten);
+  }(**rt));
   if (vmBackend == "sim") {
-    // What a daemon that was killed left running (its VMs, paused ones too).
-    runtime::spawn(hcs_fake::removeDeadDaemonCgroups((*rt)->loop(), "/sys/fs/cgroup"));
     backend = std::make_unique<hcs_fake::SimVmBackend>(
         **rt, hcs_fake::SimBackendOptions{.gcsPath = gcsPath,
                                           .vsockRoot = vsockRoot,
                                           .vmRoot = stateDir + "/vm",
-                                          .cgroupParent = "/hcs-fake-" + std::to_string(getpid()),
+                                          .cgroupParent = "/hcs-fake-" + ownerName,
                                           .extraGcsArgs = gcsArgs,
                                           .lookupEndpoint = nicOf,
                                           .natTable = natTable});
   }
   if (vmBackend == "qemu") {
-    // A daemon killed with its whole process group (a test runner's
-    // timeout) takes its vhost-user devices along before they could remove
-    // its VM directories: the next daemon removes what dead daemons left.
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator("/tmp", ec)) {
-      std::string name = e.path().filename().string();
-      const std::string prefix = "hcs-fake-qemu-";
-      if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size() || name.size() > prefix.size() + 10 ||
-          name.find_first_not_of("0123456789", prefix.size()) != std::string::npos) {
-        continue;
-      }
-      pid_t owner = static_cast<pid_t>(std::stol(name.substr(prefix.size())));
-      if (owner == getpid() || ::kill(owner, 0) == 0 || errno != ESRCH) continue;
-      std::error_code rm;
-      std::filesystem::remove_all(e.path(), rm);
-      HLOG(Info, "hcs_fake.qemu.stale_removed").kv("dir", e.path().string()).kv("error", rm ? rm.message() : "");
-    }
     backend = std::make_unique<hcs_fake::QemuVmBackend>(
         **rt, hcs_fake::QemuBackendOptions{
                   .qemuPath = qemuPath,
                   .vsockDevicePath = vsockDevice.empty() ? hcs_fake::findVsockDevice(argv[0]) : vsockDevice,
                   .vsockRoot = vsockRoot,
-                  .vmRoot = "/tmp/hcs-fake-qemu-" + std::to_string(getpid()),
+                  .vmRoot = "/tmp/hcs-fake-qemu-" + ownerName,
                   .accel = accel,
                   .lookupEndpoint = nicOf,
                   .natTable = natTable});
   }
   // Container systems' processes are frozen through a cgroup of their own.
   auto freezer = std::make_unique<hcs_fake::CgroupFreezer>((*rt)->loop(), "/sys/fs/cgroup",
-                                                           "/hcs-fake-" + std::to_string(getpid()));
+                                                           "/hcs-fake-" + ownerName);
   hcs_fake::FakeHcsService service(**rt, std::move(backend), std::move(freezer));
   ttrpc::Server server(**rt, ttrpc::ServerOptions{.requireSameUser = true});
   std::unique_ptr<hcs_fake::DaemonService> daemonPtr;
@@ -317,7 +315,7 @@ int main(int argc, char** argv) {
     HLOG(Info, "hcs_fake.standin.serving").kv("address", bound);
   }
   hcs_fake::writePidFile(paths.pidFile);
-  HLOG(Info, "hcs_fake.ready").kv("address", address).kv("pid_file", paths.pidFile).kv("state_dir", stateDir).kv("pid", getpid())
+  HLOG(Info, "hcs_fake.ready").kv("address", address).kv("pid_file", paths.pidFile).kv("state_dir", stateDir).kv("pid", getpid()).kv("owner", ownerName)
       .kv("vm_backend", vmBackend).kv("vsock_root", vsockRoot).kv("gcs", gcsPath);
 
   int sig = runtime::blockOn((*rt)->loop(), signals.wait((*rt)->epoll()));

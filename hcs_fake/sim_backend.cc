@@ -75,28 +75,18 @@ void cgroupDirs(const fs::path& dir, std::vector<fs::path>* out) {
   }
 }
 
-// deadDaemonPid: the pid in a "<prefix><pid>" name whose process is gone, or 0.
-pid_t deadDaemonPid(const std::string& name, const std::string& prefix) {
-  if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size() || name.size() > prefix.size() + 9 ||
-      name.find_first_not_of("0123456789", prefix.size()) != std::string::npos) {
-    return 0;
-  }
-  pid_t pid = static_cast<pid_t>(std::stol(name.substr(prefix.size())));
-  if (pid <= 0 || pid == getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) return 0;
-  return pid;
-}
-
 }  // namespace
 
-Task<void> removeDeadDaemonCgroups(runtime::EventLoop& loop, std::string cgroupRoot, std::string prefix) {
+Task<std::set<std::string>> removeDeadDaemonCgroups(runtime::EventLoop& loop, std::string cgroupRoot,
+                                                    std::function<bool(const std::string&)> gone,
+                                                    std::string prefix) {
   bool v2 = isCgroupV2(cgroupRoot);
-  std::set<std::string> dead;
+  std::set<std::string> dead, left;
   for (const auto& h : hierarchies(cgroupRoot)) {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(h, ec)) {
-      if (e.is_directory(ec) && deadDaemonPid(e.path().filename().string(), prefix)) {
-        dead.insert(e.path().filename().string());
-      }
+      std::string name = e.path().filename().string();
+      if (e.is_directory(ec) && name.rfind(prefix, 0) == 0 && gone(name.substr(prefix.size()))) dead.insert(name);
     }
   }
   for (const std::string& name : dead) {
@@ -111,21 +101,27 @@ Task<void> removeDeadDaemonCgroups(runtime::EventLoop& loop, std::string cgroupR
       cgroupDirs(fs::path(h) / name, &all);
       for (const auto& g : all) {
         std::ifstream procs(g / "cgroup.procs");
-        for (pid_t pid; procs >> pid;) killed += ::kill(pid, SIGKILL) == 0 ? 1 : 0;
+        // cgroup v2 lists a process outside our PID namespace as 0, which
+        // kill(2) would take for our own process group: only real pids.
+        for (pid_t pid; procs >> pid;) {
+          if (pid > 0 && pid != getpid()) killed += ::kill(pid, SIGKILL) == 0 ? 1 : 0;
+        }
       }
     }
-    bool left = true;
-    for (int i = 0; i < 200 && left; ++i) {
-      left = false;
+    bool stays = true;
+    for (int i = 0; i < 200 && stays; ++i) {
+      stays = false;
       for (const auto& h : hierarchies(cgroupRoot)) {
         std::error_code ec;
         removeCgroupTree(fs::path(h) / name);
-        left = left || fs::exists(fs::path(h) / name, ec);
+        stays = stays || fs::exists(fs::path(h) / name, ec);
       }
-      if (left) co_await runtime::sleep(loop, std::chrono::milliseconds(10));
+      if (stays) co_await runtime::sleep(loop, std::chrono::milliseconds(10));
     }
-    HLOG(Info, "hcs_fake.sim.stale_cgroups_removed").kv("cgroup", name).kv("killed", killed).kv("left", left);
+    if (stays) left.insert(name.substr(prefix.size()));
+    HLOG(Info, "hcs_fake.sim.stale_cgroups_removed").kv("cgroup", name).kv("killed", killed).kv("left", stays);
   }
+  co_return left;
 }
 
 std::string findGuestAgent(const std::string& argv0) {

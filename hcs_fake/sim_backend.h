@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,11 +50,14 @@ struct SimBackendOptions {
 };
 
 // removeDeadDaemonCgroups: the cgroups of daemons that died without
-// removing them ("<prefix><pid>" under each hierarchy, pid gone), with the
-// VMs still in them - thawed first (a paused VM's processes cannot die
-// frozen), killed, then removed. A daemon runs it when it starts.
-runtime::Task<void> removeDeadDaemonCgroups(runtime::EventLoop& loop, std::string cgroupRoot,
-                                            std::string prefix = "hcs-fake-");
+// removing them ("<prefix><owner>" under each hierarchy, `gone(owner)`:
+// owner.h), with the VMs still in them - thawed first (a paused VM's
+// processes cannot die frozen), killed, then removed. A daemon runs it when
+// it starts. Returns the owners whose cgroups could not all be removed (a
+// read-only cgroup mount, processes of another PID namespace).
+runtime::Task<std::set<std::string>> removeDeadDaemonCgroups(runtime::EventLoop& loop, std::string cgroupRoot,
+                                                             std::function<bool(const std::string&)> gone,
+                                                             std::string prefix = "hcs-fake-");
 
 // findGuestAgent: the gcs binary for a daemon started as `argv0` - in its
 // Bazel runfiles, next to it (bazel-bin/gcs/gcs), or on PATH.
