@@ -37,8 +37,6 @@ class HcsApiBackend {
   // fake: whether compute systems are the fake's (a Container document
   // with no layers runs; its processes are host processes).
   virtual bool fake() const = 0;
-  // wine: whether this is a Windows build running under Wine.
-  virtual bool wine() const { return false; }
   // finish: what went wrong that the scenario could not see ("" if
   // nothing): a replay's divergence, a recording that could not be written.
   virtual std::string finish() = 0;

@@ -24,10 +24,6 @@ class ComputeCoreBackend final : public HcsApiBackend {
   hns::HnsApi* hns() override { return &hns_; }
   std::string name() const override { return name_; }
   bool fake() const override { return name_ == "standin"; }
-  bool wine() const override {
-    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
-    return ntdll && GetProcAddress(ntdll, "wine_get_version") != nullptr;
-  }
   std::string finish() override { return recorder_.error(); }
 
  private:

@@ -231,10 +231,6 @@ std::string bootFiles(HcsApiBackend& backend) {
 }
 
 TEST_F(HcsApiConformance, AUtilityVmFromTheShimsDocumentStartsAndTerminates) {
-  // (Under Wine, 1 of 4 parallel runs hung at this scenario's first
-  // properties call after Start - the cause, in the stand-in path or the
-  // daemon, is not found yet: it runs on Linux and on real HCS.)
-  if (backend_->wine()) GTEST_SKIP() << "hangs intermittently through the stand-in DLL under Wine (open)";
   std::string boot = bootFiles(*backend_);
   if (boot.empty()) GTEST_SKIP() << "set HCS_UVM_BOOT_FILES to a folder with the guest image's boot files";
   uvm::LcowOptions o;

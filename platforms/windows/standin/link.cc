@@ -7,13 +7,16 @@
 #include <cstring>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <mutex>
-#include <thread>
 
+#include "platforms/windows/win_thread.h"
 #include "src/common/utf16.h"
 
 namespace hcsshim::standin {
 namespace {
+
+using platforms::windows::startThread;
 
 struct Link {
   std::mutex mu;
@@ -165,7 +168,13 @@ void connectLocked(Link& l) {
     return;
   }
   l.sock = s;
-  std::thread(readLoop, std::move(reader)).detach();
+  auto shared = std::make_shared<decltype(reader)>(std::move(reader));
+  Status started = startThread([shared] { readLoop(std::move(*shared)); });
+  if (!started.ok()) {
+    l.error = "the stand-in cannot read answers: " + started.toString();
+    l.sock = INVALID_SOCKET;
+    closesocket(s);
+  }
 }
 
 }  // namespace

@@ -10,10 +10,10 @@
 #include <computecore.h>
 // clang-format on
 
-#include <chrono>
 #include <cstring>
 #include <string>
-#include <thread>
+
+#include "platforms/windows/win_thread.h"
 
 #define EXPORT extern "C" __declspec(dllexport)
 
@@ -100,12 +100,12 @@ EXPORT void WINAPI HcsCloseComputeSystem(HCS_SYSTEM system) {
   void* ctx = s->ctx;
   delete s;
   if (!cb) return;
-  std::thread([cb, ctx] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  (void)hcsshim::platforms::windows::startThread([cb, ctx] {
+    ::Sleep(20);
     static const wchar_t data[] = L"{\"ExitType\":\"ForcedExit\",\"Status\":0}";
     HCS_EVENT e{};
     e.Type = HcsEventSystemExited;
     e.EventData = data;
     cb(&e, ctx);
-  }).detach();
+  });
 }
