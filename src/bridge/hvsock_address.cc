@@ -29,6 +29,38 @@ std::optional<uint32_t> portOfServiceId(const Guid& service) {
   return service.data1();
 }
 
+std::string formatHvsockUri(const HvSocketAddress& a) {
+  return "hvsock://" + a.vmId.toString() + "/" + a.serviceId.toString();
+}
+
+StatusOr<HvSocketAddress> parseHvsockUri(std::string_view uri) {
+  auto bad = [&](const std::string& why) {
+    return InvalidArgumentError("Hyper-V socket address " + std::string(uri.substr(0, 200)) + ": " + why +
+                                " (want hvsock://<VmId GUID>/<ServiceId GUID or vsock:PORT>)");
+  };
+  constexpr std::string_view kScheme = "hvsock://";
+  if (uri.substr(0, kScheme.size()) != kScheme) return bad("not an hvsock:// address");
+  std::string_view rest = uri.substr(kScheme.size());
+  size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) return bad("no service after the VmId");
+  auto vm = Guid::parse(rest.substr(0, slash));
+  if (!vm.ok()) return bad("VmId: " + vm.status().message());
+  std::string_view service = rest.substr(slash + 1);
+  constexpr std::string_view kVsock = "vsock:";
+  if (service.substr(0, kVsock.size()) == kVsock) {
+    std::string_view digits = service.substr(kVsock.size());
+    if (digits.empty() || digits.size() > 10 || digits.find_first_not_of("0123456789") != std::string_view::npos) {
+      return bad("vsock port is not a number");
+    }
+    uint64_t port = std::stoull(std::string(digits));
+    if (port > 0xffffffffull) return bad("vsock port out of range");
+    return HvSocketAddress{*vm, serviceIdForPort(static_cast<uint32_t>(port))};
+  }
+  auto id = Guid::parse(service);
+  if (!id.ok()) return bad("ServiceId: " + id.status().message());
+  return HvSocketAddress{*vm, *id};
+}
+
 std::array<uint8_t, kSockaddrHvSize> encodeSockaddrHv(const HvSocketAddress& a) {
   std::array<uint8_t, kSockaddrHvSize> out{};
   out[0] = static_cast<uint8_t>(kAfHyperV & 0xff);

@@ -13,6 +13,8 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <string_view>
 
 #include "src/common/guid.h"
 #include "src/common/status.h"
@@ -39,6 +41,13 @@ struct HvSocketAddress {
   Guid serviceId;
   friend bool operator==(const HvSocketAddress&, const HvSocketAddress&) = default;
 };
+
+// The transport address of a Hyper-V socket: "hvsock://<VmId>/<ServiceId>",
+// GUIDs in their text form (platforms/windows/winsock_transport.h). parse
+// also takes a vsock port for the service ("hvsock://<VmId>/vsock:1073741824"
+// is the bridge's); anything else is InvalidArgument naming the address.
+std::string formatHvsockUri(const HvSocketAddress& a);
+StatusOr<HvSocketAddress> parseHvsockUri(std::string_view uri);
 
 // encodeSockaddrHv / decodeSockaddrHv: the SOCKADDR_HV bytes. decode fails
 // (InvalidArgument) on a wrong length or family.

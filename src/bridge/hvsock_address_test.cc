@@ -50,5 +50,25 @@ TEST(HvSockAddressTest, HostileAddressesAreRefused) {
   EXPECT_EQ(hvGuidParent().toString(), "a42e7cda-d03f-480c-9cc2-a4de20abb878");
 }
 
+TEST(HvSockAddressTest, UrisRoundTripAndTakeVsockPorts) {
+  HvSocketAddress a{*Guid::parse("2ad3a5f0-1b6c-4e2d-9f1a-0c1d2e3f4a5b"), serviceIdForPort(0x40000000)};
+  EXPECT_EQ(formatHvsockUri(a),
+            "hvsock://2ad3a5f0-1b6c-4e2d-9f1a-0c1d2e3f4a5b/40000000-facb-11e6-bd58-64006a7986d3");
+  auto back = parseHvsockUri(formatHvsockUri(a));
+  ASSERT_THAT(back, IsOk());
+  EXPECT_EQ(*back, a);
+  auto port = parseHvsockUri("hvsock://{2AD3A5F0-1B6C-4E2D-9F1A-0C1D2E3F4A5B}/vsock:1073741824");
+  ASSERT_THAT(port, IsOk());
+  EXPECT_EQ(*port, a);
+  for (const char* bad : {"", "hvsock://", "tcp://127.0.0.1:1", "hvsock://not-a-guid/vsock:1",
+                          "hvsock://2ad3a5f0-1b6c-4e2d-9f1a-0c1d2e3f4a5b", "hvsock://2ad3a5f0-1b6c-4e2d-9f1a-0c1d2e3f4a5b/",
+                          "hvsock://2ad3a5f0-1b6c-4e2d-9f1a-0c1d2e3f4a5b/vsock:", "hvsock://2ad3a5f0-1b6c-4e2d-9f1a-0c1d2e3f4a5b/vsock:-1",
+                          "hvsock://2ad3a5f0-1b6c-4e2d-9f1a-0c1d2e3f4a5b/vsock:4294967296",
+                          "hvsock://2ad3a5f0-1b6c-4e2d-9f1a-0c1d2e3f4a5b/vsock:99999999999999999999"}) {
+    auto r = parseHvsockUri(bad);
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace hcsshim::bridge

@@ -180,6 +180,16 @@ int64_t UtilityVM::sinceStartMs() const {
 Task<Status> UtilityVM::start() {
   auto t0 = rt_.loop().now();
   startedAt_ = t0;
+  if (vsock_->needsRuntimeId()) {
+    // AF_HYPERV: the listeners' VmId is the system's RuntimeId (hcsshim
+    // reads it the same way, after create).
+    auto props_task = system_->properties();
+    auto props = co_await std::move(props_task);
+    if (!props.ok()) co_return fail("Start: reading the RuntimeId", props.status());
+    if (!props->runtimeId) co_return fail("Start", InternalError("HCS reported no RuntimeId for the VM"));
+    Status bound = vsock_->bindToVm(*props->runtimeId);
+    if (!bound.ok()) co_return fail("Start: vsock", bound);
+  }
   // The guest dials as soon as it runs: listen first.
   const uint32_t ports[] = {bridge::kEntropyPort, bridge::kLogPort, bridge::kBridgePort};
   for (uint32_t port : ports) {

@@ -71,6 +71,54 @@ TEST_F(UvmUnitTest, BootsAndNegotiates) {
   EXPECT_EQ(props->state.value_or(""), "Running");
 }
 
+// A vsock host that, like AF_HYPERV's, must know the VM's RuntimeId before
+// it can listen (bridge/hvsock_host.h); it listens through the in-process one.
+class RuntimeIdVsock final : public bridge::VsockHost {
+ public:
+  RuntimeIdVsock(std::unique_ptr<bridge::VsockHost> inner, Status answer) : inner_(std::move(inner)), answer_(answer) {}
+  bool needsRuntimeId() const override { return true; }
+  Status bindToVm(const std::string& runtimeId) override {
+    bound = runtimeId;
+    return answer_;
+  }
+  StatusOr<std::unique_ptr<runtime::Listener>> listen(uint32_t port) override {
+    if (bound.empty()) return FailedPreconditionError("listen before bindToVm");
+    return inner_->listen(port);
+  }
+  std::string bound;
+
+ private:
+  std::unique_ptr<bridge::VsockHost> inner_;
+  Status answer_;
+};
+
+TEST_F(UvmUnitTest, AVsockThatNeedsTheRuntimeIdIsBoundToItBeforeListening) {
+  LcowOptions o{.id = "vm-hv", .bootFilesPath = dir_ + "/boot", .memoryMB = 512, .processors = 1};
+  auto vsock = std::make_unique<RuntimeIdVsock>(guests_->vsockFor("vm-hv"), OkStatus());
+  RuntimeIdVsock* seen = vsock.get();
+  auto vm = run(UtilityVM::create(node_, *api_, std::move(vsock), o));
+  ASSERT_THAT(vm, IsOk());
+  ASSERT_THAT(run((*vm)->start()), IsOk());
+  auto props = run((*vm)->system().properties());
+  ASSERT_THAT(props, IsOk());
+  ASSERT_TRUE(props->runtimeId.has_value());
+  EXPECT_EQ(seen->bound, *props->runtimeId);
+  EXPECT_THAT(run((*vm)->close()), IsOk());
+}
+
+TEST_F(UvmUnitTest, ARuntimeIdTheVsockRefusesFailsStartNamingIt) {
+  LcowOptions o{.id = "vm-hv-bad", .bootFilesPath = dir_ + "/boot", .memoryMB = 512, .processors = 1};
+  auto vsock = std::make_unique<RuntimeIdVsock>(guests_->vsockFor("vm-hv-bad"), InvalidArgumentError("not a GUID"));
+  auto vm = run(UtilityVM::create(node_, *api_, std::move(vsock), o));
+  ASSERT_THAT(vm, IsOk());
+  Status st = run((*vm)->start());
+  EXPECT_THAT(st, HResultIs(hr::kInvalidArg));
+  EXPECT_THAT(st.toString(), HasSubstr("Start: vsock"));
+  EXPECT_THAT(st.toString(), HasSubstr("not a GUID"));
+  EXPECT_EQ(guests_->running(), 0u) << "no guest was started";
+  (void)run((*vm)->close());
+}
+
 TEST_F(UvmUnitTest, DevicesAreReferenceCountedByHostPath) {
   UtilityVM& vm = boot();
   std::string disk = dir_ + "/disk.img", other = dir_ + "/other.img", share = dir_ + "/share";
