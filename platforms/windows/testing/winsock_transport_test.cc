@@ -1,0 +1,148 @@
+// WinsockTransport and WindowsRuntime, under Wine (or on Windows): loopback
+// TCP streams end to end, EOF, a close that ends a blocked read, a listener
+// closed under a blocked accept, refused and malformed addresses, and
+// Hyper-V sockets - refused precisely where the host has no AF_HYPERV.
+#include <gtest/gtest.h>
+#include <windows.h>
+
+#include <string>
+
+#include "platforms/windows/windows_runtime.h"
+
+namespace hcsshim::platforms::windows {
+namespace {
+
+using runtime::Task;
+
+bool underWine() {
+  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+  return ntdll && GetProcAddress(ntdll, "wine_get_version") != nullptr;
+}
+
+class WinsockTransportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto rt = WindowsRuntime::create("winsock-test");
+    ASSERT_TRUE(rt.ok()) << rt.status().toString();
+    rt_ = std::move(*rt);
+  }
+  template <typename T>
+  T run(Task<T> t) {
+    return runtime::blockOn(rt_->loop(), std::move(t));
+  }
+  std::unique_ptr<WindowsRuntime> rt_;
+};
+
+TEST_F(WinsockTransportTest, BytesCrossALoopbackStreamBothWaysThenEof) {
+  auto l = rt_->transport().listen("tcp://127.0.0.1:0");
+  ASSERT_TRUE(l.ok()) << l.status().toString();
+  std::string address = (*l)->address();
+  EXPECT_EQ(address.rfind("tcp://127.0.0.1:", 0), 0u) << address;
+  EXPECT_NE(address, "tcp://127.0.0.1:0") << "the picked port is named";
+  std::string big(3 << 20, 'x');  // more than one send
+  for (size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>('a' + (i / 4096) % 26);
+  std::string got, reply;
+  run([](runtime::Listener& l, runtime::Transport& t, std::string address, const std::string& big, std::string& got,
+         std::string& reply) -> Task<void> {
+    auto client_task = t.connect(address);
+    auto client = co_await std::move(client_task);
+    EXPECT_TRUE(client.ok()) << client.status().toString();
+    if (!client.ok()) co_return;
+    auto accept_task = l.accept();
+    auto server = co_await std::move(accept_task);
+    EXPECT_TRUE(server.ok()) << server.status().toString();
+    if (!server.ok()) co_return;
+    runtime::spawn([](runtime::Stream& s, const std::string& big) -> Task<void> {
+      auto write_task = s.write(big);
+      Status st = co_await std::move(write_task);
+      EXPECT_TRUE(st.ok()) << st.toString();
+      EXPECT_TRUE(s.shutdownWrite().ok());
+    }(**client, big));
+    auto read_task = runtime::readToEnd(**server);
+    auto all = co_await std::move(read_task);
+    EXPECT_TRUE(all.ok()) << all.status().toString();
+    if (all.ok()) got = *all;
+    auto back_task = (*server)->write("ack");
+    EXPECT_TRUE((co_await std::move(back_task)).ok());
+    (*server)->close();
+    auto reply_task = runtime::readToEnd(**client);
+    auto r = co_await std::move(reply_task);
+    if (r.ok()) reply = *r;
+  }(**l, rt_->transport(), address, big, got, reply));
+  EXPECT_EQ(got.size(), big.size());
+  EXPECT_TRUE(got == big) << "the bytes arrived in order";
+  EXPECT_EQ(reply, "ack");
+}
+
+TEST_F(WinsockTransportTest, CloseEndsABlockedReadAndABlockedAccept) {
+  auto l = rt_->transport().listen("tcp://127.0.0.1:0");
+  ASSERT_TRUE(l.ok());
+  auto client = run(rt_->transport().connect((*l)->address()));
+  ASSERT_TRUE(client.ok()) << client.status().toString();
+  auto server = run((*l)->accept());
+  ASSERT_TRUE(server.ok());
+  // Nobody writes: the read blocks until the stream is closed under it.
+  rt_->loop().addTimer(std::chrono::milliseconds(100), [&] { (*client)->close(); });
+  char buf[16];
+  auto r = run((*client)->read(buf));
+  EXPECT_FALSE(r.ok()) << "a read on a stream closed under it fails";
+  auto after = run((*client)->write("x"));
+  EXPECT_EQ(after.code(), Code::kUnavailable) << after.toString();
+  // The peer sees the close as EOF.
+  auto eof = run((*server)->read(buf));
+  ASSERT_TRUE(eof.ok()) << eof.status().toString();
+  EXPECT_EQ(*eof, 0u);
+  rt_->loop().addTimer(std::chrono::milliseconds(100), [&] { (*l)->close(); });
+  auto a = run((*l)->accept());
+  EXPECT_EQ(a.status().code(), Code::kCancelled) << a.status().toString();
+}
+
+TEST_F(WinsockTransportTest, AnAddressNobodyListensOnIsUnavailable) {
+  auto l = rt_->transport().listen("tcp://127.0.0.1:0");
+  ASSERT_TRUE(l.ok());
+  std::string address = (*l)->address();
+  (*l)->close();
+  auto c = run(rt_->transport().connect(address));
+  EXPECT_EQ(c.status().code(), Code::kUnavailable) << c.status().toString();
+  EXPECT_NE(c.status().message().find("WSA error"), std::string::npos) << c.status().toString();
+}
+
+TEST_F(WinsockTransportTest, MalformedAndNonLoopbackAddressesAreRefused) {
+  for (const char* bad : {"", "tcp://", "tcp://10.0.0.1:80", "tcp://127.0.0.1", "tcp://127.0.0.1:", "tcp://127.0.0.1:99999",
+                          "tcp://127.0.0.1:8a", "unix:///tmp/x.sock", "\\\\.\\pipe\\x", "hvsock://nope/vsock:1",
+                          "hvsock://2ad3a5f0-1b6c-4e2d-9f1a-0c1d2e3f4a5b/vsock:x"}) {
+    auto l = rt_->transport().listen(bad);
+    EXPECT_EQ(l.status().code(), Code::kInvalidArgument) << bad << ": " << l.status().toString();
+    auto c = run(rt_->transport().connect(bad));
+    EXPECT_EQ(c.status().code(), Code::kInvalidArgument) << bad << ": " << c.status().toString();
+  }
+}
+
+TEST_F(WinsockTransportTest, HyperVSocketsAreRefusedPreciselyWhereTheHostHasNone) {
+  auto l = rt_->transport().listen("hvsock://00000000-0000-0000-0000-000000000000/vsock:1073741824");
+  if (!underWine()) {
+    // On a Hyper-V host a wildcard listener binds; elsewhere it is refused precisely.
+    if (l.ok()) {
+      (*l)->close();
+      return;
+    }
+  }
+  ASSERT_FALSE(l.ok());
+  EXPECT_EQ(l.status().code(), Code::kUnimplemented) << l.status().toString();
+  EXPECT_NE(l.status().message().find("hvsock://00000000-0000-0000-0000-000000000000/40000000-facb-11e6-bd58-64006a7986d3"),
+            std::string::npos)
+      << l.status().toString();
+  auto c = run(rt_->transport().connect("hvsock://a42e7cda-d03f-480c-9cc2-a4de20abb878/vsock:1"));
+  EXPECT_EQ(c.status().code(), Code::kUnimplemented) << c.status().toString();
+}
+
+TEST_F(WinsockTransportTest, TheRuntimeSaysWhatItCannotDo) {
+  runtime::ProcessSpec spec{.path = "cmd.exe", .args = {"cmd.exe"}};
+  auto p = rt_->processes().spawn(spec);
+  EXPECT_EQ(p.status().code(), Code::kUnimplemented);
+  EXPECT_EQ(rt_->credentials().pid, static_cast<int32_t>(GetCurrentProcessId()));
+  EXPECT_NE(rt_->random().next(), rt_->random().next());
+}
+
+}  // namespace
+}  // namespace hcsshim::platforms::windows
