@@ -11,8 +11,8 @@ for a in "$@"; do case "$a" in -*) ;; *) has_target=1 ;; esac; done
 # failure there counts as one failed test.
 windows_failed=0
 if [ "$has_target" -eq 0 ]; then
-  windows=(//platforms/windows/... //tools/hcsdiag //tools/hnsdiag //src/bridge:hvsock_address //src/hcs:recording
-           //functional:hcs_api_conformance)
+  windows=(//platforms/windows/... //tools/hcsdiag //tools/hnsdiag //tools/uvmboot //src/bridge:hvsock_address
+           //src/bridge:hvsock_host //src/hcs:recording //functional:hcs_api_conformance)
   if bazel build --config=mingw --keep_going "${windows[@]}"; then
     echo "windows binaries (bazel build --config=mingw ${windows[*]}): built"
   else
