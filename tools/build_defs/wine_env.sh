@@ -20,6 +20,9 @@ wine_cleanup() {
 }
 trap wine_cleanup EXIT
 export WINEDEBUG=-all
+# Wine maps Windows file names to the host's in the locale's charset: under
+# Bazel's bare environment (no LANG) a name like "layer-ü中" cannot be made.
+export LANG=C.UTF-8
 export WINEDLLOVERRIDES="mscoree,mshtml="  # no Mono/Gecko installers when the prefix is made
 # (Bazel's test variables name Linux paths a Windows gtest cannot open.)
 # A run that does not end within WINE_TIMEOUT seconds (default 150) is
