@@ -12,6 +12,7 @@
 #include <string>
 
 #include "platforms/windows/blocking.h"
+#include "platforms/windows/named_pipe.h"
 #include "src/bridge/hvsock_address.h"
 
 namespace hcsshim::platforms::windows {
@@ -91,7 +92,8 @@ StatusOr<Endpoint> parse(std::string_view address) {
   auto hv = bridge::parseHvsockUri(address);
   if (!hv.ok()) {
     if (address.substr(0, 9) == "hvsock://") return hv.status();
-    return InvalidArgumentError("address " + e.text.substr(0, 200) + ": want tcp://127.0.0.1:PORT or hvsock://VMID/SERVICE");
+    return InvalidArgumentError("address " + e.text.substr(0, 200) +
+                                ": want tcp://127.0.0.1:PORT, hvsock://VMID/SERVICE or npipe:////./pipe/NAME");
   }
   e.text = bridge::formatHvsockUri(*hv);  // errors name the canonical form
   auto bytes = bridge::encodeSockaddrHv(*hv);
@@ -199,6 +201,7 @@ StatusOr<std::unique_ptr<WinsockTransport>> WinsockTransport::create(runtime::Ev
 WinsockTransport::~WinsockTransport() { WSACleanup(); }
 
 StatusOr<std::unique_ptr<runtime::Listener>> WinsockTransport::listen(std::string_view address) {
+  if (isPipeAddress(address)) return listenPipe(loop_, address);
   HCS_ASSIGN_OR_RETURN(Endpoint e, parse(address));
   SOCKET s = ::socket(e.family, SOCK_STREAM, e.protocol);
   if (s == INVALID_SOCKET) return wsaStatus(WSAGetLastError(), "listen " + e.text + ": socket");
@@ -219,6 +222,10 @@ StatusOr<std::unique_ptr<runtime::Listener>> WinsockTransport::listen(std::strin
 }
 
 Task<StatusOr<std::unique_ptr<runtime::Stream>>> WinsockTransport::connect(std::string_view address) {
+  if (isPipeAddress(address)) {
+    auto pipe_task = connectPipe(loop_, std::string(address));
+    co_return co_await std::move(pipe_task);
+  }
   auto e = parse(address);
   if (!e.ok()) co_return e.status();
   SOCKET s = ::socket(e->family, SOCK_STREAM, e->protocol);

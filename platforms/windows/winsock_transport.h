@@ -1,4 +1,5 @@
-// winsock_transport.h: the Transport seam over Windows sockets.
+// winsock_transport.h: the Transport seam on Windows - sockets through
+// winsock, and named pipes (named_pipe.h).
 //
 //   tcp://127.0.0.1:PORT    loopback TCP; listening on port 0 picks a port
 //                           (the listener's address() names it). Other hosts
@@ -6,6 +7,7 @@
 //   hvsock://VMID/SERVICE   a Hyper-V socket (AF_HYPERV 34, HV_PROTOCOL_RAW);
 //                           the address and its vsock-port form are
 //                           src/bridge/hvsock_address.h's.
+//   npipe:////./pipe/NAME   a named pipe (also \\.\pipe\NAME): named_pipe.h.
 //
 // Every blocking call (accept, connect, recv, send) runs on a thread of its
 // own (blocking.h) and resumes its coroutine on the loop; a stream has one

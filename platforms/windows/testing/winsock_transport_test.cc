@@ -109,8 +109,9 @@ TEST_F(WinsockTransportTest, AnAddressNobodyListensOnIsUnavailable) {
 
 TEST_F(WinsockTransportTest, MalformedAndNonLoopbackAddressesAreRefused) {
   for (const char* bad : {"", "tcp://", "tcp://10.0.0.1:80", "tcp://127.0.0.1", "tcp://127.0.0.1:", "tcp://127.0.0.1:99999",
-                          "tcp://127.0.0.1:8a", "unix:///tmp/x.sock", "\\\\.\\pipe\\x", "hvsock://nope/vsock:1",
-                          "hvsock://2ad3a5f0-1b6c-4e2d-9f1a-0c1d2e3f4a5b/vsock:x"}) {
+                          "tcp://127.0.0.1:8a", "unix:///tmp/x.sock", "hvsock://nope/vsock:1",
+                          "hvsock://2ad3a5f0-1b6c-4e2d-9f1a-0c1d2e3f4a5b/vsock:x", "npipe:////./pipe/", "npipe:////./pipe/a/b",
+                          "npipe://./pipe/a\\b", "\\\\.\\pipe\\", "npipe://host/pipe/x", "npipe:////./pipe/bad\xff"}) {
     auto l = rt_->transport().listen(bad);
     EXPECT_EQ(l.status().code(), Code::kInvalidArgument) << bad << ": " << l.status().toString();
     auto c = run(rt_->transport().connect(bad));
@@ -134,6 +135,65 @@ TEST_F(WinsockTransportTest, HyperVSocketsAreRefusedPreciselyWhereTheHostHasNone
       << l.status().toString();
   auto c = run(rt_->transport().connect("hvsock://a42e7cda-d03f-480c-9cc2-a4de20abb878/vsock:1"));
   EXPECT_EQ(c.status().code(), Code::kUnimplemented) << c.status().toString();
+}
+
+std::string pipeName(const char* what) {
+  return "npipe:////./pipe/hcsshim-cpp-test-" + std::to_string(GetCurrentProcessId()) + "-" + what;
+}
+
+TEST_F(WinsockTransportTest, ANamedPipeCarriesBytesBothWaysAndItsCloseIsEof) {
+  std::string address = pipeName("echo");
+  auto l = rt_->transport().listen(address);
+  ASSERT_TRUE(l.ok()) << l.status().toString();
+  EXPECT_EQ((*l)->address(), "\\\\.\\pipe\\hcsshim-cpp-test-" + std::to_string(GetCurrentProcessId()) + "-echo");
+  // A client may connect before accept is called (an instance waits).
+  auto c1 = run(rt_->transport().connect(address));
+  ASSERT_TRUE(c1.ok()) << c1.status().toString();
+  auto s1 = run((*l)->accept());
+  ASSERT_TRUE(s1.ok()) << s1.status().toString();
+  std::string big(300000, 'p');
+  big[12345] = 'q';
+  std::string got;
+  run([](runtime::Stream& from, runtime::Stream& to, const std::string& big, std::string& got) -> Task<void> {
+    runtime::spawn([](runtime::Stream& s, const std::string& big) -> Task<void> {
+      auto w = s.write(big);
+      EXPECT_TRUE((co_await std::move(w)).ok());
+      s.close();  // the peer reads EOF
+    }(from, big));
+    auto r = runtime::readToEnd(to);
+    auto all = co_await std::move(r);
+    EXPECT_TRUE(all.ok()) << all.status().toString();
+    if (all.ok()) got = *all;
+  }(**c1, **s1, big, got));
+  EXPECT_TRUE(got == big) << got.size();
+  // A second client gets an instance of its own.
+  auto c2 = run(rt_->transport().connect(address));
+  ASSERT_TRUE(c2.ok()) << c2.status().toString();
+  auto s2 = run((*l)->accept());
+  ASSERT_TRUE(s2.ok());
+  ASSERT_TRUE(run((*s2)->write("two")).ok());
+  char buf[8];
+  auto n = run((*c2)->read(buf));
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(std::string(buf, *n), "two");
+  auto pid = (*s2)->peerCredentials();
+  if (pid.ok()) {
+    EXPECT_EQ(pid->pid, static_cast<int32_t>(GetCurrentProcessId()));
+  }
+}
+
+TEST_F(WinsockTransportTest, APipeNameIsServedOnceAndItsCloseWakesABlockedAccept) {
+  std::string address = pipeName("once");
+  auto l = rt_->transport().listen(address);
+  ASSERT_TRUE(l.ok()) << l.status().toString();
+  auto again = rt_->transport().listen(address);
+  EXPECT_EQ(again.status().code(), Code::kAlreadyExists) << again.status().toString();
+  rt_->loop().addTimer(std::chrono::milliseconds(100), [&] { (*l)->close(); });
+  auto a = run((*l)->accept());
+  EXPECT_EQ(a.status().code(), Code::kCancelled) << a.status().toString();
+  auto nobody = run(rt_->transport().connect(pipeName("nobody")));
+  EXPECT_EQ(nobody.status().code(), Code::kUnavailable) << nobody.status().toString();
+  EXPECT_NE(nobody.status().message().find("nobody serves this pipe"), std::string::npos) << nobody.status().toString();
 }
 
 TEST_F(WinsockTransportTest, TheRuntimeSaysWhatItCannotDo) {

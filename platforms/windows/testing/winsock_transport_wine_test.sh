@@ -17,7 +17,7 @@ while read -r name; do
   fi
 done < <(grep -oE '^\[ RUN +\] [A-Za-z0-9_.]+' <<<"$out" | awk '{print $NF}')
 total=$(grep -cE '^\[ RUN +\]' <<<"$out")
-if [ "$code" != 0 ] || [ "$total" -lt 6 ]; then
+if [ "$code" != 0 ] || [ "$total" -lt 8 ]; then
   echo "$out" | tail -30
   wine_result WinsockTransportSuite fail "exit $code, $total scenarios ran"
 else
