@@ -7,10 +7,6 @@
 
 namespace hcsshim::platforms::windows {
 
-StatusOr<std::unique_ptr<runtime::Process>> NoProcesses::spawn(const runtime::ProcessSpec& spec) {
-  return UnimplementedError("starting host processes is not implemented on Windows yet (asked for " + spec.path + ")");
-}
-
 StatusOr<std::unique_ptr<WindowsRuntime>> WindowsRuntime::create(std::string name) {
   uint64_t seed = 0;
   for (int i = 0; i < 2; ++i) {

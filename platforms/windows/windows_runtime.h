@@ -1,29 +1,22 @@
 // windows_runtime.h: the Runtime seams on Windows - the loop on standard
 // threads (src/runtime/threaded_loop.h), sockets through winsock
 // (winsock_transport.h: loopback TCP and Hyper-V sockets), randomness from
-// the system (rand_s seeds the portable PRNG).
+// the system (rand_s seeds the portable PRNG), processes through
+// CreateProcessW (win_process.h).
 //
 //   auto rt = WindowsRuntime::create("uvmboot");
 //   platforms::windows::ComputeCoreHcs hcs((*rt)->loop());
-//
-// Processes: spawn is Unimplemented - nothing that runs on Windows today
-// (uvmboot, hcsdiag, hnsdiag, the conformance suites) starts host
-// processes; the shim will (CreateProcessW) when it is built for Windows.
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "platforms/windows/win_process.h"
 #include "platforms/windows/winsock_transport.h"
 #include "src/runtime/runtime.h"
 #include "src/runtime/threaded_loop.h"
 
 namespace hcsshim::platforms::windows {
-
-class NoProcesses final : public runtime::ProcessRunner {
- public:
-  StatusOr<std::unique_ptr<runtime::Process>> spawn(const runtime::ProcessSpec& spec) override;
-};
 
 class WindowsRuntime final : public runtime::Runtime {
  public:
@@ -37,11 +30,11 @@ class WindowsRuntime final : public runtime::Runtime {
   std::string name() const override { return name_; }
 
  private:
-  WindowsRuntime(std::string name, uint64_t seed) : name_(std::move(name)), random_(seed) {}
+  WindowsRuntime(std::string name, uint64_t seed) : name_(std::move(name)), processes_(loop_), random_(seed) {}
   std::string name_;
   runtime::ThreadedEventLoop loop_;
   std::unique_ptr<WinsockTransport> transport_;
-  NoProcesses processes_;
+  WinProcessRunner processes_;
   runtime::Random random_;
 };
 
