@@ -265,6 +265,28 @@ TEST_F(HcsApiConformance, AProcessExitCodeArrivesByNotification) {
   EXPECT_EQ(run(p->wait()), 7);
 }
 
+TEST_F(HcsApiConformance, AProcesssStdioPipesCarryItsBytes) {
+  NEED_FAKE();
+  ComputeSystem* cs = create("pipes");
+  ASSERT_TRUE(cs);
+  ASSERT_TRUE(run(cs->start()).ok());
+  schema::ProcessParameters pp;
+  pp.commandArgs = {"/bin/sh", "-c", "cat; echo done; echo oops >&2; exit 3"};
+  pp.createStdInPipe = pp.createStdOutPipe = pp.createStdErrPipe = true;
+  auto p = run(cs->createProcess(pp));
+  ASSERT_TRUE(p.ok()) << p.status().toString();
+  ASSERT_TRUE((*p)->stdinStream() && (*p)->stdoutStream() && (*p)->stderrStream());
+  ASSERT_TRUE(run((*p)->stdinStream()->write("bytes in\n")).ok());
+  ASSERT_TRUE(run((*p)->closeStdin()).ok());
+  auto out = run(runtime::readToEnd(*(*p)->stdoutStream()));
+  ASSERT_TRUE(out.ok()) << out.status().toString();
+  EXPECT_EQ(*out, "bytes in\ndone\n");
+  auto err = run(runtime::readToEnd(*(*p)->stderrStream()));
+  ASSERT_TRUE(err.ok()) << err.status().toString();
+  EXPECT_EQ(*err, "oops\n");
+  EXPECT_EQ(run((*p)->wait()), 3);
+}
+
 TEST_F(HcsApiConformance, AProcessIsKilledAndOpenedByPid) {
   NEED_FAKE();
   ComputeSystem* cs = create("kill");

@@ -78,7 +78,10 @@ struct StandinService::State {
 };
 
 struct StandinService::State::Conn {
-  Conn(FakeHcsService& h, FakeHns& n, std::unique_ptr<runtime::Stream> s) : hcs(h), hns(n), io(std::move(s)) {}
+  Conn(runtime::Runtime& r, FakeHcsService& h, FakeHns& n, std::string t, std::unique_ptr<runtime::Stream> s)
+      : rt(r), token(std::move(t)), hcs(h), hns(n), io(std::move(s)) {}
+  runtime::Runtime& rt;
+  std::string token;
   InProcessHcs hcs;
   InProcessHns hns;
   runtime::BufferedStream io;
@@ -99,6 +102,50 @@ using Conn = StandinService::State::Conn;
 
 Status badField(const std::string& call, const char* field) {
   return Status::fromHResult(hr::kInvalidArg, call, "", std::string("field \"") + field + "\" is missing or of the wrong type");
+}
+
+// relayStdio: a one-connection loopback listener for one stdio pipe of a
+// process; the client proves itself with the token line, then bytes flow
+// between the connection and the pipe (in: client -> process; out, err:
+// process -> client) until either side ends. Returns the port.
+StatusOr<uint64_t> relayStdio(const std::shared_ptr<Conn>& c, std::string name, std::unique_ptr<runtime::Stream> pipe) {
+  HCS_ASSIGN_OR_RETURN(auto listener, c->rt.transport().listen("tcp://127.0.0.1:0"));
+  std::string address = listener->address();
+  uint64_t port = std::stoull(address.substr(address.rfind(':') + 1));
+  runtime::spawn([](runtime::Runtime& rt, std::string token, std::string name, std::shared_ptr<runtime::Listener> l,
+                    std::unique_ptr<runtime::Stream> pipe) -> Task<void> {
+    // Nobody comes within 30 s: the pipe is dropped (the process sees EOF or EPIPE).
+    rt.loop().addTimer(std::chrono::seconds(30), [l] { l->close(); });
+    auto accept_task = l->accept();
+    auto peer = co_await std::move(accept_task);
+    l->close();
+    if (!peer.ok()) co_return;
+    std::string line;
+    char ch;
+    while (line.size() <= token.size()) {
+      auto read_task = (*peer)->read(std::span<char>(&ch, 1));
+      auto n = co_await std::move(read_task);
+      if (!n.ok() || *n == 0 || ch == '\n') break;
+      line += ch;
+    }
+    if (!sameToken(line, token)) {
+      HLOG(Warn, "hcs_fake.standin.stdio_refused").kv("stream", name);
+      (*peer)->close();
+      co_return;
+    }
+    if (name == "in") {
+      auto copy_task = runtime::copyStream(**peer, *pipe);
+      (void)co_await std::move(copy_task);
+      (void)pipe->shutdownWrite();
+      pipe->close();
+    } else {
+      auto copy_task = runtime::copyStream(*pipe, **peer);
+      (void)co_await std::move(copy_task);
+      (void)(*peer)->shutdownWrite();
+    }
+    (*peer)->close();
+  }(c->rt, c->token, std::move(name), std::shared_ptr<runtime::Listener>(std::move(listener)), std::move(pipe)));
+  return port;
 }
 
 // call runs one request and answers it.
@@ -182,18 +229,25 @@ Task<void> call(std::shared_ptr<Conn> c, Json req) {
   }
   if (verb == "createProcess") {
     if (Status st = needHandle(); !st.ok()) co_return c->answer(seq, st);
-    auto params = parseJson(doc);
-    if (params.ok() && params->is_object()) {
-      for (const char* pipe : {"CreateStdInPipe", "CreateStdOutPipe", "CreateStdErrPipe"}) {
-        auto it = params->find(pipe);
-        if (it != params->end() && it->is_boolean() && it->get<bool>()) {
-          co_return c->answer(seq, Status::fromHResult(hr::kNotImpl, "CreateProcess", "",
-                                                        "the stand-in computecore.dll carries no stdio pipes"));
-        }
+    auto r_task = c->hcs.createProcess(*handle, doc);
+    auto r = co_await std::move(r_task);
+    if (!r.ok()) co_return c->answer(seq, r.status());
+    Json extra = {{"handle", r->handle}, {"pid", r->pid}};
+    // Each stdio pipe the process has is a loopback port of its own.
+    Json ports = Json::object();
+    std::pair<const char*, std::unique_ptr<runtime::Stream>*> pipes[] = {
+        {"in", &r->stdinStream}, {"out", &r->stdoutStream}, {"err", &r->stderrStream}};
+    for (auto& [name, stream] : pipes) {
+      if (!*stream) continue;
+      auto port = relayStdio(c, name, std::move(*stream));
+      if (!port.ok()) {
+        HLOG(Warn, "hcs_fake.standin.stdio_unavailable").kv("conn", c->name).kv("stream", name).kv("error", port.status().message());
+        continue;
       }
+      ports[name] = *port;
     }
-    auto r = co_await c->hcs.createProcess(*handle, doc);
-    co_return c->answer(seq, r.status(), r.ok() ? Json{{"handle", r->handle}, {"pid", r->pid}} : Json::object());
+    if (!ports.empty()) extra["stdio"] = ports;
+    co_return c->answer(seq, OkStatus(), extra);
   }
   if (verb == "openProcess") {
     if (Status st = needHandle(); !st.ok()) co_return c->answer(seq, st);
@@ -284,7 +338,7 @@ Task<void> StandinService::serve(std::unique_ptr<runtime::Listener> listener) {
   while (!s->stopping) {
     auto conn = co_await s->listener->accept();
     if (!conn.ok()) break;
-    auto c = std::make_shared<Conn>(s->hcs, s->hns, std::move(*conn));
+    auto c = std::make_shared<Conn>(s->rt, s->hcs, s->hns, s->token, std::move(*conn));
     c->name = "standin#" + std::to_string(++seq);
     s->conns.insert(c);
     runtime::spawn(serveConnection(s, c));

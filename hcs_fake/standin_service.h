@@ -29,6 +29,12 @@
 //   hcn.query(object,id,document) hcn.modify(object,id,document)
 //   hcn.delete(object,id) hns.call(method,path,document)
 // Results carry "document" (a returned document), "handle", "pid".
+// createProcess with stdio pipes also answers "stdio":{"in":P,"out":P,
+// "err":P}: a loopback port per pipe, each taking one connection that
+// starts with the token and a "\n"; then its bytes are the pipe's (in: to
+// the process, whose stdin closes at the connection's EOF; out and err:
+// from it, EOF when the process closes the pipe). A port nobody connects
+// to within 30 s closes.
 // After watch/watchProcess the handle's notifications arrive as
 //   {"event":{"handle":H,"process":false,"type":T,"data":"<EventData>"}}
 // until it is closed. A connection's handles close when it ends (as HCS
@@ -38,8 +44,7 @@
 // gets {"seq":0,"hresult":E_INVALIDARG,...} and the connection ends; an
 // unknown call is E_NOTIMPL, a missing or mistyped field E_INVALIDARG, an
 // unknown handle what the fake HCS says (HCS_E_INVALID_HANDLE ...) - the
-// connection goes on. createProcess asking for stdio pipes is E_NOTIMPL
-// (the stand-in carries no pipes).
+// connection goes on. A stdio connection without the token is closed.
 #pragma once
 
 #include <memory>

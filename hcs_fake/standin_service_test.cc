@@ -179,10 +179,40 @@ TEST_F(StandinServiceTest, BadRequestsGetPreciseErrorsAndTheConnectionGoesOn) {
   EXPECT_EQ(hresultOf(call(*c, {{"call", "create"}, {"id", 5}})), hr::kInvalidArg);
   EXPECT_EQ(hresultOf(call(*c, {{"call", "create"}, {"id", "x"}, {"document", "{not json"}})), hr::kHcsInvalidJson);
   EXPECT_EQ(hresultOf(call(*c, {{"call", "openProcess"}, {"handle", 1}, {"pid", -1}})), hr::kInvalidArg);
+  EXPECT_EQ(hresultOf(call(*c, {{"call", "enumerate"}, {"document", ""}})), 0u) << "still serving";
+}
+
+TEST_F(StandinServiceTest, AProcesssStdioPipesAreLoopbackPortsThatWantTheToken) {
+  auto c = connect();
   Json r = call(*c, {{"call", "create"}, {"id", "p"}, {"document", containerDoc()}});
   ASSERT_EQ(hresultOf(r), 0u);
-  r = call(*c, {{"call", "createProcess"}, {"handle", r["handle"]}, {"document", R"({"CreateStdOutPipe":true})"}});
-  EXPECT_EQ(hresultOf(r), hr::kNotImpl) << "no pipes through the stand-in";
+  uint64_t sys = r["handle"];
+  ASSERT_EQ(hresultOf(call(*c, {{"call", "start"}, {"handle", sys}, {"document", ""}})), 0u);
+  Json params = {{"CommandArgs", {"sh", "-c", "cat; echo done; echo oops >&2"}},
+                 {"CreateStdInPipe", true}, {"CreateStdOutPipe", true}, {"CreateStdErrPipe", true}};
+  r = call(*c, {{"call", "createProcess"}, {"handle", sys}, {"document", params.dump()}});
+  ASSERT_EQ(hresultOf(r), 0u) << r.dump();
+  ASSERT_TRUE(r.contains("stdio")) << r.dump();
+  auto port = [&](const char* name) { return "tcp://127.0.0.1:" + std::to_string(r["stdio"][name].get<uint64_t>()); };
+  auto open = [&](const char* name, const std::string& token) {
+    auto s = runtime::blockOn(rt_->loop(), rt_->transport().connect(port(name)));
+    EXPECT_THAT(s, IsOk());
+    EXPECT_THAT(runtime::blockOn(rt_->loop(), (*s)->write(token + "\n")), IsOk());
+    return std::move(*s);
+  };
+  // A connection without the token gets nothing and is closed; the port is
+  // then gone (one connection each).
+  auto stranger = open("err", "not-the-token");
+  auto nothing = runtime::blockOn(rt_->loop(), runtime::readToEnd(*stranger));
+  ASSERT_THAT(nothing, IsOk());
+  EXPECT_EQ(*nothing, "");
+  auto in = open("in", kToken);
+  auto out = open("out", kToken);
+  ASSERT_THAT(runtime::blockOn(rt_->loop(), in->write("through the stand-in\n")), IsOk());
+  in->close();  // the process's stdin ends
+  auto text = runtime::blockOn(rt_->loop(), runtime::readToEnd(*out));
+  ASSERT_THAT(text, IsOk());
+  EXPECT_EQ(*text, "through the stand-in\ndone\n");
   EXPECT_EQ(hresultOf(call(*c, {{"call", "enumerate"}, {"document", ""}})), 0u) << "still serving";
 }
 

@@ -1,6 +1,7 @@
 #include "platforms/windows/computecore_hcs.h"
 
 #include "platforms/windows/blocking.h"
+#include "platforms/windows/handle_stream.h"
 
 #include <objbase.h>
 // clang-format off
@@ -313,15 +314,6 @@ void ComputeCoreHcs::closeComputeSystem(hcs::SystemHandle system) {
 }
 
 Task<StatusOr<hcs::CreatedProcess>> ComputeCoreHcs::createProcess(hcs::SystemHandle system, std::string parameters) {
-  auto params = parseJson(parameters);
-  if (params.ok() && params->is_object()) {
-    for (const char* pipe : {"CreateStdInPipe", "CreateStdOutPipe", "CreateStdErrPipe"}) {
-      if (params->contains(pipe) && (*params)[pipe].is_boolean() && (*params)[pipe].get<bool>()) {
-        co_return Status::fromHResult(hresult::kNotImpl, "CreateProcess", "",
-                                      std::string(pipe) + ": the stdio pipes of HCS processes are not implemented on Windows yet");
-      }
-    }
-  }
   HCS_WIDE(doc, parameters, "CreateProcess", "");
   auto fn = s_->core.proc<HCS_PROC(HcsCreateProcess)>("HcsCreateProcess");
   if (!fn.ok()) co_return fn.status().withContext("CreateProcess", "");
@@ -336,12 +328,14 @@ Task<StatusOr<hcs::CreatedProcess>> ComputeCoreHcs::createProcess(hcs::SystemHan
     if (*process) closeProcess(handleId(*process));
     co_return r.status();
   }
-  for (HANDLE h : {r->info.StdInput, r->info.StdOutput, r->info.StdError}) {
-    if (h) CloseHandle(h);  // none were asked for
-  }
+  // The pipes asked for (CreateStd*Pipe) are the caller's to use and close.
   hcs::CreatedProcess out;
   out.handle = handleId(*process);
   out.pid = r->info.ProcessId;
+  std::string name = "hcs process " + std::to_string(out.pid);
+  if (r->info.StdInput) out.stdinStream = std::make_unique<HandleStream>(s_->loop, r->info.StdInput, name + " stdin");
+  if (r->info.StdOutput) out.stdoutStream = std::make_unique<HandleStream>(s_->loop, r->info.StdOutput, name + " stdout");
+  if (r->info.StdError) out.stderrStream = std::make_unique<HandleStream>(s_->loop, r->info.StdError, name + " stderr");
   co_return out;
 }
 

@@ -25,9 +25,10 @@
 // with an older DLL gets "computecore.dll has no export X" from the calls
 // that need X.
 //
-// Processes: createProcess refuses parameters that ask HCS for stdio pipes
-// (E_NOTIMPL: Linux utility VMs run their processes over the bridge; the
-// pipes of host and Windows-container processes are not done yet).
+// Processes: the stdio pipes a createProcess asks for (CreateStd*Pipe)
+// come back in HCS_PROCESS_INFORMATION and are returned as HandleStreams
+// (handle_stream.h) - the caller owns them. (Linux utility VMs run their
+// processes over the bridge instead.)
 #pragma once
 
 #include <memory>

@@ -10,7 +10,7 @@ expect() { wine_expect "$exe" "$@"; }
 expect 1 "EnumerateComputeSystems: computecore.dll could not be loaded: error 126 (the module was not found) [Unavailable, HRESULT 0x8007007E]" -- list
 expect 1 "OpenComputeSystem(vm-1): computecore.dll could not be loaded: error 126" -- start vm-1
 expect 1 "cannot read C:\\no\\such\\file.json [NotFound" -- create vm-1 'C:\no\such\file.json'
-expect 1 "E_NOTIMPL" -- exec vm-1 /bin/true
+expect 1 "OpenComputeSystem(vm-1): computecore.dll could not be loaded: error 126" -- exec vm-1 /bin/true
 expect 2 "usage: hcsdiag" -- frobnicate
 expect 2 "usage: hcsdiag" -- start
 # A recording made under Wine replays on Linux: the same answer, and a
@@ -32,5 +32,33 @@ if [ "$code" != 1 ] || ! grep -qF "call #0: expected enumerateComputeSystems, go
   echo "FAIL: a diverging replay: exit $code: $out"; fails=$((fails + 1))
 else
   echo "ok: divergence named: $(grep -F diverged <<<"$out" | tail -1)"
+fi
+# exec through the stand-in computecore.dll (the fake HCS daemon behind
+# it): the process's stdio pipes carry its output and our stdin.
+here="${TEST_SRCDIR}/${TEST_WORKSPACE}"
+state="$(mktemp -d /tmp/hcsdiag-wine-XXXXXX)"
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$state/token"
+"$here/hcs_fake/hcs_fake" --address "unix://$state/hcs.sock" --state-dir "$state" --vm-backend none \
+  --standin tcp://127.0.0.1:0 --standin-token-file "$state/token" >"$state/daemon.log" 2>&1 &
+daemon_pid=$!
+trap 'kill $daemon_pid 2>/dev/null; wait $daemon_pid 2>/dev/null; rm -rf "$state"; wine_cleanup' EXIT
+for _ in $(seq 600); do [ -s "$state/standin.address" ] && break; sleep 0.1; done
+export HCS_STANDIN_ADDRESS="$(cat "$state/standin.address")" HCS_STANDIN_TOKEN="$(cat "$state/token")"
+cp -L "$here/platforms/windows/standin/computecore.dll" "$WINEPREFIX/drive_c/windows/system32/computecore.dll"
+echo '{"Owner":"hcsdiag-wine","SchemaVersion":{"Major":2,"Minor":1},"Container":{}}' > "$state/c1.json"
+HCS_FAKE_ADDRESS="unix://$state/hcs.sock" "$linux" create c1 "$state/c1.json" >/dev/null &&
+  HCS_FAKE_ADDRESS="unix://$state/hcs.sock" "$linux" start c1 >/dev/null || { echo "FAIL: could not make c1"; fails=$((fails + 1)); }
+wine_run "$exe" exec c1 /bin/sh -c 'echo out-line; echo err-line >&2; exit 4' >"$state/exec.out" 2>&1; code=$?
+out=$(grep -v '^wine: ' "$state/exec.out")
+if [ "$code" = 4 ] && grep -qx "out-line" <<<"$out" && grep -qx "err-line" <<<"$out"; then
+  echo "ok: exec through the stand-in: exit 4, both streams"
+else
+  echo "FAIL: exec through the stand-in: exit $code (want 4): $out"; fails=$((fails + 1))
+fi
+out=$(printf 'piped in\n' | wine_run "$exe" exec -i c1 /bin/cat 2>/dev/null); code=$?
+if [ "$code" = 0 ] && [ "$out" = "piped in" ]; then
+  echo "ok: exec -i: stdin reached the process"
+else
+  echo "FAIL: exec -i: exit $code: [$out]"; fails=$((fails + 1))
 fi
 exit $fails

@@ -12,9 +12,10 @@
 // strings allocated with CoTaskMemAlloc (the caller frees them); callbacks
 // on a service thread with the handle's context, none after close;
 // ServiceDisconnect to every callback when the service goes away.
-// Handles that are not ours get E_HANDLE. Calls this stand-in does not
-// carry (namespaces, crash, WER, file access, live migration, the process
-// pipes) are not exported or answer E_NOTIMPL.
+// Handles that are not ours get E_HANDLE. A process's stdio pipes are
+// anonymous pipes relayed to the service's stdio ports (standin_service.h).
+// Calls this stand-in does not carry (namespaces, crash, WER, file access,
+// live migration) are not exported or answer E_NOTIMPL.
 #include <windows.h>
 
 #include <objbase.h>
@@ -29,6 +30,7 @@
 #include <set>
 
 #include "platforms/windows/standin/link.h"
+#include "platforms/windows/win_thread.h"
 #include "src/common/json.h"
 #include "src/common/utf16.h"
 
@@ -86,7 +88,60 @@ struct Operation {
   Remote* process = nullptr;
   uint32_t pid = 0;
   uint64_t id = 0;
+  // The caller's ends of the process's stdio pipes, handed over once.
+  HANDLE stdio[3] = {nullptr, nullptr, nullptr};
 };
+
+// pipeStdio: for each stdio port of a createProcess answer, an anonymous
+// pipe whose far end a thread relays to the port's connection (stdin: pipe
+// -> socket; stdout, stderr: socket -> pipe). The caller's ends go in `out`.
+void pipeStdio(const Json& ports, HANDLE out[3]) {
+  const char* names[3] = {"in", "out", "err"};
+  for (int i = 0; i < 3; ++i) {
+    auto it = ports.find(names[i]);
+    if (it == ports.end() || !it->is_number_unsigned()) continue;
+    SOCKET sock = standin::openStdio(static_cast<uint16_t>(it->get<uint64_t>()));
+    if (sock == INVALID_SOCKET) continue;
+    HANDLE r, w;
+    if (!CreatePipe(&r, &w, nullptr, 0)) {
+      closesocket(sock);
+      continue;
+    }
+    bool in = i == 0;
+    out[i] = in ? w : r;
+    HANDLE mine = in ? r : w;
+    hcsshim::Status started = hcsshim::platforms::windows::startThread([sock, mine, in] {
+      char buf[16384];
+      if (in) {
+        DWORD n = 0;
+        while (ReadFile(mine, buf, sizeof buf, &n, nullptr) && n > 0) {
+          if (send(sock, buf, static_cast<int>(n), 0) != static_cast<int>(n)) break;
+        }
+        shutdown(sock, SD_SEND);
+      } else {
+        int n;
+        while ((n = recv(sock, buf, sizeof buf, 0)) > 0) {
+          DWORD wrote = 0;
+          if (!WriteFile(mine, buf, static_cast<DWORD>(n), &wrote, nullptr)) break;
+        }
+      }
+      CloseHandle(mine);
+      closesocket(sock);
+    });
+    if (!started.ok()) {
+      CloseHandle(mine);
+      closesocket(sock);
+    }
+  }
+}
+
+// takeStdio: the caller's pipe ends into `info` (once).
+void takeStdio(Operation& op, HCS_PROCESS_INFORMATION* info) {
+  info->StdInput = op.stdio[0];
+  info->StdOutput = op.stdio[1];
+  info->StdError = op.stdio[2];
+  op.stdio[0] = op.stdio[1] = op.stdio[2] = nullptr;
+}
 
 Operation* asOp(HCS_OPERATION h) { return reinterpret_cast<Operation*>(h); }
 
@@ -120,6 +175,7 @@ void complete(const std::shared_ptr<Operation>& op, const Json& a) {
     op->hr = hresultOf(a);
     op->doc = a.value("document", std::string());
     op->pid = static_cast<uint32_t>(a.value("pid", uint64_t{0}));
+    if (SUCCEEDED(op->hr) && a.contains("stdio") && a["stdio"].is_object()) pipeStdio(a["stdio"], op->stdio);
     op->done = true;
     op->cv.notify_all();
     cb = op->completion;
@@ -263,6 +319,7 @@ HRESULT waitResult(HCS_OPERATION handle, DWORD timeoutMs, HCS_PROCESS_INFORMATIO
   if (info) {
     *info = HCS_PROCESS_INFORMATION{};
     info->ProcessId = op->pid;
+    takeStdio(*op, info);
   }
   return op->hr;
 }
@@ -336,7 +393,12 @@ STANDIN_EXPORT HRESULT WINAPI HcsGetOperationResultAndProcessInfo(HCS_OPERATION 
   HRESULT hr = HcsGetOperationResult(handle, doc);
   if (hr != kPending && hr != kInvalidHandle && info) {
     *info = HCS_PROCESS_INFORMATION{};
-    info->ProcessId = asOp(handle)->pid;
+    std::shared_ptr<Operation> op = findOperation(handle);
+    if (op) {
+      std::lock_guard<std::mutex> lock(op->mu);
+      info->ProcessId = op->pid;
+      takeStdio(*op, info);
+    }
   }
   return hr;
 }

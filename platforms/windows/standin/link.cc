@@ -195,6 +195,21 @@ wchar_t* taskString(const std::string& s) {
   return out;
 }
 
+SOCKET openStdio(uint16_t port) {
+  SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+  if (s == INVALID_SOCKET) return s;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string hello = env("HCS_STANDIN_TOKEN") + "\n";
+  if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || !sendAll(s, hello)) {
+    closesocket(s);
+    return INVALID_SOCKET;
+  }
+  return s;
+}
+
 Answer failure(long hresult, const std::string& message) {
   uint32_t hr = static_cast<uint32_t>(hresult);
   Json doc = {{"Error", static_cast<int32_t>(hr)}, {"ErrorMessage", message}};

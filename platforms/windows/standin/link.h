@@ -47,6 +47,10 @@ Answer call(Json req);
 void setEventHandler(std::function<void(const Json& event)> handler);
 void setDisconnectHandler(std::function<void()> handler);
 
+// openStdio: a connection to one of a process's stdio ports (the service's
+// createProcess answer), the token already sent; INVALID_SOCKET if it fails.
+SOCKET openStdio(uint16_t port);
+
 // failure: an answer for an error the stand-in itself detects.
 Answer failure(long hresult, const std::string& message);
 
