@@ -18,23 +18,14 @@ standins="$here/platforms/windows/standin"
 state="$(mktemp -d /tmp/hcs-wine-XXXXXX)"
 # The Linux suite, without Bazel's output files (they are this test's).
 linux_run() { env -u XML_OUTPUT_FILE -u GTEST_OUTPUT -u TEST_PREMATURE_EXIT_FILE -u GTEST_SHARD_STATUS_FILE "$linux" "$@"; }
-daemon_pid=
+standin_pid=
 cleanup() {
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+  [ -n "$standin_pid" ] && kill "$standin_pid" 2>/dev/null && wait "$standin_pid" 2>/dev/null
   rm -rf "$state"
   wine_cleanup
 }
 trap cleanup EXIT
-
-head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$state/token"
-"$here/hcs_fake/hcs_fake" --address "unix://$state/hcs.sock" --state-dir "$state" --vm-backend none \
-  --standin tcp://127.0.0.1:0 --standin-token-file "$state/token" >"$state/daemon.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 600); do [ -s "$state/standin.address" ] && break; sleep 0.1; done  # (up to 60 s: a loaded CI host)
-if [ ! -s "$state/standin.address" ]; then
-  cat "$state/daemon.log"; wine_result StandinService fail "the fake HCS daemon did not serve the stand-in"; wine_finish
-fi
-export HCS_STANDIN_ADDRESS="$(cat "$state/standin.address")" HCS_STANDIN_TOKEN="$(cat "$state/token")"
+wine_standin_daemon "$state"
 export HCS_BACKEND=standin
 # The utility VM scenario's boot files, as the fake daemon (Linux) sees them;
 # stand-ins: the fake checks that they exist and boots nothing. ("kernel",

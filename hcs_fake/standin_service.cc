@@ -82,6 +82,12 @@ struct StandinService::State::Conn {
       : rt(r), token(std::move(t)), hcs(h), hns(n), io(std::move(s)) {}
   runtime::Runtime& rt;
   std::string token;
+  // A process's stdin relay, until its connection ends (a CloseHandle of
+  // StdIn waits for it: the bytes before it reach the process first).
+  struct Relay {
+    bool done = false;
+  };
+  std::map<uint64_t, std::shared_ptr<Relay>> stdinRelays;
   InProcessHcs hcs;
   InProcessHns hns;
   runtime::BufferedStream io;
@@ -108,12 +114,21 @@ Status badField(const std::string& call, const char* field) {
 // process; the client proves itself with the token line, then bytes flow
 // between the connection and the pipe (in: client -> process; out, err:
 // process -> client) until either side ends. Returns the port.
-StatusOr<uint64_t> relayStdio(const std::shared_ptr<Conn>& c, std::string name, std::unique_ptr<runtime::Stream> pipe) {
+StatusOr<uint64_t> relayStdio(const std::shared_ptr<Conn>& c, uint64_t process, std::string name,
+                              std::unique_ptr<runtime::Stream> pipe) {
   HCS_ASSIGN_OR_RETURN(auto listener, c->rt.transport().listen("tcp://127.0.0.1:0"));
   std::string address = listener->address();
   uint64_t port = std::stoull(address.substr(address.rfind(':') + 1));
+  std::shared_ptr<Conn::Relay> relay;
+  if (name == "in") relay = c->stdinRelays[process] = std::make_shared<Conn::Relay>();
   runtime::spawn([](runtime::Runtime& rt, std::string token, std::string name, std::shared_ptr<runtime::Listener> l,
-                    std::unique_ptr<runtime::Stream> pipe) -> Task<void> {
+                    std::unique_ptr<runtime::Stream> pipe, std::shared_ptr<Conn::Relay> relay) -> Task<void> {
+    struct Done {  // on every way out
+      std::shared_ptr<Conn::Relay> r;
+      ~Done() {
+        if (r) r->done = true;
+      }
+    } done{relay};
     // Nobody comes within 30 s: the pipe is dropped (the process sees EOF or EPIPE).
     rt.loop().addTimer(std::chrono::seconds(30), [l] { l->close(); });
     auto accept_task = l->accept();
@@ -144,7 +159,8 @@ StatusOr<uint64_t> relayStdio(const std::shared_ptr<Conn>& c, std::string name, 
       (void)(*peer)->shutdownWrite();
     }
     (*peer)->close();
-  }(c->rt, c->token, std::move(name), std::shared_ptr<runtime::Listener>(std::move(listener)), std::move(pipe)));
+  }(c->rt, c->token, std::move(name), std::shared_ptr<runtime::Listener>(std::move(listener)), std::move(pipe),
+     relay));
   return port;
 }
 
@@ -164,6 +180,20 @@ Task<void> call(std::shared_ptr<Conn> c, Json req) {
       {"modifyProcess", &hcs::HcsApi::modifyProcess}};
   if (auto op = systemOps.find(verb); op != systemOps.end()) {
     if (Status st = needHandle(); !st.ok()) co_return c->answer(seq, st);
+    if (auto relay = c->stdinRelays.find(*handle); verb == "modifyProcess" && relay != c->stdinRelays.end()) {
+      // Closing a relayed stdin: after the bytes sent before it (the
+      // relay ends at its connection's EOF), or after 10 s without one.
+      auto closing = parseJson(doc);
+      if (closing.ok() && closing->is_object() && str(*closing, "Operation") == "CloseHandle") {
+        std::shared_ptr<Conn::Relay> r = relay->second;
+        auto deadline = c->rt.loop().now() + std::chrono::seconds(10);
+        while (!r->done && c->rt.loop().now() < deadline) {
+          auto tick = runtime::sleep(c->rt.loop(), std::chrono::milliseconds(5));
+          co_await tick;
+        }
+        c->stdinRelays.erase(*handle);
+      }
+    }
     Status st = co_await (c->hcs.*(op->second))(*handle, doc);
     co_return c->answer(seq, st);
   }
@@ -239,7 +269,7 @@ Task<void> call(std::shared_ptr<Conn> c, Json req) {
         {"in", &r->stdinStream}, {"out", &r->stdoutStream}, {"err", &r->stderrStream}};
     for (auto& [name, stream] : pipes) {
       if (!*stream) continue;
-      auto port = relayStdio(c, name, std::move(*stream));
+      auto port = relayStdio(c, r->handle, name, std::move(*stream));
       if (!port.ok()) {
         HLOG(Warn, "hcs_fake.standin.stdio_unavailable").kv("conn", c->name).kv("stream", name).kv("error", port.status().message());
         continue;

@@ -74,6 +74,50 @@ wine_result() {
   wine_results+=("$name"$'\t'"$outcome"$'\t'"$message")
 }
 
+# wine_gtest MIN EXE ARGS...: runs a gtest EXE under Wine; each scenario it
+# started is a result (ok only if it passed), and the run one more
+# ("<exe>: exit N, M scenarios") that fails if it exited non-zero or ran
+# fewer than MIN scenarios.
+wine_gtest() {
+  local min=$1 exe=$2 out code name total
+  shift 2
+  out=$(wine_run "$exe" "$@" 2>&1); code=$?
+  echo "$out" | grep -E '^\[ *(RUN|OK|FAILED|SKIPPED) *\]|Failure|Expected|Which is|Unhandled|Actual'
+  while read -r name; do
+    if grep -qE "^\[ +OK \] $name " <<<"$out"; then
+      wine_result "$name" ok "under Wine"
+    else
+      wine_result "$name" fail "under Wine: did not pass"
+    fi
+  done < <(grep -oE '^\[ RUN +\] [A-Za-z0-9_.]+' <<<"$out" | awk '{print $NF}')
+  total=$(grep -cE '^\[ RUN +\]' <<<"$out")
+  if [ "$code" != 0 ] || [ "$total" -lt "$min" ]; then
+    echo "$out" | tail -40
+    wine_result "$(basename "$exe") $*" fail "exit $code, $total scenarios ran (want >= $min)"
+  else
+    wine_result "$(basename "$exe") $*" ok "$total scenarios"
+  fi
+}
+
+# wine_standin_daemon DIR: the fake HCS daemon (hcs_fake from the runfiles,
+# no VM backend) serving the stand-in DLLs' service on loopback, its state
+# and log in DIR; exports HCS_STANDIN_ADDRESS and HCS_STANDIN_TOKEN and
+# sets $standin_pid (kill it at exit). Fails the test if it does not serve.
+wine_standin_daemon() {
+  local dir=$1
+  head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/token"
+  "${TEST_SRCDIR}/${TEST_WORKSPACE:-hcsshim_cpp}/hcs_fake/hcs_fake" --address "unix://$dir/hcs.sock" --state-dir "$dir" \
+    --vm-backend none --standin tcp://127.0.0.1:0 --standin-token-file "$dir/token" >"$dir/daemon.log" 2>&1 &
+  standin_pid=$!
+  for _ in $(seq 600); do [ -s "$dir/standin.address" ] && break; sleep 0.1; done  # (up to 60 s: a loaded host)
+  if [ ! -s "$dir/standin.address" ]; then
+    cat "$dir/daemon.log"
+    wine_result StandinService fail "the fake HCS daemon did not serve the stand-in"
+    wine_finish
+  fi
+  export HCS_STANDIN_ADDRESS="$(cat "$dir/standin.address")" HCS_STANDIN_TOKEN="$(cat "$dir/token")"
+}
+
 # wine_finish: writes the checks as a JUnit report to $XML_OUTPUT_FILE
 # (bazel test and the conformance runner read it) and exits with the
 # number of failed checks.

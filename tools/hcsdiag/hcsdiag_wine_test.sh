@@ -37,13 +37,9 @@ fi
 # it): the process's stdio pipes carry its output and our stdin.
 here="${TEST_SRCDIR}/${TEST_WORKSPACE}"
 state="$(mktemp -d /tmp/hcsdiag-wine-XXXXXX)"
-head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$state/token"
-"$here/hcs_fake/hcs_fake" --address "unix://$state/hcs.sock" --state-dir "$state" --vm-backend none \
-  --standin tcp://127.0.0.1:0 --standin-token-file "$state/token" >"$state/daemon.log" 2>&1 &
-daemon_pid=$!
-trap 'kill $daemon_pid 2>/dev/null; wait $daemon_pid 2>/dev/null; rm -rf "$state"; wine_cleanup' EXIT
-for _ in $(seq 600); do [ -s "$state/standin.address" ] && break; sleep 0.1; done
-export HCS_STANDIN_ADDRESS="$(cat "$state/standin.address")" HCS_STANDIN_TOKEN="$(cat "$state/token")"
+standin_pid=
+trap '[ -n "$standin_pid" ] && kill $standin_pid 2>/dev/null; wait $standin_pid 2>/dev/null; rm -rf "$state"; wine_cleanup' EXIT
+wine_standin_daemon "$state"
 cp -L "$here/platforms/windows/standin/computecore.dll" "$WINEPREFIX/drive_c/windows/system32/computecore.dll"
 echo '{"Owner":"hcsdiag-wine","SchemaVersion":{"Major":2,"Minor":1},"Container":{}}' > "$state/c1.json"
 HCS_FAKE_ADDRESS="unix://$state/hcs.sock" "$linux" create c1 "$state/c1.json" >/dev/null &&

@@ -76,8 +76,10 @@ Task<std::optional<int>> exec(hcs::HcsApi& hcs, runtime::EventLoop& loop, std::v
     while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) all.append(buf, n);
     auto write_task = (*p)->stdinStream()->write(all);
     (void)co_await std::move(write_task);
+    // As hcsshim: HCS closes the process's stdin, then we close our end.
     auto close_task = (*p)->closeStdin();
     (void)co_await std::move(close_task);
+    (*p)->stdinStream()->close();
   }
   auto wait_task = (*p)->wait();
   int code = co_await std::move(wait_task);

@@ -10,23 +10,14 @@ source "${TEST_SRCDIR}/${TEST_WORKSPACE:-hcsshim_cpp}/tools/build_defs/wine_env.
 here="${TEST_SRCDIR}/${TEST_WORKSPACE:-hcsshim_cpp}"
 exe="$here/tools/uvmboot/uvmboot_exe.exe"
 state="$(mktemp -d /tmp/uvmboot-wine-XXXXXX)"
-daemon_pid=
+standin_pid=
 cleanup() {
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+  [ -n "$standin_pid" ] && kill "$standin_pid" 2>/dev/null && wait "$standin_pid" 2>/dev/null
   rm -rf "$state"
   wine_cleanup
 }
 trap cleanup EXIT
-
-head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$state/token"
-"$here/hcs_fake/hcs_fake" --address "unix://$state/hcs.sock" --state-dir "$state" --vm-backend none \
-  --standin tcp://127.0.0.1:0 --standin-token-file "$state/token" >"$state/daemon.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 600); do [ -s "$state/standin.address" ] && break; sleep 0.1; done
-if [ ! -s "$state/standin.address" ]; then
-  cat "$state/daemon.log"; wine_result StandinService fail "the fake HCS daemon did not serve the stand-in"; wine_finish
-fi
-export HCS_STANDIN_ADDRESS="$(cat "$state/standin.address")" HCS_STANDIN_TOKEN="$(cat "$state/token")"
+wine_standin_daemon "$state"
 mkdir -p "$state/boot"
 echo stand-in >"$state/boot/kernel"
 echo stand-in >"$state/boot/initrd.img"

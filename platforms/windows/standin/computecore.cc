@@ -23,6 +23,8 @@
 #include <computecore.h>
 // clang-format on
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -46,8 +48,16 @@ using standin::kInvalidHandle;
 
 HRESULT hresultOf(const Json& a) { return static_cast<HRESULT>(a.value("hresult", uint64_t{0x80004005})); }
 
+// StdinRelay: a process's stdin relay thread, told to finish by a
+// CloseHandle of StdIn (after what the caller wrote before it).
+struct StdinRelay {
+  std::atomic<bool> closing{false};
+  std::atomic<bool> finished{false};
+};
+
 // Remote: a compute system or process of the service, behind a handle we hand out.
 struct Remote {
+  std::shared_ptr<StdinRelay> stdinRelay;  // a process with a stdin pipe
   bool process = false;
   std::mutex mu;
   std::condition_variable cv;
@@ -95,7 +105,7 @@ struct Operation {
 // pipeStdio: for each stdio port of a createProcess answer, an anonymous
 // pipe whose far end a thread relays to the port's connection (stdin: pipe
 // -> socket; stdout, stderr: socket -> pipe). The caller's ends go in `out`.
-void pipeStdio(const Json& ports, HANDLE out[3]) {
+void pipeStdio(const Json& ports, HANDLE out[3], Remote* process) {
   const char* names[3] = {"in", "out", "err"};
   for (int i = 0; i < 3; ++i) {
     auto it = ports.find(names[i]);
@@ -110,11 +120,23 @@ void pipeStdio(const Json& ports, HANDLE out[3]) {
     bool in = i == 0;
     out[i] = in ? w : r;
     HANDLE mine = in ? r : w;
-    hcsshim::Status started = hcsshim::platforms::windows::startThread([sock, mine, in] {
+    std::shared_ptr<StdinRelay> relay;
+    if (in && process) relay = process->stdinRelay = std::make_shared<StdinRelay>();
+    hcsshim::Status started = hcsshim::platforms::windows::startThread([sock, mine, in, relay] {
       char buf[16384];
       if (in) {
-        DWORD n = 0;
-        while (ReadFile(mine, buf, sizeof buf, &n, nullptr) && n > 0) {
+        // Polled, not a blocking read: a CloseHandle of StdIn ends the relay
+        // once what was written before it has gone, though the caller still
+        // holds its end of the pipe (hcsshim closes it after the call).
+        for (;;) {
+          DWORD avail = 0, n = 0;
+          if (!PeekNamedPipe(mine, nullptr, 0, nullptr, &avail, nullptr)) break;  // the caller closed its end
+          if (avail == 0) {
+            if (relay && relay->closing) break;
+            Sleep(2);
+            continue;
+          }
+          if (!ReadFile(mine, buf, std::min<DWORD>(avail, sizeof buf), &n, nullptr) || n == 0) break;
           if (send(sock, buf, static_cast<int>(n), 0) != static_cast<int>(n)) break;
         }
         shutdown(sock, SD_SEND);
@@ -127,8 +149,10 @@ void pipeStdio(const Json& ports, HANDLE out[3]) {
       }
       CloseHandle(mine);
       closesocket(sock);
+      if (relay) relay->finished = true;
     });
     if (!started.ok()) {
+      if (relay) relay->finished = true;
       CloseHandle(mine);
       closesocket(sock);
     }
@@ -175,7 +199,7 @@ void complete(const std::shared_ptr<Operation>& op, const Json& a) {
     op->hr = hresultOf(a);
     op->doc = a.value("document", std::string());
     op->pid = static_cast<uint32_t>(a.value("pid", uint64_t{0}));
-    if (SUCCEEDED(op->hr) && a.contains("stdio") && a["stdio"].is_object()) pipeStdio(a["stdio"], op->stdio);
+    if (SUCCEEDED(op->hr) && a.contains("stdio") && a["stdio"].is_object()) pipeStdio(a["stdio"], op->stdio, op->process);
     op->done = true;
     op->cv.notify_all();
     cb = op->completion;
@@ -545,6 +569,13 @@ STANDIN_EXPORT HRESULT WINAPI HcsGetProcessProperties(HCS_PROCESS p, HCS_OPERATI
   return onRemote(p, true, op, HcsOperationTypeGetProcessProperties, "processProperties", query);
 }
 STANDIN_EXPORT HRESULT WINAPI HcsModifyProcess(HCS_PROCESS p, HCS_OPERATION op, PCWSTR settings) {
+  // Closing a relayed stdin: its relay sends what is in the pipe, then EOF.
+  auto doc = hcsshim::parseJson(standin::utf8(settings));
+  auto proc = findRemote(p, true);
+  if (proc && proc->stdinRelay && doc.ok() && doc->is_object() && doc->value("Operation", std::string()) == "CloseHandle") {
+    proc->stdinRelay->closing = true;
+    for (int i = 0; i < 5000 && !proc->stdinRelay->finished; ++i) Sleep(2);
+  }
   return onRemote(p, true, op, HcsOperationTypeModifyProcess, "modifyProcess", settings);
 }
 STANDIN_EXPORT HRESULT WINAPI HcsSetProcessCallback(HCS_PROCESS p, HCS_EVENT_OPTIONS, void* context, HCS_EVENT_CALLBACK callback) {
