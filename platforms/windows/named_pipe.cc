@@ -31,47 +31,54 @@ class PipeListener final : public runtime::Listener {
   }
   ~PipeListener() override { close(); }
 
+  // (After the wait only locals and the shared state are touched: the
+  // listener may be gone by then.)
   Task<StatusOr<std::unique_ptr<runtime::Stream>>> accept() override {
     std::shared_ptr<State> st = state_;
+    runtime::EventLoop& loop = loop_;
+    std::u16string path = path_;
+    std::string address = address_;
     HANDLE h;
     {
       std::lock_guard<std::mutex> lock(st->mu);
-      if (st->closed) co_return CancelledError(address_ + ": the listener is closed");
+      if (st->closed) co_return CancelledError(address + ": the listener is closed");
       h = st->pending;
       st->pending = INVALID_HANDLE_VALUE;
     }
     if (h == INVALID_HANDLE_VALUE) {
-      h = makeInstance(path_, false);
-      if (h == INVALID_HANDLE_VALUE) co_return win32Status(::GetLastError(), address_ + ": CreateNamedPipe");
+      h = makeInstance(path, false);
+      if (h == INVALID_HANDLE_VALUE) co_return win32Status(::GetLastError(), address + ": CreateNamedPipe");
     }
     {
       std::lock_guard<std::mutex> lock(st->mu);
       st->connecting = h;
     }
-    auto connect_call = blocking(loop_, [h] {
+    auto connect_call = blocking(loop, [h] {
       BOOL ok = ::ConnectNamedPipe(h, nullptr);
       DWORD err = ok ? 0 : ::GetLastError();
       return err == ERROR_PIPE_CONNECTED ? DWORD{0} : err;
     });
     DWORD err = co_await std::move(connect_call);
     bool closed;
+    uint64_t number;
     {
       std::lock_guard<std::mutex> lock(st->mu);
       st->connecting = INVALID_HANDLE_VALUE;
       closed = st->closed;
       // The next client can connect before the next accept.
-      if (!closed && st->pending == INVALID_HANDLE_VALUE) st->pending = makeInstance(path_, false);
+      if (!closed && st->pending == INVALID_HANDLE_VALUE) st->pending = makeInstance(path, false);
+      number = ++st->accepted;
     }
     if (closed) {
       ::CloseHandle(h);
-      co_return CancelledError(address_ + ": the listener is closed");
+      co_return CancelledError(address + ": the listener is closed");
     }
     if (err != 0) {
       ::CloseHandle(h);
-      co_return win32Status(err, address_ + ": ConnectNamedPipe");
+      co_return win32Status(err, address + ": ConnectNamedPipe");
     }
-    std::string name = address_ + "#" + std::to_string(++accepted_);
-    co_return std::unique_ptr<runtime::Stream>(std::make_unique<HandleStream>(loop_, h, name));
+    std::string name = address + "#" + std::to_string(number);
+    co_return std::unique_ptr<runtime::Stream>(std::make_unique<HandleStream>(loop, h, name));
   }
 
   void close() override {
@@ -100,12 +107,12 @@ class PipeListener final : public runtime::Listener {
     bool closed = false;
     HANDLE pending = INVALID_HANDLE_VALUE;
     HANDLE connecting = INVALID_HANDLE_VALUE;
+    uint64_t accepted = 0;
   };
   runtime::EventLoop& loop_;
   std::u16string path_;
   std::string address_;
   std::shared_ptr<State> state_;
-  uint64_t accepted_ = 0;
 };
 
 }  // namespace

@@ -164,20 +164,23 @@ class WinsockListener final : public runtime::Listener {
       : loop_(loop), sock_(std::move(sock)), address_(std::move(address)) {}
   ~WinsockListener() override { close(); }
 
+  // (After the wait only locals are touched: the listener may be gone.)
   Task<StatusOr<std::unique_ptr<runtime::Stream>>> accept() override {
     if (sock_->closed) co_return CancelledError(address_ + ": the listener is closed");
     std::shared_ptr<Socket> sock = sock_;
-    auto accept_call = blocking(loop_, [sock] {
+    runtime::EventLoop& loop = loop_;
+    std::string address = address_;
+    std::string name = address_ + "#" + std::to_string(++accepted_);
+    auto accept_call = blocking(loop, [sock] {
       SOCKET s = ::accept(sock->s, nullptr, nullptr);
       return std::make_pair(s, s == INVALID_SOCKET ? WSAGetLastError() : 0);
     });
     auto [s, err] = co_await std::move(accept_call);
     if (s == INVALID_SOCKET) {
-      if (sock->closed) co_return CancelledError(address_ + ": the listener is closed");
-      co_return wsaStatus(err, address_ + ": accept");
+      if (sock->closed) co_return CancelledError(address + ": the listener is closed");
+      co_return wsaStatus(err, address + ": accept");
     }
-    std::string name = address_ + "#" + std::to_string(++accepted_);
-    co_return std::unique_ptr<runtime::Stream>(std::make_unique<WinsockStream>(loop_, std::make_shared<Socket>(s), name));
+    co_return std::unique_ptr<runtime::Stream>(std::make_unique<WinsockStream>(loop, std::make_shared<Socket>(s), name));
   }
   void close() override { sock_->close(); }
   std::string address() const override { return address_; }
