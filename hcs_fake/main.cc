@@ -214,7 +214,9 @@ int main(int argc, char** argv) {
   const std::string ownerName = owner.name().empty() ? std::to_string(getpid()) : owner.name();
   const std::string natTable = "hcs-fake-" + ownerName;
   runtime::spawn([](runtime::Runtime& rt) -> Task<void> {
-    auto gone = [](const std::string& o) { return hcs_fake::ownerGone(o); };
+    // Owners found gone stay claimed until the sweep ends (owner.h).
+    hcs_fake::GoneOwners owners;
+    auto gone = [&owners](const std::string& o) { return owners.gone(o); };
     auto nat_task = hcs_fake::removeDeadDaemonNat(rt, "nft", "hcs-fake-", gone);
     std::set<std::string> left = co_await std::move(nat_task);
     auto cgroups_task = hcs_fake::removeDeadDaemonCgroups(rt.loop(), "/sys/fs/cgroup", gone);
@@ -222,8 +224,8 @@ int main(int argc, char** argv) {
     // A daemon killed with its whole process group (a test runner's
     // timeout) takes its vhost-user devices along before they could remove
     // its VM directories.
-    left.merge(hcs_fake::removeDeadDaemonDirs("/tmp", "hcs-fake-qemu-"));
-    int forgotten = hcs_fake::forgetGoneOwners(left);
+    left.merge(hcs_fake::removeDeadDaemonDirs("/tmp", "hcs-fake-qemu-", gone));
+    int forgotten = owners.forget(left);
     HLOG(Info, "hcs_fake.owner.swept").kv("owners_left", left.size()).kv("locks_removed", forgotten);
   }(**rt));
   if (vmBackend == "sim") {

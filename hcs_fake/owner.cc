@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "src/common/log.h"
 
@@ -59,7 +60,28 @@ bool isOwnerName(std::string_view name) {
   return dash != std::string_view::npos && allDigits(name.substr(0, dash)) && allDigits(name.substr(dash + 1));
 }
 
-OwnerLock::OwnerLock(std::string lockDir) : dir_(std::move(lockDir)), name_(ownerNameOf(getpid())) {
+namespace {
+
+bool sameFile(int fd, const std::string& path) {
+  struct stat a, b;
+  return ::fstat(fd, &a) == 0 && ::lstat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// pidOf: the pid part of an owner name, if it is of our PID namespace.
+std::optional<pid_t> ourPid(const std::string& owner) {
+  size_t dash = owner.find('-');
+  if (owner.substr(0, dash) != pidNamespaceOf("/proc/self")) return std::nullopt;
+  long long pid = std::stoll(owner.substr(dash + 1));
+  if (pid <= 0 || pid > 0x3fffffff) return std::nullopt;
+  return static_cast<pid_t>(pid);
+}
+
+bool deadPid(pid_t pid) { return pid != getpid() && ::kill(pid, 0) != 0 && errno == ESRCH; }
+
+}  // namespace
+
+OwnerLock::OwnerLock(std::string lockDir, std::string name, std::chrono::milliseconds wait)
+    : dir_(std::move(lockDir)), name_(name.empty() ? ownerNameOf(getpid()) : std::move(name)) {
   if (name_.empty()) {
     error_ = "/proc/self/ns/pid is not readable";
     return;
@@ -67,17 +89,30 @@ OwnerLock::OwnerLock(std::string lockDir) : dir_(std::move(lockDir)), name_(owne
   // Like /tmp: every user's daemons keep their lock here.
   if (::mkdir(dir_.c_str(), 01777) == 0) (void)::chmod(dir_.c_str(), 01777);
   std::string path = dir_ + "/" + name_;
-  int fd = openLockFile(path, true);
-  if (fd < 0) {
-    error_ = path + ": " + std::strerror(errno);
-    return;
-  }
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    error_ = path + ": locked by another process (" + std::strerror(errno) + ")";
+  auto until = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    int fd = openLockFile(path, true);
+    if (fd < 0) {
+      error_ = path + ": " + std::strerror(errno);
+      return;
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      // A sweep that held it may have removed the file meanwhile: then
+      // this lock is on a file nobody sees - make it again.
+      if (sameFile(fd, path)) {
+        fd_ = fd;
+        return;
+      }
+      ::close(fd);
+      continue;
+    }
     ::close(fd);
-    return;
+    if (std::chrono::steady_clock::now() >= until) {
+      error_ = path + ": still locked by another process (a sweep?) after " + std::to_string(wait.count()) + " ms";
+      return;
+    }
+    ::usleep(10000);
   }
-  fd_ = fd;
 }
 
 OwnerLock::~OwnerLock() {
@@ -86,42 +121,64 @@ OwnerLock::~OwnerLock() {
   ::close(fd_);
 }
 
-bool ownerGone(const std::string& owner, const std::string& lockDir) {
-  if (!isOwnerName(owner)) return false;
-  int fd = openLockFile(lockDir + "/" + owner, false);
-  if (fd >= 0) {
-    bool gone = ::flock(fd, LOCK_EX | LOCK_NB) == 0;  // closing drops it again
-    ::close(fd);
-    return gone;
+GoneOwners::~GoneOwners() {
+  for (auto& [owner, c] : claimed_) {
+    if (c.made) ::unlink((dir_ + "/" + owner).c_str());  // it was only made to claim
+    ::close(c.fd);
   }
-  if (errno != ENOENT) return false;
-  size_t dash = owner.find('-');
-  if (owner.substr(0, dash) != pidNamespaceOf("/proc/self")) return false;  // not ours to judge
-  long long pid = std::stoll(owner.substr(dash + 1));
-  if (pid <= 0 || pid > 0x3fffffff || pid == getpid()) return false;
-  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
-int forgetGoneOwners(const std::set<std::string>& stillOwning, const std::string& lockDir) {
+bool GoneOwners::gone(const std::string& owner) {
+  if (!isOwnerName(owner)) return false;
+  if (claimed_.count(owner)) return true;
+  if (alive_.count(owner)) return false;
+  std::string path = dir_ + "/" + owner;
+  struct stat st;
+  bool existed = ::lstat(path.c_str(), &st) == 0;
+  if (existed && !S_ISREG(st.st_mode)) return false;
+  std::optional<pid_t> pid = ourPid(owner);
+  if (!existed && !(pid && deadPid(*pid))) {
+    alive_.insert(owner);  // no lock file, and not ours to judge (or alive)
+    return false;
+  }
+  // Claim it: a daemon that takes this name now waits for us.
+  if (::mkdir(dir_.c_str(), 01777) == 0) (void)::chmod(dir_.c_str(), 01777);
+  int fd = openLockFile(path, !existed);
+  if (fd < 0 || ::flock(fd, LOCK_EX | LOCK_NB) != 0 || !sameFile(fd, path)) {
+    if (fd >= 0) ::close(fd);
+    alive_.insert(owner);
+    return false;
+  }
+  if (!existed && !(pid && deadPid(*pid))) {  // it came to life as we looked
+    ::close(fd);
+    alive_.insert(owner);
+    return false;
+  }
+  claimed_[owner] = Claim{fd, !existed};
+  return true;
+}
+
+int GoneOwners::forget(const std::set<std::string>& stillOwning) {
   int removed = 0;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(lockDir, ec)) {
-    std::string owner = e.path().filename().string();
-    if (!isOwnerName(owner) || stillOwning.count(owner) || !ownerGone(owner, lockDir)) continue;
-    if (::unlink(e.path().c_str()) == 0) ++removed;
+  for (auto& [owner, c] : claimed_) {
+    if (stillOwning.count(owner)) continue;
+    if (::unlink((dir_ + "/" + owner).c_str()) == 0) ++removed;
+    c.made = false;  // gone already
   }
   return removed;
 }
 
+bool ownerGone(const std::string& owner, const std::string& lockDir) { return GoneOwners(lockDir).gone(owner); }
+
 std::set<std::string> removeDeadDaemonDirs(const std::string& parent, const std::string& prefix,
-                                           const std::string& lockDir) {
+                                           const std::function<bool(const std::string&)>& gone) {
   std::set<std::string> left;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(parent, ec)) {
     std::string name = e.path().filename().string();
     if (name.rfind(prefix, 0) != 0) continue;
     std::string owner = name.substr(prefix.size());
-    if (!ownerGone(owner, lockDir)) continue;
+    if (!gone(owner)) continue;
     std::error_code rm;
     fs::remove_all(e.path(), rm);
     if (rm) left.insert(owner);

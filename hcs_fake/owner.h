@@ -14,7 +14,8 @@
 // the daemon lives. The proof of life is an flock(2) the daemon holds on
 // <lockDir>/<owner> for its whole life; the kernel drops it when the process
 // dies, however it dies. So an owner is gone when its lock file exists and
-// can be locked. Without a lock file (a different /tmp, or a daemon that
+// can be locked - and the sweep keeps it locked while it removes the
+// owner's resources (GoneOwners). Without a lock file (a different /tmp, or a daemon that
 // could not create it) an owner is gone only when it is in our own PID
 // namespace and kill(pid, 0) says ESRCH; an owner of another namespace
 // without a lock file is never taken for dead.
@@ -23,6 +24,9 @@
 // main thread.
 #pragma once
 
+#include <chrono>
+#include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -40,12 +44,15 @@ std::string ownerNameOf(int pid);
 bool isOwnerName(std::string_view name);
 
 // OwnerLock: this process's owner name and its proof of life, held until the
-// object is destroyed (which removes the file). When the lock directory or
+// object is destroyed (which removes the file). If a sweep holds the name's
+// lock (a gone daemon that had this pid - pids are reused, pid_max is often
+// 32768), it waits for the sweep, up to `wait`. When the lock directory or
 // file cannot be made, held() is false and error() says why; the name is
 // still this process's.
 class OwnerLock {
  public:
-  explicit OwnerLock(std::string lockDir = kOwnerLockDir);
+  explicit OwnerLock(std::string lockDir = kOwnerLockDir, std::string name = "",
+                     std::chrono::milliseconds wait = std::chrono::seconds(30));
   ~OwnerLock();
   OwnerLock(const OwnerLock&) = delete;
   OwnerLock& operator=(const OwnerLock&) = delete;
@@ -59,18 +66,43 @@ class OwnerLock {
   int fd_ = -1;
 };
 
-// ownerGone: whether the daemon named `owner` is provably gone (see above).
-// False for a name that is not an owner name.
+// GoneOwners: a sweep's view of which owners are provably gone (see above).
+// Each one found gone is claimed - its lock file held by this object until
+// it goes - so that a new daemon reusing a gone one's pid waits for the sweep
+// instead of having its fresh resources removed. Not for concurrent use.
+class GoneOwners {
+ public:
+  explicit GoneOwners(std::string lockDir = kOwnerLockDir) : dir_(std::move(lockDir)) {}
+  ~GoneOwners();
+  GoneOwners(const GoneOwners&) = delete;
+  GoneOwners& operator=(const GoneOwners&) = delete;
+
+  // gone: whether `owner` is provably gone (claiming it). False for a name
+  // that is not an owner name.
+  bool gone(const std::string& owner);
+  // forget: removes the lock files of the claimed owners not in
+  // `stillOwning` (owners whose resources could not all be removed keep
+  // theirs, so that a daemon with more rights can prove them dead later).
+  // Returns how many.
+  int forget(const std::set<std::string>& stillOwning);
+
+ private:
+  struct Claim {
+    int fd;
+    bool made;  // the file was made to claim it (no lock file before)
+  };
+  std::string dir_;
+  std::map<std::string, Claim> claimed_;
+  std::set<std::string> alive_;
+};
+
+// ownerGone: one question to a GoneOwners of its own (the claim ends at once).
 bool ownerGone(const std::string& owner, const std::string& lockDir = kOwnerLockDir);
 
-// forgetGoneOwners: removes the lock files of gone owners not in `stillOwning`
-// (owners whose resources could not all be removed keep theirs, so that a
-// daemon with more rights can prove them dead later). Returns how many.
-int forgetGoneOwners(const std::set<std::string>& stillOwning, const std::string& lockDir = kOwnerLockDir);
-
 // removeDeadDaemonDirs: removes the directories <parent>/<prefix><owner> of
-// gone owners; returns the owners whose directory could not be removed.
+// owners `gone` says are gone; returns the owners whose directory could not
+// be removed.
 std::set<std::string> removeDeadDaemonDirs(const std::string& parent, const std::string& prefix,
-                                           const std::string& lockDir = kOwnerLockDir);
+                                           const std::function<bool(const std::string&)>& gone);
 
 }  // namespace hcsshim::hcs_fake

@@ -9,8 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "hcs_fake/sim_backend.h"
 #include "src/runtime/real_runtime.h"
@@ -152,17 +154,58 @@ TEST_F(OwnerTest, GoneOwnersLoseTheirDirectoriesAndLocksLiveOnesKeepThem) {
     fs::create_directories(dir_ + "/vms/hcs-fake-qemu-" + o + "/vm1");
     std::ofstream(dir_ + "/vms/hcs-fake-qemu-" + o + "/vm1/disk") << "x";
   }
-  EXPECT_THAT(removeDeadDaemonDirs(dir_ + "/vms", "hcs-fake-qemu-", locks_), ::testing::IsEmpty());
-  EXPECT_TRUE(fs::exists(dir_ + "/vms/hcs-fake-qemu-" + live));
-  EXPECT_FALSE(fs::exists(dir_ + "/vms/hcs-fake-qemu-" + dead));
-  EXPECT_TRUE(fs::exists(dir_ + "/vms/hcs-fake-qemu-1-1")) << "unprovable";
-  EXPECT_TRUE(fs::exists(dir_ + "/vms/hcs-fake-qemu-junk"));
-
-  EXPECT_EQ(forgetGoneOwners({dead}, locks_), 0) << "it still owns something";
-  EXPECT_TRUE(fs::exists(locks_ + "/" + dead));
-  EXPECT_EQ(forgetGoneOwners({}, locks_), 1);
+  {
+    GoneOwners owners(locks_);
+    auto gone = [&](const std::string& o) { return owners.gone(o); };
+    EXPECT_THAT(removeDeadDaemonDirs(dir_ + "/vms", "hcs-fake-qemu-", gone), ::testing::IsEmpty());
+    EXPECT_TRUE(fs::exists(dir_ + "/vms/hcs-fake-qemu-" + live));
+    EXPECT_FALSE(fs::exists(dir_ + "/vms/hcs-fake-qemu-" + dead));
+    EXPECT_TRUE(fs::exists(dir_ + "/vms/hcs-fake-qemu-1-1")) << "unprovable";
+    EXPECT_TRUE(fs::exists(dir_ + "/vms/hcs-fake-qemu-junk"));
+    EXPECT_EQ(owners.forget({dead}), 0) << "it still owns something";
+    EXPECT_TRUE(fs::exists(locks_ + "/" + dead));
+    EXPECT_EQ(owners.forget({}), 1);
+  }
   EXPECT_FALSE(fs::exists(locks_ + "/" + dead));
   EXPECT_TRUE(fs::exists(locks_ + "/" + live));
+}
+
+// pids are reused (pid_max is often 32768): a daemon that gets a gone
+// daemon's pid - so its owner name - while a sweep removes that one's
+// leftovers waits for the sweep, then holds a lock file of its own.
+TEST_F(OwnerTest, ADaemonReusingAGoneOnesNameWaitsForTheSweep) {
+  std::string dead = holdLock(false);
+  ::kill(children_.back(), SIGKILL);
+  waitpid(children_.back(), nullptr, 0);
+  children_.pop_back();
+  auto owners = std::make_unique<GoneOwners>(locks_);
+  ASSERT_TRUE(owners->gone(dead));
+  std::atomic<bool> locked{false};
+  std::thread newcomer([&] {
+    OwnerLock lock(locks_, dead, std::chrono::seconds(20));
+    EXPECT_TRUE(lock.held()) << lock.error();
+    locked = true;
+    EXPECT_TRUE(fs::exists(locks_ + "/" + dead)) << "its own file, made again after the sweep removed the old one";
+    EXPECT_FALSE(ownerGone(dead, locks_)) << "and it is alive";
+  });
+  usleep(300000);
+  EXPECT_FALSE(locked) << "it waits while the sweep holds the name";
+  EXPECT_EQ(owners->forget({}), 1);
+  owners.reset();  // the sweep ends
+  newcomer.join();
+  EXPECT_TRUE(locked);
+}
+
+TEST_F(OwnerTest, AnOwnerWithoutALockFileIsClaimedWhileSwept) {
+  std::string name = nsInode("/proc/self") + "-" + std::to_string(deadPid());
+  {
+    GoneOwners owners(locks_);
+    ASSERT_TRUE(owners.gone(name));
+    EXPECT_TRUE(fs::exists(locks_ + "/" + name)) << "made to claim it";
+    OwnerLock taker(locks_, name, std::chrono::milliseconds(50));
+    EXPECT_FALSE(taker.held()) << "the name is the sweep's for now";
+  }
+  EXPECT_FALSE(fs::exists(locks_ + "/" + name)) << "a file made only to claim goes with the claim";
 }
 
 // The CI failure this guards: cgroup v2 lists a process outside the
