@@ -1,10 +1,12 @@
 #include "hcs_fake/sim_backend.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -13,6 +15,7 @@
 #include "hcs_fake/host_network.h"
 #include "platforms/linux/hybrid_vsock.h"
 #include "src/common/log.h"
+#include "src/runtime/read_file.h"
 
 namespace hcsshim::hcs_fake {
 
@@ -48,9 +51,16 @@ std::vector<std::string> hierarchies(const std::string& root) {
   return out;
 }
 
+// writeFile: a cgroup setting; a failure is logged (the VM runs without it,
+// as HCS would not, so the log must say why).
 void writeFile(const std::string& path, const std::string& value) {
-  std::ofstream f(path);
-  f << value;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  ssize_t n = fd < 0 ? -1 : ::write(fd, value.data(), value.size());
+  int err = errno;
+  if (fd >= 0) ::close(fd);
+  if (n != static_cast<ssize_t>(value.size())) {
+    HLOG(Warn, "hcs_fake.sim.cgroup_write_failed").kv("path", path).kv("value", value).kv("error", std::strerror(err));
+  }
 }
 
 // removeTree removes a cgroup directory and its children, deepest first
@@ -209,6 +219,19 @@ Task<Status> SimVmBackend::start(const std::string& id, const schema::VirtualMac
   bool v2 = isCgroupV2(options_.cgroupRoot);
   for (const auto& h : hierarchies(options_.cgroupRoot)) {
     fs::create_directories(h + cg, ec);
+    if (ec) HLOG(Warn, "hcs_fake.sim.cgroup_mkdir_failed").kv("path", h + cg).kv("error", ec.message());
+    // A new v1 cpuset group has no CPUs or memory nodes, and nothing can
+    // join it (ENOSPC) until it gets its parent's.
+    if (fs::exists(h + "/cpuset.cpus", ec)) {
+      for (const std::string& dir : {h + options_.cgroupParent, h + cg}) {
+        for (const char* file : {"/cpuset.cpus", "/cpuset.mems"}) {
+          std::string mine = runtime::readFile(dir + file, 4096).value_or("");
+          if (mine.find_first_not_of(" \n") != std::string::npos) continue;
+          std::string parent = runtime::readFile(fs::path(dir).parent_path().string() + file, 4096).value_or("");
+          writeFile(dir + file, parent);
+        }
+      }
+    }
     if (v2) writeFile(h + options_.cgroupParent + "/cgroup.subtree_control", "+memory +cpu +pids");
   }
   if (v2) {
