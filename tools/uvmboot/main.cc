@@ -34,6 +34,7 @@
 #include "src/common/log.h"
 #include "src/runtime/real_runtime.h"
 #include "src/uvm/uvm.h"
+#include "tools/uvmboot/result.h"
 
 namespace {
 
@@ -59,13 +60,7 @@ int usage() {
   return 2;
 }
 
-struct Result {
-  std::string id;
-  Status status;
-  double bootMs = 0;
-  int exitCode = -1;
-  std::string output;
-};
+using uvmboot::Result;
 
 // runOne boots one VM, attaches devices, runs the command, closes the VM.
 Task<Result> runOne(runtime::Runtime& rt, hcs::HcsApi& hcs, std::string vsockRoot, Args args, int index) {
@@ -142,24 +137,7 @@ Task<int> runAll(runtime::Runtime& rt, hcs::HcsApi& hcs, std::string vsockRoot, 
   }
   double totalMs = std::chrono::duration<double, std::milli>(rt.loop().now() - t0).count();
   int failed = 0;
-  for (auto& r : results) {
-    if (!r.status.ok()) {
-      ++failed;
-      std::printf("%s: FAILED after %.1f ms: %s\n", r.id.c_str(), r.bootMs, r.status.toString().c_str());
-      continue;
-    }
-    std::printf("%s: booted in %.1f ms", r.id.c_str(), r.bootMs);
-    if (!args.exec.empty()) std::printf(", exit code %d", r.exitCode);
-    std::printf("\n");
-    std::string out = r.output;
-    size_t pos = 0;
-    while (pos < out.size()) {
-      size_t nl = out.find('\n', pos);
-      if (nl == std::string::npos) nl = out.size();
-      std::printf("  %s\n", out.substr(pos, nl - pos).c_str());
-      pos = nl + 1;
-    }
-  }
+  for (auto& r : results) failed += uvmboot::print(r, !args.exec.empty()) ? 1 : 0;
   std::printf("%d VMs (%d at a time) in %.1f ms, %d failed\n", args.count, args.parallel, totalMs, failed);
   co_return failed ? 1 : 0;
 }

@@ -25,6 +25,7 @@
 #include "src/common/flags.h"
 #include "src/common/log.h"
 #include "src/uvm/uvm.h"
+#include "tools/uvmboot/result.h"
 
 namespace {
 
@@ -46,13 +47,7 @@ struct Args {
   uint32_t processors = 1;
 };
 
-struct Result {
-  std::string id;
-  Status status;
-  double bootMs = 0;
-  int exitCode = -1;
-  std::string output;
-};
+using uvmboot::Result;
 
 Task<Result> runOne(runtime::Runtime& rt, hcs::HcsApi& hcs, const Args& args, int index) {
   Result r;
@@ -100,21 +95,7 @@ Task<int> runAll(runtime::Runtime& rt, hcs::HcsApi& hcs, Args args) {
   for (int i = 0; i < args.count; ++i) {
     auto one_task = runOne(rt, hcs, args, i);
     Result r = co_await std::move(one_task);
-    if (!r.status.ok()) {
-      ++failed;
-      std::printf("%s: FAILED after %.1f ms: %s\n", r.id.c_str(), r.bootMs, r.status.toString().c_str());
-      continue;
-    }
-    std::printf("%s: booted in %.1f ms", r.id.c_str(), r.bootMs);
-    if (!args.exec.empty()) std::printf(", exit code %d", r.exitCode);
-    std::printf("\n");
-    size_t pos = 0;
-    while (pos < r.output.size()) {
-      size_t nl = r.output.find('\n', pos);
-      if (nl == std::string::npos) nl = r.output.size();
-      std::printf("  %s\n", r.output.substr(pos, nl - pos).c_str());
-      pos = nl + 1;
-    }
+    failed += uvmboot::print(r, !args.exec.empty()) ? 1 : 0;
   }
   std::printf("%d VMs in sequence, %d failed\n", args.count, failed);
   co_return failed ? 1 : 0;
