@@ -217,14 +217,15 @@ int main(int argc, char** argv) {
     // Owners found gone stay claimed until the sweep ends (owner.h).
     hcs_fake::GoneOwners owners;
     auto gone = [&owners](const std::string& o) { return owners.gone(o); };
-    auto nat_task = hcs_fake::removeDeadDaemonNat(rt, "nft", "hcs-fake-", gone);
-    std::set<std::string> left = co_await std::move(nat_task);
+    // (In this order: what needs no waiting is done before the daemon
+    // serves - this coroutine runs until its first wait.) A daemon killed
+    // with its whole process group (a test runner's timeout) takes its
+    // vhost-user devices along before they could remove its VM directories.
+    std::set<std::string> left = hcs_fake::removeDeadDaemonDirs("/tmp", "hcs-fake-qemu-", gone);
     auto cgroups_task = hcs_fake::removeDeadDaemonCgroups(rt.loop(), "/sys/fs/cgroup", gone);
     left.merge(co_await std::move(cgroups_task));
-    // A daemon killed with its whole process group (a test runner's
-    // timeout) takes its vhost-user devices along before they could remove
-    // its VM directories.
-    left.merge(hcs_fake::removeDeadDaemonDirs("/tmp", "hcs-fake-qemu-", gone));
+    auto nat_task = hcs_fake::removeDeadDaemonNat(rt, "nft", "hcs-fake-", gone);
+    left.merge(co_await std::move(nat_task));
     int forgotten = owners.forget(left);
     HLOG(Info, "hcs_fake.owner.swept").kv("owners_left", left.size()).kv("locks_removed", forgotten);
   }(**rt));
