@@ -15,17 +15,10 @@ here="${TEST_SRCDIR}/${TEST_WORKSPACE:-hcsshim_cpp}"
 exe="$here/functional/hcs_api_conformance_exe.exe"
 linux="$here/functional/hcs_api_conformance_test"
 standins="$here/platforms/windows/standin"
-state="$(mktemp -d /tmp/hcs-wine-XXXXXX)"
 # The Linux suite, without Bazel's output files (they are this test's).
 linux_run() { env -u XML_OUTPUT_FILE -u GTEST_OUTPUT -u TEST_PREMATURE_EXIT_FILE -u GTEST_SHARD_STATUS_FILE "$linux" "$@"; }
-standin_pid=
-cleanup() {
-  [ -n "$standin_pid" ] && kill "$standin_pid" 2>/dev/null && wait "$standin_pid" 2>/dev/null
-  rm -rf "$state"
-  wine_cleanup
-}
-trap cleanup EXIT
-wine_standin_daemon "$state"
+wine_standin_daemon
+state=$standin_state
 export HCS_BACKEND=standin
 # The utility VM scenario's boot files, as the fake daemon (Linux) sees them;
 # stand-ins: the fake checks that they exist and boots nothing. ("kernel",

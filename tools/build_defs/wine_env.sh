@@ -13,6 +13,8 @@ fi
 wine_dir=$(mktemp -d /tmp/hcs-wineprefix-XXXXXX)
 export WINEPREFIX="$wine_dir/prefix"
 wine_cleanup() {
+  [ -n "${standin_pid:-}" ] && kill "$standin_pid" 2>/dev/null && wait "$standin_pid" 2>/dev/null
+  standin_pid=
   [ -n "${wine_dir:-}" ] || return 0
   WINEPREFIX="$WINEPREFIX" /usr/lib/wine/wineserver -k >/dev/null 2>&1 || true
   rm -rf "$wine_dir"
@@ -99,12 +101,16 @@ wine_gtest() {
   fi
 }
 
-# wine_standin_daemon DIR: the fake HCS daemon (hcs_fake from the runfiles,
-# no VM backend) serving the stand-in DLLs' service on loopback, its state
-# and log in DIR; exports HCS_STANDIN_ADDRESS and HCS_STANDIN_TOKEN and
-# sets $standin_pid (kill it at exit). Fails the test if it does not serve.
+# wine_standin_daemon: the fake HCS daemon (hcs_fake from the runfiles, no
+# VM backend) serving the stand-in DLLs' service on loopback; its state and
+# log in $standin_state (under the prefix's directory); exports
+# HCS_STANDIN_ADDRESS and HCS_STANDIN_TOKEN. wine_cleanup stops it. Fails
+# the test if it does not serve.
+standin_pid=
 wine_standin_daemon() {
-  local dir=$1
+  standin_state="$wine_dir/standin"
+  local dir=$standin_state
+  mkdir -p "$dir"
   head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/token"
   "${TEST_SRCDIR}/${TEST_WORKSPACE:-hcsshim_cpp}/hcs_fake/hcs_fake" --address "unix://$dir/hcs.sock" --state-dir "$dir" \
     --vm-backend none --standin tcp://127.0.0.1:0 --standin-token-file "$dir/token" >"$dir/daemon.log" 2>&1 &

@@ -36,10 +36,8 @@ fi
 # exec through the stand-in computecore.dll (the fake HCS daemon behind
 # it): the process's stdio pipes carry its output and our stdin.
 here="${TEST_SRCDIR}/${TEST_WORKSPACE}"
-state="$(mktemp -d /tmp/hcsdiag-wine-XXXXXX)"
-standin_pid=
-trap '[ -n "$standin_pid" ] && kill $standin_pid 2>/dev/null; wait $standin_pid 2>/dev/null; rm -rf "$state"; wine_cleanup' EXIT
-wine_standin_daemon "$state"
+wine_standin_daemon
+state=$standin_state
 cp -L "$here/platforms/windows/standin/computecore.dll" "$WINEPREFIX/drive_c/windows/system32/computecore.dll"
 echo '{"Owner":"hcsdiag-wine","SchemaVersion":{"Major":2,"Minor":1},"Container":{}}' > "$state/c1.json"
 HCS_FAKE_ADDRESS="unix://$state/hcs.sock" "$linux" create c1 "$state/c1.json" >/dev/null &&

@@ -9,15 +9,8 @@ WINE_SUITE=UvmbootUnderWine
 source "${TEST_SRCDIR}/${TEST_WORKSPACE:-hcsshim_cpp}/tools/build_defs/wine_env.sh"
 here="${TEST_SRCDIR}/${TEST_WORKSPACE:-hcsshim_cpp}"
 exe="$here/tools/uvmboot/uvmboot_exe.exe"
-state="$(mktemp -d /tmp/uvmboot-wine-XXXXXX)"
-standin_pid=
-cleanup() {
-  [ -n "$standin_pid" ] && kill "$standin_pid" 2>/dev/null && wait "$standin_pid" 2>/dev/null
-  rm -rf "$state"
-  wine_cleanup
-}
-trap cleanup EXIT
-wine_standin_daemon "$state"
+wine_standin_daemon
+state=$standin_state
 mkdir -p "$state/boot"
 echo stand-in >"$state/boot/kernel"
 echo stand-in >"$state/boot/initrd.img"
