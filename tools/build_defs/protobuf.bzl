@@ -7,7 +7,7 @@ gives `task_cc_proto`, which is
   - protoc's C++ over libprotobuf-lite (native cc_proto_library) normally;
   - tools/protogen's classes over src/protobuf/runtime on Windows (mingw-w64:
     Debian has no libprotobuf for it) and wherever //src/protobuf:protogen is
-    true (protogen_test below runs a Linux test that way).
+    true.
 Both are included as "<dir>/<file>.pb.h" and have the same C++ API for what
 this project uses, so code compiles against either. `deps` are the
 hcs_cc_proto_library targets of the proto's imports (the generated headers
@@ -107,31 +107,3 @@ def _flag_impl(_ctx):
     return []
 
 bool_flag = rule(implementation = _flag_impl, build_setting = config.bool(flag = True))
-
-def _to_protogen_impl(_settings, _attr):
-    return {"//src/protobuf:protogen": True}
-
-_to_protogen = transition(
-    implementation = _to_protogen_impl,
-    inputs = [],
-    outputs = ["//src/protobuf:protogen"],
-)
-
-def _protogen_test_impl(ctx):
-    test = ctx.attr.test[0][DefaultInfo]
-    out = ctx.actions.declare_file(ctx.label.name)
-    ctx.actions.symlink(output = out, target_file = test.files_to_run.executable, is_executable = True)
-    runfiles = ctx.runfiles(files = [out]).merge(test.default_runfiles)
-    return [DefaultInfo(executable = out, runfiles = runfiles)]
-
-protogen_test = rule(
-    implementation = _protogen_test_impl,
-    test = True,
-    doc = "Runs a test target built with protogen's protobuf (//src/protobuf:protogen=true).",
-    attrs = {
-        "test": attr.label(cfg = _to_protogen, executable = True, mandatory = True),
-        "_allowlist_function_transition": attr.label(
-            default = "@bazel_tools//tools/allowlists/function_transition_allowlist",
-        ),
-    },
-)
