@@ -10,7 +10,7 @@ using runtime::Task;
 Publisher::Publisher(runtime::Runtime& rt, std::string address, std::string ns)
     : rt_(rt), address_(std::move(address)), ns_(std::move(ns)) {}
 
-void Publisher::publish(const std::string& topic, const google::protobuf::MessageLite& event) {
+void Publisher::publish(const std::string& topic, const pb::MessageLite& event) {
   queue_.push_back(Item{topic, event.GetTypeName(), event.SerializeAsString(),
                         rt_.loop().clock().wallNanos()});
   HLOG(Info, "shim.event").kv("topic", topic).kv("type", event.GetTypeName());

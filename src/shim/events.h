@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include <google/protobuf/message_lite.h>
+#include "src/protobuf/api.h"
 
 #include "src/runtime/runtime.h"
 #include "src/ttrpc/client.h"
@@ -19,7 +19,7 @@ class EventSink {
  public:
   virtual ~EventSink() = default;
   // publish: topic is containerd's ("/tasks/exit"), event its message.
-  virtual void publish(const std::string& topic, const google::protobuf::MessageLite& event) = 0;
+  virtual void publish(const std::string& topic, const pb::MessageLite& event) = 0;
 };
 
 class Publisher final : public EventSink {
@@ -27,7 +27,7 @@ class Publisher final : public EventSink {
   // address: containerd's ttrpc socket ("" = events are only logged).
   Publisher(runtime::Runtime& rt, std::string address, std::string ns);
   // publish queues topic + event; they are forwarded one at a time, in order.
-  void publish(const std::string& topic, const google::protobuf::MessageLite& event) override;
+  void publish(const std::string& topic, const pb::MessageLite& event) override;
   // flushed completes when everything queued so far was forwarded (or failed).
   runtime::Task<void> flushed();
 

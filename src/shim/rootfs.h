@@ -12,14 +12,14 @@
 #include <string>
 #include <vector>
 
-#include <google/protobuf/repeated_ptr_field.h>
+#include "src/protobuf/api.h"
 
 #include "src/common/status.h"
 #include "src/containerd/api/mount.pb.h"
 
 namespace hcsshim::shim {
 
-using Mounts = google::protobuf::RepeatedPtrField<containerd::types::Mount>;
+using Mounts = pb::RepeatedPtrField<containerd::types::Mount>;
 
 struct OverlayLayers {
   std::vector<std::string> lower;  // read-only layers, top-most first

@@ -107,3 +107,37 @@ def _flag_impl(_ctx):
     return []
 
 bool_flag = rule(implementation = _flag_impl, build_setting = config.bool(flag = True))
+
+# protogen_test(name, test): `test` built and run with protogen's classes
+# (--//src/protobuf:protogen=true), so that `bazel test //...` runs the code
+# the Windows build links on Linux too.
+def _to_protogen_impl(_settings, _attr):
+    return {"//src/protobuf:protogen": True}
+
+_to_protogen = transition(
+    implementation = _to_protogen_impl,
+    inputs = [],
+    outputs = ["//src/protobuf:protogen"],
+)
+
+def _protogen_test_impl(ctx):
+    test = ctx.attr.test[0]
+    info = test[DefaultInfo]
+    exe = info.files_to_run.executable
+    out = ctx.actions.declare_file(ctx.label.name)
+    ctx.actions.symlink(output = out, target_file = exe, is_executable = True)
+    runfiles = ctx.runfiles(files = [exe]).merge(info.default_runfiles)
+    # The test can check that it runs what it was built for (pb::kImplementation).
+    return [
+        DefaultInfo(executable = out, runfiles = runfiles),
+        testing.TestEnvironment({"HCS_PROTOBUF_IMPLEMENTATION": "protogen"}),
+    ]
+
+protogen_test = rule(
+    implementation = _protogen_test_impl,
+    attrs = {
+        "test": attr.label(cfg = _to_protogen, mandatory = True, executable = True),
+        "_allowlist_function_transition": attr.label(default = "@bazel_tools//tools/allowlists/function_transition_allowlist"),
+    },
+    test = True,
+)

@@ -116,23 +116,23 @@ class Generator {
 
   std::string codec(const gp::FieldDescriptor* f) const {
     switch (f->type()) {
-      case gp::FieldDescriptor::TYPE_INT32: return "::hcs::pb::codec::Int32";
-      case gp::FieldDescriptor::TYPE_INT64: return "::hcs::pb::codec::Int64";
-      case gp::FieldDescriptor::TYPE_UINT32: return "::hcs::pb::codec::UInt32";
-      case gp::FieldDescriptor::TYPE_UINT64: return "::hcs::pb::codec::UInt64";
-      case gp::FieldDescriptor::TYPE_SINT32: return "::hcs::pb::codec::SInt32";
-      case gp::FieldDescriptor::TYPE_SINT64: return "::hcs::pb::codec::SInt64";
-      case gp::FieldDescriptor::TYPE_FIXED32: return "::hcs::pb::codec::Fixed32";
-      case gp::FieldDescriptor::TYPE_FIXED64: return "::hcs::pb::codec::Fixed64";
-      case gp::FieldDescriptor::TYPE_SFIXED32: return "::hcs::pb::codec::SFixed32";
-      case gp::FieldDescriptor::TYPE_SFIXED64: return "::hcs::pb::codec::SFixed64";
-      case gp::FieldDescriptor::TYPE_FLOAT: return "::hcs::pb::codec::Float";
-      case gp::FieldDescriptor::TYPE_DOUBLE: return "::hcs::pb::codec::Double";
-      case gp::FieldDescriptor::TYPE_BOOL: return "::hcs::pb::codec::Bool";
-      case gp::FieldDescriptor::TYPE_STRING: return "::hcs::pb::codec::String";
-      case gp::FieldDescriptor::TYPE_BYTES: return "::hcs::pb::codec::Bytes";
-      case gp::FieldDescriptor::TYPE_ENUM: return "::hcs::pb::codec::Enum<" + qualified(f->enum_type()) + ">";
-      case gp::FieldDescriptor::TYPE_MESSAGE: return "::hcs::pb::codec::Message<" + qualified(f->message_type()) + ">";
+      case gp::FieldDescriptor::TYPE_INT32: return "::hcsshim::pbrt::codec::Int32";
+      case gp::FieldDescriptor::TYPE_INT64: return "::hcsshim::pbrt::codec::Int64";
+      case gp::FieldDescriptor::TYPE_UINT32: return "::hcsshim::pbrt::codec::UInt32";
+      case gp::FieldDescriptor::TYPE_UINT64: return "::hcsshim::pbrt::codec::UInt64";
+      case gp::FieldDescriptor::TYPE_SINT32: return "::hcsshim::pbrt::codec::SInt32";
+      case gp::FieldDescriptor::TYPE_SINT64: return "::hcsshim::pbrt::codec::SInt64";
+      case gp::FieldDescriptor::TYPE_FIXED32: return "::hcsshim::pbrt::codec::Fixed32";
+      case gp::FieldDescriptor::TYPE_FIXED64: return "::hcsshim::pbrt::codec::Fixed64";
+      case gp::FieldDescriptor::TYPE_SFIXED32: return "::hcsshim::pbrt::codec::SFixed32";
+      case gp::FieldDescriptor::TYPE_SFIXED64: return "::hcsshim::pbrt::codec::SFixed64";
+      case gp::FieldDescriptor::TYPE_FLOAT: return "::hcsshim::pbrt::codec::Float";
+      case gp::FieldDescriptor::TYPE_DOUBLE: return "::hcsshim::pbrt::codec::Double";
+      case gp::FieldDescriptor::TYPE_BOOL: return "::hcsshim::pbrt::codec::Bool";
+      case gp::FieldDescriptor::TYPE_STRING: return "::hcsshim::pbrt::codec::String";
+      case gp::FieldDescriptor::TYPE_BYTES: return "::hcsshim::pbrt::codec::Bytes";
+      case gp::FieldDescriptor::TYPE_ENUM: return "::hcsshim::pbrt::codec::Enum<" + qualified(f->enum_type()) + ">";
+      case gp::FieldDescriptor::TYPE_MESSAGE: return "::hcsshim::pbrt::codec::Message<" + qualified(f->message_type()) + ">";
       case gp::FieldDescriptor::TYPE_GROUP: break;
     }
     die("groups are not supported: " + f->full_name());
@@ -294,13 +294,13 @@ class Generator {
 
   std::string storage(const gp::FieldDescriptor* f) const {
     if (f->is_map()) {
-      return "::hcs::pb::Map<" + valueType(f->message_type()->map_key()) + ", " +
+      return "::hcsshim::pbrt::Map<" + valueType(f->message_type()->map_key()) + ", " +
              valueType(f->message_type()->map_value()) + ">";
     }
     bool ptr = f->cpp_type() == gp::FieldDescriptor::CPPTYPE_STRING ||
                f->cpp_type() == gp::FieldDescriptor::CPPTYPE_MESSAGE;
-    if (f->is_repeated()) return std::string(ptr ? "::hcs::pb::RepeatedPtrField<" : "::hcs::pb::RepeatedField<") + valueType(f) + ">";
-    if (f->cpp_type() == gp::FieldDescriptor::CPPTYPE_MESSAGE) return "::hcs::pb::Owned<" + valueType(f) + ">";
+    if (f->is_repeated()) return std::string(ptr ? "::hcsshim::pbrt::RepeatedPtrField<" : "::hcsshim::pbrt::RepeatedField<") + valueType(f) + ">";
+    if (f->cpp_type() == gp::FieldDescriptor::CPPTYPE_MESSAGE) return "::hcsshim::pbrt::Owned<" + valueType(f) + ">";
     return valueType(f);
   }
 
@@ -313,12 +313,12 @@ class Generator {
 
   void classDecl(std::ostringstream& o, const gp::Descriptor* m) {
     std::string n = local(m);
-    o << "class " << n << " final : public ::hcs::pb::MessageLite {\n public:\n";
+    o << "class " << n << " final : public ::hcsshim::pbrt::MessageLite {\n public:\n";
     o << "  " << n << "() = default;\n";
     o << "  std::string GetTypeName() const override { return \"" << m->full_name() << "\"; }\n";
     o << "  void Clear() override;\n";
-    o << "  void serializeTo(::hcs::pb::Writer& w) const override;\n";
-    o << "  bool mergeFrom(::hcs::pb::Reader& r) override;\n";
+    o << "  void serializeTo(::hcsshim::pbrt::Writer& w) const override;\n";
+    o << "  bool mergeFrom(::hcsshim::pbrt::Reader& r) override;\n";
     o << "  static const " << n << "& default_instance();\n";
     o << "  void CopyFrom(const " << n << "& from) { *this = from; }\n";
     o << "  void MergeFrom(const " << n << "& from);\n";
@@ -431,43 +431,43 @@ class Generator {
     for (int i = 0; i < m->field_count(); ++i) c << "  clear_" << fieldName(m->field(i)) << "();\n";
     c << "  unknown_fields_.clear();\n}\n\n";
 
-    c << "void " << n << "::serializeTo(::hcs::pb::Writer& w) const {\n";
+    c << "void " << n << "::serializeTo(::hcsshim::pbrt::Writer& w) const {\n";
     if (m->field_count() == 0) c << "  (void)w;\n";
     for (const auto* f : byNumber(m)) {
       std::string mem = memberName(f), num = std::to_string(f->number());
       if (f->is_map()) {
-        c << "  ::hcs::pb::writeMap<" << codec(f->message_type()->map_key()) << ", "
+        c << "  ::hcsshim::pbrt::writeMap<" << codec(f->message_type()->map_key()) << ", "
           << codec(f->message_type()->map_value()) << ">(w, " << num << ", " << mem << ");\n";
       } else if (f->is_repeated()) {
-        c << "  ::hcs::pb::writeRepeated<" << codec(f) << ">(w, " << num << ", " << mem << ");\n";
+        c << "  ::hcsshim::pbrt::writeRepeated<" << codec(f) << ">(w, " << num << ", " << mem << ");\n";
       } else if (f->cpp_type() == gp::FieldDescriptor::CPPTYPE_MESSAGE) {
-        c << "  ::hcs::pb::writeMessage(w, " << num << ", " << mem << ");\n";
+        c << "  ::hcsshim::pbrt::writeMessage(w, " << num << ", " << mem << ");\n";
       } else {
-        c << "  ::hcs::pb::writeSingular<" << codec(f) << ">(w, " << num << ", " << mem << ");\n";
+        c << "  ::hcsshim::pbrt::writeSingular<" << codec(f) << ">(w, " << num << ", " << mem << ");\n";
       }
     }
     c << "  w.raw(unknown_fields_);\n}\n\n";
 
-    c << "bool " << n << "::mergeFrom(::hcs::pb::Reader& r) {\n  while (!r.atEnd()) {\n"
-      << "    uint32_t field;\n    ::hcs::pb::WireType type;\n    if (!r.tag(&field, &type)) return false;\n";
+    c << "bool " << n << "::mergeFrom(::hcsshim::pbrt::Reader& r) {\n  while (!r.atEnd()) {\n"
+      << "    uint32_t field;\n    ::hcsshim::pbrt::WireType type;\n    if (!r.tag(&field, &type)) return false;\n";
     if (m->field_count() > 0) {
       c << "    switch (field) {\n";
       for (const auto* f : byNumber(m)) {
         std::string mem = memberName(f), cd = codec(f);
         c << "      case " << f->number() << ":\n";
         if (f->is_map()) {
-          c << "        if (type == ::hcs::pb::WireType::kLength) {\n          if (!::hcs::pb::readMap<"
+          c << "        if (type == ::hcsshim::pbrt::WireType::kLength) {\n          if (!::hcsshim::pbrt::readMap<"
             << codec(f->message_type()->map_key()) << ", " << codec(f->message_type()->map_value()) << ">(r, &" << mem
             << ")) return false;\n          continue;\n        }\n        break;\n";
         } else if (f->is_repeated() && f->is_packable()) {
-          c << "        if (type == " << cd << "::kWire || type == ::hcs::pb::WireType::kLength) {\n"
-            << "          if (!::hcs::pb::readRepeated<" << cd << ">(r, type, &" << mem << ")) return false;\n"
+          c << "        if (type == " << cd << "::kWire || type == ::hcsshim::pbrt::WireType::kLength) {\n"
+            << "          if (!::hcsshim::pbrt::readRepeated<" << cd << ">(r, type, &" << mem << ")) return false;\n"
             << "          continue;\n        }\n        break;\n";
         } else if (f->is_repeated()) {
-          c << "        if (type == " << cd << "::kWire) {\n          if (!::hcs::pb::readRepeated<" << cd << ">(r, &"
+          c << "        if (type == " << cd << "::kWire) {\n          if (!::hcsshim::pbrt::readRepeated<" << cd << ">(r, &"
             << mem << ")) return false;\n          continue;\n        }\n        break;\n";
         } else if (f->cpp_type() == gp::FieldDescriptor::CPPTYPE_MESSAGE) {
-          c << "        if (type == ::hcs::pb::WireType::kLength) {\n          if (!" << cd << "::read(r, " << mem
+          c << "        if (type == ::hcsshim::pbrt::WireType::kLength) {\n          if (!" << cd << "::read(r, " << mem
             << ".mutableGet())) return false;\n          continue;\n        }\n        break;\n";
         } else {
           c << "        if (type == " << cd << "::kWire) {\n          if (!" << cd << "::read(r, &" << mem
@@ -476,7 +476,7 @@ class Generator {
       }
       c << "      default:\n        break;\n    }\n";
     }
-    c << "    if (!::hcs::pb::readUnknown(r, field, type, &unknown_fields_)) return false;\n  }\n  return true;\n}\n\n";
+    c << "    if (!::hcsshim::pbrt::readUnknown(r, field, type, &unknown_fields_)) return false;\n  }\n  return true;\n}\n\n";
   }
 
   std::string outerNs_;

@@ -19,7 +19,7 @@
 #include "src/protobuf/runtime/message.h"
 #include "src/protobuf/runtime/wire.h"
 
-namespace hcs::pb::codec {
+namespace hcsshim::pbrt::codec {
 
 template <typename V, typename Derived>
 struct VarintBase {
@@ -148,9 +148,9 @@ struct Message {
   }
 };
 
-}  // namespace hcs::pb::codec
+}  // namespace hcsshim::pbrt::codec
 
-namespace hcs::pb {
+namespace hcsshim::pbrt {
 
 template <typename C>
 void writeSingular(Writer& w, uint32_t field, const typename C::T& v) {
@@ -250,4 +250,4 @@ inline bool readUnknown(Reader& r, uint32_t field, WireType type, std::string* u
   return type != WireType::kEndGroup && r.skip(field, type, unknown);
 }
 
-}  // namespace hcs::pb
+}  // namespace hcsshim::pbrt

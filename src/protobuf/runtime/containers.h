@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-namespace hcs::pb {
+namespace hcsshim::pbrt {
 
 template <typename T>
 class RepeatedField {
@@ -140,4 +140,4 @@ class Owned {
   std::unique_ptr<T> p_;
 };
 
-}  // namespace hcs::pb
+}  // namespace hcsshim::pbrt

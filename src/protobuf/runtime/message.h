@@ -13,7 +13,7 @@
 
 #include "src/protobuf/runtime/wire.h"
 
-namespace hcs::pb {
+namespace hcsshim::pbrt {
 
 class MessageLite {
  public:
@@ -57,4 +57,4 @@ class MessageLite {
   bool IsInitialized() const { return true; }  // proto3: nothing is required
 };
 
-}  // namespace hcs::pb
+}  // namespace hcsshim::pbrt

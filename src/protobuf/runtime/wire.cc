@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-namespace hcs::pb {
+namespace hcsshim::pbrt {
 
 void Writer::varint(uint64_t v) {
   char buf[10];
@@ -177,4 +177,4 @@ bool validUtf8(std::string_view s) {
   return true;
 }
 
-}  // namespace hcs::pb
+}  // namespace hcsshim::pbrt

@@ -22,7 +22,7 @@
 #include <string>
 #include <string_view>
 
-namespace hcs::pb {
+namespace hcsshim::pbrt {
 
 enum class WireType : uint32_t {
   kVarint = 0,
@@ -99,4 +99,4 @@ class Reader {
 // above U+10FFFF), as libprotobuf checks proto3 string fields.
 bool validUtf8(std::string_view s);
 
-}  // namespace hcs::pb
+}  // namespace hcsshim::pbrt

@@ -8,7 +8,7 @@
 
 #include "src/protobuf/runtime/codecs.h"
 
-namespace hcs::pb {
+namespace hcsshim::pbrt {
 namespace {
 
 std::string varintBytes(uint64_t v) {
@@ -125,4 +125,4 @@ TEST(WireTest, Utf8Validation) {
 }
 
 }  // namespace
-}  // namespace hcs::pb
+}  // namespace hcsshim::pbrt

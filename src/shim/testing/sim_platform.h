@@ -107,7 +107,7 @@ class TestPlatform final : public ShimPlatform {
 // The events in order: topic and, for exits, "exit <id> <status>".
 class RecordingSink final : public EventSink {
  public:
-  void publish(const std::string& topic, const google::protobuf::MessageLite& event) override {
+  void publish(const std::string& topic, const pb::MessageLite& event) override {
     if (topic == "/tasks/exit") {
       containerd::events::TaskExit e;
       e.ParseFromString(event.SerializeAsString());
