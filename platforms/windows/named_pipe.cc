@@ -122,17 +122,27 @@ bool isPipeAddress(std::string_view a) {
 }
 
 StatusOr<std::string> pipePath(std::string_view address) {
-  std::string_view name;
   for (std::string_view prefix : {"npipe:////./pipe/", "npipe://./pipe/", "\\\\.\\pipe\\"}) {
-    if (address.rfind(prefix, 0) == 0) {
-      name = address.substr(prefix.size());
-      if (name.empty() || name.size() > 200 || name.find_first_of("\\/") != std::string_view::npos ||
-          !toUtf16(name).ok()) {
-        return InvalidArgumentError("pipe address " + std::string(address.substr(0, 220)) +
-                                    ": the name must be 1-200 characters of UTF-8 without \\ or /");
-      }
-      return "\\\\.\\pipe\\" + std::string(name);
+    if (address.rfind(prefix, 0) != 0) continue;
+    // NAME may have \-separated parts (hcsshim's shims serve
+    // \\.\pipe\ProtectedPrefix\Administrators\NAME); containerd's form
+    // separates them with /. No part is empty, "." or "..".
+    std::string name(address.substr(prefix.size()));
+    bool ok = !name.empty() && name.size() <= 200 && toUtf16(name).ok();
+    for (size_t start = 0; ok && start <= name.size();) {
+      size_t end = name.find_first_of("\\/", start);
+      if (end == std::string::npos) end = name.size();
+      std::string_view part(name.data() + start, end - start);
+      ok = !part.empty() && part != "." && part != "..";
+      if (end < name.size()) name[end] = '\\';
+      start = end + 1;
     }
+    if (!ok) {
+      return InvalidArgumentError("pipe address " + std::string(address.substr(0, 220)) +
+                                  ": the name must be 1-200 characters of UTF-8 whose \\- or /-separated parts are "
+                                  "neither empty, . nor ..");
+    }
+    return "\\\\.\\pipe\\" + name;
   }
   return InvalidArgumentError("not a pipe address: " + std::string(address.substr(0, 220)) +
                               " (want npipe:////./pipe/NAME or \\\\.\\pipe\\NAME)");

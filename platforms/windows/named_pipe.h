@@ -2,7 +2,9 @@
 // containerd on Windows dials its shims on. Addresses:
 //   npipe:////./pipe/NAME   (containerd's form)   npipe://./pipe/NAME
 //   \\.\pipe\NAME
-// NAME: 1-200 characters, no backslash or slash, valid UTF-8.
+// NAME: 1-200 characters of valid UTF-8, in parts separated by \ (or / in the
+// npipe form; it becomes \), none empty, "." or ".." - hcsshim's shims
+// serve \\.\pipe\ProtectedPrefix\Administrators\containerd-shim-NS-ID-pipe.
 //
 // A listener keeps one pipe instance waiting, so a client can connect
 // before accept() is called; accept hands it over and makes the next.

@@ -16,6 +16,14 @@
 #include "src/shim/vm_options.h"
 #include "src/uvm/uvm.h"
 
+// mingw-w64's <stdio.h> defines stdin/stdout/stderr as macros; this file
+// calls the messages' accessors of those names, never the C streams.
+#ifdef _WIN32
+#undef stdin
+#undef stdout
+#undef stderr
+#endif
+
 namespace hcsshim::shim {
 
 using runtime::Task;

@@ -110,8 +110,8 @@ TEST_F(WinsockTransportTest, AnAddressNobodyListensOnIsUnavailable) {
 TEST_F(WinsockTransportTest, MalformedAndNonLoopbackAddressesAreRefused) {
   for (const char* bad : {"", "tcp://", "tcp://10.0.0.1:80", "tcp://127.0.0.1", "tcp://127.0.0.1:", "tcp://127.0.0.1:99999",
                           "tcp://127.0.0.1:8a", "unix:///tmp/x.sock", "hvsock://nope/vsock:1",
-                          "hvsock://2ad3a5f0-1b6c-4e2d-9f1a-0c1d2e3f4a5b/vsock:x", "npipe:////./pipe/", "npipe:////./pipe/a/b",
-                          "npipe://./pipe/a\\b", "\\\\.\\pipe\\", "npipe://host/pipe/x", "npipe:////./pipe/bad\xff"}) {
+                          "hvsock://2ad3a5f0-1b6c-4e2d-9f1a-0c1d2e3f4a5b/vsock:x", "npipe:////./pipe/", "npipe:////./pipe/a//b",
+                          "npipe://./pipe/a\\", "\\\\.\\pipe\\..\\x", "\\\\.\\pipe\\a\\.\\b", "\\\\.\\pipe\\", "npipe://host/pipe/x", "npipe:////./pipe/bad\xff"}) {
     auto l = rt_->transport().listen(bad);
     EXPECT_EQ(l.status().code(), Code::kInvalidArgument) << bad << ": " << l.status().toString();
     auto c = run(rt_->transport().connect(bad));
@@ -194,6 +194,23 @@ TEST_F(WinsockTransportTest, APipeNameIsServedOnceAndItsCloseWakesABlockedAccept
   auto nobody = run(rt_->transport().connect(pipeName("nobody")));
   EXPECT_EQ(nobody.status().code(), Code::kUnavailable) << nobody.status().toString();
   EXPECT_NE(nobody.status().message().find("nobody serves this pipe"), std::string::npos) << nobody.status().toString();
+}
+
+TEST_F(WinsockTransportTest, APipeNameMayHavePartsAsHcsshimsShimAddressesDo) {
+  std::string tail = "hcsshim-cpp-test-" + std::to_string(GetCurrentProcessId()) + "-nested-pipe";
+  auto l = rt_->transport().listen("\\\\.\\pipe\\ProtectedPrefix\\Administrators\\" + tail);
+  ASSERT_TRUE(l.ok()) << l.status().toString();
+  EXPECT_EQ((*l)->address(), "\\\\.\\pipe\\ProtectedPrefix\\Administrators\\" + tail);
+  // containerd's npipe form names the same pipe with slashes.
+  auto c = run(rt_->transport().connect("npipe:////./pipe/ProtectedPrefix/Administrators/" + tail));
+  ASSERT_TRUE(c.ok()) << c.status().toString();
+  auto s = run((*l)->accept());
+  ASSERT_TRUE(s.ok()) << s.status().toString();
+  ASSERT_TRUE(run((*c)->write("nested")).ok());
+  char buf[8];
+  auto n = run((*s)->read(buf));
+  ASSERT_TRUE(n.ok()) << n.status().toString();
+  EXPECT_EQ(std::string(buf, *n), "nested");
 }
 
 TEST_F(WinsockTransportTest, TheRuntimeHasItsSeams) {
