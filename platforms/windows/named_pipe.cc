@@ -38,47 +38,55 @@ class PipeListener final : public runtime::Listener {
     runtime::EventLoop& loop = loop_;
     std::u16string path = path_;
     std::string address = address_;
-    HANDLE h;
-    {
-      std::lock_guard<std::mutex> lock(st->mu);
-      if (st->closed) co_return CancelledError(address + ": the listener is closed");
-      h = st->pending;
-      st->pending = INVALID_HANDLE_VALUE;
+    // A client that connected and hung up before ConnectNamedPipe leaves
+    // its instance broken (ERROR_NO_DATA): drop it and wait on the next.
+    for (;;) {
+      HANDLE h;
+      {
+        std::lock_guard<std::mutex> lock(st->mu);
+        if (st->closed) co_return CancelledError(address + ": the listener is closed");
+        h = st->pending;
+        st->pending = INVALID_HANDLE_VALUE;
+      }
+      if (h == INVALID_HANDLE_VALUE) {
+        h = makeInstance(path, false);
+        if (h == INVALID_HANDLE_VALUE) co_return win32Status(::GetLastError(), address + ": CreateNamedPipe");
+      }
+      {
+        std::lock_guard<std::mutex> lock(st->mu);
+        st->connecting = h;
+      }
+      auto connect_call = blocking(loop, [h] {
+        BOOL ok = ::ConnectNamedPipe(h, nullptr);
+        DWORD err = ok ? 0 : ::GetLastError();
+        return err == ERROR_PIPE_CONNECTED ? DWORD{0} : err;
+      });
+      DWORD err = co_await std::move(connect_call);
+      bool closed;
+      uint64_t number;
+      {
+        std::lock_guard<std::mutex> lock(st->mu);
+        st->connecting = INVALID_HANDLE_VALUE;
+        closed = st->closed;
+        // The next client can connect before the next accept.
+        if (!closed && st->pending == INVALID_HANDLE_VALUE) st->pending = makeInstance(path, false);
+        number = ++st->accepted;
+      }
+      if (closed) {
+        ::CloseHandle(h);
+        co_return CancelledError(address + ": the listener is closed");
+      }
+      if (err == ERROR_NO_DATA) {
+        ::CloseHandle(h);
+        continue;
+      }
+      if (err != 0) {
+        ::CloseHandle(h);
+        co_return win32Status(err, address + ": ConnectNamedPipe");
+      }
+      std::string name = address + "#" + std::to_string(number);
+      co_return std::unique_ptr<runtime::Stream>(std::make_unique<HandleStream>(loop, h, name));
     }
-    if (h == INVALID_HANDLE_VALUE) {
-      h = makeInstance(path, false);
-      if (h == INVALID_HANDLE_VALUE) co_return win32Status(::GetLastError(), address + ": CreateNamedPipe");
-    }
-    {
-      std::lock_guard<std::mutex> lock(st->mu);
-      st->connecting = h;
-    }
-    auto connect_call = blocking(loop, [h] {
-      BOOL ok = ::ConnectNamedPipe(h, nullptr);
-      DWORD err = ok ? 0 : ::GetLastError();
-      return err == ERROR_PIPE_CONNECTED ? DWORD{0} : err;
-    });
-    DWORD err = co_await std::move(connect_call);
-    bool closed;
-    uint64_t number;
-    {
-      std::lock_guard<std::mutex> lock(st->mu);
-      st->connecting = INVALID_HANDLE_VALUE;
-      closed = st->closed;
-      // The next client can connect before the next accept.
-      if (!closed && st->pending == INVALID_HANDLE_VALUE) st->pending = makeInstance(path, false);
-      number = ++st->accepted;
-    }
-    if (closed) {
-      ::CloseHandle(h);
-      co_return CancelledError(address + ": the listener is closed");
-    }
-    if (err != 0) {
-      ::CloseHandle(h);
-      co_return win32Status(err, address + ": ConnectNamedPipe");
-    }
-    std::string name = address + "#" + std::to_string(number);
-    co_return std::unique_ptr<runtime::Stream>(std::make_unique<HandleStream>(loop, h, name));
   }
 
   void close() override {
@@ -185,8 +193,12 @@ Task<StatusOr<std::unique_ptr<runtime::Stream>>> connectPipe(runtime::EventLoop&
                           0, nullptr);
       if (o.h != INVALID_HANDLE_VALUE) return o;
       o.err = ::GetLastError();
-      // Every instance busy: wait for one (up to 5 s in all).
-      if (o.err != ERROR_PIPE_BUSY || !::WaitNamedPipeW(reinterpret_cast<LPCWSTR>(w.c_str()), 100)) break;
+      // Every instance busy (or one a client hung up on, until the server
+      // drops it): wait for one, up to 5 s in all.
+      if (o.err != ERROR_PIPE_BUSY) break;
+      if (!::WaitNamedPipeW(reinterpret_cast<LPCWSTR>(w.c_str()), 100) && ::GetLastError() != ERROR_SEM_TIMEOUT) {
+        ::Sleep(100);
+      }
     }
     return o;
   });

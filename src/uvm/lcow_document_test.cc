@@ -40,6 +40,24 @@ TEST_F(LcowDocumentTest, TheDefaultInitIsOurs) {
             "panic=-1 quiet pci=off nr_cpus=2 brd.rd_nr=0 pmtmr=0 -- -e 1 /bin/vsockexec -e 109 /bin/gcs --init");
 }
 
+TEST(BootFile, IsJoinedTheWayTheFolderIsWritten) {
+  EXPECT_EQ(bootFile("C:\\ContainerPlat\\LinuxBootFiles", "kernel"), "C:\\ContainerPlat\\LinuxBootFiles\\kernel");
+  EXPECT_EQ(bootFile("C:\\boot\\", "initrd.img"), "C:\\boot\\initrd.img");
+  EXPECT_EQ(bootFile("/var/lib/boot", "vmlinux"), "/var/lib/boot/vmlinux");
+  EXPECT_EQ(bootFile("/var/lib/boot/", "vmlinux"), "/var/lib/boot/vmlinux");
+  EXPECT_EQ(bootFile("C:/boot", "kernel"), "C:/boot/kernel");
+}
+
+TEST_F(LcowDocumentTest, AWindowsBootFolderGetsWindowsPaths) {
+  LcowOptions o = options();
+  o.bootFilesPath = "C:\\ContainerPlat\\LinuxBootFiles";
+  auto doc = lcowDocument(o);
+  ASSERT_TRUE(doc.ok()) << doc.status().toString();
+  const auto& direct = *doc->virtualMachine->chipset->linuxKernelDirect;
+  EXPECT_EQ(*direct.kernelFilePath, "C:\\ContainerPlat\\LinuxBootFiles\\kernel");
+  EXPECT_EQ(*direct.initRdPath, "C:\\ContainerPlat\\LinuxBootFiles\\initrd.img");
+}
+
 TEST_F(LcowDocumentTest, TheBootFilesNameTheirOwnInit) {
   std::ofstream(boot_ + "/init-args") << "-e 1 /bin/vsockexec -e 109 /bin/gcs -v4 -log-format json -loglevel info\n";
   auto cmd = kernelCommandLine(options());

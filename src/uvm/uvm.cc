@@ -36,13 +36,20 @@ bridge::ModifyRequest guestModify(const char* resource, const char* type, Json s
 
 }  // namespace
 
+std::string bootFile(const std::string& dir, const std::string& name) {
+  bool windows = dir.find('\\') != std::string::npos && dir.find('/') == std::string::npos;
+  char sep = windows ? '\\' : '/';
+  if (!dir.empty() && dir.back() == sep) return dir + name;
+  return dir + sep + name;
+}
+
 StatusOr<std::string> initArgsFor(const LcowOptions& o) {
   auto bad = [&](const std::string& why) { return Status::fromHResult(hr::kInvalidArg, "CreateUVM", o.id, why); };
   if (!o.initArgs.empty()) {
     if (o.initArgs.find('\n') != std::string::npos) return bad("initArgs: one line, no newline");
     return o.initArgs;
   }
-  std::string file = o.bootFilesPath + "/" + kInitArgsFile;
+  std::string file = bootFile(o.bootFilesPath, kInitArgsFile);
   if (!fs::exists(file)) return std::string(kDefaultInitArgs);
   auto text = runtime::readFile(file, 4096);
   if (!text) return bad("boot files: " + file + " cannot be read");
@@ -76,7 +83,7 @@ StatusOr<schema::ComputeSystem> lcowDocument(const LcowOptions& o) {
   if (o.scsiControllers > 4) return bad("an LCOW VM has at most 4 SCSI controllers");
   if (o.vpmemCount > 128) return bad("vpmemCount is at most 128");
   std::string kernel = o.kernelFile;
-  if (kernel.empty()) kernel = fs::exists(o.bootFilesPath + "/vmlinux") ? "vmlinux" : "kernel";
+  if (kernel.empty()) kernel = fs::exists(bootFile(o.bootFilesPath, "vmlinux")) ? "vmlinux" : "kernel";
   schema::ComputeSystem cs;
   cs.owner = o.owner;
   cs.schemaVersion = schema::Version{2, 1, {}};
@@ -84,8 +91,8 @@ StatusOr<schema::ComputeSystem> lcowDocument(const LcowOptions& o) {
   auto& vm = cs.virtualMachine.emplace();
   vm.stopOnReset = true;
   auto& direct = vm.chipset.emplace().linuxKernelDirect.emplace();
-  direct.kernelFilePath = o.bootFilesPath + "/" + kernel;
-  direct.initRdPath = o.bootFilesPath + "/" + o.rootfsFile;
+  direct.kernelFilePath = bootFile(o.bootFilesPath, kernel);
+  direct.initRdPath = bootFile(o.bootFilesPath, o.rootfsFile);
   HCS_ASSIGN_OR_RETURN(direct.kernelCmdLine, kernelCommandLine(o));
   auto& topo = vm.computeTopology.emplace();
   auto& mem = topo.memory.emplace();

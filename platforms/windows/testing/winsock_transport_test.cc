@@ -196,6 +196,36 @@ TEST_F(WinsockTransportTest, APipeNameIsServedOnceAndItsCloseWakesABlockedAccept
   EXPECT_NE(nobody.status().message().find("nobody serves this pipe"), std::string::npos) << nobody.status().toString();
 }
 
+TEST_F(WinsockTransportTest, AClientThatHungUpBeforeAcceptDoesNotFailTheNext) {
+  std::string address = pipeName("hangup");
+  auto l = rt_->transport().listen(address);
+  ASSERT_TRUE(l.ok()) << l.status().toString();
+  auto probe = run(rt_->transport().connect(address));  // as `start` probes a server
+  ASSERT_TRUE(probe.ok()) << probe.status().toString();
+  (*probe)->close();
+  // The server accepts (as a server always waits in accept); the next
+  // client, busy until the hung-up instance is dropped, gets through.
+  std::string got;
+  bool accepted = false;
+  runtime::spawn([](runtime::Listener& l, std::string& got, bool& done) -> Task<void> {
+    auto accept_call = l.accept();
+    auto s = co_await std::move(accept_call);
+    EXPECT_TRUE(s.ok()) << s.status().toString();
+    if (s.ok()) {
+      auto read_call = runtime::readToEnd(**s);
+      auto all = co_await std::move(read_call);
+      if (all.ok()) got = *all;
+    }
+    done = true;
+  }(**l, got, accepted));
+  auto c = run(rt_->transport().connect(address));
+  ASSERT_TRUE(c.ok()) << c.status().toString();
+  ASSERT_TRUE(run((*c)->write("after")).ok());
+  (*c)->close();
+  rt_->loop().runUntil([&] { return accepted; });
+  EXPECT_EQ(got, "after");
+}
+
 TEST_F(WinsockTransportTest, APipeNameMayHavePartsAsHcsshimsShimAddressesDo) {
   std::string tail = "hcsshim-cpp-test-" + std::to_string(GetCurrentProcessId()) + "-nested-pipe";
   auto l = rt_->transport().listen("\\\\.\\pipe\\ProtectedPrefix\\Administrators\\" + tail);
