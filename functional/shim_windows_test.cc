@@ -171,6 +171,8 @@ TEST_F(ShimUnderWine, TheLogPipeCarriesTheShimsLogFromItsStart) {
   ASSERT_TRUE(all.ok()) << all.status().toString();
   EXPECT_THAT(*all, HasSubstr("event=shim.serving id=logged"));
   EXPECT_THAT(*all, HasSubstr("event=shim.exiting id=logged"));
+  // No LinuxBootFiles next to the executable: hcsshim's other default.
+  EXPECT_THAT(*all, HasSubstr("Linux Containers"));
   EXPECT_LT(all->find("shim.serving"), all->find("shim.exiting"));
 }
 

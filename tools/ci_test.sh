@@ -12,7 +12,8 @@ for a in "$@"; do case "$a" in -*) ;; *) has_target=1 ;; esac; done
 windows_failed=0
 if [ "$has_target" -eq 0 ]; then
   windows=(//platforms/windows/... //tools/hcsdiag //tools/hnsdiag //tools/uvmboot //src/bridge:hvsock_address
-           //src/bridge:hvsock_host //src/hcs:recording //src/storage:hcs_storage_api //functional:hcs_api_conformance)
+           //src/bridge:hvsock_host //src/hcs:recording //src/storage:hcs_storage_api //functional:hcs_api_conformance
+           //src/shim //src/ttrpc //src/shim/cmd:containerd-shim-runhcs-v1_windows //functional:shim_windows_test)
   if bazel build --config=mingw --keep_going "${windows[@]}"; then
     echo "windows binaries (bazel build --config=mingw ${windows[*]}): built"
   else

@@ -10,8 +10,9 @@
 // writes it to the bundle's `address` file and prints it; the long-lived
 // `serve` process logs to \\.\pipe\containerd-shim-<ns>-<id>-log once
 // containerd connects there (and always to its stderr); `delete` cleans up
-// after a shim that died and prints a DeleteResponse. Boot files:
-// LinuxBootFiles next to the executable unless the options name others.
+// after a shim that died and prints a DeleteResponse. Boot files (unless
+// the options name others): LinuxBootFiles next to the executable if it
+// exists, else %ProgramFiles%\Linux Containers (hcsshim's default).
 #include <fcntl.h>
 #include <io.h>
 #include <windows.h>
@@ -45,6 +46,16 @@ std::string self() {
   DWORD n = ::GetModuleFileNameW(nullptr, path.data(), static_cast<DWORD>(path.size()));
   path.resize(n);
   return fs::path(path).string();
+}
+
+// defaultBootFiles: hcsshim's default - LinuxBootFiles next to the
+// executable if it exists, else %ProgramFiles%\Linux Containers.
+std::string defaultBootFiles() {
+  std::error_code ec;
+  fs::path local = fs::path(self()).parent_path() / "LinuxBootFiles";
+  if (fs::exists(local, ec)) return local.string();
+  const char* programFiles = std::getenv("ProgramFiles");
+  return (fs::path(programFiles ? programFiles : "C:\\Program Files") / "Linux Containers").string();
 }
 
 // noHcs: what containerd shows when the host's HCS cannot be reached.
@@ -222,5 +233,5 @@ int main(int argc, char** argv) {
   log::setLevel(a.debug ? LogLevel::kDebug : LogLevel::kInfo);
   if (a.verb == "start") return start(a);
   if (a.verb == "delete") return deleteTask(a);
-  return serve(a, (fs::path(self()).parent_path() / "LinuxBootFiles").string());
+  return serve(a, defaultBootFiles());
 }
