@@ -8,13 +8,8 @@ set -u
 WINE_SUITE=ShimUnderWine
 source "${TEST_SRCDIR}/${TEST_WORKSPACE:-hcsshim_cpp}/tools/build_defs/wine_env.sh"
 here="${TEST_SRCDIR}/${TEST_WORKSPACE:-hcsshim_cpp}"
-wine_standin_daemon
+wine_standin_host
 state=$standin_state
-mkdir -p "$state/boot"
-echo stand-in >"$state/boot/kernel"
-echo stand-in >"$state/boot/initrd.img"
-wine_run wineboot >/dev/null 2>&1
-cp -L "$here/platforms/windows/standin/computecore.dll" "$WINEPREFIX/drive_c/windows/system32/computecore.dll"
 # The shim in a folder of its own, as a vendor installs it.
 mkdir -p "$WINEPREFIX/drive_c/shim"
 cp -L "$here/src/shim/cmd/containerd-shim-runhcs-v1_exe.exe" "$WINEPREFIX/drive_c/shim/containerd-shim-runhcs-v1.exe"

@@ -55,6 +55,21 @@ std::string shimGroup(const std::string& bundle, const std::string& id) {
   return id;
 }
 
+runtime::ProcessSpec serverSpec(const ShimArgs& a, const std::string& executable, const std::string& bundle,
+                                const std::string& address) {
+  runtime::ProcessSpec spec{.path = executable,
+                            .args = {executable, "-namespace", a.ns, "-address", a.address, "-publish-binary",
+                                     a.publishBinary, "-id", a.id, "-bundle", bundle, "-socket", address}};
+  if (a.debug) spec.args.push_back("-debug");
+  spec.args.push_back("serve");
+  spec.killOnParentDeath = false;
+  spec.stdinMode = runtime::StdioMode::kNull;
+  spec.stdoutMode = runtime::StdioMode::kNull;
+  spec.stderrMode = runtime::StdioMode::kNull;
+  spec.cwd = bundle;
+  return spec;
+}
+
 Status ensureServer(runtime::Runtime& rt, const std::string& address, const runtime::ProcessSpec& server,
                     const std::function<Status()>& beforeSpawn, runtime::Duration timeout) {
   auto probe = runtime::blockOn(rt.loop(), rt.transport().connect(address));

@@ -40,6 +40,12 @@ std::variant<ShimArgs, int> parseShimArgs(int argc, char** argv);
 // Create reports that).
 std::string shimGroup(const std::string& bundle, const std::string& id);
 
+// serverSpec: the `serve` process `start` starts - this executable with
+// containerd's flags and -socket `address`, in the bundle, with no stdio
+// (containerd reads start's output until it closes) and outliving start.
+runtime::ProcessSpec serverSpec(const ShimArgs& args, const std::string& executable, const std::string& bundle,
+                                const std::string& address);
+
 // ensureServer: a server answers at `address` when it returns OK - one
 // that already did (the group's), else the process `server` describes,
 // started after beforeSpawn() said OK and waited for up to `timeout`.

@@ -124,6 +124,20 @@ wine_standin_daemon() {
   export HCS_STANDIN_ADDRESS="$(cat "$dir/standin.address")" HCS_STANDIN_TOKEN="$(cat "$dir/token")"
 }
 
+# wine_standin_host: a Windows host whose HCS is the fake: the stand-in
+# daemon (wine_standin_daemon), the prefix made, the stand-in
+# computecore.dll in its System32, and stand-in boot files in
+# $standin_state/boot (the fake finds them by their Linux path).
+wine_standin_host() {
+  wine_standin_daemon
+  mkdir -p "$standin_state/boot"
+  echo stand-in >"$standin_state/boot/kernel"
+  echo stand-in >"$standin_state/boot/initrd.img"
+  wine_run wineboot >/dev/null 2>&1
+  cp -L "${TEST_SRCDIR}/${TEST_WORKSPACE:-hcsshim_cpp}/platforms/windows/standin/computecore.dll" \
+    "$WINEPREFIX/drive_c/windows/system32/computecore.dll"
+}
+
 # wine_finish: writes the checks as a JUnit report to $XML_OUTPUT_FILE
 # (bazel test and the conformance runner read it) and exits with the
 # number of failed checks.

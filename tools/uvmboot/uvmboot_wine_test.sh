@@ -9,13 +9,8 @@ WINE_SUITE=UvmbootUnderWine
 source "${TEST_SRCDIR}/${TEST_WORKSPACE:-hcsshim_cpp}/tools/build_defs/wine_env.sh"
 here="${TEST_SRCDIR}/${TEST_WORKSPACE:-hcsshim_cpp}"
 exe="$here/tools/uvmboot/uvmboot_exe.exe"
-wine_standin_daemon
+wine_standin_host
 state=$standin_state
-mkdir -p "$state/boot"
-echo stand-in >"$state/boot/kernel"
-echo stand-in >"$state/boot/initrd.img"
-wine_run wineboot >/dev/null 2>&1
-cp -L "$here/platforms/windows/standin/computecore.dll" "$WINEPREFIX/drive_c/windows/system32/computecore.dll"
 
 out=$(wine_run "$exe" lcow --boot-files-path "$state/boot" --exec "echo hi" 2>&1); code=$?
 echo "$out"

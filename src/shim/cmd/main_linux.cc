@@ -66,17 +66,8 @@ int start(const Flags& f, const char* argv0) {
   if (!rt.ok()) return 1;
   // Start the server (its own session, no handle on our stdout) unless the
   // group's answers; say up front when there is no HCS: it would only die of it.
-  runtime::ProcessSpec spec{.path = self,
-                            .args = {self, "-namespace", f.ns, "-address", f.address, "-publish-binary",
-                                     f.publishBinary, "-id", f.id, "-bundle", bundle, "-socket", socket}};
-  if (f.debug) spec.args.push_back("-debug");
-  spec.args.push_back("serve");
+  runtime::ProcessSpec spec = shim::serverSpec(f, self, bundle, socket);
   spec.newSession = true;
-  spec.killOnParentDeath = false;
-  spec.stdinMode = runtime::StdioMode::kNull;
-  spec.stdoutMode = runtime::StdioMode::kNull;
-  spec.stderrMode = runtime::StdioMode::kNull;
-  spec.cwd = bundle;
   Status up = shim::ensureServer(**rt, address, spec, [&]() -> Status {
     std::string hcsAddress = platforms::defaultHcsAddress();
     auto hcs = runtime::blockOn((*rt)->loop(), (*rt)->transport().connect(hcsAddress));

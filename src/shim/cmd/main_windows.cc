@@ -72,16 +72,7 @@ int start(const shim::ShimArgs& a) {
   auto rt = platforms::windows::WindowsRuntime::create("shim-start");
   if (!rt.ok()) return 1;
   std::string exe = self();
-  runtime::ProcessSpec spec{.path = exe,
-                            .args = {exe, "-namespace", a.ns, "-address", a.address, "-publish-binary",
-                                     a.publishBinary, "-id", a.id, "-bundle", bundle, "-socket", address}};
-  if (a.debug) spec.args.push_back("-debug");
-  spec.args.push_back("serve");
-  spec.killOnParentDeath = false;
-  spec.stdinMode = runtime::StdioMode::kNull;
-  spec.stdoutMode = runtime::StdioMode::kNull;
-  spec.stderrMode = runtime::StdioMode::kNull;
-  spec.cwd = bundle;
+  runtime::ProcessSpec spec = shim::serverSpec(a, exe, bundle, address);
   Status up = shim::ensureServer(**rt, address, spec, [&]() -> Status {
     platforms::windows::ComputeCoreHcs hcs((*rt)->loop());
     auto list = runtime::blockOn((*rt)->loop(), hcs.enumerateComputeSystems(""));
