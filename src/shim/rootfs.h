@@ -30,6 +30,21 @@ struct OverlayLayers {
 // when the mounts are anything else.
 std::optional<OverlayLayers> overlayLayers(const Mounts& mounts);
 
+// LcowLayerDisks: the disks of containerd's windows-lcow snapshotter mount
+// (one mount, type "lcow-layer": source = the scratch snapshot directory,
+// holding sandbox.vhdx; option parentLayerPaths=<JSON array of the
+// parents' directories, topmost first>, each holding layer.vhd).
+struct LcowLayerDisks {
+  std::vector<std::string> layers;  // <parent>/layer.vhd, topmost first
+  std::string scratch;              // <source>/sandbox.vhdx, symlinks resolved (a shared scratch is its owner's file)
+};
+
+// lcowLayerDisks: the disks, nullopt for mounts of another kind, or
+// InvalidArgument naming what is malformed (a second mount, no source, a
+// parentLayerPaths that is not a JSON array of absolute paths, a part
+// "..", a missing option).
+StatusOr<std::optional<LcowLayerDisks>> lcowLayerDisks(const Mounts& mounts);
+
 // RootfsMounter: the platform's mount/unmount of containerd's mounts.
 class RootfsMounter {
  public:

@@ -264,7 +264,10 @@ Task<StatusOr<taskv2::CreateTaskResponse>> doCreate(StateP s, taskv2::CreateTask
     t->rootfs = p[0] == '/' ? p : req.bundle() + "/" + p;
   }
   auto layers = overlayLayers(req.rootfs());
-  if (req.rootfs_size() > 0 && !layers) {
+  // containerd's windows-lcow snapshotter: the layers are already disks.
+  auto disks = lcowLayerDisks(req.rootfs());
+  if (!disks.ok()) co_return disks.status();
+  if (req.rootfs_size() > 0 && !layers && !*disks) {
     Status st = s->platform.rootfs().mount(req.rootfs(), t->rootfs);
     if (!st.ok()) co_return st;
     t->rootfsMounted = true;
@@ -299,7 +302,9 @@ Task<StatusOr<taskv2::CreateTaskResponse>> doCreate(StateP s, taskv2::CreateTask
   auto transport = layerTransportOf(*spec);
   if (!shared.ok()) c = shared;
   if (shared.ok() && !transport.ok()) c = transport.status();
-  if (shared.ok() && layers && transport.ok() && *transport == "ext4") {
+  if (shared.ok() && *disks) {
+    c = co_await vm->createContainer(req.id(), (*disks)->layers, guestSpec, (*disks)->scratch);
+  } else if (shared.ok() && layers && transport.ok() && *transport == "ext4") {
     c = co_await createOnLayerImages(s, t, vm, *layers, guestSpec);
   } else if (shared.ok() && layers && transport.ok()) {
     c = co_await vm->createContainer(req.id(), layers->lower, guestSpec, layers->snapshotDir);

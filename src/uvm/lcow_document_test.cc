@@ -40,12 +40,12 @@ TEST_F(LcowDocumentTest, TheDefaultInitIsOurs) {
             "panic=-1 quiet pci=off nr_cpus=2 brd.rd_nr=0 pmtmr=0 -- -e 1 /bin/vsockexec -e 109 /bin/gcs --init");
 }
 
-TEST(BootFile, IsJoinedTheWayTheFolderIsWritten) {
-  EXPECT_EQ(bootFile("C:\\ContainerPlat\\LinuxBootFiles", "kernel"), "C:\\ContainerPlat\\LinuxBootFiles\\kernel");
-  EXPECT_EQ(bootFile("C:\\boot\\", "initrd.img"), "C:\\boot\\initrd.img");
-  EXPECT_EQ(bootFile("/var/lib/boot", "vmlinux"), "/var/lib/boot/vmlinux");
-  EXPECT_EQ(bootFile("/var/lib/boot/", "vmlinux"), "/var/lib/boot/vmlinux");
-  EXPECT_EQ(bootFile("C:/boot", "kernel"), "C:/boot/kernel");
+TEST(JoinHostPath, JoinsTheWayTheFolderIsWritten) {
+  EXPECT_EQ(joinHostPath("C:\\ContainerPlat\\LinuxBootFiles", "kernel"), "C:\\ContainerPlat\\LinuxBootFiles\\kernel");
+  EXPECT_EQ(joinHostPath("C:\\boot\\", "initrd.img"), "C:\\boot\\initrd.img");
+  EXPECT_EQ(joinHostPath("/var/lib/boot", "vmlinux"), "/var/lib/boot/vmlinux");
+  EXPECT_EQ(joinHostPath("/var/lib/boot/", "vmlinux"), "/var/lib/boot/vmlinux");
+  EXPECT_EQ(joinHostPath("C:/boot", "kernel"), "C:/boot/kernel");
 }
 
 TEST_F(LcowDocumentTest, AWindowsBootFolderGetsWindowsPaths) {

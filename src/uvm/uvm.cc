@@ -36,7 +36,7 @@ bridge::ModifyRequest guestModify(const char* resource, const char* type, Json s
 
 }  // namespace
 
-std::string bootFile(const std::string& dir, const std::string& name) {
+std::string joinHostPath(const std::string& dir, const std::string& name) {
   bool windows = dir.find('\\') != std::string::npos && dir.find('/') == std::string::npos;
   char sep = windows ? '\\' : '/';
   if (!dir.empty() && dir.back() == sep) return dir + name;
@@ -49,7 +49,7 @@ StatusOr<std::string> initArgsFor(const LcowOptions& o) {
     if (o.initArgs.find('\n') != std::string::npos) return bad("initArgs: one line, no newline");
     return o.initArgs;
   }
-  std::string file = bootFile(o.bootFilesPath, kInitArgsFile);
+  std::string file = joinHostPath(o.bootFilesPath, kInitArgsFile);
   if (!fs::exists(file)) return std::string(kDefaultInitArgs);
   auto text = runtime::readFile(file, 4096);
   if (!text) return bad("boot files: " + file + " cannot be read");
@@ -83,7 +83,7 @@ StatusOr<schema::ComputeSystem> lcowDocument(const LcowOptions& o) {
   if (o.scsiControllers > 4) return bad("an LCOW VM has at most 4 SCSI controllers");
   if (o.vpmemCount > 128) return bad("vpmemCount is at most 128");
   std::string kernel = o.kernelFile;
-  if (kernel.empty()) kernel = fs::exists(bootFile(o.bootFilesPath, "vmlinux")) ? "vmlinux" : "kernel";
+  if (kernel.empty()) kernel = fs::exists(joinHostPath(o.bootFilesPath, "vmlinux")) ? "vmlinux" : "kernel";
   schema::ComputeSystem cs;
   cs.owner = o.owner;
   cs.schemaVersion = schema::Version{2, 1, {}};
@@ -91,8 +91,8 @@ StatusOr<schema::ComputeSystem> lcowDocument(const LcowOptions& o) {
   auto& vm = cs.virtualMachine.emplace();
   vm.stopOnReset = true;
   auto& direct = vm.chipset.emplace().linuxKernelDirect.emplace();
-  direct.kernelFilePath = bootFile(o.bootFilesPath, kernel);
-  direct.initRdPath = bootFile(o.bootFilesPath, o.rootfsFile);
+  direct.kernelFilePath = joinHostPath(o.bootFilesPath, kernel);
+  direct.initRdPath = joinHostPath(o.bootFilesPath, o.rootfsFile);
   HCS_ASSIGN_OR_RETURN(direct.kernelCmdLine, kernelCommandLine(o));
   auto& topo = vm.computeTopology.emplace();
   auto& mem = topo.memory.emplace();

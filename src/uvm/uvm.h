@@ -64,7 +64,7 @@ inline constexpr const char* kInitArgsFile = "init-args";
 // bootFile: `name` in the boot files folder `dir`, joined the way `dir`
 // is written - with \ for a Windows path (C:\..., \\server\...; what
 // hcsshim's filepath.Join gives HCS), else with /.
-std::string bootFile(const std::string& dir, const std::string& name);
+std::string joinHostPath(const std::string& dir, const std::string& name);
 
 // lcowDocument: the schema2 ComputeSystem document for these options.
 StatusOr<schema::ComputeSystem> lcowDocument(const LcowOptions& options);
