@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <map>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -22,6 +24,7 @@
 #include "src/common/status_matchers.h"
 #include "src/runtime/real_runtime.h"
 #include "src/runtime/wait_for.h"
+#include "src/ext4/image_trailers.h"
 
 namespace hcsshim {
 namespace {
@@ -111,6 +114,110 @@ TEST_F(ShimTest, LayersAreExt4ImagesOnBlockDevicesSharedAndReleased) {
 
 // CRI, nerdctl and docker name containers with 64 hex characters; the VM's
 // vsock rendezvous must not grow with the id (sockaddr_un holds 107 bytes).
+// runTool runs a host tool to completion; its exit code and stdout.
+std::pair<int, std::string> runTool(runtime::Runtime& rt, std::vector<std::string> args,
+                                    std::map<std::string, std::string> env = {}, std::string cwd = "") {
+  return runtime::blockOn(rt.loop(), [](runtime::Runtime& rt, std::vector<std::string> args,
+                                        std::map<std::string, std::string> env,
+                                        std::string cwd) -> runtime::Task<std::pair<int, std::string>> {
+    runtime::ProcessSpec spec{.path = args[0], .args = args, .cwd = cwd};
+    if (!env.empty()) {
+      std::map<std::string, std::string> all;
+      for (char** e = environ; *e; ++e) {
+        std::string kv = *e;
+        all[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
+      }
+      for (auto& [k, v] : env) all[k] = v;
+      spec.env = all;
+    }
+    spec.stdoutMode = runtime::StdioMode::kPipe;
+    spec.stderrMode = runtime::StdioMode::kNull;
+    auto p = rt.processes().spawn(spec);
+    if (!p.ok()) co_return std::pair<int, std::string>{-1, p.status().toString()};
+    auto out = co_await runtime::readToEnd(*(*p)->stdoutStream());
+    int code = (co_await (*p)->wait()).exitCode;
+    co_return std::pair<int, std::string>{code, out.ok() ? *out : ""};
+  }(rt, std::move(args), std::move(env), std::move(cwd)));
+}
+
+// containerd on Windows (its windows-lcow snapshotter) hands the shim one
+// lcow-layer mount: the parents' layer.vhd files (ext4 + a fixed VHD footer,
+// as its differ writes them) and the snapshot's sandbox.vhdx. The task runs
+// on them: its shell comes from the layer, its write lands on the scratch.
+// (The sandbox here is a raw ext4 disk: the sim guest loop-mounts it; a real
+// sandbox.vhdx is a VHDX container only Hyper-V or QEMU's vhdx driver reads.)
+TEST_F(ShimTest, AWindowsLcowSnapshotsLayerVhdsAndSandboxAreTheRootfs) {
+  auto layer = functional::makeBusyboxLayer(*rt_, dir_);
+  ASSERT_THAT(layer, IsOk());
+  std::string parent = dir_ + "/snapshots/1", snap = dir_ + "/snapshots/2";
+  fs::create_directories(parent);
+  fs::create_directories(snap);
+  std::string vhd = parent + "/layer.vhd";
+  ASSERT_EQ(runTool(*rt_, {"/sbin/mkfs.ext4", "-q", "-F", "-d", *layer, vhd, "16M"}).first, 0) << "mkfs.ext4";
+  {
+    std::array<uint8_t, 16> id{1, 2, 3};
+    std::ofstream(vhd, std::ios::app | std::ios::binary) << ext4::vhdFooter(fs::file_size(vhd), id);
+  }
+  std::string scratch = snap + "/sandbox.vhdx";
+  ASSERT_EQ(runTool(*rt_, {"/sbin/mkfs.ext4", "-q", "-F", scratch, "16M"}).first, 0);
+  std::string bundle = dir_ + "/bundle-lcow";
+  fs::create_directories(bundle + "/rootfs");
+  auto spec = functional::runcSpec(*rt_, dir_, "rootfs", {"sh", "-c", "echo from-the-lcow-layers > /proof"});
+  ASSERT_THAT(spec, IsOk());
+  std::ofstream(bundle + "/config.json") << spec->dump();
+  std::map<std::string, std::string> env = {{"HCS_FAKE_ADDRESS", hcs_->address()},
+                                            {"HCS_FAKE_VSOCK_ROOT", vsockRoot_},
+                                            {"HCSSHIM_LAYER_STORE", dir_ + "/layers"},
+                                            {"TTRPC_ADDRESS", ctd_->ttrpcAddress()}};
+  std::string shim = functional::HcsFakeDaemon::runfile("src/shim/cmd/containerd-shim-runhcs-v1");
+  std::vector<std::string> flags = {shim, "-namespace", "lcow", "-address", ctd_->grpcAddress(), "-publish-binary",
+                                    "/usr/bin/containerd", "-id", "lcow"};
+  auto start = flags;
+  start.push_back("start");
+  auto [code, address] = runTool(*rt_, start, env, bundle);
+  ASSERT_EQ(code, 0) << address;
+  auto client = runtime::blockOn(rt_->loop(), ttrpc::Client::connect(*rt_, address));
+  ASSERT_THAT(client, IsOk()) << address;
+  auto call = [&](const char* method, const auto& req) {
+    return runtime::blockOn(rt_->loop(), (*client)->call("containerd.task.v2.Task", method, req.SerializeAsString()));
+  };
+  containerd::task::v2::CreateTaskRequest create;
+  create.set_id("lcow");
+  create.set_bundle(bundle);
+  auto* m = create.add_rootfs();
+  m->set_type("lcow-layer");
+  m->set_source(snap);
+  m->add_options("rw");
+  m->add_options("parentLayerPaths=" + Json::array({parent}).dump());
+  ASSERT_THAT(call("Create", create), IsOk());
+  EXPECT_EQ(systemCount(*rt_, hcs_->address()), 1u);
+  containerd::task::v2::StartRequest startReq;
+  startReq.set_id("lcow");
+  ASSERT_THAT(call("Start", startReq), IsOk());
+  containerd::task::v2::WaitRequest wait;
+  wait.set_id("lcow");
+  auto waited = call("Wait", wait);
+  ASSERT_THAT(waited, IsOk());
+  containerd::task::v2::WaitResponse wr;
+  ASSERT_TRUE(wr.ParseFromString(*waited));
+  EXPECT_EQ(wr.exit_status(), 0u) << "the layer's sh ran and wrote to the scratch";
+  containerd::task::v2::DeleteRequest del;
+  del.set_id("lcow");
+  ASSERT_THAT(call("Delete", del), IsOk());
+  containerd::task::v2::ShutdownRequest down;
+  down.set_id("lcow");
+  (void)call("Shutdown", down);
+  (*client)->close();
+  EXPECT_TRUE(eventually([&] { return systemCount(*rt_, hcs_->address()) == 0; })) << "the VM went with the task";
+  auto [cat, proof] = runTool(*rt_, {"/sbin/debugfs", "-R", "cat /scratch/lcow/upper/proof", scratch});
+  EXPECT_EQ(proof, "from-the-lcow-layers\n") << "the write is on sandbox.vhdx (debugfs exit " << cat << ")";
+  std::ifstream in(vhd, std::ios::binary);
+  in.seekg(-512, std::ios::end);
+  std::string cookie(8, '\0');
+  in.read(cookie.data(), 8);
+  EXPECT_EQ(cookie, "conectix") << "the layer keeps its footer";
+}
+
 TEST_F(ShimTest, SixtyFourCharacterIds) {
   std::string id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
   ASSERT_EQ(id.size(), 64u);
