@@ -149,7 +149,8 @@ TEST_F(ShimUnderWine, StartServesTheGroupsPipeWhichThePodsContainersReuse) {
   EXPECT_NE(info->shim_pid(), GetCurrentProcessId()) << "the long-lived server, not start";
   taskv2::ShutdownRequest down;
   down.set_id("pod");
-  EXPECT_TRUE(run(client->call(kTask, "Shutdown", down.SerializeAsString())).ok());
+  auto shut = run(client->call(kTask, "Shutdown", down.SerializeAsString()));
+  EXPECT_TRUE(shut.ok()) << shut.status().toString();
   client->close();
   EXPECT_TRUE(gone(pipe("pod"))) << "Shutdown without tasks ends the server";
 }
@@ -164,7 +165,8 @@ TEST_F(ShimUnderWine, TheLogPipeCarriesTheShimsLogFromItsStart) {
   ASSERT_NE(client, nullptr);
   taskv2::ShutdownRequest down;
   down.set_id("logged");
-  EXPECT_TRUE(run(client->call(kTask, "Shutdown", down.SerializeAsString())).ok());
+  auto shut = run(client->call(kTask, "Shutdown", down.SerializeAsString()));
+  EXPECT_TRUE(shut.ok()) << shut.status().toString();
   // The lines logged before containerd connected come first, then the rest,
   // until the server exits and the pipe ends.
   auto all = run(runtime::readToEnd(**log));
@@ -207,7 +209,8 @@ TEST_F(ShimUnderWine, CreateReachesHcsAndFailsPreciselyWithoutHyperVSockets) {
   EXPECT_EQ(state.status().code(), Code::kNotFound) << "a failed Create keeps nothing: " << state.status().toString();
   taskv2::ShutdownRequest down;
   down.set_id("task");
-  EXPECT_TRUE(run(client->call(kTask, "Shutdown", down.SerializeAsString())).ok());
+  auto shut = run(client->call(kTask, "Shutdown", down.SerializeAsString()));
+  EXPECT_TRUE(shut.ok()) << shut.status().toString();
   client->close();
   EXPECT_TRUE(gone(pipe("task")));
 }
@@ -221,6 +224,23 @@ TEST_F(ShimUnderWine, DeletePrintsARawDeleteResponse) {
   EXPECT_EQ(resp.exit_status(), 137u);
   EXPECT_EQ(resp.SerializeAsString(), r.out);
   EXPECT_GT(resp.exited_at().seconds(), 0);
+}
+
+TEST_F(ShimUnderWine, StartWithoutHcsSaysWhatIsMissing) {
+  // A host without the Containers feature has no computecore.dll.
+  fs::path dll = fs::path("C:\\windows\\system32\\computecore.dll"), off = dll;
+  off += ".off";
+  ASSERT_TRUE(fs::exists(dll)) << "the stand-in is installed";
+  fs::rename(dll, off);
+  std::string b = bundle("nohcs");
+  ShimRun r = shim("nohcs", b, "start");
+  fs::rename(off, dll);
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_EQ(r.out, "") << "nothing containerd would take for an address";
+  EXPECT_THAT(r.err, HasSubstr("computecore.dll"));
+  EXPECT_THAT(r.err, HasSubstr("Containers and Hyper-V features"));
+  EXPECT_FALSE(fs::exists(fs::path(b) / "address"));
+  EXPECT_FALSE(run(rt_->transport().connect(pipe("nohcs"))).ok()) << "no server was left behind";
 }
 
 TEST_F(ShimUnderWine, UsageErrorsExitTwo) {

@@ -16,7 +16,7 @@ cp -L "$here/src/shim/cmd/containerd-shim-runhcs-v1_exe.exe" "$WINEPREFIX/drive_
 export SHIM_EXE='C:\shim\containerd-shim-runhcs-v1.exe'
 # (The fake HCS runs on Linux: it finds the boot files by their Linux path.)
 export SHIM_BOOT_FILES="$state/boot"
-wine_gtest 5 "$here/functional/shim_windows_test_exe.exe"
+wine_gtest 6 "$here/functional/shim_windows_test_exe.exe"
 left=$(HCS_FAKE_ADDRESS="unix://$state/hcs.sock" "$here/tools/hcsdiag/hcsdiag" list 2>&1)
 if grep -qE "task|pod" <<<"$left"; then
   wine_result NoComputeSystemLeft fail "the fake HCS still has: $left"

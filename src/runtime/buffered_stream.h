@@ -42,6 +42,8 @@ class BufferedStream {
   // drained completes when everything queued so far has been written (or the
   // stream broke).
   Task<Status> drained();
+  // sending: a write is queued or in progress.
+  bool sending() const { return s_->flushing || !s_->outbox.empty(); }
 
   void close();
   bool closed() const { return s_->closed; }

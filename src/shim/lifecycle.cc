@@ -114,7 +114,8 @@ void serveTasks(runtime::Runtime& rt, TaskModel& model, Publisher& events,
   model.finish();  // whichever way we stop, the other waiter ends too
   runtime::blockOn(rt.loop(), model.closeAll());
   runtime::blockOn(rt.loop(), events.flushed());
-  server.shutdown();
+  // Answers already given (Shutdown's among them) reach their callers.
+  runtime::blockOn(rt.loop(), server.drainThenShutdown(std::chrono::seconds(2)));
   rt.loop().runUntil([&] { return served; });
 }
 

@@ -58,6 +58,8 @@ class Channel {
   // payload exceeds the limit (ResourceExhausted).
   Status send(uint32_t streamId, MessageType type, uint8_t flags, std::string_view payload);
 
+  // sending: a frame is queued or being written.
+  bool sending() const { return io_.sending(); }
   // close closes the stream (pending recv fails); idempotent.
   void close() { io_.close(); }
   bool closed() const { return io_.closed(); }

@@ -101,6 +101,23 @@ void Server::shutdown() {
   for (auto& c : conns) c->channel->close();
 }
 
+Task<void> Server::drainThenShutdown(runtime::Duration grace) {
+  std::shared_ptr<State> state = state_;
+  if (state->listener) state->listener->close();
+  auto until = state->rt.loop().now() + grace;
+  auto busy = [&] {
+    if (state->activeCalls > 0) return true;
+    for (const auto& c : state->conns) {
+      if (!c->channel->closed() && c->channel->sending()) return true;
+    }
+    return false;
+  };
+  while (!state->shutdown && busy() && state->rt.loop().now() < until) {
+    co_await runtime::sleep(state->rt.loop(), std::chrono::milliseconds(1));
+  }
+  shutdown();
+}
+
 Task<Status> Server::serve(std::unique_ptr<runtime::Listener> listener) {
   std::shared_ptr<State> state = state_;
   state->listener = std::move(listener);

@@ -92,6 +92,10 @@ class Server {
   // shutdown closes the listener and every connection; in-flight handlers
   // finish but their responses are dropped.
   void shutdown();
+  // drainThenShutdown: no new connections; the calls in flight finish and
+  // their responses are written (as far as `grace` allows: a peer that does
+  // not read cannot hold a stopping server), then shutdown().
+  runtime::Task<void> drainThenShutdown(runtime::Duration grace);
 
   size_t connectionCount() const;
   size_t activeCalls() const;

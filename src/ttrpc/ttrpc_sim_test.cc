@@ -74,6 +74,32 @@ Outcome runCalls(uint64_t seed, int calls, sim::FaultHook hook = nullptr) {
   return out;
 }
 
+// A stopping server waits for its calls (bounded): one that never ends
+// cannot hold it past the grace. (That answers already given reach their
+// callers is shown where a close can overtake a write - a Windows named
+// pipe: //functional:shim_wine_test's Shutdown calls.)
+TEST(TtrpcSimTest, DrainThenShutdownStopsAfterItsGraceWhenACallNeverEnds) {
+  sim::World world(7);
+  sim::Node& serverNode = world.addNode("server");
+  sim::Node& clientNode = world.addNode("client");
+  auto serverPtr = std::move(*testing::startEchoServer(serverNode, kAddress));
+  std::optional<Status> slow;
+  runtime::spawn([](sim::Node& n, std::optional<Status>& slow) -> Task<void> {
+    auto c = co_await Client::connect(n, kAddress);
+    EchoRequest req;
+    req.set_delay_us(int64_t{3600} * 1000 * 1000);  // an hour
+    auto r = co_await (*c)->call<EchoRequest, EchoResponse>(testing::kEchoService, "Echo", req);
+    slow = r.status();
+  }(clientNode, slow));
+  world.runUntil([&] { return serverPtr->activeCalls() == 1; });
+  auto t0 = serverNode.loop().now();
+  runtime::blockOn(serverNode.loop(), serverPtr->drainThenShutdown(std::chrono::seconds(2)));
+  EXPECT_GE(serverNode.loop().now() - t0, std::chrono::seconds(2));
+  EXPECT_LT(serverNode.loop().now() - t0, std::chrono::seconds(3));
+  world.runUntil([&] { return slow.has_value(); });
+  EXPECT_FALSE(slow->ok()) << "the caller learns the server went";
+}
+
 TEST(TtrpcSimTest, SameSeedReplaysByteIdenticalTrace) {
   uint64_t seed = sim::seedFromEnv(20261127);
   Outcome a = runCalls(seed, 20);
