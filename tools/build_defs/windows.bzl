@@ -11,14 +11,27 @@ an ordinary `bazel test //...` can run it with wine64 (wine_test below).
 load("//tools/build_defs:cc.bzl", "hcs_cc_binary")
 
 
-def _to_windows_impl(_settings, _attr):
+def _host_only(flags):
+    # Sanitizers (--config=asan/fuzz) are the host compiler's: mingw-w64 has
+    # no sanitizer runtimes.
+    return [f for f in flags if not f.startswith("-fsanitize") and not f.startswith("-fno-sanitize")]
+
+def _to_windows_impl(settings, _attr):
     # (C++ toolchains are resolved by platform in every build: .bazelrc.)
-    return {"//command_line_option:platforms": "//toolchains/mingw:windows_x86_64"}
+    return {
+        "//command_line_option:platforms": "//toolchains/mingw:windows_x86_64",
+        "//command_line_option:copt": _host_only(settings["//command_line_option:copt"]),
+        "//command_line_option:linkopt": _host_only(settings["//command_line_option:linkopt"]),
+    }
 
 _to_windows = transition(
     implementation = _to_windows_impl,
-    inputs = [],
-    outputs = ["//command_line_option:platforms"],
+    inputs = ["//command_line_option:copt", "//command_line_option:linkopt"],
+    outputs = [
+        "//command_line_option:platforms",
+        "//command_line_option:copt",
+        "//command_line_option:linkopt",
+    ],
 )
 
 def _windows_binary_impl(ctx):
